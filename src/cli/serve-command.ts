@@ -1,0 +1,78 @@
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type ConfigOverrides } from '../config/load.js';
+import { runPrimary } from '../server/cluster.js';
+import { createLogger } from '../server/log.js';
+import { serveInProcess } from '../server/serve.js';
+
+const USAGE = `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
+                      [--http HOST:PORT] [--mode monitor|enforce] [--workers N]`;
+
+/** `wachtpost serve`: flags override the file, the file overrides the embedded defaults. */
+export async function serveCommand(argv: string[], err: NodeJS.WritableStream): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        listen: { type: 'string', multiple: true },
+        upstream: { type: 'string', multiple: true },
+        http: { type: 'string' },
+        mode: { type: 'string' },
+        workers: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    err.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const overrides: ConfigOverrides = {};
+  if (values.listen) overrides.listen = values.listen;
+  if (values.upstream) overrides.upstream = values.upstream;
+  if (values.http) overrides.http = values.http;
+  if (values.mode !== undefined) {
+    if (values.mode !== 'monitor' && values.mode !== 'enforce') {
+      err.write(`--mode must be monitor or enforce, not "${values.mode}"\n`);
+      return 2;
+    }
+    overrides.mode = values.mode;
+  }
+  if (values.workers !== undefined) {
+    const workers = Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 0) {
+      err.write(`--workers must be a whole number (0 = one per core), not "${values.workers}"\n`);
+      return 2;
+    }
+    overrides.workers = workers;
+  }
+
+  let config;
+  try {
+    config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }), overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const log = createLogger(config.log.level);
+  const workers = config.dns.workers === 0 ? os.availableParallelism() : config.dns.workers;
+  try {
+    if (workers === 1) {
+      await serveInProcess(config, log, () =>
+        log.info({ listen: config.dns.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready'),
+      );
+    } else {
+      await runPrimary(config, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
+    }
+  } catch (error) {
+    log.fatal({ err: error }, 'could not start');
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,46 @@
+import { WireRequest } from '../wire/request.js';
+
+/** Where a query came in and where its reply goes; implemented by each transport. */
+export interface ReplyChannel {
+  readonly protocol: 'udp' | 'tcp';
+  /** Sends the finished reply for `query`. Never throws. */
+  send(query: Query, reply: Buffer): void;
+}
+
+/**
+ * The context that travels down the stage chain: the parsed request plus what stages learn
+ * about it. Fixed shape (every field set in the constructor) so property access stays
+ * monomorphic; listeners reuse one instance while queries complete synchronously.
+ */
+export class Query extends WireRequest {
+  channel: ReplyChannel | null = null;
+  /** Client address as the socket reported it, and its port (UDP) or connection (TCP). */
+  client = '';
+  clientPort = 0;
+  /** Opaque per-transport handle, e.g. the TCP connection a reply goes back on. */
+  connection: unknown = null;
+  receivedAt = 0;
+  /** Set by the cache stage: seconds the answer has aged, -1 when it came from upstream. */
+  cacheAge = -1;
+  /** Set by the cache stage when serving stale (RFC 8767): the TTL every record gets, else -1. */
+  fixedTtl = -1;
+
+  reset(): void {
+    this.cacheAge = -1;
+    this.fixedTtl = -1;
+  }
+
+  /** A detached copy for work that outlives the listener's reuse of this instance. */
+  clone(): Query {
+    const copy = new Query();
+    copy.copyFrom(this);
+    copy.channel = this.channel;
+    copy.client = this.client;
+    copy.clientPort = this.clientPort;
+    copy.connection = this.connection;
+    copy.receivedAt = this.receivedAt;
+    copy.cacheAge = this.cacheAge;
+    copy.fixedTtl = this.fixedTtl;
+    return copy;
+  }
+}

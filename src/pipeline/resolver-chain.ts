@@ -1,0 +1,65 @@
+import { AccessStage } from '../access/access-stage.js';
+import { ClientAcl } from '../access/client-acl.js';
+import { CacheStage } from '../cache/cache-stage.js';
+import { parseHostPort } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import { CoalesceStage } from '../upstream/coalesce-stage.js';
+import { UpstreamServer } from '../upstream/upstream-server.js';
+import { UpstreamStage } from '../upstream/upstream-stage.js';
+import { chain, type Stage } from './stage.js';
+
+/** Upstream exchanges one worker keeps open at once (each holds a socket). */
+const MAX_UPSTREAM_IN_FLIGHT = 1000;
+const DNS_PORT = 53;
+
+export interface ResolverChain {
+  readonly head: Stage;
+  readonly stages: readonly Stage[];
+  readonly cache: CacheStage;
+  readonly coalesce: CoalesceStage;
+  readonly upstream: UpstreamStage;
+}
+
+/**
+ * Builds the resolver from the configuration. The order of the list below is the
+ * architecture:
+ *   access    who may ask at all (REFUSED otherwise), before any work is spent
+ *   cache     fresh answers served synchronously; stale ones kept for when upstreams fail
+ *   coalesce  one upstream exchange per distinct question in flight
+ *   upstream  the forwarder itself: retries, failover, TCP on truncation
+ * Policy belongs above the cache (verdicts differ per client group, so a cached answer is
+ * judged again for every client); tagging belongs below coalesce (once per upstream answer,
+ * stored with the cached answer).
+ */
+export function buildResolverChain(config: Config): ResolverChain {
+  const access = new AccessStage(new ClientAcl(config.access.allow));
+  const cache = new CacheStage({
+    maxEntries: config.cache.max_entries,
+    minTtl: config.cache.min_ttl,
+    maxTtl: config.cache.max_ttl,
+    negativeMaxTtl: config.cache.negative_max_ttl,
+    serveStale: {
+      enabled: config.cache.serve_stale.enabled,
+      maxAgeSeconds: config.cache.serve_stale.max_age_s,
+      answerTtl: config.cache.serve_stale.answer_ttl,
+    },
+    prefetch: {
+      enabled: config.cache.prefetch.enabled,
+      minHits: config.cache.prefetch.min_hits,
+      remainingRatio: config.cache.prefetch.remaining_ratio,
+    },
+  });
+  const coalesce = new CoalesceStage();
+  const upstream = new UpstreamStage({
+    servers: config.upstream.servers.map((text) => {
+      const { host, port, family } = parseHostPort(text, DNS_PORT);
+      return new UpstreamServer(host, port, family);
+    }),
+    timeoutMs: config.upstream.timeout_ms,
+    attemptTimeoutMs: config.upstream.attempt_timeout_ms,
+    udpSize: config.dns.udp_size,
+    maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
+  });
+  const stages: Stage[] = [access, cache, coalesce, upstream];
+  return { head: chain(stages), stages, cache, coalesce, upstream };
+}

@@ -1,0 +1,57 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+
+/** Environment variable that hands the validated configuration to each worker. */
+export const WORKER_CONFIG_ENV = 'WACHTPOST_WORKER_CONFIG';
+const RESTART_DELAY_MS = 1000;
+/** Beyond the drain timeout, how long the primary waits before killing a worker. */
+const KILL_GRACE_MS = 2000;
+
+export type WorkerMessage = { type: 'ready' } | { type: 'drain' };
+
+/**
+ * The primary process: forks one worker per configured core, all sharing the DNS ports
+ * (Node's cluster hands every worker the same UDP socket and balances TCP connections).
+ * A worker that dies is replaced; SIGTERM/SIGINT drains every worker and then exits 0.
+ */
+export async function runPrimary(config: Config, workerScript: string, workers: number, log: Logger): Promise<void> {
+  cluster.setupPrimary({ exec: workerScript, args: [], silent: false });
+  const env = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
+  let draining = false;
+
+  const fork = (): Worker => cluster.fork(env);
+  cluster.on('exit', (worker, code, signal) => {
+    if (draining) return;
+    log.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a replacement');
+    setTimeout(fork, RESTART_DELAY_MS).unref();
+  });
+
+  const ready = new Promise<void>((resolve) => {
+    let count = 0;
+    cluster.on('message', (_worker, message: WorkerMessage) => {
+      if (message.type === 'ready' && ++count === workers) resolve();
+    });
+  });
+  for (let i = 0; i < workers; i++) fork();
+  await ready;
+  log.info({ listen: config.dns.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
+
+  const shutdown = (signal: string): void => {
+    if (draining) return;
+    draining = true;
+    log.info({ signal }, 'draining workers');
+    const alive = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+    for (const worker of alive) worker.send({ type: 'drain' } satisfies WorkerMessage);
+    const killer = setTimeout(() => {
+      for (const worker of alive) if (!worker.isDead()) worker.kill('SIGKILL');
+    }, config.dns.drain_timeout_ms + KILL_GRACE_MS);
+    Promise.all(alive.map((worker) => (worker.isDead() ? null : new Promise((resolve) => worker.once('exit', resolve))))).then(() => {
+      clearTimeout(killer);
+      log.info('stopped');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

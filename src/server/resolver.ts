@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import { parseHostPort } from '../config/address.js';
+import type { Config } from '../config/schema.js';
+import { buildResolverChain, type ResolverChain } from '../pipeline/resolver-chain.js';
+import { Dispatcher } from '../transport/dispatcher.js';
+import { Responder } from '../transport/responder.js';
+import { TcpListener } from '../transport/tcp-listener.js';
+import { UdpListener } from '../transport/udp-listener.js';
+import { ReplyWriter } from '../wire/reply.js';
+
+export interface BoundAddress {
+  host: string;
+  port: number;
+}
+
+/** One resolver: the chain plus a UDP and a TCP listener on every configured address. */
+export class Resolver {
+  private draining: Promise<void> | null = null;
+
+  private constructor(
+    readonly chain: ResolverChain,
+    readonly dispatcher: Dispatcher,
+    readonly responder: Responder,
+    private readonly udp: UdpListener[],
+    private readonly tcp: TcpListener[],
+    private readonly log: Logger,
+  ) {}
+
+  static async start(config: Config, log: Logger): Promise<Resolver> {
+    const chain = buildResolverChain(config);
+    const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
+    const responder = new Responder(writer, log);
+    const dispatcher = new Dispatcher(chain.head, responder);
+    const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
+    const tcpSettings = {
+      idleTimeoutMs: config.dns.tcp.idle_timeout_ms,
+      maxConnections: config.dns.tcp.max_connections,
+      maxInFlightPerConnection: config.dns.tcp.max_in_flight_per_connection,
+    };
+    try {
+      for (const text of config.dns.listen) {
+        const { host, port, family } = parseHostPort(text, 53);
+        const udp = new UdpListener(host, port, family, dispatcher, log);
+        await udp.listen();
+        resolver.udp.push(udp);
+        // Port 0 (tests) picks a free UDP port; TCP then takes the same number.
+        const tcp = new TcpListener(host, udp.address.port, dispatcher, tcpSettings, log);
+        await tcp.listen();
+        resolver.tcp.push(tcp);
+      }
+    } catch (error) {
+      await resolver.close();
+      throw error;
+    }
+    return resolver;
+  }
+
+  get addresses(): BoundAddress[] {
+    return this.udp.map((listener) => ({ host: listener.address.address, port: listener.address.port }));
+  }
+
+  /**
+   * Stops taking queries, lets those in flight finish (at most `timeoutMs`), then closes.
+   * Idempotent: a second signal waits for the first drain.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.draining ??= this.runDrain(timeoutMs);
+    return this.draining;
+  }
+
+  private async runDrain(timeoutMs: number): Promise<void> {
+    for (const listener of [...this.udp, ...this.tcp]) listener.stopAccepting();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
+    const expired = await Promise.race([this.dispatcher.idle().then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (expired) this.log.warn({ inFlight: this.dispatcher.inFlight }, 'drain timed out with queries still in flight');
+    await this.close();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.udp, ...this.tcp].map((listener) => listener.close()));
+    for (const stage of this.chain.stages) await stage.close();
+  }
+}

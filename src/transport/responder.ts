@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import type { Query } from '../pipeline/query.js';
+import { UpstreamFailure } from '../upstream/errors.js';
+import type { Answer } from '../wire/answer.js';
+import { EdeCode, Rcode } from '../wire/constants.js';
+import { ReadResult } from '../wire/request.js';
+import type { ReplyWriter } from '../wire/reply.js';
+
+const TCP_MAX_MESSAGE = 65_535;
+const NO_UPSTREAM_TEXT = Buffer.from('no upstream answered in time');
+const INTERNAL_ERROR_TEXT = Buffer.from('internal error');
+
+/** Replies sent, by rcode; read by the metrics layer. */
+export class ReplyCounters {
+  readonly byRcode = new Float64Array(24);
+  dropped = 0;
+  internalErrors = 0;
+}
+
+/**
+ * The one place where an outcome becomes bytes on the wire: answers, typed failures and
+ * rejected requests are each mapped to a reply here, so stages never write to sockets.
+ */
+export class Responder {
+  readonly counters = new ReplyCounters();
+
+  constructor(
+    private readonly writer: ReplyWriter,
+    private readonly log: Logger,
+  ) {}
+
+  answer(query: Query, answer: Answer): void {
+    const channel = query.channel;
+    if (channel === null) return;
+    const maxLength = channel.protocol === 'udp' ? this.writer.udpLimit(query) : TCP_MAX_MESSAGE;
+    const age = query.cacheAge < 0 ? 0 : query.cacheAge;
+    const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
+    this.counters.byRcode[answer.rcode < 24 ? answer.rcode : 0]!++;
+    channel.send(query, reply);
+  }
+
+  /** A stage threw: SERVFAIL, with an Extended DNS Error saying why when the client speaks EDNS. */
+  fail(query: Query, error: unknown): void {
+    if (!(error instanceof UpstreamFailure)) {
+      this.counters.internalErrors++;
+      this.log.error({ err: error, qtype: query.qtype }, 'query failed inside the resolver');
+    }
+    const text = error instanceof UpstreamFailure ? NO_UPSTREAM_TEXT : INTERNAL_ERROR_TEXT;
+    const ede = error instanceof UpstreamFailure ? EdeCode.NO_REACHABLE_AUTHORITY : EdeCode.OTHER;
+    this.sendSynthetic(query, Rcode.SERVFAIL, ede, text);
+  }
+
+  /** A request the reader turned down: FORMERR, NOTIMP, BADVERS, REFUSED, or silence. */
+  reject(query: Query, result: ReadResult): void {
+    switch (result) {
+      case ReadResult.FORMERR:
+        return this.sendSynthetic(query, Rcode.FORMERR, -1, null);
+      case ReadResult.NOTIMP:
+        return this.sendSynthetic(query, Rcode.NOTIMP, -1, null);
+      case ReadResult.BADVERS:
+        return this.sendSynthetic(query, Rcode.BADVERS, -1, null);
+      case ReadResult.REFUSED:
+        return this.sendSynthetic(query, Rcode.REFUSED, EdeCode.NOT_SUPPORTED, null);
+      default:
+        this.counters.dropped++;
+    }
+  }
+
+  private sendSynthetic(query: Query, rcode: number, ede: number, text: Buffer | null): void {
+    const channel = query.channel;
+    if (channel === null) return;
+    this.counters.byRcode[rcode]!++;
+    channel.send(query, this.writer.synthetic(query, rcode, 0, ede, text));
+  }
+}

@@ -1,0 +1,55 @@
+/** Failures in a row after which a server is moved to the back of the line. */
+const FAILURES_BEFORE_DOWN = 2;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * One upstream resolver and how it has behaved lately. A server that keeps failing is put
+ * behind the others for a backoff that doubles up to 30 s; it is still tried when nothing
+ * better is left, and one success restores it.
+ */
+export class UpstreamServer {
+  consecutiveFailures = 0;
+  downUntil = 0;
+  /** Smoothed round-trip time in ms (RFC 6298 style, α = 1/8). */
+  srttMs = 0;
+  answered = 0;
+  failed = 0;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly family: 4 | 6,
+  ) {}
+
+  get label(): string {
+    return this.family === 6 ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
+
+  isUp(now: number): boolean {
+    return now >= this.downUntil;
+  }
+
+  recordSuccess(rttMs: number): void {
+    this.answered++;
+    this.consecutiveFailures = 0;
+    this.downUntil = 0;
+    this.srttMs = this.srttMs === 0 ? rttMs : this.srttMs + (rttMs - this.srttMs) / 8;
+  }
+
+  recordFailure(now: number): void {
+    this.failed++;
+    this.consecutiveFailures++;
+    if (this.consecutiveFailures >= FAILURES_BEFORE_DOWN) {
+      const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (this.consecutiveFailures - FAILURES_BEFORE_DOWN));
+      this.downUntil = now + backoff;
+    }
+  }
+}
+
+/** Servers in the order to try them now: those up first, each group in configured order. */
+export function tryOrder(servers: readonly UpstreamServer[], now: number, out: UpstreamServer[]): UpstreamServer[] {
+  out.length = 0;
+  for (const server of servers) if (server.isUp(now)) out.push(server);
+  for (const server of servers) if (!server.isUp(now)) out.push(server);
+  return out;
+}

@@ -1,0 +1,198 @@
+import { EDNS_DO, EDNS_OPTION_EDE, Flag, HEADER_LENGTH, RCODE_MASK, Rcode, RrType } from './constants.js';
+import { equalsIgnoreCase, skipName } from './names.js';
+
+/** How an answer may be cached (RFC 2308 for the negative kinds). */
+export const enum AnswerKind {
+  POSITIVE = 0,
+  NEGATIVE = 1,
+  /** SERVFAIL, REFUSED and the like: passed on, never cached. */
+  UNCACHEABLE = 2,
+  /** Made by Wachtpost itself (errors, blocks): header and question are the client's. */
+  SYNTHETIC = 3,
+}
+
+/**
+ * An answer ready to be sent to any number of clients: the upstream's bytes, scanned once
+ * so that serving it is a copy plus patches at known offsets. Immutable once built, which
+ * is what lets the cache and coalesced waiters share it.
+ */
+export class Answer {
+  constructor(
+    /** Whole message, OPT record (if any) last; for SYNTHETIC answers only the OPT payload. */
+    readonly wire: Buffer,
+    readonly kind: AnswerKind,
+    readonly rcode: number,
+    /** Offsets of every TTL field (OPT excluded) and their values as received. */
+    readonly ttlOffsets: Uint16Array,
+    readonly ttls: Uint32Array,
+    /** Offset of the OPT record, or -1. */
+    readonly optOffset: number,
+    /** Seconds this answer may be cached before min/max clamping; 0 = do not cache. */
+    readonly ttl: number,
+    /** Extended DNS Error carried by a synthetic answer (RFC 8914), or -1. */
+    readonly edeCode = -1,
+    readonly edeText: Buffer = NO_BYTES,
+  ) {}
+
+  static synthetic(rcode: number, edeCode = -1, edeText = ''): Answer {
+    return new Answer(NO_BYTES, AnswerKind.SYNTHETIC, rcode, NO_OFFSETS, NO_TTLS, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
+  }
+}
+
+const NO_BYTES = Buffer.alloc(0);
+const NO_OFFSETS = new Uint16Array(0);
+const NO_TTLS = new Uint32Array(0);
+const OPT_HEADER_LENGTH = 11;
+
+/** Why an upstream message was not accepted. */
+export const enum ScanResult {
+  OK = 0,
+  NOT_A_RESPONSE = 1,
+  WRONG_ID = 2,
+  WRONG_QUESTION = 3,
+  MALFORMED = 4,
+  /** TC=1: the right answer, cut short; ask again over TCP. */
+  TRUNCATED = 5,
+}
+
+/** Scratch for the scan: TTL offsets found so far (grows, never shrinks). */
+let scratchOffsets = new Uint16Array(256);
+let scratchTtls = new Uint32Array(256);
+
+export interface ScanOutcome {
+  result: ScanResult;
+  answer: Answer | null;
+}
+
+/**
+ * Checks that `msg` answers exactly the question we sent (`id`, and `question`: lower-case
+ * name + type + class) and scans it into an Answer. The OPT record is rebuilt: our UDP size,
+ * the DO bit and extended rcode kept, hop-by-hop options (cookies, padding, NSID) dropped and
+ * Extended DNS Errors kept, because those speak to the end client.
+ */
+export function scanResponse(msg: Buffer, id: number, question: Buffer, questionLength: number, udpSize: number): ScanOutcome {
+  const length = msg.length;
+  if (length < HEADER_LENGTH) return reject(ScanResult.MALFORMED);
+  const flags = (msg[2]! << 8) | msg[3]!;
+  if ((flags & Flag.QR) === 0) return reject(ScanResult.NOT_A_RESPONSE);
+  if (((msg[0]! << 8) | msg[1]!) !== id) return reject(ScanResult.WRONG_ID);
+  if (((msg[4]! << 8) | msg[5]!) !== 1) return reject(ScanResult.WRONG_QUESTION);
+  const questionEnd = HEADER_LENGTH + questionLength;
+  if (questionEnd > length || !equalsIgnoreCase(msg, HEADER_LENGTH, question, 0, questionLength)) {
+    return reject(ScanResult.WRONG_QUESTION);
+  }
+  if ((flags & Flag.TC) !== 0) return reject(ScanResult.TRUNCATED);
+
+  const ancount = (msg[6]! << 8) | msg[7]!;
+  const nscount = (msg[8]! << 8) | msg[9]!;
+  const arcount = (msg[10]! << 8) | msg[11]!;
+  const records = ancount + nscount + arcount;
+  if (records > scratchOffsets.length) {
+    scratchOffsets = new Uint16Array(records);
+    scratchTtls = new Uint32Array(records);
+  }
+  let count = 0;
+  let minTtl = 0xffffffff;
+  let soaTtl = -1;
+  let optStart = -1;
+  let optEnd = -1;
+  let pos = questionEnd;
+  for (let i = 0; i < records; i++) {
+    const start = pos;
+    pos = skipName(msg, pos, length);
+    if (pos < 0 || pos + 10 > length) return reject(ScanResult.MALFORMED);
+    const type = (msg[pos]! << 8) | msg[pos + 1]!;
+    const rdlength = (msg[pos + 8]! << 8) | msg[pos + 9]!;
+    const end = pos + 10 + rdlength;
+    if (end > length) return reject(ScanResult.MALFORMED);
+    if (type === RrType.OPT) {
+      // One OPT, root-named, in the additional section, and last (nothing after it needs moving).
+      if (i < ancount + nscount || optStart >= 0 || msg[start] !== 0 || i !== records - 1) {
+        return reject(ScanResult.MALFORMED);
+      }
+      optStart = start;
+      optEnd = end;
+    } else {
+      const ttl = msg.readUInt32BE(pos + 4);
+      // RFC 2181 §8: a TTL with the top bit set means zero.
+      const effective = ttl > 0x7fffffff ? 0 : ttl;
+      scratchOffsets[count] = pos + 4;
+      scratchTtls[count] = effective;
+      count++;
+      if (i < ancount + nscount && effective < minTtl) minTtl = effective;
+      if (i >= ancount && i < ancount + nscount && type === RrType.SOA && rdlength >= 22) {
+        const minimum = msg.readUInt32BE(end - 4);
+        soaTtl = Math.min(effective, minimum > 0x7fffffff ? 0 : minimum);
+      }
+    }
+    pos = end;
+  }
+  if (pos !== length) return reject(ScanResult.MALFORMED);
+
+  const rcode = flags & RCODE_MASK;
+  let kind: AnswerKind;
+  let ttl: number;
+  if (rcode === Rcode.NOERROR && ancount > 0) {
+    kind = AnswerKind.POSITIVE;
+    ttl = minTtl === 0xffffffff ? 0 : minTtl;
+  } else if (rcode === Rcode.NXDOMAIN || rcode === Rcode.NOERROR) {
+    // RFC 2308 §5: without a SOA a negative answer must not be cached.
+    kind = AnswerKind.NEGATIVE;
+    ttl = soaTtl < 0 ? 0 : soaTtl;
+  } else {
+    kind = AnswerKind.UNCACHEABLE;
+    ttl = 0;
+  }
+
+  const body = optStart >= 0 ? optStart : length;
+  const dnssecOk = optStart >= 0 && (msg.readUInt16BE(optStart + 7) & EDNS_DO) !== 0;
+  const extendedRcode = optStart >= 0 ? msg[optStart + 5]! : 0;
+  const edeOptions = optStart >= 0 ? keptOptionsLength(msg, optStart + OPT_HEADER_LENGTH, optEnd) : 0;
+  const wire = Buffer.allocUnsafe(body + OPT_HEADER_LENGTH + edeOptions);
+  msg.copy(wire, 0, 0, body);
+  if (optStart < 0) wire.writeUInt16BE(arcount + 1, 10);
+  writeOptHeader(wire, body, udpSize, extendedRcode, dnssecOk, edeOptions);
+  if (edeOptions > 0) copyKeptOptions(msg, optStart + OPT_HEADER_LENGTH, optEnd, wire, body + OPT_HEADER_LENGTH);
+
+  return {
+    result: ScanResult.OK,
+    answer: new Answer(wire, kind, rcode | (extendedRcode << 4), scratchOffsets.slice(0, count), scratchTtls.slice(0, count), body, ttl),
+  };
+}
+
+function reject(result: ScanResult): ScanOutcome {
+  return { result, answer: null };
+}
+
+/** Writes an OPT record header at `at` (RFC 6891 §6.1.2). */
+export function writeOptHeader(out: Buffer, at: number, udpSize: number, extendedRcode: number, dnssecOk: boolean, rdlength: number): void {
+  out[at] = 0;
+  out.writeUInt16BE(RrType.OPT, at + 1);
+  out.writeUInt16BE(udpSize, at + 3);
+  out[at + 5] = extendedRcode;
+  out[at + 6] = 0;
+  out.writeUInt16BE(dnssecOk ? EDNS_DO : 0, at + 7);
+  out.writeUInt16BE(rdlength, at + 9);
+}
+
+function keptOptionsLength(msg: Buffer, pos: number, end: number): number {
+  let kept = 0;
+  while (pos + 4 <= end) {
+    const optionLength = 4 + msg.readUInt16BE(pos + 2);
+    if (msg.readUInt16BE(pos) === EDNS_OPTION_EDE && pos + optionLength <= end) kept += optionLength;
+    pos += optionLength;
+  }
+  return kept;
+}
+
+function copyKeptOptions(msg: Buffer, pos: number, end: number, out: Buffer, at: number): void {
+  while (pos + 4 <= end) {
+    const optionLength = 4 + msg.readUInt16BE(pos + 2);
+    if (msg.readUInt16BE(pos) === EDNS_OPTION_EDE && pos + optionLength <= end) {
+      msg.copy(out, at, pos, pos + optionLength);
+      at += optionLength;
+    }
+    pos += optionLength;
+  }
+}
+

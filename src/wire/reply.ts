@@ -1,0 +1,102 @@
+import { Answer, AnswerKind, writeOptHeader } from './answer.js';
+import { EDNS_OPTION_EDE, Flag, HEADER_LENGTH, OPCODE_MASK } from './constants.js';
+import type { WireRequest } from './request.js';
+
+export interface ReplySettings {
+  /** Floor and ceiling applied to every TTL served (cache.min_ttl / cache.max_ttl). */
+  minTtl: number;
+  maxTtl: number;
+  /** The EDNS0 UDP size we advertise and the most we send over UDP. */
+  udpSize: number;
+}
+
+const OPT_LENGTH = 11;
+const EDE_HEADER_LENGTH = 6;
+const ANSWER_FLAGS_FROM_CLIENT = Flag.RD | Flag.CD;
+
+/**
+ * Turns a shared Answer into the bytes for one client: copy, then patch ID, flags, the
+ * client's spelling of the question (0x20 case randomisation survives) and the TTLs.
+ * Nothing is decoded or re-encoded.
+ */
+export class ReplyWriter {
+  constructor(private readonly settings: ReplySettings) {}
+
+  /** The most a UDP reply to `req` may hold: the client's EDNS size, capped by ours. */
+  udpLimit(req: WireRequest): number {
+    if (!req.edns) return 512;
+    return req.udpSize < this.settings.udpSize ? req.udpSize : this.settings.udpSize;
+  }
+
+  /**
+   * @param ageSeconds how long the answer has been cached (0 when fresh)
+   * @param fixedTtl serve every record with this TTL (serve-stale), or -1
+   * @param maxLength over this the reply is truncated (TC=1), for UDP
+   */
+  write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
+    if (answer.kind === AnswerKind.SYNTHETIC) return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
+    const wire = answer.wire;
+    const stripOpt = !req.edns && answer.optOffset >= 0;
+    const length = stripOpt ? answer.optOffset : wire.length;
+    if (length > maxLength) return this.synthetic(req, answer.rcode, Flag.TC, -1, null);
+
+    const out = Buffer.allocUnsafe(length);
+    wire.copy(out, 0, 0, length);
+    out[0] = req.id >>> 8;
+    out[1] = req.id & 0xff;
+    let flags = ((wire[2]! << 8) | wire[3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC);
+    flags |= req.flags & ANSWER_FLAGS_FROM_CLIENT;
+    // RFC 6840 §5.8: AD only for clients that asked for DNSSEC (DO) or for AD itself.
+    if (!req.dnssecOk && (req.flags & Flag.AD) === 0) flags &= ~Flag.AD;
+    out[2] = flags >>> 8;
+    out[3] = flags & 0xff;
+    req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
+    if (stripOpt) out.writeUInt16BE(((wire[10]! << 8) | wire[11]!) - 1, 10);
+
+    const { minTtl, maxTtl } = this.settings;
+    const offsets = answer.ttlOffsets;
+    const ttls = answer.ttls;
+    for (let i = 0; i < offsets.length; i++) {
+      let ttl: number;
+      if (fixedTtl >= 0) ttl = fixedTtl;
+      else {
+        ttl = ttls[i]!;
+        if (ttl < minTtl) ttl = minTtl;
+        else if (ttl > maxTtl) ttl = maxTtl;
+        ttl -= ageSeconds;
+        if (ttl < 0) ttl = 0;
+      }
+      out.writeUInt32BE(ttl, offsets[i]!);
+    }
+    return out;
+  }
+
+  /**
+   * A reply made here: the client's header and question, an rcode, and for EDNS clients an
+   * OPT record (with an Extended DNS Error when given). Also used for truncated replies.
+   */
+  synthetic(req: WireRequest, rcode: number, extraFlags: number, edeCode: number, edeText: Buffer | null): Buffer {
+    const questionLength = req.questionEnd > 0 ? req.questionEnd - HEADER_LENGTH : 0;
+    const ede = req.edns && edeCode >= 0 ? EDE_HEADER_LENGTH + (edeText === null ? 0 : edeText.length) : 0;
+    const optLength = req.edns ? OPT_LENGTH + ede : 0;
+    const out = Buffer.alloc(HEADER_LENGTH + questionLength + optLength);
+    out[0] = req.id >>> 8;
+    out[1] = req.id & 0xff;
+    const flags = Flag.QR | Flag.RA | (req.flags & (OPCODE_MASK | ANSWER_FLAGS_FROM_CLIENT)) | extraFlags | (rcode & 0xf);
+    out.writeUInt16BE(flags, 2);
+    out[5] = questionLength > 0 ? 1 : 0;
+    out[11] = optLength > 0 ? 1 : 0;
+    if (questionLength > 0) req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
+    if (optLength > 0) {
+      const at = HEADER_LENGTH + questionLength;
+      writeOptHeader(out, at, this.settings.udpSize, rcode >>> 4, req.dnssecOk, ede);
+      if (ede > 0) {
+        out.writeUInt16BE(EDNS_OPTION_EDE, at + OPT_LENGTH);
+        out.writeUInt16BE(ede - 4, at + OPT_LENGTH + 2);
+        out.writeUInt16BE(edeCode, at + OPT_LENGTH + 4);
+        if (edeText !== null) edeText.copy(out, at + OPT_LENGTH + EDE_HEADER_LENGTH);
+      }
+    }
+    return out;
+  }
+}
