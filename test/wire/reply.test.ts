@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { Answer, scanResponse } from '../../src/wire/answer.js';
+import { EdeCode, Rcode } from '../../src/wire/constants.js';
+import { ReplyWriter } from '../../src/wire/reply.js';
+import { WireRequest, readRequest } from '../../src/wire/request.js';
+import { encodeQuery, encodeResponse, TYPE, type QueryOptions } from './packets.js';
+
+const writer = new ReplyWriter({ minTtl: 0, maxTtl: 3600, udpSize: 1232 });
+
+function request(name: string, type: number, options: QueryOptions = {}): WireRequest {
+  const req = new WireRequest();
+  readRequest(encodeQuery(name, type, options), req);
+  return req;
+}
+
+function answerFor(req: WireRequest, ttl = 300, count = 1): Answer {
+  const records = Array.from({ length: count }, (_, i) => ({ name: 'www.example.nl', type: TYPE.A, ttl, address: `192.0.2.${i + 1}` }));
+  return scanResponse(encodeResponse(99, 'www.example.nl', TYPE.A, records), 99, req.question, req.questionLength, 1232).answer!;
+}
+
+describe('ReplyWriter', () => {
+  it("patches the client's ID, its spelling of the question and aged TTLs", () => {
+    const req = request('WwW.ExAmple.nl', TYPE.A, { id: 0x4242 });
+    const out = writer.write(req, answerFor(req), 7, -1, 1232);
+    expect(out.readUInt16BE(0)).toBe(0x4242);
+    expect(out.subarray(12, req.questionEnd)).toEqual(req.msg.subarray(12, req.questionEnd));
+    expect(out.readUInt32BE(answerFor(req).ttlOffsets[0]!)).toBe(293);
+    expect(out.readUInt16BE(2) & 0x0080).toBe(0x0080); // RA
+  });
+
+  it('never serves a negative TTL and applies serve-stale fixed TTLs', () => {
+    const req = request('www.example.nl', TYPE.A);
+    const answer = answerFor(req, 5);
+    expect(writer.write(req, answer, 60, -1, 1232).readUInt32BE(answer.ttlOffsets[0]!)).toBe(0);
+    expect(writer.write(req, answer, 60, 30, 1232).readUInt32BE(answer.ttlOffsets[0]!)).toBe(30);
+  });
+
+  it('strips the OPT record for clients that sent none', () => {
+    const plain = request('www.example.nl', TYPE.A, { edns: null });
+    const answer = answerFor(plain);
+    const out = writer.write(plain, answer, 0, -1, 512);
+    expect(out.length).toBe(answer.optOffset);
+    expect(out.readUInt16BE(10)).toBe(0);
+  });
+
+  it('truncates to header + question + OPT with TC when the answer does not fit', () => {
+    const req = request('www.example.nl', TYPE.A, { edns: { udp: 512 } });
+    const answer = answerFor(req, 300, 40);
+    expect(answer.wire.length).toBeGreaterThan(512);
+    const out = writer.write(req, answer, 0, -1, writer.udpLimit(req));
+    expect(out.readUInt16BE(2) & 0x0200).toBe(0x0200);
+    expect(out.readUInt16BE(6)).toBe(0);
+    expect(out.length).toBe(req.questionEnd + 11);
+  });
+
+  it('caps the UDP limit at our size and honours smaller client sizes', () => {
+    expect(writer.udpLimit(request('a.nl', TYPE.A, { edns: { udp: 4096 } }))).toBe(1232);
+    expect(writer.udpLimit(request('a.nl', TYPE.A, { edns: { udp: 800 } }))).toBe(800);
+    expect(writer.udpLimit(request('a.nl', TYPE.A, { edns: null }))).toBe(512);
+  });
+
+  it('writes synthetic errors with an Extended DNS Error for EDNS clients', () => {
+    const req = request('a.nl', TYPE.A, { id: 5 });
+    const out = writer.write(req, Answer.synthetic(Rcode.REFUSED, EdeCode.PROHIBITED, 'no'), 0, -1, 1232);
+    expect(out.readUInt16BE(0)).toBe(5);
+    expect(out.readUInt16BE(2) & 0xf).toBe(Rcode.REFUSED);
+    const opt = req.questionEnd;
+    expect(out.readUInt16BE(opt + 1)).toBe(41);
+    expect(out.readUInt16BE(opt + 11)).toBe(15); // EDE option code
+    expect(out.readUInt16BE(opt + 15)).toBe(EdeCode.PROHIBITED);
+    expect(out.subarray(opt + 17).toString()).toBe('no');
+  });
+
+  it('expresses BADVERS through the OPT extended rcode', () => {
+    const req = request('a.nl', TYPE.A);
+    const out = writer.synthetic(req, Rcode.BADVERS, 0, -1, null);
+    expect(out.readUInt16BE(2) & 0xf).toBe(0);
+    expect(out[req.questionEnd + 5]).toBe(1);
+  });
+});
