@@ -45,7 +45,8 @@ export class ReplyWriter {
     out[0] = req.id >>> 8;
     out[1] = req.id & 0xff;
     let flags = ((wire[2]! << 8) | wire[3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC);
-    flags |= req.flags & ANSWER_FLAGS_FROM_CLIENT;
+    // RA: we are the recursive service, whatever the (possibly authoritative) upstream said.
+    flags |= (req.flags & ANSWER_FLAGS_FROM_CLIENT) | Flag.RA;
     // RFC 6840 §5.8: AD only for clients that asked for DNSSEC (DO) or for AD itself.
     if (!req.dnssecOk && (req.flags & Flag.AD) === 0) flags &= ~Flag.AD;
     out[2] = flags >>> 8;
