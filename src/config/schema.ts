@@ -1,0 +1,120 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The configuration schema: one source for the TypeScript type (Static), the validator
+ * (ajv) and the published JSON Schema (deploy/wachtpost.schema.json). Every object is
+ * closed (`additionalProperties: false`) so a misspelt key is an error, not a silent default.
+ */
+const closed = { additionalProperties: false } as const;
+
+/** An object whose missing value defaults to the defaults of its properties. */
+function section<T extends Record<string, TSchema>>(properties: T, description: string) {
+  return Type.Object(properties, { ...closed, description, default: {} });
+}
+
+const HostPort = Type.String({ description: 'IP address and port, e.g. "127.0.0.1:5353" or "[::1]:5353"', minLength: 1 });
+const Cidr = Type.String({ description: 'Address range in CIDR notation, e.g. "10.64.0.0/10"', minLength: 1 });
+
+export const ConfigSchema = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('monitor'), Type.Literal('enforce')], {
+      description: 'monitor: tag only; enforce: also block what policy says',
+      default: 'monitor',
+    }),
+    dns: section(
+      {
+        listen: Type.Array(HostPort, {
+          description: 'Addresses to serve DNS on, UDP and TCP on each',
+          minItems: 1,
+          default: ['127.0.0.1:5353'],
+        }),
+        workers: Type.Integer({ description: 'Worker processes sharing the DNS ports; 0 = one per CPU core', minimum: 0, maximum: 256, default: 0 }),
+        udp_size: Type.Integer({
+          description: 'EDNS0 UDP size advertised up- and downstream, and the most sent over UDP',
+          minimum: 512,
+          maximum: 4096,
+          default: 1232,
+        }),
+        drain_timeout_ms: Type.Integer({ description: 'On SIGTERM, how long in-flight queries may finish', minimum: 0, maximum: 60_000, default: 5000 }),
+        tcp: section(
+          {
+            idle_timeout_ms: Type.Integer({ description: 'Close a connection idle this long (RFC 7766)', minimum: 100, maximum: 600_000, default: 10_000 }),
+            max_connections: Type.Integer({ description: 'Concurrent TCP connections per worker', minimum: 1, maximum: 100_000, default: 1000 }),
+            max_in_flight_per_connection: Type.Integer({
+              description: 'Queries one connection may have outstanding before reading pauses',
+              minimum: 1,
+              maximum: 10_000,
+              default: 100,
+            }),
+          },
+          'DNS over TCP',
+        ),
+      },
+      'Listeners and the DNS wire',
+    ),
+    upstream: section(
+      {
+        servers: Type.Array(Type.String({ description: '"HOST" or "HOST:PORT" (port 53 by default)', minLength: 1 }), {
+          description: 'Upstream resolvers, tried in order; empty = the nameservers of /etc/resolv.conf',
+          default: [],
+        }),
+        timeout_ms: Type.Integer({ description: 'Overall deadline before SERVFAIL', minimum: 100, maximum: 30_000, default: 2000 }),
+        attempt_timeout_ms: Type.Integer({
+          description: 'How long one attempt waits before the next server is tried',
+          minimum: 50,
+          maximum: 30_000,
+          default: 700,
+        }),
+      },
+      'Where questions are forwarded',
+    ),
+    cache: section(
+      {
+        max_entries: Type.Integer({ description: 'Answers kept per worker', minimum: 0, maximum: 10_000_000, default: 100_000 }),
+        min_ttl: Type.Integer({ description: 'Floor for cached and served TTLs, seconds', minimum: 0, maximum: 86_400, default: 0 }),
+        max_ttl: Type.Integer({ description: 'Ceiling for cached and served TTLs, seconds', minimum: 1, maximum: 604_800, default: 86_400 }),
+        negative_max_ttl: Type.Integer({ description: 'Ceiling for negative answers (RFC 2308), seconds', minimum: 0, maximum: 86_400, default: 3600 }),
+        serve_stale: section(
+          {
+            enabled: Type.Boolean({ default: true, description: 'Serve expired answers when every upstream fails (RFC 8767)' }),
+            max_age_s: Type.Integer({ description: 'How long past expiry an answer may still be served', minimum: 0, maximum: 604_800, default: 86_400 }),
+            answer_ttl: Type.Integer({ description: 'TTL of a stale answer', minimum: 1, maximum: 3600, default: 30 }),
+          },
+          'RFC 8767 serve-stale',
+        ),
+        prefetch: section(
+          {
+            enabled: Type.Boolean({ default: true, description: 'Refresh popular entries shortly before they expire' }),
+            min_hits: Type.Integer({ description: 'Hits an entry needs to be refreshed', minimum: 1, maximum: 1_000_000, default: 3 }),
+            remaining_ratio: Type.Number({ description: 'Refresh when less than this share of the TTL remains', minimum: 0, maximum: 1, default: 0.1 }),
+          },
+          'Prefetch of popular entries',
+        ),
+      },
+      'Answer cache',
+    ),
+    access: section(
+      {
+        allow: Type.Array(Cidr, { description: 'Client ranges served; everyone else gets REFUSED', default: ['127.0.0.0/8', '::1/128'] }),
+      },
+      'Who may use the resolver',
+    ),
+    http: section({ listen: Type.String({ description: 'API, feed and dashboard address', minLength: 1, default: '127.0.0.1:8080' }) }, 'HTTP'),
+    log: section(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+          { description: 'Log level', default: 'info' },
+        ),
+      },
+      'Logging',
+    ),
+  },
+  {
+    ...closed,
+    $id: 'https://wachtpost.invalid/schema/wachtpost.schema.json',
+    title: 'Wachtpost configuration',
+  },
+);
+
+export type Config = Static<typeof ConfigSchema>;
