@@ -15,6 +15,9 @@ export class UdpListener implements ReplyChannel {
   readonly protocol = 'udp';
   private query = new Query();
   private draining = false;
+  /** Replies handed to the socket but not yet written: close() waits for them. */
+  private sending = 0;
+  private onFlushed: (() => void) | null = null;
   private readonly socket: dgram.Socket;
 
   constructor(
@@ -50,7 +53,8 @@ export class UdpListener implements ReplyChannel {
   }
 
   send(query: Query, reply: Buffer): void {
-    this.socket.send(reply, query.clientPort, query.client);
+    this.sending++;
+    this.socket.send(reply, query.clientPort, query.client, this.onSent);
   }
 
   /** Stops taking new queries; the socket stays open so in-flight ones still get their reply. */
@@ -58,9 +62,24 @@ export class UdpListener implements ReplyChannel {
     this.draining = true;
   }
 
+  /** Closes once every reply already handed over has been written (a drain's last answers). */
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return new Promise((resolve) => {
+      const close = (): void => void this.socket.close(() => resolve());
+      if (this.sending === 0) close();
+      else this.onFlushed = close;
+    });
   }
+
+  private readonly onSent = (error: Error | null): void => {
+    this.sending--;
+    if (error) this.log.debug({ err: error }, 'UDP reply not sent');
+    if (this.sending === 0 && this.onFlushed !== null) {
+      const flushed = this.onFlushed;
+      this.onFlushed = null;
+      flushed();
+    }
+  };
 
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.draining) return;
