@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AnswerCache } from '../../src/cache/answer-cache.js';
 import { Answer } from '../../src/wire/answer.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
-import { encodeQuery, TYPE } from '../wire/packets.js';
+import { encodeQuery, TYPE } from '../support/packets.js';
 
 function request(name: string, type = TYPE.A): WireRequest {
   const req = new WireRequest();

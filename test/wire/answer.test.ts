@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AnswerKind, ScanResult, scanResponse } from '../../src/wire/answer.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
-import { encodeQuery, encodeResponse, TYPE } from './packets.js';
+import { encodeQuery, encodeResponse, TYPE } from '../support/packets.js';
 
 function question(name: string, type: number): WireRequest {
   const req = new WireRequest();

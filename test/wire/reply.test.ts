@@ -3,7 +3,7 @@ import { Answer, scanResponse } from '../../src/wire/answer.js';
 import { EdeCode, Rcode } from '../../src/wire/constants.js';
 import { ReplyWriter } from '../../src/wire/reply.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
-import { encodeQuery, encodeResponse, TYPE, type QueryOptions } from './packets.js';
+import { encodeQuery, encodeResponse, TYPE, type QueryOptions } from '../support/packets.js';
 
 const writer = new ReplyWriter({ minTtl: 0, maxTtl: 3600, udpSize: 1232 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ReadResult, WireRequest, readRequest } from '../../src/wire/request.js';
-import { encodeQuery, TYPE } from './packets.js';
+import { encodeQuery, TYPE } from '../support/packets.js';
 
 function read(msg: Buffer): { result: ReadResult; req: WireRequest } {
   const req = new WireRequest();
@@ -21,7 +21,7 @@ describe('readRequest', () => {
   });
 
   it('gives the same key to names differing only in case, and different keys otherwise', () => {
-    const key = (name: string, type = TYPE.A, edns: { do?: boolean } = {}) => read(encodeQuery(name, type, { edns })).req.key;
+    const key = (name: string, type: number = TYPE.A, edns: { do?: boolean } = {}) => read(encodeQuery(name, type, { edns })).req.key;
     expect(key('TikTok.com')).toBe(key('tiktok.com'));
     expect(key('tiktok.com')).not.toBe(key('tiktok.con'));
     expect(key('tiktok.com')).not.toBe(key('tiktok.com', TYPE.AAAA));

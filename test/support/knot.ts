@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dig } from './dig.js';
+import { freePort } from './ports.js';
+
+const ZONES = fileURLToPath(new URL('../fixtures/zones/', import.meta.url));
+const START_TIMEOUT_MS = 10_000;
+
+export interface KnotServer {
+  host: '127.0.0.1';
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real authoritative upstream: Debian's Knot DNS on a free loopback port, serving
+ * test.wachtpost (plain) and signed.wachtpost (signed by knot at start-up), with all of its
+ * state in a fresh temporary directory.
+ */
+export async function startKnot(): Promise<KnotServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'wachtpost-knot-'));
+  const port = await freePort();
+  const zone = (name: string, signed: boolean): string =>
+    [
+      `  - domain: ${name}`,
+      `    file: ${join(ZONES, `${name}.zone`)}`,
+      '    zonefile-sync: -1',
+      '    journal-content: none',
+      ...(signed ? ['    dnssec-signing: on', '    dnssec-policy: test'] : []),
+    ].join('\n');
+  const config = [
+    'server:',
+    `    listen: [ 127.0.0.1@${port}, ::1@${port} ]`,
+    `    rundir: ${dir}`,
+    'log:',
+    '  - target: stderr',
+    '    any: warning',
+    'database:',
+    `    storage: ${dir}`,
+    'policy:',
+    '  - id: test',
+    '    algorithm: ecdsap256sha256',
+    '    nsec3: off',
+    'zone:',
+    zone('test.wachtpost', false),
+    zone('signed.wachtpost', true),
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'knot.conf'), config);
+
+  const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  const server = { host: '127.0.0.1' as const, port };
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`knotd exited at start-up:\n${stderr}`);
+    }
+    const probe = await dig(server, 'a.signed.wachtpost', 'A', { dnssec: true, timeoutSeconds: 1 });
+    if (probe.answer.some((record) => record.type === 'RRSIG')) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`knotd did not serve signed answers within ${START_TIMEOUT_MS} ms:\n${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { ...server, stop };
+}
