@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dig } from '../support/dig.js';
+import { freePort } from '../support/ports.js';
+import { startScriptedUpstream } from '../support/scripted-upstream.js';
+import { sleep } from './harness.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+let up: Awaited<ReturnType<typeof startScriptedUpstream>>;
+
+beforeAll(async () => {
+  up = await startScriptedUpstream({ records: { 'slow.test.wachtpost': [{ type: 'A', ttl: 60, data: '192.0.2.90' }] } });
+});
+afterAll(async () => {
+  await up?.stop();
+});
+
+interface Served {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `wachtpost serve` as a real process and waits for its ready log line. */
+async function serve(workers: number): Promise<Served> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${up.port}`, '--workers', String(workers)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 15_000;
+  while (!output.includes('wachtpost ready')) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output}`);
+    await sleep(50);
+  }
+  return { child, port, output: () => output, exited };
+}
+
+describe.each([1, 2])('wachtpost serve with %i worker(s)', (workers) => {
+  it('answers, then on SIGTERM finishes the query in flight and exits 0', async () => {
+    const served = await serve(workers);
+    const server = { host: '127.0.0.1', port: served.port };
+    const first = await dig(server, 'slow.test.wachtpost', 'A');
+    expect(first.answer[0]!.data).toBe('192.0.2.90');
+
+    up.setBehaviour({ delayMs: 400 });
+    const inFlight = dig(server, 'other.test.wachtpost', 'A', { timeoutSeconds: 4 });
+    await sleep(250);
+    served.child.kill('SIGTERM');
+    const answered = await inFlight;
+    up.setBehaviour('answer');
+    expect(answered.status).toBe('NXDOMAIN');
+    expect(await served.exited).toBe(0);
+    const after = await dig(server, 'slow.test.wachtpost', 'A', { timeoutSeconds: 1 });
+    expect(after.status).toBe('TIMEOUT');
+  }, 30_000);
+});
+
+describe('wachtpost check-config', () => {
+  it('exits non-zero naming the field and line at fault', async () => {
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-cli-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'dns:\n  udp_size: 99999\n');
+    const child = spawn(process.execPath, [CLI, 'check-config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('dns.udp_size');
+    expect(stderr).toContain(':2');
+  });
+});
