@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { publishedSchema } from '../config/published-schema.js';
 import { checkConfig } from './check-config.js';
 import { serveCommand } from './serve-command.js';
 
@@ -8,6 +9,7 @@ usage:
   wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
                   [--http HOST:PORT] [--mode monitor|enforce] [--workers N]
   wachtpost check-config FILE [--json]
+  wachtpost schema          print the configuration's JSON Schema
   wachtpost help
 `;
 
@@ -18,6 +20,9 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand(rest, process.stderr);
     case 'check-config':
       return checkConfig(rest, process.stdout, process.stderr);
+    case 'schema':
+      process.stdout.write(publishedSchema());
+      return 0;
     case 'help':
     case '--help':
     case '-h':

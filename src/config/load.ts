@@ -226,7 +226,7 @@ export function systemNameservers(path: string, file: string): string[] {
   for (const line of text.split('\n')) {
     const [keyword, address] = line.replace(/[#;].*/, '').trim().split(/\s+/);
     // Link-local addresses with a zone (fe80::1%eth0) cannot be expressed as HOST:PORT.
-    if (keyword === 'nameserver' && address !== undefined && ipaddr.isValid(address)) {
+    if (keyword === 'nameserver' && address !== undefined && !address.includes('%') && ipaddr.isValid(address)) {
       servers.push(address.includes(':') ? `[${address}]:53` : `${address}:53`);
     }
   }

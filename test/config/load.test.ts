@@ -1,0 +1,100 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/load.js';
+import { publishedSchema } from '../../src/config/published-schema.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const UPSTREAM = { upstream: ['127.0.0.1:5300'] };
+
+function problemsOf(text: string, overrides = UPSTREAM): ConfigError['problems'] {
+  try {
+    loadConfig({ text, overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the configuration to be rejected');
+}
+
+describe('loadConfig', () => {
+  it('fills every default for an empty file', () => {
+    const config = loadConfig({ text: '', overrides: UPSTREAM });
+    expect(config.dns.listen).toEqual(['127.0.0.1:5353']);
+    expect(config.dns.udp_size).toBe(1232);
+    expect(config.upstream.timeout_ms).toBe(2000);
+    expect(config.access.allow).toEqual(['127.0.0.0/8', '::1/128']);
+    expect(config.http.listen).toBe('127.0.0.1:8080');
+    expect(config.mode).toBe('monitor');
+    expect(config.cache.serve_stale.answer_ttl).toBe(30);
+  });
+
+  it('reports every problem with its field and line', () => {
+    const problems = problemsOf(['mode: monitor', 'dns:', '  workers: 1', '  udp_size: 99999', 'cache:', '  max_entries: 10', '  max_tll: 5', ''].join('\n'));
+    expect(problems).toContainEqual(expect.objectContaining({ path: 'dns.udp_size', line: 4 }));
+    expect(problems).toContainEqual(expect.objectContaining({ path: 'cache.max_tll', line: 7, message: 'unknown setting "max_tll"' }));
+    expect(problems).toHaveLength(2);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const problems = problemsOf('dns:\n  listen: [\n');
+    expect(problems[0]!.line).toBeGreaterThanOrEqual(2);
+    expect(problems[0]!.message).toMatch(/^YAML/);
+  });
+
+  it('checks addresses, ranges and relations the schema cannot', () => {
+    const problems = problemsOf(
+      ['access:', '  allow: ["10.0.0.0/33"]', 'dns:', '  listen: ["localhost:53"]', 'cache:', '  min_ttl: 600', '  max_ttl: 60', ''].join('\n'),
+    );
+    expect(problems.map((problem) => [problem.path, problem.line])).toEqual(
+      expect.arrayContaining([
+        ['access.allow.0', 2],
+        ['dns.listen.0', 4],
+        ['cache.min_ttl', 6],
+      ]),
+    );
+  });
+
+  it('lets flags override the file, and blames flags for their own mistakes', () => {
+    const config = loadConfig({ text: 'mode: monitor\ndns:\n  workers: 4\n', overrides: { ...UPSTREAM, mode: 'enforce', workers: 2 } });
+    expect(config.mode).toBe('enforce');
+    expect(config.dns.workers).toBe(2);
+    const problems = problemsOf('', { ...UPSTREAM, listen: ['nonsense'] } as never);
+    expect(problems[0]).toMatchObject({ path: 'dns.listen.0', message: expect.stringContaining('command line') });
+    expect(problems[0]!.line).toBeUndefined();
+  });
+
+  it('returns a frozen configuration', () => {
+    const config = loadConfig({ text: '', overrides: UPSTREAM });
+    expect(Object.isFrozen(config.dns.listen)).toBe(true);
+    expect(() => ((config.dns as { udp_size: number }).udp_size = 1)).toThrow();
+  });
+
+  it('takes upstreams from resolv.conf when none are configured', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-resolv-'));
+    const resolvConf = join(dir, 'resolv.conf');
+    await writeFile(resolvConf, '# comment\nsearch example.nl\nnameserver 192.0.2.1\nnameserver 2001:db8::53 # v6\nnameserver fe80::1%eth0\n');
+    expect(loadConfig({ text: '', resolvConfPath: resolvConf }).upstream.servers).toEqual(['192.0.2.1:53', '[2001:db8::53]:53']);
+    await writeFile(resolvConf, 'search example.nl\n');
+    expect(() => loadConfig({ text: '', resolvConfPath: resolvConf })).toThrow(/no usable nameserver/);
+  });
+});
+
+describe('shipped configuration', () => {
+  it('deploy/wachtpost.example.yaml is valid', () => {
+    expect(() => loadConfig({ file: join(ROOT, 'deploy/wachtpost.example.yaml') })).not.toThrow();
+  });
+
+  it('every YAML example in the README is valid', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    expect(blocks.length).toBeGreaterThan(0);
+    for (const text of blocks) expect(() => loadConfig({ text, overrides: UPSTREAM })).not.toThrow();
+  });
+
+  it('deploy/wachtpost.schema.json is the schema the code publishes', async () => {
+    expect(await readFile(join(ROOT, 'deploy/wachtpost.schema.json'), 'utf8')).toBe(publishedSchema());
+  });
+});
