@@ -7,7 +7,7 @@ import { ConfigSchema } from './schema.js';
  * validates, and editors should not demand what may be left out.
  */
 export function publishedSchema(): string {
-  const schema = { $schema: 'http://json-schema.org/draft-07/schema#', ...withoutRequired(ConfigSchema) };
+  const schema = { $schema: 'http://json-schema.org/draft-07/schema#', ...(withoutRequired(ConfigSchema) as object) };
   return `${JSON.stringify(schema, null, 2)}\n`;
 }
 
