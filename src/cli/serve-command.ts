@@ -64,9 +64,10 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
   const workers = config.dns.workers === 0 ? os.availableParallelism() : config.dns.workers;
   try {
     if (workers === 1) {
-      await serveInProcess(config, log, () =>
-        log.info({ listen: config.dns.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready'),
-      );
+      await serveInProcess(config, log, {
+        http: true,
+        onReady: () => log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready'),
+      });
     } else {
       await runPrimary(config, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
     }

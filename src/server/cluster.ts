@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { startHealthServer } from '../http/health-server.js';
 
 /** Environment variable that hands the validated configuration to each worker. */
 export const WORKER_CONFIG_ENV = 'WACHTPOST_WORKER_CONFIG';
@@ -27,15 +28,19 @@ export async function runPrimary(config: Config, workerScript: string, workers: 
     setTimeout(fork, RESTART_DELAY_MS).unref();
   });
 
+  let readyWorkers = 0;
   const ready = new Promise<void>((resolve) => {
-    let count = 0;
     cluster.on('message', (_worker, message: WorkerMessage) => {
-      if (message.type === 'ready' && ++count === workers) resolve();
+      if (message.type === 'ready' && ++readyWorkers === workers) resolve();
     });
   });
+  cluster.on('exit', () => {
+    readyWorkers = Math.max(0, readyWorkers - 1);
+  });
+  const http = await startHealthServer(config.http.listen, { ready: () => !draining && readyWorkers >= workers }, log);
   for (let i = 0; i < workers; i++) fork();
   await ready;
-  log.info({ listen: config.dns.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
+  log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
 
   const shutdown = (signal: string): void => {
     if (draining) return;
@@ -46,7 +51,8 @@ export async function runPrimary(config: Config, workerScript: string, workers: 
     const killer = setTimeout(() => {
       for (const worker of alive) if (!worker.isDead()) worker.kill('SIGKILL');
     }, config.dns.drain_timeout_ms + KILL_GRACE_MS);
-    Promise.all(alive.map((worker) => (worker.isDead() ? null : new Promise((resolve) => worker.once('exit', resolve))))).then(() => {
+    const exits = alive.map((worker) => (worker.isDead() ? null : new Promise((resolve) => worker.once('exit', resolve))));
+    Promise.all([...exits, http.close()]).then(() => {
       clearTimeout(killer);
       log.info('stopped');
       process.exit(0);

@@ -10,7 +10,7 @@ if (config === null) {
   process.exit(2);
 }
 const log = createLogger(config.log.level);
-serveInProcess(config, log, () => process.send?.({ type: 'ready' } satisfies WorkerMessage)).catch((error: unknown) => {
+serveInProcess(config, log, { http: false, onReady: () => process.send?.({ type: 'ready' } satisfies WorkerMessage) }).catch((error: unknown) => {
   log.fatal({ err: error }, 'worker could not start');
   process.exit(1);
 });

@@ -19,6 +19,7 @@ afterAll(async () => {
 interface Served {
   child: ChildProcess;
   port: number;
+  httpPort: number;
   output: () => string;
   exited: Promise<number | null>;
 }
@@ -26,9 +27,10 @@ interface Served {
 /** Starts `wachtpost serve` as a real process and waits for its ready log line. */
 async function serve(workers: number): Promise<Served> {
   const port = await freePort();
+  const httpPort = await freePort();
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${up.port}`, '--workers', String(workers)],
+    [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--upstream', `127.0.0.1:${up.port}`, '--workers', String(workers)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -40,7 +42,7 @@ async function serve(workers: number): Promise<Served> {
     if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output}`);
     await sleep(50);
   }
-  return { child, port, output: () => output, exited };
+  return { child, port, httpPort, output: () => output, exited };
 }
 
 describe.each([1, 2])('wachtpost serve with %i worker(s)', (workers) => {
@@ -49,6 +51,10 @@ describe.each([1, 2])('wachtpost serve with %i worker(s)', (workers) => {
     const server = { host: '127.0.0.1', port: served.port };
     const first = await dig(server, 'slow.test.wachtpost', 'A');
     expect(first.answer[0]!.data).toBe('192.0.2.90');
+    const ready = await fetch(`http://127.0.0.1:${served.httpPort}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok' });
+    expect((await fetch(`http://127.0.0.1:${served.httpPort}/health`)).status).toBe(200);
 
     up.setBehaviour({ delayMs: 400 });
     const inFlight = dig(server, 'other.test.wachtpost', 'A', { timeoutSeconds: 4 });
