@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import ipaddr from 'ipaddr.js';
-import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import { parseHostPort } from './address.js';
 import { ConfigSchema, type Config } from './schema.js';
+import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from './yaml-source.js';
+
+export { ConfigError, formatProblem, type ConfigProblem } from './yaml-source.js';
 
 /** Command-line flags that take precedence over the file. */
 export interface ConfigOverrides {
@@ -12,31 +14,6 @@ export interface ConfigOverrides {
   http?: string;
   mode?: 'monitor' | 'enforce';
   workers?: number;
-}
-
-export interface ConfigProblem {
-  /** Dotted field path, e.g. "dns.udp_size" ("" for the file as a whole). */
-  path: string;
-  /** 1-based line in the file, when the problem sits in it. */
-  line?: number;
-  message: string;
-}
-
-/** Every problem found in a configuration, not only the first. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-
-  constructor(
-    readonly problems: ConfigProblem[],
-    readonly file = '<config>',
-  ) {
-    super(problems.map((problem) => formatProblem(file, problem)).join('\n'));
-  }
-}
-
-export function formatProblem(file: string, problem: ConfigProblem): string {
-  const where = problem.line === undefined ? file : `${file}:${problem.line}`;
-  return `${where}: ${problem.path || '(file)'}: ${problem.message}`;
 }
 
 export interface LoadOptions {
@@ -73,27 +50,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
       throw new ConfigError([{ path: '', message: `cannot read: ${(error as Error).message}` }], file);
     }
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text ?? '', { lineCounter: lines, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => ({ path: '', line: lines.linePos(error.pos[0]).line, message: `YAML: ${error.message.split('\n')[0]}` })),
-      file,
-    );
-  }
-  const raw: unknown = doc.toJS() ?? {};
+  const source = YamlSource.parse(text ?? '', file);
+  const raw = source.value;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ path: '', line: 1, message: 'must be a mapping of settings' }], file);
   }
-  const overridden = applyOverrides(raw as Record<string, unknown>, options.overrides ?? {});
+  applyOverrides(raw as Record<string, unknown>, options.overrides ?? {}, source.overridden);
 
-  const problems: ConfigProblem[] = [];
-  if (!validate(raw)) {
-    for (const error of validate.errors ?? []) problems.push(schemaProblem(error, doc, lines, overridden));
-  } else {
-    problems.push(...semanticProblems(raw, doc, lines, overridden));
-  }
-  if (problems.length > 0) throw new ConfigError(dedupe(problems), file);
+  const problems = validate(raw) ? semanticProblems(raw, source) : source.schemaProblems(validate.errors ?? []);
+  if (problems.length > 0) throw new ConfigError(problems, file);
 
   const config = raw as Config;
   if (config.upstream.servers.length === 0) {
@@ -102,8 +67,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   return deepFreeze(config);
 }
 
-function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides): Set<string> {
-  const overridden = new Set<string>();
+function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides, overridden: Set<string>): void {
   for (const [key, value] of Object.entries(overrides) as Array<[keyof ConfigOverrides, unknown]>) {
     if (value === undefined) continue;
     const path = OVERRIDE_PATHS[key];
@@ -115,35 +79,16 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
     target[path.at(-1)!] = value;
     overridden.add(path.join('.'));
   }
-  return overridden;
-}
-
-function schemaProblem(error: ErrorObject, doc: Document, lines: LineCounter, overridden: Set<string>): ConfigProblem {
-  const path = error.instancePath.split('/').slice(1).map(decodePointer);
-  if (error.keyword === 'additionalProperties') {
-    const key = String(error.params.additionalProperty);
-    return locate([...path, key], `unknown setting "${key}"`, doc, lines, overridden, true);
-  }
-  let message = error.message ?? 'is invalid';
-  if (error.keyword === 'anyOf' || error.keyword === 'const') return locate(path, allowedValues(path), doc, lines, overridden);
-  if (error.keyword === 'enum') message = `must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
-  return locate(path, message, doc, lines, overridden);
-}
-
-function allowedValues(path: string[]): string {
-  if (path.join('.') === 'mode') return 'must be monitor or enforce';
-  if (path.join('.') === 'log.level') return 'must be one of fatal, error, warn, info, debug, trace, silent';
-  return 'has a value that is not allowed';
 }
 
 /** Checks the schema cannot express: addresses, ranges and relations between fields. */
-function semanticProblems(config: Config, doc: Document, lines: LineCounter, overridden: Set<string>): ConfigProblem[] {
+function semanticProblems(config: Config, source: YamlSource): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const check = (path: Array<string | number>, test: () => void): void => {
     try {
       test();
     } catch (error) {
-      problems.push(locate(path.map(String), (error as Error).message, doc, lines, overridden));
+      problems.push(source.locate(path.map(String), (error as Error).message));
     }
   };
   config.dns.listen.forEach((text, i) => check(['dns', 'listen', i], () => parseHostPort(text, 53)));
@@ -169,51 +114,6 @@ function semanticProblems(config: Config, doc: Document, lines: LineCounter, ove
   return problems;
 }
 
-/** Points a problem at the deepest part of `path` present in the file. */
-function locate(path: string[], message: string, doc: Document, lines: LineCounter, overridden: Set<string>, atKey = false): ConfigProblem {
-  const dotted = path.join('.');
-  for (const flagPath of overridden) {
-    if (dotted === flagPath || dotted.startsWith(`${flagPath}.`)) return { path: dotted, message: `${message} (from the command line)` };
-  }
-  for (let depth = path.length; depth > 0; depth--) {
-    const offset = atKey && depth === path.length ? keyOffset(doc, path) : valueOffset(doc, path.slice(0, depth));
-    if (offset !== undefined) return { path: dotted, line: lines.linePos(offset).line, message };
-  }
-  return { path: dotted, message };
-}
-
-function valueOffset(doc: Document, path: string[]): number | undefined {
-  const node = doc.getIn(path.map(indexOrKey), true) as { range?: [number, number, number] } | undefined;
-  return node && typeof node === 'object' && node.range ? node.range[0] : undefined;
-}
-
-function keyOffset(doc: Document, path: string[]): number | undefined {
-  const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1).map(indexOrKey), true);
-  if (!isMap(parent)) return undefined;
-  for (const pair of parent.items) {
-    if (isScalar(pair.key) && String(pair.key.value) === path.at(-1) && pair.key.range) return pair.key.range[0];
-  }
-  return undefined;
-}
-
-function indexOrKey(step: string): string | number {
-  return /^\d+$/.test(step) ? Number(step) : step;
-}
-
-function decodePointer(segment: string): string {
-  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
-}
-
-function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
-  const seen = new Set<string>();
-  return problems.filter((problem) => {
-    const key = `${problem.path}|${problem.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
-
 /** The nameservers of resolv.conf: the default upstream, as every stub resolver on the host uses. */
 export function systemNameservers(path: string, file: string): string[] {
   let text: string;
@@ -234,12 +134,4 @@ export function systemNameservers(path: string, file: string): string[] {
     throw new ConfigError([{ path: 'upstream.servers', message: `empty, and ${path} lists no usable nameserver; set upstream.servers or --upstream` }], file);
   }
   return servers;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }
