@@ -17,6 +17,12 @@ export const enum AnswerKind {
  * is what lets the cache and coalesced waiters share it.
  */
 export class Answer {
+  /**
+   * What the tagging stage learnt about this answer (app, matched name, addresses). Set once,
+   * before the answer is cached or shared; opaque to the wire layer.
+   */
+  tags: object | null = null;
+
   constructor(
     /** Whole message, OPT record (if any) last; for SYNTHETIC answers only the OPT payload. */
     readonly wire: Buffer,
