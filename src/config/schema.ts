@@ -99,6 +99,12 @@ export const ConfigSchema = Type.Object(
       },
       'Who may use the resolver',
     ),
+    detection: section(
+      {
+        catalogue: Type.String({ description: 'Directory of app files (*.yaml); empty = the catalogue shipped in geo/apps', default: '' }),
+      },
+      'App detection',
+    ),
     http: section({ listen: Type.String({ description: 'API, feed and dashboard address', minLength: 1, default: '127.0.0.1:8080' }) }, 'HTTP'),
     log: section(
       {

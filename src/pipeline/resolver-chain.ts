@@ -1,8 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { AccessStage } from '../access/access-stage.js';
 import { ClientAcl } from '../access/client-acl.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import { loadCatalogue, type Catalogue } from '../tagging/catalogue.js';
+import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
 import { UpstreamStage } from '../upstream/upstream-stage.js';
@@ -11,6 +14,8 @@ import { chain, type Stage } from './stage.js';
 /** Upstream exchanges one worker keeps open at once (each holds a socket). */
 const MAX_UPSTREAM_IN_FLIGHT = 1000;
 const DNS_PORT = 53;
+/** The catalogue shipped with the package (same relative place from src/ and dist/). */
+export const SHIPPED_CATALOGUE = fileURLToPath(new URL('../../geo/apps/', import.meta.url));
 
 export interface ResolverChain {
   readonly head: Stage;
@@ -18,6 +23,7 @@ export interface ResolverChain {
   readonly cache: CacheStage;
   readonly coalesce: CoalesceStage;
   readonly upstream: UpstreamStage;
+  readonly catalogue: { current: Catalogue };
 }
 
 /**
@@ -26,10 +32,10 @@ export interface ResolverChain {
  *   access    who may ask at all (REFUSED otherwise), before any work is spent
  *   cache     fresh answers served synchronously; stale ones kept for when upstreams fail
  *   coalesce  one upstream exchange per distinct question in flight
+ *   tag       app and addresses of each upstream answer, once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
- * Policy belongs above the cache (verdicts differ per client group, so a cached answer is
- * judged again for every client); tagging belongs below coalesce (once per upstream answer,
- * stored with the cached answer).
+ * Policy belongs above the cache: verdicts differ per client group, so a cached answer is
+ * judged again for every client.
  */
 export function buildResolverChain(config: Config): ResolverChain {
   const access = new AccessStage(new ClientAcl(config.access.allow));
@@ -50,6 +56,8 @@ export function buildResolverChain(config: Config): ResolverChain {
     },
   });
   const coalesce = new CoalesceStage();
+  const catalogue = { current: loadCatalogue(config.detection.catalogue || SHIPPED_CATALOGUE) };
+  const tag = new TagStage(catalogue);
   const upstream = new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
       const { host, port, family } = parseHostPort(text, DNS_PORT);
@@ -60,6 +68,6 @@ export function buildResolverChain(config: Config): ResolverChain {
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
   });
-  const stages: Stage[] = [access, cache, coalesce, upstream];
-  return { head: chain(stages), stages, cache, coalesce, upstream };
+  const stages: Stage[] = [access, cache, coalesce, tag, upstream];
+  return { head: chain(stages), stages, cache, coalesce, upstream, catalogue };
 }

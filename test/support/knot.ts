@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +15,18 @@ export interface KnotServer {
   stop(): Promise<void>;
 }
 
+/** The one zone Knot signs at start-up, for DNSSEC tests. */
+const SIGNED_ZONE = 'signed.wachtpost';
+
 /**
- * A real authoritative upstream: Debian's Knot DNS on a free loopback port, serving
- * test.wachtpost (plain) and signed.wachtpost (signed by knot at start-up), with all of its
+ * A real authoritative upstream: Debian's Knot DNS on a free loopback port, serving every
+ * zone in test/fixtures/zones (signed.wachtpost signed by knot at start-up), with all of its
  * state in a fresh temporary directory.
  */
 export async function startKnot(): Promise<KnotServer> {
   const dir = await mkdtemp(join(tmpdir(), 'wachtpost-knot-'));
   const port = await freePort();
+  const zones = (await readdir(ZONES)).filter((file) => file.endsWith('.zone')).map((file) => file.slice(0, -'.zone'.length));
   const zone = (name: string, signed: boolean): string =>
     [
       `  - domain: ${name}`,
@@ -45,8 +49,7 @@ export async function startKnot(): Promise<KnotServer> {
     '    algorithm: ecdsap256sha256',
     '    nsec3: off',
     'zone:',
-    zone('test.wachtpost', false),
-    zone('signed.wachtpost', true),
+    ...zones.map((name) => zone(name, name === SIGNED_ZONE)),
     '',
   ].join('\n');
   await writeFile(join(dir, 'knot.conf'), config);

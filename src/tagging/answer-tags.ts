@@ -1,0 +1,22 @@
+import type { App } from './catalogue-schema.js';
+
+/** Tags computed once per upstream answer and stored with it in the cache. */
+export class AnswerTags {
+  constructor(
+    /** The first app found along the query name, CNAME chain and SVCB/HTTPS targets. */
+    readonly app: App | null,
+    /** The name that matched it (the query name, or a name further down the chain). */
+    readonly matchedName: string | null,
+    /** CNAME and SVCB/HTTPS target names in answer order. */
+    readonly chain: readonly string[],
+    /** A/AAAA addresses and HTTPS/SVCB address hints of the answer. */
+    readonly addresses: readonly string[],
+  ) {}
+}
+
+export const NO_TAGS = new AnswerTags(null, null, [], []);
+
+/** The tags of an answer, or NO_TAGS for answers that were never tagged (synthetic ones). */
+export function tagsOf(answer: { tags: object | null }): AnswerTags {
+  return answer.tags instanceof AnswerTags ? answer.tags : NO_TAGS;
+}

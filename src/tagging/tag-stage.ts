@@ -1,0 +1,28 @@
+import { Stage } from '../pipeline/stage.js';
+import type { Query } from '../pipeline/query.js';
+import { AnswerKind, type Answer } from '../wire/answer.js';
+import type { Catalogue } from './catalogue.js';
+import { tagAnswer } from './tagger.js';
+
+/** Where the current catalogue lives; a reload swaps `current` in one assignment. */
+export interface CatalogueSource {
+  readonly current: Catalogue;
+}
+
+/**
+ * Sits below coalescing: every upstream answer is tagged exactly once, before it is shared
+ * with waiting clients or stored in the cache, so cache hits never repeat the work.
+ */
+export class TagStage extends Stage {
+  readonly name = 'tag';
+
+  constructor(private readonly catalogue: CatalogueSource) {
+    super();
+  }
+
+  async resolve(query: Query): Promise<Answer> {
+    const answer = await this.next.resolve(query);
+    if (answer.kind !== AnswerKind.SYNTHETIC && answer.tags === null) answer.tags = tagAnswer(query, answer, this.catalogue.current);
+    return answer;
+  }
+}

@@ -1,0 +1,81 @@
+import ipaddr from 'ipaddr.js';
+import type { Query } from '../pipeline/query.js';
+import type { Answer } from '../wire/answer.js';
+import { forEachAnswerRecord, readName, type RecordView } from '../wire/records.js';
+import { AnswerTags, NO_TAGS } from './answer-tags.js';
+import type { Catalogue } from './catalogue.js';
+
+const TYPE_A = 1;
+const TYPE_CNAME = 5;
+const TYPE_AAAA = 28;
+const TYPE_SVCB = 64;
+const TYPE_HTTPS = 65;
+const SVC_PARAM_IPV4HINT = 4;
+const SVC_PARAM_IPV6HINT = 6;
+
+/**
+ * Tags one upstream answer: which app it serves (query name first, then every CNAME and
+ * SVCB/HTTPS target, so CNAME cloaking is caught) and which addresses it hands out.
+ */
+export function tagAnswer(query: Query, answer: Answer, catalogue: Catalogue): AnswerTags {
+  const index = catalogue.index;
+  let app = index.match(query.question, 0, () => query.qname())?.app ?? null;
+  let matchedName = app === null ? null : query.qname();
+  const chain: string[] = [];
+  const addresses: string[] = [];
+  const msg = answer.wire;
+  if (msg.length === 0) return NO_TAGS;
+
+  const target = (name: string | null): void => {
+    if (name === null || name === '') return;
+    chain.push(name);
+    if (app !== null) return;
+    const found = index.matchName(name);
+    if (found !== null) {
+      app = found.app;
+      matchedName = name;
+    }
+  };
+  forEachAnswerRecord(msg, (record: RecordView) => {
+    switch (record.type) {
+      case TYPE_CNAME:
+        target(readName(msg, record.rdata));
+        break;
+      case TYPE_A:
+        if (record.rdlength === 4) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 4)]).toString());
+        break;
+      case TYPE_AAAA:
+        if (record.rdlength === 16) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 16)]).toString());
+        break;
+      case TYPE_SVCB:
+      case TYPE_HTTPS:
+        readServiceBinding(msg, record, target, addresses);
+        break;
+    }
+  });
+  if (app === null && addresses.length === 0 && chain.length === 0) return NO_TAGS;
+  return new AnswerTags(app, matchedName, chain, addresses);
+}
+
+/** RFC 9460: priority, target name (uncompressed), then key/length/value parameters. */
+function readServiceBinding(msg: Buffer, record: RecordView, target: (name: string | null) => void, addresses: string[]): void {
+  const end = record.rdata + record.rdlength;
+  let pos = record.rdata + 2;
+  const name = readName(msg, pos);
+  target(name);
+  while (pos < end && msg[pos] !== 0) pos += msg[pos]! + 1;
+  pos++;
+  while (pos + 4 <= end) {
+    const key = msg.readUInt16BE(pos);
+    const length = msg.readUInt16BE(pos + 2);
+    const value = pos + 4;
+    if (value + length > end) return;
+    const size = key === SVC_PARAM_IPV4HINT ? 4 : key === SVC_PARAM_IPV6HINT ? 16 : 0;
+    if (size > 0) {
+      for (let at = value; at + size <= value + length; at += size) {
+        addresses.push(ipaddr.fromByteArray([...msg.subarray(at, at + size)]).toString());
+      }
+    }
+    pos = value + length;
+  }
+}

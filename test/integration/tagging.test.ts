@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tagsOf } from '../../src/tagging/answer-tags.js';
+import { WireRequest, readRequest } from '../../src/wire/request.js';
+import { dig } from '../support/dig.js';
+import { startKnot } from '../support/knot.js';
+import { encodeQuery, TYPE } from '../support/packets.js';
+import { startWachtpost, type RunningWachtpost } from './harness.js';
+
+let knot: Awaited<ReturnType<typeof startKnot>>;
+let wp: RunningWachtpost;
+
+beforeAll(async () => {
+  knot = await startKnot();
+  wp = await startWachtpost([knot]);
+}, 30_000);
+
+afterAll(async () => {
+  await wp?.stop();
+  await knot?.stop();
+});
+
+/** The tags stored with the cached answer dig's query left behind (dig sends EDNS, DO off). */
+function cachedTags(name: string, type: number) {
+  const req = new WireRequest();
+  readRequest(encodeQuery(name, type, { edns: { udp: 1232 } }), req);
+  const entry = wp.resolver.chain.cache.cache.get(req);
+  expect(entry).toBeDefined();
+  return tagsOf(entry!.answer);
+}
+
+describe('tagging answers from a real upstream', () => {
+  it("tags an app's backend by its query name, with the answer's address", async () => {
+    const result = await dig(wp.server, 'api16-normal-c-useast1a.tiktokv.com', 'A');
+    expect(result.answer[0]!.data).toBe('192.0.2.30');
+    const tags = cachedTags('api16-normal-c-useast1a.tiktokv.com', TYPE.A);
+    expect(tags.app?.id).toBe('tiktok');
+    expect(tags.app?.owner_country).toBe('CN');
+    expect(tags.matchedName).toBe('api16-normal-c-useast1a.tiktokv.com');
+    expect(tags.addresses).toEqual(['192.0.2.30']);
+  });
+
+  it('catches a benign name whose CNAME points into an app domain', async () => {
+    await dig(wp.server, 'cloaked.test.wachtpost', 'A');
+    const tags = cachedTags('cloaked.test.wachtpost', TYPE.A);
+    expect(tags.app?.id).toBe('tiktok');
+    expect(tags.matchedName).toBe('api16-normal-c-useast1a.tiktokv.com');
+    expect(tags.chain).toEqual(['api16-normal-c-useast1a.tiktokv.com']);
+    // Knot, being authoritative, does not chase a CNAME into another zone: no address here.
+    expect(tags.addresses).toEqual([]);
+  });
+
+  it('follows HTTPS targets and reads address hints', async () => {
+    await dig(wp.server, 'svc-cloaked.test.wachtpost', 'HTTPS');
+    const tags = cachedTags('svc-cloaked.test.wachtpost', TYPE.HTTPS);
+    expect(tags.app?.id).toBe('tiktok');
+    expect(tags.addresses).toEqual(['192.0.2.31']);
+  });
+
+  it('leaves names of no catalogued app untagged', async () => {
+    await dig(wp.server, 'chain.test.wachtpost', 'A');
+    const tags = cachedTags('chain.test.wachtpost', TYPE.A);
+    expect(tags.app).toBeNull();
+    expect(tags.chain).toEqual(['chain2.test.wachtpost', 'chain3.test.wachtpost', 'a.test.wachtpost']);
+  });
+});
