@@ -102,6 +102,14 @@ export const ConfigSchema = Type.Object(
     detection: section(
       {
         catalogue: Type.String({ description: 'Directory of app files (*.yaml); empty = the catalogue shipped in geo/apps', default: '' }),
+        jurisdictions: Type.String({ description: 'Watch-list file; empty = geo/jurisdictions.yaml', default: '' }),
+        geoip: section(
+          {
+            country: Type.String({ description: 'Country MMDB (ip-location-db or MaxMind GeoLite2/GeoIP2 Country); empty = the bundled one', default: '' }),
+            asn: Type.String({ description: 'ASN MMDB (MaxMind GeoLite2/GeoIP2 ASN layout); empty = geo/asn.mmdb built at install', default: '' }),
+          },
+          'Where answer addresses are looked up',
+        ),
       },
       'App detection',
     ),

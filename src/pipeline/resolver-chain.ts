@@ -1,10 +1,9 @@
-import { fileURLToPath } from 'node:url';
 import { AccessStage } from '../access/access-stage.js';
 import { ClientAcl } from '../access/client-acl.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
-import { loadCatalogue, type Catalogue } from '../tagging/catalogue.js';
+import { loadDetection, type Detection } from '../tagging/detection.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
@@ -14,8 +13,7 @@ import { chain, type Stage } from './stage.js';
 /** Upstream exchanges one worker keeps open at once (each holds a socket). */
 const MAX_UPSTREAM_IN_FLIGHT = 1000;
 const DNS_PORT = 53;
-/** The catalogue shipped with the package (same relative place from src/ and dist/). */
-export const SHIPPED_CATALOGUE = fileURLToPath(new URL('../../geo/apps/', import.meta.url));
+
 
 export interface ResolverChain {
   readonly head: Stage;
@@ -23,7 +21,7 @@ export interface ResolverChain {
   readonly cache: CacheStage;
   readonly coalesce: CoalesceStage;
   readonly upstream: UpstreamStage;
-  readonly catalogue: { current: Catalogue };
+  readonly detection: { current: Detection };
 }
 
 /**
@@ -32,7 +30,8 @@ export interface ResolverChain {
  *   access    who may ask at all (REFUSED otherwise), before any work is spent
  *   cache     fresh answers served synchronously; stale ones kept for when upstreams fail
  *   coalesce  one upstream exchange per distinct question in flight
- *   tag       app and addresses of each upstream answer, once, stored with it in the cache
+ *   tag       app, addresses and their hosting (country, ASN) of each upstream answer,
+ *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  * Policy belongs above the cache: verdicts differ per client group, so a cached answer is
  * judged again for every client.
@@ -56,8 +55,8 @@ export function buildResolverChain(config: Config): ResolverChain {
     },
   });
   const coalesce = new CoalesceStage();
-  const catalogue = { current: loadCatalogue(config.detection.catalogue || SHIPPED_CATALOGUE) };
-  const tag = new TagStage(catalogue);
+  const detection = { current: loadDetection(config) };
+  const tag = new TagStage(detection);
   const upstream = new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
       const { host, port, family } = parseHostPort(text, DNS_PORT);
@@ -69,5 +68,5 @@ export function buildResolverChain(config: Config): ResolverChain {
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
   });
   const stages: Stage[] = [access, cache, coalesce, tag, upstream];
-  return { head: chain(stages), stages, cache, coalesce, upstream, catalogue };
+  return { head: chain(stages), stages, cache, coalesce, upstream, detection };
 }

@@ -1,4 +1,5 @@
 import type { App } from './catalogue-schema.js';
+import type { HostingTag } from './geo-tagger.js';
 
 /** Tags computed once per upstream answer and stored with it in the cache. */
 export class AnswerTags {
@@ -11,10 +12,16 @@ export class AnswerTags {
     readonly chain: readonly string[],
     /** A/AAAA addresses and HTTPS/SVCB address hints of the answer. */
     readonly addresses: readonly string[],
+    /** Country and ASN of each public address. */
+    readonly hosting: readonly HostingTag[],
+    /** The app's owner sits in a watch-listed jurisdiction. */
+    readonly ownerWatchlisted: boolean,
+    /** At least one answer address is hosted in a watch-listed jurisdiction. */
+    readonly hostingWatchlisted: boolean,
   ) {}
 }
 
-export const NO_TAGS = new AnswerTags(null, null, [], []);
+export const NO_TAGS = new AnswerTags(null, null, [], [], [], false, false);
 
 /** The tags of an answer, or NO_TAGS for answers that were never tagged (synthetic ones). */
 export function tagsOf(answer: { tags: object | null }): AnswerTags {

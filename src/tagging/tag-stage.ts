@@ -1,12 +1,12 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
-import type { Catalogue } from './catalogue.js';
+import type { Detection } from './detection.js';
 import { tagAnswer } from './tagger.js';
 
-/** Where the current catalogue lives; a reload swaps `current` in one assignment. */
-export interface CatalogueSource {
-  readonly current: Catalogue;
+/** Where the current detection data lives; a reload swaps `current` in one assignment. */
+export interface DetectionSource {
+  readonly current: Detection;
 }
 
 /**
@@ -16,13 +16,13 @@ export interface CatalogueSource {
 export class TagStage extends Stage {
   readonly name = 'tag';
 
-  constructor(private readonly catalogue: CatalogueSource) {
+  constructor(private readonly detection: DetectionSource) {
     super();
   }
 
   async resolve(query: Query): Promise<Answer> {
     const answer = await this.next.resolve(query);
-    if (answer.kind !== AnswerKind.SYNTHETIC && answer.tags === null) answer.tags = tagAnswer(query, answer, this.catalogue.current);
+    if (answer.kind !== AnswerKind.SYNTHETIC && answer.tags === null) answer.tags = tagAnswer(query, answer, this.detection.current);
     return answer;
   }
 }

@@ -3,7 +3,9 @@ import type { Query } from '../pipeline/query.js';
 import type { Answer } from '../wire/answer.js';
 import { forEachAnswerRecord, readName, type RecordView } from '../wire/records.js';
 import { AnswerTags, NO_TAGS } from './answer-tags.js';
-import type { Catalogue } from './catalogue.js';
+import type { App } from './catalogue-schema.js';
+import type { Detection } from './detection.js';
+import type { HostingTag } from './geo-tagger.js';
 
 const TYPE_A = 1;
 const TYPE_CNAME = 5;
@@ -15,10 +17,11 @@ const SVC_PARAM_IPV6HINT = 6;
 
 /**
  * Tags one upstream answer: which app it serves (query name first, then every CNAME and
- * SVCB/HTTPS target, so CNAME cloaking is caught) and which addresses it hands out.
+ * SVCB/HTTPS target, so CNAME cloaking is caught), which addresses it hands out and where
+ * they are hosted, and whether owner or hosting sit in a watch-listed jurisdiction.
  */
-export function tagAnswer(query: Query, answer: Answer, catalogue: Catalogue): AnswerTags {
-  const index = catalogue.index;
+export function tagAnswer(query: Query, answer: Answer, detection: Detection): AnswerTags {
+  const index = detection.catalogue.index;
   let app = index.match(query.question, 0, () => query.qname())?.app ?? null;
   let matchedName = app === null ? null : query.qname();
   const chain: string[] = [];
@@ -54,7 +57,17 @@ export function tagAnswer(query: Query, answer: Answer, catalogue: Catalogue): A
     }
   });
   if (app === null && addresses.length === 0 && chain.length === 0) return NO_TAGS;
-  return new AnswerTags(app, matchedName, chain, addresses);
+  const hosting: HostingTag[] = [];
+  let hostingWatchlisted = false;
+  for (const address of addresses) {
+    const tag = detection.geo.tag(address);
+    if (tag === null) continue;
+    hosting.push(tag);
+    if (tag.country !== null && detection.watchlist.has(tag.country)) hostingWatchlisted = true;
+  }
+  const found = app as App | null;
+  const ownerWatchlisted = found !== null && detection.watchlist.has(found.owner_country);
+  return new AnswerTags(found, matchedName, chain, addresses, hosting, ownerWatchlisted, hostingWatchlisted);
 }
 
 /** RFC 9460: priority, target name (uncompressed), then key/length/value parameters. */

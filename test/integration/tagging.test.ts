@@ -56,6 +56,20 @@ describe('tagging answers from a real upstream', () => {
     expect(tags.addresses).toEqual(['192.0.2.31']);
   });
 
+  it('tags hosting country and ASN, apart from the owner jurisdiction', async () => {
+    await dig(wp.server, 'ru-hosted.test.wachtpost', 'A');
+    const ru = cachedTags('ru-hosted.test.wachtpost', TYPE.A);
+    expect(ru.app).toBeNull();
+    expect(ru.ownerWatchlisted).toBe(false);
+    expect(ru.hostingWatchlisted).toBe(true);
+    expect(ru.hosting).toEqual([{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }]);
+
+    await dig(wp.server, 'api16-normal-c-useast1a.tiktokv.com', 'A');
+    const tiktok = cachedTags('api16-normal-c-useast1a.tiktokv.com', TYPE.A);
+    expect(tiktok.ownerWatchlisted).toBe(true);
+    expect(tiktok.hostingWatchlisted).toBe(false); // a documentation address: no jurisdiction
+  });
+
   it('leaves names of no catalogued app untagged', async () => {
     await dig(wp.server, 'chain.test.wachtpost', 'A');
     const tags = cachedTags('chain.test.wachtpost', TYPE.A);
