@@ -1,26 +1,18 @@
 import dgram from 'node:dgram';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
 import { encodeQuery } from '../support/packets.js';
-import { startKnot } from '../support/knot.js';
-import { sleep, startWachtpost, type RunningWachtpost } from './harness.js';
+import { sleep, withKnotUpstream, type RunningWachtpost } from './harness.js';
 
 const PACKETS = 100_000;
 const BATCH = 500;
 /** Hard bound on the whole run, whatever the machine's speed. */
 const TIME_LIMIT_MS = 60_000;
 
-let knot: Awaited<ReturnType<typeof startKnot>>;
+const setup = withKnotUpstream();
 let wp: RunningWachtpost;
-
-beforeAll(async () => {
-  knot = await startKnot();
-  wp = await startWachtpost([knot]);
-}, 30_000);
-
-afterAll(async () => {
-  await wp?.stop();
-  await knot?.stop();
+beforeAll(() => {
+  wp = setup.wp;
 });
 
 /** A small deterministic PRNG so a failing run can be replayed from its seed. */

@@ -1,6 +1,8 @@
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
 import { Resolver } from '../../src/server/resolver.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
 import { freePort } from '../support/ports.js';
 
 export interface Endpoint {
@@ -39,4 +41,27 @@ export async function startWachtpost(upstreams: Endpoint[], yaml = '', overrides
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A Knot upstream and a resolver forwarding to it, shared by one test file. */
+export interface KnotSetup {
+  knot: KnotServer;
+  wp: RunningWachtpost;
+}
+
+/**
+ * Starts Knot and a resolver in front of it before the file's tests and stops both after.
+ * The returned object is filled in by the time the first test runs.
+ */
+export function withKnotUpstream(yaml = ''): KnotSetup {
+  const setup = {} as KnotSetup;
+  beforeAll(async () => {
+    setup.knot = await startKnot();
+    setup.wp = await startWachtpost([setup.knot], yaml);
+  }, 30_000);
+  afterAll(async () => {
+    await setup.wp?.stop();
+    await setup.knot?.stop();
+  });
+  return setup;
 }

@@ -1,23 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { dig, rawQuery } from '../support/dig.js';
 import { encodeQuery } from '../support/packets.js';
-import { startKnot } from '../support/knot.js';
-import { sleep, startWachtpost, type Endpoint, type RunningWachtpost } from './harness.js';
+import { sleep, withKnotUpstream, type Endpoint, type KnotSetup } from './harness.js';
 
 const OPT_LENGTH = 11;
-let knot: Awaited<ReturnType<typeof startKnot>>;
-let wachtpost: RunningWachtpost;
+const setup = withKnotUpstream();
+let knot: KnotSetup['knot'];
+let wachtpost: KnotSetup['wp'];
 let server: Endpoint;
-
-beforeAll(async () => {
-  knot = await startKnot();
-  wachtpost = await startWachtpost([knot]);
+beforeAll(() => {
+  ({ knot, wp: wachtpost } = setup);
   server = wachtpost.server;
-}, 30_000);
-
-afterAll(async () => {
-  await wachtpost?.stop();
-  await knot?.stop();
 });
 
 /** Answer, authority and additional records, byte for byte, without the OPT record at the end. */

@@ -1,22 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tagsOf } from '../../src/tagging/answer-tags.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
 import { dig } from '../support/dig.js';
-import { startKnot } from '../support/knot.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
-import { startWachtpost, type RunningWachtpost } from './harness.js';
+import { withKnotUpstream, type RunningWachtpost } from './harness.js';
 
-let knot: Awaited<ReturnType<typeof startKnot>>;
+const setup = withKnotUpstream();
 let wp: RunningWachtpost;
-
-beforeAll(async () => {
-  knot = await startKnot();
-  wp = await startWachtpost([knot]);
-}, 30_000);
-
-afterAll(async () => {
-  await wp?.stop();
-  await knot?.stop();
+beforeAll(() => {
+  wp = setup.wp;
 });
 
 /** The tags stored with the cached answer dig's query left behind (dig sends EDNS, DO off). */
