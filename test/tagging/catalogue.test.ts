@@ -12,7 +12,8 @@ describe('the shipped catalogue', () => {
   const appOf = (name: string) => catalogue.index.matchName(name)?.app.id ?? null;
 
   it('loads, with a source and a verification date on every rule', () => {
-    expect(catalogue.apps.length).toBeGreaterThanOrEqual(3);
+    expect(catalogue.apps.length).toBeGreaterThanOrEqual(20);
+    expect(catalogue.apps.every((app) => ['CN', 'RU', 'IR', 'KP'].includes(app.owner_country))).toBe(true);
     for (const app of catalogue.apps) for (const rule of app.rules) expect(rule.source).toMatch(/^https:\/\//);
   });
 
@@ -23,6 +24,10 @@ describe('the shipped catalogue', () => {
     expect(appOf('webcast.tiktokv.com.edgekey.net')).toBe('tiktok');
     expect(appOf('hklong.weixin.qq.com')).toBe('wechat');
     expect(appOf('mail.qq.com')).toBe('qq');
+    expect(appOf('ae01.alicdn.com')).toBe('aliexpress');
+    expect(appOf('g.alicdn.com')).toBe('taobao');
+    expect(appOf('grs.dbankcloud.eu')).toBe('huawei');
+    expect(appOf('web.bale.ai')).toBe('bale');
   });
 
   it('ignores look-alikes and unrelated CDN customers', () => {
