@@ -7,9 +7,13 @@ export const enum AnswerKind {
   NEGATIVE = 1,
   /** SERVFAIL, REFUSED and the like: passed on, never cached. */
   UNCACHEABLE = 2,
-  /** Made by Wachtpost itself (errors, blocks): header and question are the client's. */
+  /** Made by Wachtpost itself (errors): header and question are the client's. */
   SYNTHETIC = 3,
+  /** A policy block: written per client as NXDOMAIN + SOA, a null address or REFUSED. */
+  BLOCKED = 4,
 }
+
+export type BlockStyle = 'nxdomain' | 'null' | 'refused';
 
 /**
  * An answer ready to be sent to any number of clients: the upstream's bytes, scanned once
@@ -42,6 +46,17 @@ export class Answer {
 
   static synthetic(rcode: number, edeCode = -1, edeText = ''): Answer {
     return new Answer(NO_BYTES, AnswerKind.SYNTHETIC, rcode, NO_OFFSETS, NO_TTLS, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
+  }
+}
+
+/** What a blocked query gets, with an Extended DNS Error (Blocked) naming the rule. */
+export class BlockedAnswer extends Answer {
+  constructor(
+    readonly style: BlockStyle,
+    readonly blockTtl: number,
+    ruleText: string,
+  ) {
+    super(NO_BYTES, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, NO_OFFSETS, NO_TTLS, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
   }
 }
 

@@ -1,5 +1,5 @@
-import { Answer, AnswerKind, writeOptHeader } from './answer.js';
-import { EDNS_OPTION_EDE, Flag, HEADER_LENGTH, OPCODE_MASK } from './constants.js';
+import { Answer, AnswerKind, BlockedAnswer, writeOptHeader } from './answer.js';
+import { EDNS_OPTION_EDE, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
 import type { WireRequest } from './request.js';
 
 export interface ReplySettings {
@@ -12,6 +12,12 @@ export interface ReplySettings {
 
 const OPT_LENGTH = 11;
 const EDE_HEADER_LENGTH = 6;
+const TYPE_A = 1;
+const TYPE_AAAA = 28;
+/** Owner name of every record in a block answer: a pointer to the question's name. */
+const POINTER_TO_QUESTION = 0xc00c;
+/** SOA of block answers: a name under .invalid (RFC 6761) so it can never collide with a real zone. */
+const BLOCK_SOA_NAMES = Buffer.from('\x09wachtpost\x07invalid\x00\x0ahostmaster\x09wachtpost\x07invalid\x00', 'latin1');
 const ANSWER_FLAGS_FROM_CLIENT = Flag.RD | Flag.CD;
 
 /**
@@ -35,6 +41,7 @@ export class ReplyWriter {
    */
   write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
     if (answer.kind === AnswerKind.SYNTHETIC) return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
+    if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
     const wire = answer.wire;
     const stripOpt = !req.edns && answer.optOffset >= 0;
     const length = stripOpt ? answer.optOffset : wire.length;
@@ -77,19 +84,70 @@ export class ReplyWriter {
    * OPT record (with an Extended DNS Error when given). Also used for truncated replies.
    */
   synthetic(req: WireRequest, rcode: number, extraFlags: number, edeCode: number, edeText: Buffer | null): Buffer {
+    return this.compose(req, rcode, extraFlags, edeCode, edeText, null, 0, 0);
+  }
+
+  /**
+   * A policy block for this client: NXDOMAIN with a SOA whose MINIMUM is the block TTL (so
+   * clients cache the refusal, RFC 2308), a null address for A/AAAA (NODATA + SOA for other
+   * types), or REFUSED; always with an Extended DNS Error 15 (Blocked) naming the rule.
+   */
+  private blocked(req: WireRequest, answer: BlockedAnswer): Buffer {
+    if (answer.style === 'refused') return this.synthetic(req, Rcode.REFUSED, 0, answer.edeCode, answer.edeText);
+    const ttl = answer.blockTtl;
+    const nullAddress = answer.style === 'null' ? (req.qtype === TYPE_A ? 4 : req.qtype === TYPE_AAAA ? 16 : 0) : 0;
+    if (nullAddress > 0) {
+      const record = Buffer.alloc(12 + nullAddress);
+      record.writeUInt16BE(POINTER_TO_QUESTION, 0);
+      record.writeUInt16BE(req.qtype, 2);
+      record.writeUInt16BE(1, 4);
+      record.writeUInt32BE(ttl, 6);
+      record.writeUInt16BE(nullAddress, 10);
+      return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, record, 1, 0);
+    }
+    const soa = Buffer.alloc(12 + BLOCK_SOA_NAMES.length + 20);
+    soa.writeUInt16BE(POINTER_TO_QUESTION, 0);
+    soa.writeUInt16BE(6, 2);
+    soa.writeUInt16BE(1, 4);
+    soa.writeUInt32BE(ttl, 6);
+    soa.writeUInt16BE(BLOCK_SOA_NAMES.length + 20, 10);
+    BLOCK_SOA_NAMES.copy(soa, 12);
+    const numbers = 12 + BLOCK_SOA_NAMES.length;
+    soa.writeUInt32BE(1, numbers); // serial
+    soa.writeUInt32BE(3600, numbers + 4); // refresh
+    soa.writeUInt32BE(600, numbers + 8); // retry
+    soa.writeUInt32BE(86_400, numbers + 12); // expire
+    soa.writeUInt32BE(ttl, numbers + 16); // minimum: the negative-caching TTL
+    return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, soa, 0, 1);
+  }
+
+  private compose(
+    req: WireRequest,
+    rcode: number,
+    extraFlags: number,
+    edeCode: number,
+    edeText: Buffer | null,
+    records: Buffer | null,
+    answerCount: number,
+    authorityCount: number,
+  ): Buffer {
     const questionLength = req.questionEnd > 0 ? req.questionEnd - HEADER_LENGTH : 0;
+    const recordsLength = records === null ? 0 : records.length;
     const ede = req.edns && edeCode >= 0 ? EDE_HEADER_LENGTH + (edeText === null ? 0 : edeText.length) : 0;
     const optLength = req.edns ? OPT_LENGTH + ede : 0;
-    const out = Buffer.alloc(HEADER_LENGTH + questionLength + optLength);
+    const out = Buffer.alloc(HEADER_LENGTH + questionLength + recordsLength + optLength);
     out[0] = req.id >>> 8;
     out[1] = req.id & 0xff;
     const flags = Flag.QR | Flag.RA | (req.flags & (OPCODE_MASK | ANSWER_FLAGS_FROM_CLIENT)) | extraFlags | (rcode & 0xf);
     out.writeUInt16BE(flags, 2);
     out[5] = questionLength > 0 ? 1 : 0;
+    out[7] = answerCount;
+    out[9] = authorityCount;
     out[11] = optLength > 0 ? 1 : 0;
     if (questionLength > 0) req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
+    if (records !== null) records.copy(out, HEADER_LENGTH + questionLength);
     if (optLength > 0) {
-      const at = HEADER_LENGTH + questionLength;
+      const at = HEADER_LENGTH + questionLength + recordsLength;
       writeOptHeader(out, at, this.settings.udpSize, rcode >>> 4, req.dnssecOk, ede);
       if (ede > 0) {
         out.writeUInt16BE(EDNS_OPTION_EDE, at + OPT_LENGTH);
