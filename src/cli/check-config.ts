@@ -1,12 +1,16 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { Policy } from '../policy/policy.js';
+import { loadDetection } from '../tagging/detection.js';
 
 const SECRET_KEY = /token|secret|password/i;
 
 /**
  * `wachtpost check-config FILE [--json]`: prints the effective configuration and exits 0,
  * or lists every problem as FILE:LINE: field: message and exits 1 (2 for usage errors).
+ * The catalogue, watch list, GeoIP databases and policy it names are loaded and checked
+ * too; expired exemptions are reported as warnings.
  */
 export async function checkConfig(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let parsed;
@@ -23,6 +27,15 @@ export async function checkConfig(argv: string[], out: NodeJS.WritableStream, er
   }
   try {
     const config = loadConfig({ file });
+    let policy: Policy;
+    try {
+      const detection = loadDetection(config);
+      policy = Policy.compile(config, detection.catalogue, detection.watchlist);
+    } catch (error) {
+      err.write(`${file}: ${(error as Error).message}\n`);
+      return 1;
+    }
+    for (const expired of policy.expired) err.write(`${file}: warning: exemption ${expired}; it no longer applies\n`);
     const shown = redact(config);
     out.write(parsed.values.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown));
     return 0;

@@ -113,6 +113,53 @@ export const ConfigSchema = Type.Object(
       },
       'App detection',
     ),
+    policy: section(
+      {
+        block_answer: Type.Union([Type.Literal('nxdomain'), Type.Literal('null'), Type.Literal('refused')], {
+          description: 'How a blocked query is answered: NXDOMAIN with a SOA, 0.0.0.0/:: (NODATA for other types), or REFUSED',
+          default: 'nxdomain',
+        }),
+        block_ttl: Type.Integer({ description: 'TTL of block answers (and of their SOA for negative caching)', minimum: 0, maximum: 86_400, default: 60 }),
+        block_watchlisted_owners: Type.Boolean({ description: 'Block every app whose owner sits in a watch-listed jurisdiction', default: true }),
+        block_apps: Type.Array(Type.String({ minLength: 1 }), { description: 'Further app ids to block', default: [] }),
+        block_categories: Type.Array(Type.String({ minLength: 1 }), { description: 'App categories to block', default: [] }),
+        hosting: Type.Union([Type.Literal('tag'), Type.Literal('block')], {
+          description: 'Answers hosted in a watch-listed jurisdiction: only tag them, or block them too',
+          default: 'tag',
+        }),
+        groups: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
+              organisation: Type.String({ minLength: 1 }),
+              cidrs: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'VPN address pools; the longest prefix wins' }),
+              mode: Type.Optional(Type.Union([Type.Literal('monitor'), Type.Literal('enforce')])),
+              managed_apps: Type.Optional(
+                Type.Array(Type.String({ minLength: 1 }), { description: 'Managed-device mode: only these catalogued apps pass; every other one is blocked' }),
+              ),
+            },
+            closed,
+          ),
+          { default: [] },
+        ),
+        exemptions: Type.Array(
+          Type.Object(
+            {
+              id: Type.String({ minLength: 1 }),
+              group: Type.String({ minLength: 1 }),
+              apps: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+              legal_basis: Type.Union(['inspection', 'investigation', 'intelligence', 'other'].map((value) => Type.Literal(value))),
+              reason: Type.String({ minLength: 1 }),
+              approved_by: Type.String({ minLength: 1 }),
+              expires: Type.String({ description: 'Last day it applies, YYYY-MM-DD (UTC)', pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
+            },
+            closed,
+          ),
+          { default: [] },
+        ),
+      },
+      'What enforce mode blocks, for whom, and who is exempt',
+    ),
     http: section({ listen: Type.String({ description: 'API, feed and dashboard address', minLength: 1, default: '127.0.0.1:8080' }) }, 'HTTP'),
     log: section(
       {

@@ -7,6 +7,18 @@ export interface ReplyChannel {
   send(query: Query, reply: Buffer): void;
 }
 
+/** What the pipeline needs to know of a client group (the policy stage holds the rest). */
+export interface GroupRef {
+  readonly name: string;
+}
+
+/** What the pipeline needs to know of a policy verdict. */
+export interface VerdictRef {
+  readonly action: string;
+  readonly rule: string | null;
+  readonly exemption: string | null;
+}
+
 /**
  * The context that travels down the stage chain: the parsed request plus what stages learn
  * about it. Fixed shape (every field set in the constructor) so property access stays
@@ -24,10 +36,17 @@ export class Query extends WireRequest {
   cacheAge = -1;
   /** Set by the cache stage when serving stale (RFC 8767): the TTL every record gets, else -1. */
   fixedTtl = -1;
+  /** Set by the policy stage: the client's group (null: none) and the decision taken. */
+  group: GroupRef | null = null;
+  verdict: VerdictRef | null = null;
+  /** The query name as text, for the few lookups that need it; one function per Query object. */
+  readonly qnameText = (): string => this.qname();
 
   reset(): void {
     this.cacheAge = -1;
     this.fixedTtl = -1;
+    this.group = null;
+    this.verdict = null;
   }
 
   /** A detached copy for work that outlives the listener's reuse of this instance. */
@@ -41,6 +60,8 @@ export class Query extends WireRequest {
     copy.receivedAt = this.receivedAt;
     copy.cacheAge = this.cacheAge;
     copy.fixedTtl = this.fixedTtl;
+    copy.group = this.group;
+    copy.verdict = this.verdict;
     return copy;
   }
 }

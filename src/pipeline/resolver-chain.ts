@@ -3,6 +3,8 @@ import { ClientAcl } from '../access/client-acl.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import { Policy } from '../policy/policy.js';
+import { PolicyStage } from '../policy/policy-stage.js';
 import { loadDetection, type Detection } from '../tagging/detection.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
@@ -22,22 +24,26 @@ export interface ResolverChain {
   readonly coalesce: CoalesceStage;
   readonly upstream: UpstreamStage;
   readonly detection: { current: Detection };
+  readonly policy: { current: Policy };
 }
 
 /**
  * Builds the resolver from the configuration. The order of the list below is the
  * architecture:
  *   access    who may ask at all (REFUSED otherwise), before any work is spent
+ *   policy    the client's group and the verdict on the answer's tags; above the cache
+ *             because verdicts differ per group, so cached answers are judged per client
  *   cache     fresh answers served synchronously; stale ones kept for when upstreams fail
  *   coalesce  one upstream exchange per distinct question in flight
  *   tag       app, addresses and their hosting (country, ASN) of each upstream answer,
  *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
- * Policy belongs above the cache: verdicts differ per client group, so a cached answer is
- * judged again for every client.
  */
 export function buildResolverChain(config: Config): ResolverChain {
   const access = new AccessStage(new ClientAcl(config.access.allow));
+  const detection = { current: loadDetection(config) };
+  const policy = { current: Policy.compile(config, detection.current.catalogue, detection.current.watchlist) };
+  const policyStage = new PolicyStage(policy, detection);
   const cache = new CacheStage({
     maxEntries: config.cache.max_entries,
     minTtl: config.cache.min_ttl,
@@ -55,7 +61,6 @@ export function buildResolverChain(config: Config): ResolverChain {
     },
   });
   const coalesce = new CoalesceStage();
-  const detection = { current: loadDetection(config) };
   const tag = new TagStage(detection);
   const upstream = new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
@@ -67,6 +72,6 @@ export function buildResolverChain(config: Config): ResolverChain {
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
   });
-  const stages: Stage[] = [access, cache, coalesce, tag, upstream];
-  return { head: chain(stages), stages, cache, coalesce, upstream, detection };
+  const stages: Stage[] = [access, policyStage, cache, coalesce, tag, upstream];
+  return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
 }

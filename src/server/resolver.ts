@@ -28,6 +28,7 @@ export class Resolver {
 
   static async start(config: Config, log: Logger): Promise<Resolver> {
     const chain = buildResolverChain(config);
+    for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
     const responder = new Responder(writer, log);
     const dispatcher = new Dispatcher(chain.head, responder);

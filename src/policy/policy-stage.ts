@@ -1,0 +1,59 @@
+import { Stage } from '../pipeline/stage.js';
+import type { Query } from '../pipeline/query.js';
+import { tagsOf } from '../tagging/answer-tags.js';
+import type { DetectionSource } from '../tagging/tag-stage.js';
+import { AnswerKind, type Answer } from '../wire/answer.js';
+import type { Group, Policy } from './policy.js';
+import { ALLOW } from './verdict.js';
+
+/** Where the current policy lives; a reload swaps `current` in one assignment. */
+export interface PolicySource {
+  readonly current: Policy;
+}
+
+/**
+ * Sits above the cache: the verdict depends on the client's group, so every answer, cached
+ * or fresh, is judged for the client asking. A query for an app's own name is judged before
+ * anything is sent upstream; one that reaches an app only through its CNAME chain is judged
+ * on the tagged answer.
+ */
+export class PolicyStage extends Stage {
+  readonly name = 'policy';
+
+  constructor(
+    private readonly policy: PolicySource,
+    private readonly detection: DetectionSource,
+  ) {
+    super();
+  }
+
+  resolve(query: Query): Answer | Promise<Answer> {
+    const policy = this.policy.current;
+    const group = policy.groups.groupOf(query.client);
+    query.group = group;
+    const signature = this.detection.current.catalogue.index.match(query.question, 0, query.qnameText);
+    if (signature !== null) {
+      const verdict = policy.decide(group, signature.app, false, Date.now());
+      if (verdict.action === 'block') {
+        query.verdict = verdict;
+        return policy.blockAnswer(verdict.rule!);
+      }
+    }
+    const outcome = this.next.resolve(query);
+    if (outcome instanceof Promise) return outcome.then((answer) => this.judge(query, answer));
+    return this.judge(query, outcome);
+  }
+
+  private judge(query: Query, answer: Answer): Answer {
+    if (answer.kind === AnswerKind.SYNTHETIC || answer.kind === AnswerKind.BLOCKED) return answer;
+    const tags = tagsOf(answer);
+    if (tags.app === null && !tags.hostingWatchlisted) {
+      query.verdict = ALLOW;
+      return answer;
+    }
+    const policy = this.policy.current;
+    const verdict = policy.decide(query.group as Group | null, tags.app, tags.hostingWatchlisted, Date.now());
+    query.verdict = verdict;
+    return verdict.action === 'block' ? policy.blockAnswer(verdict.rule!) : answer;
+  }
+}

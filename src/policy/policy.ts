@@ -1,0 +1,128 @@
+import type { Config } from '../config/schema.js';
+import type { App } from '../tagging/catalogue-schema.js';
+import type { Catalogue } from '../tagging/catalogue.js';
+import { BlockedAnswer } from '../wire/answer.js';
+import { ClientGroups } from './client-groups.js';
+import { ALLOW, Verdict } from './verdict.js';
+
+type PolicySettings = Config['policy'];
+
+export interface Exemption {
+  readonly id: string;
+  readonly apps: ReadonlySet<string>;
+  /** End of the last day it applies (ms since epoch, UTC). */
+  readonly until: number;
+}
+
+export interface Group {
+  readonly name: string;
+  readonly organisation: string;
+  readonly mode: 'monitor' | 'enforce';
+  /** Managed-device mode: the only catalogued apps that pass; null when not in that mode. */
+  readonly managedApps: ReadonlySet<string> | null;
+  readonly exemptions: readonly Exemption[];
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The compiled policy: groups, rules and exemptions checked against the catalogue once, so
+ * a decision is a few set look-ups. Built whole and swapped whole on reload.
+ */
+export class Policy {
+  readonly groups = new ClientGroups<Group>();
+  /** Exemptions already past their expiry when the policy was loaded (reported, never applied). */
+  readonly expired: string[] = [];
+  private readonly blockApps: ReadonlySet<string>;
+  private readonly blockCategories: ReadonlySet<string>;
+  private readonly blocked = new Map<string, BlockedAnswer>();
+
+  private constructor(
+    private readonly settings: PolicySettings,
+    private readonly globalMode: 'monitor' | 'enforce',
+    private readonly watchlist: ReadonlySet<string>,
+  ) {
+    this.blockApps = new Set(settings.block_apps);
+    this.blockCategories = new Set(settings.block_categories);
+  }
+
+  /** Compiles the policy; throws an Error listing every reference to an unknown app or group. */
+  static compile(config: Config, catalogue: Catalogue, watchlist: ReadonlySet<string>, now = Date.now()): Policy {
+    const settings = config.policy;
+    const policy = new Policy(settings, config.mode, watchlist);
+    const appIds = new Set(catalogue.apps.map((app) => app.id));
+    const problems: string[] = [];
+    const unknownApps = (where: string, ids: readonly string[]): void => {
+      for (const id of ids) if (!appIds.has(id)) problems.push(`${where}: unknown app "${id}"`);
+    };
+    unknownApps('policy.block_apps', settings.block_apps);
+    const exemptionsByGroup = new Map<string, Exemption[]>();
+    settings.exemptions.forEach((exemption, i) => {
+      unknownApps(`policy.exemptions.${i} (${exemption.id})`, exemption.apps);
+      if (!settings.groups.some((group) => group.name === exemption.group)) {
+        problems.push(`policy.exemptions.${i} (${exemption.id}): unknown group "${exemption.group}"`);
+      }
+      const until = Date.parse(`${exemption.expires}T00:00:00Z`) + DAY_MS;
+      if (Number.isNaN(until)) problems.push(`policy.exemptions.${i} (${exemption.id}): expires is not a date`);
+      if (until <= now) policy.expired.push(`${exemption.id} (group ${exemption.group}) expired on ${exemption.expires}`);
+      const list = exemptionsByGroup.get(exemption.group) ?? [];
+      list.push({ id: exemption.id, apps: new Set(exemption.apps), until });
+      exemptionsByGroup.set(exemption.group, list);
+    });
+    const names = new Set<string>();
+    settings.groups.forEach((settingsGroup, i) => {
+      if (names.has(settingsGroup.name)) problems.push(`policy.groups.${i}: group "${settingsGroup.name}" is defined twice`);
+      names.add(settingsGroup.name);
+      if (settingsGroup.managed_apps) unknownApps(`policy.groups.${i} (${settingsGroup.name}).managed_apps`, settingsGroup.managed_apps);
+      const group: Group = {
+        name: settingsGroup.name,
+        organisation: settingsGroup.organisation,
+        mode: settingsGroup.mode ?? config.mode,
+        managedApps: settingsGroup.managed_apps ? new Set(settingsGroup.managed_apps) : null,
+        exemptions: exemptionsByGroup.get(settingsGroup.name) ?? [],
+      };
+      for (const cidr of settingsGroup.cidrs) {
+        try {
+          policy.groups.add(cidr, group);
+        } catch {
+          problems.push(`policy.groups.${i} (${settingsGroup.name}): "${cidr}" is not a CIDR range`);
+        }
+      }
+    });
+    if (problems.length > 0) throw new Error(`policy does not fit the catalogue:\n${problems.join('\n')}`);
+    return policy;
+  }
+
+  /** The decision for one client group (null: no group) about an app and the answer's hosting. */
+  decide(group: Group | null, app: App | null, hostingWatchlisted: boolean, now: number): Verdict {
+    const rule = this.matchingRule(group, app, hostingWatchlisted);
+    if (rule === null) return ALLOW;
+    if (group !== null && app !== null) {
+      for (const exemption of group.exemptions) {
+        if (exemption.apps.has(app.id) && now < exemption.until) return new Verdict('exempt', rule, exemption.id);
+      }
+    }
+    return new Verdict((group?.mode ?? this.globalMode) === 'enforce' ? 'block' : 'monitor', rule, null);
+  }
+
+  /** The answer a block by `rule` gets, built once per rule. */
+  blockAnswer(rule: string): BlockedAnswer {
+    let answer = this.blocked.get(rule);
+    if (answer === undefined) {
+      answer = new BlockedAnswer(this.settings.block_answer, this.settings.block_ttl, `blocked by wachtpost: ${rule}`);
+      this.blocked.set(rule, answer);
+    }
+    return answer;
+  }
+
+  private matchingRule(group: Group | null, app: App | null, hostingWatchlisted: boolean): string | null {
+    if (app !== null) {
+      if (group?.managedApps) return group.managedApps.has(app.id) ? null : `managed-device:${group.name}`;
+      if (this.blockApps.has(app.id)) return `app:${app.id}`;
+      if (this.blockCategories.has(app.category)) return `category:${app.category}`;
+      if (this.settings.block_watchlisted_owners && this.watchlist.has(app.owner_country)) return `owner-country:${app.owner_country}`;
+    }
+    if (hostingWatchlisted && this.settings.hosting === 'block') return 'hosting-country';
+    return null;
+  }
+}

@@ -1,0 +1,14 @@
+/** What policy decided for one query of one client. */
+export type Action = 'allow' | 'monitor' | 'block' | 'exempt';
+
+export class Verdict {
+  constructor(
+    readonly action: Action,
+    /** The rule that matched ("owner-country:CN", "app:tiktok", "managed-device:ministry"), or null. */
+    readonly rule: string | null,
+    /** The exemption that let the query through, or null. */
+    readonly exemption: string | null,
+  ) {}
+}
+
+export const ALLOW = new Verdict('allow', null, null);

@@ -1,0 +1,53 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { checkConfig } from '../../src/cli/check-config.js';
+
+function sink(): { stream: Writable; text: () => string } {
+  let text = '';
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      text += String(chunk);
+      done();
+    },
+  });
+  return { stream, text: () => text };
+}
+
+async function run(yaml: string): Promise<{ code: number; out: string; err: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'wachtpost-check-'));
+  const file = join(dir, 'wachtpost.yaml');
+  await writeFile(file, `upstream: { servers: ["127.0.0.1:5300"] }\n${yaml}`);
+  const out = sink();
+  const err = sink();
+  const code = await checkConfig([file], out.stream, err.stream);
+  return { code, out: out.text(), err: err.text() };
+}
+
+describe('wachtpost check-config', () => {
+  it('prints the effective configuration of a valid file', async () => {
+    const result = await run('mode: enforce\n');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('mode: enforce');
+    expect(result.out).toContain('udp_size: 1232');
+  });
+
+  it('rejects a policy that names unknown apps or groups', async () => {
+    const result = await run(
+      'policy:\n  block_apps: [tiktak]\n  exemptions:\n    - { id: EX-1, group: nobody, apps: [tiktok], legal_basis: other, reason: r, approved_by: a, expires: 2099-01-01 }\n',
+    );
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('policy.block_apps: unknown app "tiktak"');
+    expect(result.err).toContain('unknown group "nobody"');
+  });
+
+  it('warns about expired exemptions but accepts the file', async () => {
+    const result = await run(
+      'policy:\n  groups: [{ name: fiod, organisation: FIOD, cidrs: ["10.1.0.0/16"] }]\n  exemptions:\n    - { id: EX-OLD, group: fiod, apps: [tiktok], legal_basis: investigation, reason: r, approved_by: a, expires: 2020-01-01 }\n',
+    );
+    expect(result.code).toBe(0);
+    expect(result.err).toContain('warning: exemption EX-OLD (group fiod) expired on 2020-01-01');
+  });
+});
