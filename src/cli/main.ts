@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { publishedSchema } from '../config/published-schema.js';
 import { checkConfig } from './check-config.js';
+import { explainCommand } from './explain-command.js';
 import { serveCommand } from './serve-command.js';
 
 const HELP = `wachtpost: DNS resolver and egress monitor for government work phones
@@ -9,6 +10,7 @@ usage:
   wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
                   [--http HOST:PORT] [--mode monitor|enforce] [--workers N]
   wachtpost check-config FILE [--json]
+  wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--upstream HOST[:PORT]]... [--json]
   wachtpost schema          print the configuration's JSON Schema
   wachtpost help
 `;
@@ -20,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand(rest, process.stderr);
     case 'check-config':
       return checkConfig(rest, process.stdout, process.stderr);
+    case 'explain':
+      return explainCommand(rest, process.stdout, process.stderr);
     case 'schema':
       process.stdout.write(publishedSchema());
       return 0;

@@ -62,7 +62,14 @@ export function buildResolverChain(config: Config): ResolverChain {
   });
   const coalesce = new CoalesceStage();
   const tag = new TagStage(detection);
-  const upstream = new UpstreamStage({
+  const upstream = buildUpstreamStage(config);
+  const stages: Stage[] = [access, policyStage, cache, coalesce, tag, upstream];
+  return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
+}
+
+/** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */
+export function buildUpstreamStage(config: Config): UpstreamStage {
+  return new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
       const { host, port, family } = parseHostPort(text, DNS_PORT);
       return new UpstreamServer(host, port, family);
@@ -72,6 +79,4 @@ export function buildResolverChain(config: Config): ResolverChain {
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
   });
-  const stages: Stage[] = [access, policyStage, cache, coalesce, tag, upstream];
-  return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
 }
