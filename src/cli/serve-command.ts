@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type ConfigOverrides } from '../config/load.js';
+import { ConfigError, loadConfig, type ConfigOverrides, type LoadOptions } from '../config/load.js';
 import { runPrimary } from '../server/cluster.js';
 import { createLogger } from '../server/log.js';
 import { serveInProcess } from '../server/serve.js';
@@ -50,9 +50,10 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
     overrides.workers = workers;
   }
 
+  const source: LoadOptions = { ...(values.config === undefined ? {} : { file: values.config }), overrides };
   let config;
   try {
-    config = loadConfig({ ...(values.config === undefined ? {} : { file: values.config }), overrides });
+    config = loadConfig(source);
   } catch (error) {
     if (error instanceof ConfigError) {
       err.write(`${error.message}\n`);
@@ -66,10 +67,11 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
     if (workers === 1) {
       await serveInProcess(config, log, {
         http: true,
+        source,
         onReady: () => log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready'),
       });
     } else {
-      await runPrimary(config, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
+      await runPrimary(config, source, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
     }
   } catch (error) {
     log.fatal({ err: error }, 'could not start');

@@ -23,6 +23,7 @@ export interface ResolverChain {
   readonly cache: CacheStage;
   readonly coalesce: CoalesceStage;
   readonly upstream: UpstreamStage;
+  /** Swapped whole on reload (see Resolver.reload). */
   readonly detection: { current: Detection };
   readonly policy: { current: Policy };
 }

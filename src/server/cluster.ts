@@ -1,24 +1,26 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import type { LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { startHealthServer } from '../http/health-server.js';
 
-/** Environment variable that hands the validated configuration to each worker. */
-export const WORKER_CONFIG_ENV = 'WACHTPOST_WORKER_CONFIG';
+/** Environment variable that tells each worker where its configuration comes from. */
+export const WORKER_SOURCE_ENV = 'WACHTPOST_WORKER_SOURCE';
 const RESTART_DELAY_MS = 1000;
 /** Beyond the drain timeout, how long the primary waits before killing a worker. */
 const KILL_GRACE_MS = 2000;
 
-export type WorkerMessage = { type: 'ready' } | { type: 'drain' };
+export type WorkerMessage = { type: 'ready' } | { type: 'drain' } | { type: 'reload' };
 
 /**
  * The primary process: forks one worker per configured core, all sharing the DNS ports
  * (Node's cluster hands every worker the same UDP socket and balances TCP connections).
- * A worker that dies is replaced; SIGTERM/SIGINT drains every worker and then exits 0.
+ * A worker that dies is replaced; SIGHUP reloads every worker; SIGTERM/SIGINT drains every
+ * worker and then exits 0.
  */
-export async function runPrimary(config: Config, workerScript: string, workers: number, log: Logger): Promise<void> {
+export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
   cluster.setupPrimary({ exec: workerScript, args: [], silent: false });
-  const env = { [WORKER_CONFIG_ENV]: JSON.stringify(config) };
+  const env = { [WORKER_SOURCE_ENV]: JSON.stringify(source) };
   let draining = false;
 
   const fork = (): Worker => cluster.fork(env);
@@ -58,6 +60,10 @@ export async function runPrimary(config: Config, workerScript: string, workers: 
       process.exit(0);
     });
   };
+  // Each worker validates and swaps on its own; a broken file is refused by all alike.
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ type: 'reload' } satisfies WorkerMessage);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

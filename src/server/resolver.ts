@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import { Policy } from '../policy/policy.js';
 import { buildResolverChain, type ResolverChain } from '../pipeline/resolver-chain.js';
+import { loadDetection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { Responder } from '../transport/responder.js';
 import { TcpListener } from '../transport/tcp-listener.js';
@@ -54,6 +56,21 @@ export class Resolver {
       throw error;
     }
     return resolver;
+  }
+
+  /**
+   * Loads catalogue, watch list, GeoIP databases and policy from `config`, validates them
+   * together and swaps them in with two assignments; queries in flight finish on the old
+   * set. On any error the running set stays and the error is thrown for the caller to log.
+   * Listener, upstream and cache settings need a restart.
+   */
+  reload(config: Config): void {
+    const detection = loadDetection(config);
+    const policy = Policy.compile(config, detection.catalogue, detection.watchlist);
+    this.chain.detection.current = detection;
+    this.chain.policy.current = policy;
+    for (const expired of policy.expired) this.log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
+    this.log.info({ apps: detection.catalogue.apps.length, rules: detection.catalogue.ruleCount, mode: config.mode }, 'detection and policy reloaded');
   }
 
   get addresses(): BoundAddress[] {

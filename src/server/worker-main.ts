@@ -1,16 +1,18 @@
-import type { Config } from '../config/schema.js';
-import { WORKER_CONFIG_ENV, type WorkerMessage } from './cluster.js';
+import type { LoadOptions } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
+import { WORKER_SOURCE_ENV, type WorkerMessage } from './cluster.js';
 import { createLogger } from './log.js';
 import { serveInProcess } from './serve.js';
 
-/** Entry point of a cluster worker: the primary already validated the configuration. */
-const config = JSON.parse(process.env[WORKER_CONFIG_ENV] ?? 'null') as Config | null;
-if (config === null) {
-  process.stderr.write(`worker started without ${WORKER_CONFIG_ENV}\n`);
+/** Entry point of a cluster worker: it loads the configuration the primary already validated. */
+const source = JSON.parse(process.env[WORKER_SOURCE_ENV] ?? 'null') as LoadOptions | null;
+if (source === null) {
+  process.stderr.write(`worker started without ${WORKER_SOURCE_ENV}\n`);
   process.exit(2);
 }
+const config = loadConfig(source);
 const log = createLogger(config.log.level);
-serveInProcess(config, log, { http: false, onReady: () => process.send?.({ type: 'ready' } satisfies WorkerMessage) }).catch((error: unknown) => {
+serveInProcess(config, log, { http: false, source, onReady: () => process.send?.({ type: 'ready' } satisfies WorkerMessage) }).catch((error: unknown) => {
   log.fatal({ err: error }, 'worker could not start');
   process.exit(1);
 });

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
@@ -64,4 +66,39 @@ export function withKnotUpstream(yaml = ''): KnotSetup {
     await setup.knot?.stop();
   });
   return setup;
+}
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface ServedProcess {
+  child: ChildProcess;
+  port: number;
+  httpPort: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts the built `wachtpost serve` as a real process on free loopback ports, with extra
+ * flags, and waits for its ready log line.
+ */
+export async function spawnWachtpost(flags: string[]): Promise<ServedProcess> {
+  const port = await freePort();
+  const httpPort = await freePort();
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...flags], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 15_000;
+  while (!output.includes('wachtpost ready')) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not start:\n${output}`);
+    }
+    await sleep(50);
+  }
+  return { child, port, httpPort, output: () => output, exited };
 }

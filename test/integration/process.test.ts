@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
-import { freePort } from '../support/ports.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
-import { sleep } from './harness.js';
+import { sleep, spawnWachtpost, type ServedProcess } from './harness.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 let up: Awaited<ReturnType<typeof startScriptedUpstream>>;
@@ -16,33 +15,9 @@ afterAll(async () => {
   await up?.stop();
 });
 
-interface Served {
-  child: ChildProcess;
-  port: number;
-  httpPort: number;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `wachtpost serve` as a real process and waits for its ready log line. */
-async function serve(workers: number): Promise<Served> {
-  const port = await freePort();
-  const httpPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--upstream', `127.0.0.1:${up.port}`, '--workers', String(workers)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 15_000;
-  while (!output.includes('wachtpost ready')) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start:\n${output}`);
-    await sleep(50);
-  }
-  return { child, port, httpPort, output: () => output, exited };
+/** `wachtpost serve` against the scripted upstream, with the given number of workers. */
+function serve(workers: number): Promise<ServedProcess> {
+  return spawnWachtpost(['--upstream', `127.0.0.1:${up.port}`, '--workers', String(workers)]);
 }
 
 describe.each([1, 2])('wachtpost serve with %i worker(s)', (workers) => {
