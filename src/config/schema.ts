@@ -115,10 +115,19 @@ export const ConfigSchema = Type.Object(
     ),
     policy: section(
       {
-        block_answer: Type.Union([Type.Literal('nxdomain'), Type.Literal('null'), Type.Literal('refused')], {
-          description: 'How a blocked query is answered: NXDOMAIN with a SOA, 0.0.0.0/:: (NODATA for other types), or REFUSED',
+        block_answer: Type.Union([Type.Literal('nxdomain'), Type.Literal('null'), Type.Literal('refused'), Type.Literal('sinkhole')], {
+          description:
+            'How a blocked query is answered: NXDOMAIN with a SOA, 0.0.0.0/:: (NODATA for other types), REFUSED, or the sinkhole addresses, where a notice page explains the block',
           default: 'nxdomain',
         }),
+        sinkhole: section(
+          {
+            ipv4: Type.String({ description: 'Address given for blocked A queries (block_answer: sinkhole)', default: '' }),
+            ipv6: Type.String({ description: 'Address given for blocked AAAA queries; empty = NODATA', default: '' }),
+            listen: Type.String({ description: 'HOST:PORT where the notice page is served (plain HTTP); empty = none', default: '' }),
+          },
+          'The sinkhole that blocked apps are pointed at',
+        ),
         block_ttl: Type.Integer({ description: 'TTL of block answers (and of their SOA for negative caching)', minimum: 0, maximum: 86_400, default: 60 }),
         block_watchlisted_owners: Type.Boolean({ description: 'Block every app whose owner sits in a watch-listed jurisdiction', default: true }),
         block_apps: Type.Array(Type.String({ minLength: 1 }), { description: 'Further app ids to block', default: [] }),

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { App } from '../tagging/catalogue-schema.js';
 import type { Catalogue } from '../tagging/catalogue.js';
+import ipaddr from 'ipaddr.js';
 import { BlockedAnswer } from '../wire/answer.js';
 import { ClientGroups } from './client-groups.js';
 import { ALLOW, Verdict } from './verdict.js';
@@ -36,6 +37,8 @@ export class Policy {
   private readonly blockApps: ReadonlySet<string>;
   private readonly blockCategories: ReadonlySet<string>;
   private readonly blocked = new Map<string, BlockedAnswer>();
+  private readonly ipv4: Buffer | null;
+  private readonly ipv6: Buffer | null;
 
   private constructor(
     private readonly settings: PolicySettings,
@@ -44,6 +47,9 @@ export class Policy {
   ) {
     this.blockApps = new Set(settings.block_apps);
     this.blockCategories = new Set(settings.block_categories);
+    const sinkhole = settings.block_answer === 'sinkhole';
+    this.ipv4 = sinkhole ? addressBytes(settings.sinkhole.ipv4, 'ipv4') : settings.block_answer === 'null' ? Buffer.alloc(4) : null;
+    this.ipv6 = sinkhole ? addressBytes(settings.sinkhole.ipv6, 'ipv6') : settings.block_answer === 'null' ? Buffer.alloc(16) : null;
   }
 
   /** Compiles the policy; throws an Error listing every reference to an unknown app or group. */
@@ -56,6 +62,10 @@ export class Policy {
       for (const id of ids) if (!appIds.has(id)) problems.push(`${where}: unknown app "${id}"`);
     };
     unknownApps('policy.block_apps', settings.block_apps);
+    if (settings.block_answer === 'sinkhole') {
+      if (!ipaddr.IPv4.isValidFourPartDecimal(settings.sinkhole.ipv4)) problems.push('policy.sinkhole.ipv4: block_answer sinkhole needs an IPv4 address');
+      if (settings.sinkhole.ipv6 !== '' && !ipaddr.IPv6.isValid(settings.sinkhole.ipv6)) problems.push('policy.sinkhole.ipv6: not an IPv6 address');
+    }
     const exemptionsByGroup = new Map<string, Exemption[]>();
     settings.exemptions.forEach((exemption, i) => {
       unknownApps(`policy.exemptions.${i} (${exemption.id})`, exemption.apps);
@@ -109,7 +119,7 @@ export class Policy {
   blockAnswer(rule: string): BlockedAnswer {
     let answer = this.blocked.get(rule);
     if (answer === undefined) {
-      answer = new BlockedAnswer(this.settings.block_answer, this.settings.block_ttl, `blocked by wachtpost: ${rule}`);
+      answer = new BlockedAnswer(this.settings.block_answer, this.settings.block_ttl, `blocked by wachtpost: ${rule}`, this.ipv4, this.ipv6);
       this.blocked.set(rule, answer);
     }
     return answer;
@@ -125,4 +135,10 @@ export class Policy {
     if (hostingWatchlisted && this.settings.hosting === 'block') return 'hosting-country';
     return null;
   }
+}
+
+function addressBytes(text: string, kind: 'ipv4' | 'ipv6'): Buffer | null {
+  if (text === '' || !ipaddr.isValid(text)) return null;
+  const ip = ipaddr.parse(text);
+  return ip.kind() === kind ? Buffer.from(ip.toByteArray()) : null;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import { startNoticeServer } from '../policy/notice-server.js';
 import { Policy } from '../policy/policy.js';
 import { buildResolverChain, type ResolverChain } from '../pipeline/resolver-chain.js';
 import { loadDetection } from '../tagging/detection.js';
@@ -18,6 +19,7 @@ export interface BoundAddress {
 /** One resolver: the chain plus a UDP and a TCP listener on every configured address. */
 export class Resolver {
   private draining: Promise<void> | null = null;
+  private notice: { close(): Promise<void> } | null = null;
 
   private constructor(
     readonly chain: ResolverChain,
@@ -50,6 +52,9 @@ export class Resolver {
         const tcp = new TcpListener(host, udp.address.port, dispatcher, tcpSettings, log);
         await tcp.listen();
         resolver.tcp.push(tcp);
+      }
+      if (config.policy.sinkhole.listen !== '') {
+        resolver.notice = await startNoticeServer(config.policy.sinkhole.listen, chain.detection, chain.policy, log);
       }
     } catch (error) {
       await resolver.close();
@@ -99,6 +104,7 @@ export class Resolver {
   }
 
   async close(): Promise<void> {
+    await this.notice?.close();
     await Promise.all([...this.udp, ...this.tcp].map((listener) => listener.close()));
     for (const stage of this.chain.stages) await stage.close();
   }

@@ -13,7 +13,7 @@ export const enum AnswerKind {
   BLOCKED = 4,
 }
 
-export type BlockStyle = 'nxdomain' | 'null' | 'refused';
+export type BlockStyle = 'nxdomain' | 'null' | 'refused' | 'sinkhole';
 
 /**
  * An answer ready to be sent to any number of clients: the upstream's bytes, scanned once
@@ -55,6 +55,9 @@ export class BlockedAnswer extends Answer {
     readonly style: BlockStyle,
     readonly blockTtl: number,
     ruleText: string,
+    /** The addresses A and AAAA queries get (4 and 16 bytes), or null for NODATA. */
+    readonly ipv4: Buffer | null = null,
+    readonly ipv6: Buffer | null = null,
   ) {
     super(NO_BYTES, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, NO_OFFSETS, NO_TTLS, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
   }

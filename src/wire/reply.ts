@@ -89,20 +89,21 @@ export class ReplyWriter {
 
   /**
    * A policy block for this client: NXDOMAIN with a SOA whose MINIMUM is the block TTL (so
-   * clients cache the refusal, RFC 2308), a null address for A/AAAA (NODATA + SOA for other
-   * types), or REFUSED; always with an Extended DNS Error 15 (Blocked) naming the rule.
+   * clients cache the refusal, RFC 2308), a null or sinkhole address for A/AAAA (NODATA +
+   * SOA for other types), or REFUSED; always with an Extended DNS Error 15 naming the rule.
    */
   private blocked(req: WireRequest, answer: BlockedAnswer): Buffer {
     if (answer.style === 'refused') return this.synthetic(req, Rcode.REFUSED, 0, answer.edeCode, answer.edeText);
     const ttl = answer.blockTtl;
-    const nullAddress = answer.style === 'null' ? (req.qtype === TYPE_A ? 4 : req.qtype === TYPE_AAAA ? 16 : 0) : 0;
-    if (nullAddress > 0) {
-      const record = Buffer.alloc(12 + nullAddress);
+    const address = answer.style === 'nxdomain' ? null : req.qtype === TYPE_A ? answer.ipv4 : req.qtype === TYPE_AAAA ? answer.ipv6 : null;
+    if (address !== null) {
+      const record = Buffer.alloc(12 + address.length);
       record.writeUInt16BE(POINTER_TO_QUESTION, 0);
       record.writeUInt16BE(req.qtype, 2);
       record.writeUInt16BE(1, 4);
       record.writeUInt32BE(ttl, 6);
-      record.writeUInt16BE(nullAddress, 10);
+      record.writeUInt16BE(address.length, 10);
+      address.copy(record, 12);
       return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, record, 1, 0);
     }
     const soa = Buffer.alloc(12 + BLOCK_SOA_NAMES.length + 20);

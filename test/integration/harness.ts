@@ -55,11 +55,11 @@ export interface KnotSetup {
  * Starts Knot and a resolver in front of it before the file's tests and stops both after.
  * The returned object is filled in by the time the first test runs.
  */
-export function withKnotUpstream(yaml = ''): KnotSetup {
+export function withKnotUpstream(yaml: string | (() => Promise<string>) = ''): KnotSetup {
   const setup = {} as KnotSetup;
   beforeAll(async () => {
     setup.knot = await startKnot();
-    setup.wp = await startWachtpost([setup.knot], yaml);
+    setup.wp = await startWachtpost([setup.knot], typeof yaml === 'string' ? yaml : await yaml());
   }, 30_000);
   afterAll(async () => {
     await setup.wp?.stop();

@@ -1,5 +1,7 @@
+import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
+import { freePort } from '../support/ports.js';
 import { withKnotUpstream } from './harness.js';
 
 const TIKTOK = 'api16-normal-c-useast1a.tiktokv.com';
@@ -125,5 +127,38 @@ describe('monitor mode', () => {
     const result = await dig(monitor.wp.server, TIKTOK, 'A', from('127.0.2.1'));
     expect(result.status).toBe('REFUSED');
     expect(result.ede).toEqual({ code: 15, text: 'blocked by wachtpost: owner-country:CN' });
+  });
+});
+
+describe('sinkhole', () => {
+  let noticePort = 0;
+  const sinkhole = withKnotUpstream(async () => {
+    noticePort = await freePort();
+    return `mode: enforce\npolicy: { block_answer: sinkhole, sinkhole: { ipv4: 127.0.0.53, listen: "127.0.0.1:${noticePort}" } }`;
+  });
+
+  it('points blocked A queries at the sinkhole and gives other types NODATA', async () => {
+    const a = await dig(sinkhole.wp.server, TIKTOK, 'A');
+    expect(a.answer).toEqual([expect.objectContaining({ type: 'A', data: '127.0.0.53', ttl: 60 })]);
+    expect(a.ede?.code).toBe(15);
+    const aaaa = await dig(sinkhole.wp.server, TIKTOK, 'AAAA');
+    expect(aaaa.status).toBe('NOERROR');
+    expect(aaaa.answer).toEqual([]);
+    expect(aaaa.authority[0]!.type).toBe('SOA');
+  });
+
+  it('serves a notice page naming the app, its owner and the rule', async () => {
+    // What a phone's browser sends after resolving the blocked name to the sinkhole.
+    const { status, page } = await new Promise<{ status: number; page: string }>((resolve, reject) => {
+      const request = http.get({ host: '127.0.0.1', port: noticePort, path: '/feed/video', headers: { host: TIKTOK } }, (response) => {
+        let page = '';
+        response.on('data', (chunk) => (page += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, page }));
+      });
+      request.on('error', reject);
+    });
+    expect(status).toBe(451);
+    expect(page).toContain('TikTok (ByteDance Ltd., CN)');
+    expect(page).toContain('Rule: owner-country:CN');
   });
 });
