@@ -18,8 +18,8 @@ const SEED = 0x811c9dc5;
 /**
  * Hostname signatures compiled into a hash map keyed by a hash of each rule's wire-form
  * suffix. A lookup hashes the name's suffixes label by label from the right (com,
- * tiktokv.com, api.tiktokv.com …) and probes the map once per label, so its cost depends on
- * the name's label count, never on the number of rules. Matches are on label boundaries
+ * tiktokv.com, api.tiktokv.com …) and probes the map once per label, stopping at the label
+ * count of the longest rule, so its cost depends on the rules' depth, never on their number. Matches are on label boundaries
  * only; the most specific (longest) suffix wins, so "weixin.qq.com" can belong to another
  * app than "qq.com".
  */
@@ -33,10 +33,15 @@ export class SignatureIndex<App> {
   size = 0;
   /** Where the last match's suffix starts in the name looked up (set by match()). */
   matchedAt = -1;
+  /** Labels in the longest rule: labels further left can never change the answer. */
+  private maxLabels = 0;
 
   add(app: App, rule: string, domain: string, pattern: RegExp | null = null): void {
     const suffix = toWire(domain);
     const key = suffixHash(suffix, 0, suffix.length);
+    let labels = 0;
+    for (let pos = 0; pos < suffix.length; pos += suffix[pos]! + 1) labels++;
+    if (labels > this.maxLabels) this.maxLabels = labels;
     const id = this.signatures.length;
     this.signatures.push({ app, rule, suffix, pattern });
     this.nextWithHash.push(this.table.get(key));
@@ -62,7 +67,8 @@ export class SignatureIndex<App> {
     let best: Signature<App> | null = null;
     this.matchedAt = -1;
     let h = SEED;
-    for (let i = labels - 1; i >= 0; i--) {
+    const last = labels > this.maxLabels ? labels - this.maxLabels : 0;
+    for (let i = labels - 1; i >= last; i--) {
       const start = starts[i]!;
       h = mixLabel(h, wire, start, start + wire[start]! + 1);
       for (let id = this.table.get(h); id >= 0; id = this.nextWithHash[id]!) {
