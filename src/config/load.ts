@@ -22,6 +22,8 @@ export interface LoadOptions {
   text?: string;
   overrides?: ConfigOverrides;
   resolvConfPath?: string;
+  /** Mode and policy shared by another instance (over Redis): they replace the file's, flags still win. */
+  shared?: { mode: unknown; policy: unknown };
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
@@ -54,6 +56,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const raw = source.value;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ path: '', line: 1, message: 'must be a mapping of settings' }], file);
+  }
+  if (options.shared !== undefined) {
+    (raw as Record<string, unknown>).mode = options.shared.mode;
+    (raw as Record<string, unknown>).policy = structuredClone(options.shared.policy);
   }
   applyOverrides(raw as Record<string, unknown>, options.overrides ?? {}, source.overridden);
 

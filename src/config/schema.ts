@@ -17,6 +17,7 @@ const Cidr = Type.String({ description: 'Address range in CIDR notation, e.g. "1
 
 export const ConfigSchema = Type.Object(
   {
+    instance: Type.String({ description: 'Name of this instance in events (several instances feed one SOC); empty = the host name', default: '' }),
     mode: Type.Union([Type.Literal('monitor'), Type.Literal('enforce')], {
       description: 'monitor: tag only; enforce: also block what policy says',
       default: 'monitor',
@@ -103,6 +104,7 @@ export const ConfigSchema = Type.Object(
       {
         catalogue: Type.String({ description: 'Directory of app files (*.yaml); empty = the catalogue shipped in geo/apps', default: '' }),
         jurisdictions: Type.String({ description: 'Watch-list file; empty = geo/jurisdictions.yaml', default: '' }),
+        bypass_endpoints: Type.String({ description: 'Public DNS-over-HTTPS resolvers whose lookup is a bypass attempt; empty = geo/doh-endpoints.yaml', default: '' }),
         geoip: section(
           {
             country: Type.String({ description: 'Country MMDB (ip-location-db or MaxMind GeoLite2/GeoIP2 Country); empty = the bundled one', default: '' }),
@@ -170,6 +172,102 @@ export const ConfigSchema = Type.Object(
       'What enforce mode blocks, for whom, and who is exempt',
     ),
     http: section({ listen: Type.String({ description: 'API, feed and dashboard address', minLength: 1, default: '127.0.0.1:8080' }) }, 'HTTP'),
+    events: section(
+      {
+        all_queries: Type.Boolean({ description: 'Publish every answered query, not only tagged, blocked, exempted or flagged ones', default: false }),
+        buffer: Type.Integer({ description: 'Events kept in memory for the live feed and resumes (a ring: the oldest go first)', minimum: 1024, maximum: 4_194_304, default: 65_536 }),
+        residual_window_s: Type.Integer({
+          description: 'A device still asking for a blocked app within this window yields one residual event per app per window',
+          minimum: 10,
+          maximum: 86_400,
+          default: 300,
+        }),
+        canaries: section(
+          {
+            use_application_dns: Type.Boolean({ description: 'Answer use-application-dns.net with NXDOMAIN so browsers keep using this resolver (Mozilla)', default: true }),
+            icloud_private_relay: Type.Boolean({ description: 'Answer mask.icloud.com and mask-h2.icloud.com with NXDOMAIN so iCloud Private Relay stays off (Apple)', default: true }),
+          },
+          'Canary names that tell devices to keep using the network resolver',
+        ),
+      },
+      'Detection events for the live feed, history and metrics',
+    ),
+    privacy: section(
+      {
+        pseudonymise: Type.Boolean({ description: 'Publish and store a keyed pseudonym (HMAC-SHA256) instead of the client address', default: false }),
+        key_env: Type.String({ description: 'Environment variable holding the pseudonym key (at least 32 characters)', minLength: 1, default: 'WACHTPOST_PSEUDONYM_KEY' }),
+      },
+      'Client addresses in events, history and logs',
+    ),
+    history: section(
+      {
+        path: Type.String({ description: 'SQLite file for event history; empty = keep no history', default: 'wachtpost-history.sqlite' }),
+        retention_days: section(
+          {
+            detection: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Tagged, blocked and exempted queries' }),
+            residual: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Residual activity of blocked apps' }),
+            bypass: Type.Integer({ minimum: 1, maximum: 3650, default: 90, description: 'Lookups of DNS-over-HTTPS and HTTPDNS endpoints' }),
+            query: Type.Integer({ minimum: 1, maximum: 3650, default: 7, description: 'Plain queries (events.all_queries)' }),
+            audit: Type.Integer({ minimum: 1, maximum: 3650, default: 365, description: 'Pseudonym look-ups by administrators' }),
+          },
+          'How long each class of event is kept, in days',
+        ),
+        purge_interval_s: Type.Integer({ description: 'How often expired history is purged', minimum: 10, maximum: 86_400, default: 3600 }),
+      },
+      'Event history',
+    ),
+    api: section(
+      {
+        tokens: Type.Array(
+          Type.Object(
+            {
+              name: Type.String({ minLength: 1, description: 'Who holds the token (shown in audit records, never the token)' }),
+              role: Type.Union([Type.Literal('analyst'), Type.Literal('admin')]),
+              sha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the token, hex (wachtpost token prints both)' }),
+            },
+            closed,
+          ),
+          { description: 'API and feed tokens, stored hashed; WACHTPOST_ADMIN_TOKEN adds an admin token from the environment', default: [] },
+        ),
+        allowed_origins: Type.Array(Type.String({ minLength: 1 }), {
+          description: 'Origins besides the server itself whose pages may open the feed (e.g. "https://soc.example.nl")',
+          default: [],
+        }),
+        session_ttl_s: Type.Integer({ description: 'Lifetime of a dashboard sign-in', minimum: 60, maximum: 604_800, default: 43_200 }),
+      },
+      'Authentication of the feed, API and dashboard',
+    ),
+    siem: section(
+      {
+        syslog: section(
+          {
+            target: Type.String({ description: 'HOST:PORT of a syslog receiver (RFC 5424); empty = none', default: '' }),
+            protocol: Type.Union([Type.Literal('udp'), Type.Literal('tcp')], { description: 'udp, or tcp with octet-counting framing (RFC 6587)', default: 'udp' }),
+            facility: Type.Integer({ description: 'Syslog facility number (16 = local0)', minimum: 0, maximum: 23, default: 16 }),
+          },
+          'Detections to a syslog receiver',
+        ),
+        jsonl: section(
+          { path: Type.String({ description: 'File that receives one JSON object per detection (ECS field names); empty = none', default: '' }) },
+          'Detections to a JSON-lines file',
+        ),
+        kinds: Type.Array(Type.Union(['detection', 'residual', 'bypass', 'query'].map((kind) => Type.Literal(kind))), {
+          description: 'Which event kinds are exported',
+          default: ['detection', 'residual', 'bypass'],
+        }),
+      },
+      'Export of detections to a SIEM, in Elastic Common Schema field names',
+    ),
+    redis: section(
+      {
+        url: Type.String({ description: 'redis://HOST:PORT of the Redis that joins instances into one feed and history; empty = single node', default: '' }),
+        stream: Type.String({ description: 'Stream every instance appends its events to', minLength: 1, default: 'wachtpost:events' }),
+        max_len: Type.Integer({ description: 'Approximate cap of the stream length', minimum: 1000, maximum: 100_000_000, default: 1_000_000 }),
+        channel: Type.String({ description: 'Pub/sub channel announcing policy changes', minLength: 1, default: 'wachtpost:reload' }),
+        buffer: Type.Integer({ description: 'Events held while Redis is unreachable; beyond it the oldest are dropped and counted', minimum: 100, maximum: 10_000_000, default: 100_000 }),
+      },
+      'Scale-out over Redis (optional)',
+    ),
     log: section(
       {
         level: Type.Union(
