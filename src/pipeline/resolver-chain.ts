@@ -3,6 +3,7 @@ import { ClientAcl } from '../access/client-acl.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
+import { CanaryStage } from '../policy/canary-stage.js';
 import { Policy } from '../policy/policy.js';
 import { PolicyStage } from '../policy/policy-stage.js';
 import { loadDetection, type Detection } from '../tagging/detection.js';
@@ -32,6 +33,8 @@ export interface ResolverChain {
  * Builds the resolver from the configuration. The order of the list below is the
  * architecture:
  *   access    who may ask at all (REFUSED otherwise), before any work is spent
+ *   canary    names that tell devices to keep using this resolver (DoH and Private Relay
+ *             canaries), answered before policy so no rule can change that answer
  *   policy    the client's group and the verdict on the answer's tags; above the cache
  *             because verdicts differ per group, so cached answers are judged per client
  *   cache     fresh answers served synchronously; stale ones kept for when upstreams fail
@@ -40,7 +43,7 @@ export interface ResolverChain {
  *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
-export function buildResolverChain(config: Config): ResolverChain {
+export function buildResolverChain(config: Config, upstreamLatency?: { observe(seconds: number): void }): ResolverChain {
   const access = new AccessStage(new ClientAcl(config.access.allow));
   const detection = { current: loadDetection(config) };
   const policy = { current: Policy.compile(config, detection.current.catalogue, detection.current.watchlist) };
@@ -63,13 +66,13 @@ export function buildResolverChain(config: Config): ResolverChain {
   });
   const coalesce = new CoalesceStage();
   const tag = new TagStage(detection);
-  const upstream = buildUpstreamStage(config);
-  const stages: Stage[] = [access, policyStage, cache, coalesce, tag, upstream];
+  const upstream = buildUpstreamStage(config, upstreamLatency);
+  const stages: Stage[] = [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream];
   return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
 }
 
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */
-export function buildUpstreamStage(config: Config): UpstreamStage {
+export function buildUpstreamStage(config: Config, latency?: { observe(seconds: number): void }): UpstreamStage {
   return new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
       const { host, port, family } = parseHostPort(text, DNS_PORT);
@@ -79,5 +82,6 @@ export function buildUpstreamStage(config: Config): UpstreamStage {
     attemptTimeoutMs: config.upstream.attempt_timeout_ms,
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
+    ...(latency === undefined ? {} : { latency }),
   });
 }

@@ -1,21 +1,27 @@
 import type { Config } from '../config/schema.js';
+import { loadBypassEndpoints, type BypassEndpoint } from './bypass-endpoints.js';
 import { loadCatalogue, type Catalogue } from './catalogue.js';
 import { GeoTagger } from './geo-tagger.js';
 import { loadWatchlist } from './jurisdictions.js';
 import { SHIPPED } from './shipped-data.js';
+import type { SignatureIndex } from './signature-index.js';
 
 /** Everything tagging consults, loaded and validated together so a reload swaps it whole. */
 export interface Detection {
   readonly catalogue: Catalogue;
   readonly geo: GeoTagger;
   readonly watchlist: ReadonlySet<string>;
+  /** Public DoH resolvers and the apps' own HTTPDNS hosts: looking one up is a bypass attempt. */
+  readonly bypass: SignatureIndex<BypassEndpoint>;
 }
 
 export function loadDetection(config: Config): Detection {
   const settings = config.detection;
+  const catalogue = loadCatalogue(settings.catalogue || SHIPPED.catalogue);
   return {
-    catalogue: loadCatalogue(settings.catalogue || SHIPPED.catalogue),
+    catalogue,
     geo: GeoTagger.fromFiles(settings.geoip.country || SHIPPED.countryDatabase, settings.geoip.asn || SHIPPED.asnDatabase),
     watchlist: loadWatchlist(settings.jurisdictions || SHIPPED.jurisdictions),
+    bypass: loadBypassEndpoints(settings.bypass_endpoints || SHIPPED.bypassEndpoints, catalogue.apps),
   };
 }
