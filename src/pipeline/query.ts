@@ -1,3 +1,4 @@
+import type { AnswerTags } from '../tagging/answer-tags.js';
 import { WireRequest } from '../wire/request.js';
 
 /** Where a query came in and where its reply goes; implemented by each transport. */
@@ -39,6 +40,8 @@ export class Query extends WireRequest {
   /** Set by the policy stage: the client's group (null: none) and the decision taken. */
   group: GroupRef | null = null;
   verdict: VerdictRef | null = null;
+  /** Set by the policy stage: the tags the verdict was taken on (null: none, nothing to judge). */
+  tags: AnswerTags | null = null;
   /** The query name as text, for the few lookups that need it; one function per Query object. */
   readonly qnameText = (): string => this.qname();
 
@@ -47,6 +50,7 @@ export class Query extends WireRequest {
     this.fixedTtl = -1;
     this.group = null;
     this.verdict = null;
+    this.tags = null;
   }
 
   /** A detached copy for work that outlives the listener's reuse of this instance. */
@@ -62,6 +66,7 @@ export class Query extends WireRequest {
     copy.fixedTtl = this.fixedTtl;
     copy.group = this.group;
     copy.verdict = this.verdict;
+    copy.tags = this.tags;
     return copy;
   }
 }

@@ -6,10 +6,13 @@ import { Policy } from '../policy/policy.js';
 import { buildResolverChain, type ResolverChain } from '../pipeline/resolver-chain.js';
 import { loadDetection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
+import { EventRecorder, type EventSink } from '../events/event-recorder.js';
+import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import { Responder } from '../transport/responder.js';
 import { TcpListener } from '../transport/tcp-listener.js';
 import { UdpListener } from '../transport/udp-listener.js';
 import { ReplyWriter } from '../wire/reply.js';
+import { instanceName } from './instance.js';
 
 export interface BoundAddress {
   host: string;
@@ -30,13 +33,26 @@ export class Resolver {
     private readonly log: Logger,
   ) {}
 
-  static async start(config: Config, log: Logger): Promise<Resolver> {
-    const chain = buildResolverChain(config);
+  /**
+   * Builds the chain and binds every listener. Answered queries go to `events` as detection
+   * events (the hub, or a worker's batcher) and are counted in `metrics`.
+   */
+  static async start(config: Config, log: Logger, events: EventSink | null = null, metrics = new ResolverMetrics()): Promise<Resolver> {
+    const chain = buildResolverChain(config, metrics.upstreamLatency);
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
-    const responder = new Responder(writer, log);
+    const recorder = events === null ? null : new EventRecorder(chain.detection, events, instanceName(config), config.events.all_queries);
+    const responder = new Responder(writer, log, recorder === null ? [metrics.queries] : [metrics.queries, recorder]);
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
+    metrics.attach(resolver, {
+      get recorded() {
+        return recorder?.recorded ?? 0;
+      },
+      get dropped() {
+        return events?.dropped ?? 0;
+      },
+    });
     const tcpSettings = {
       idleTimeoutMs: config.dns.tcp.idle_timeout_ms,
       maxConnections: config.dns.tcp.max_connections,

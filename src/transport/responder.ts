@@ -17,6 +17,11 @@ export class ReplyCounters {
   internalErrors = 0;
 }
 
+/** Told of every answer after it was sent (event recording, metrics). Must not throw. */
+export interface AnswerObserver {
+  answered(query: Query, answer: Answer): void;
+}
+
 /**
  * The one place where an outcome becomes bytes on the wire: answers, typed failures and
  * rejected requests are each mapped to a reply here, so stages never write to sockets.
@@ -27,6 +32,7 @@ export class Responder {
   constructor(
     private readonly writer: ReplyWriter,
     private readonly log: Logger,
+    private readonly observers: readonly AnswerObserver[] = [],
   ) {}
 
   answer(query: Query, answer: Answer): void {
@@ -37,6 +43,7 @@ export class Responder {
     const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
     this.counters.byRcode[answer.rcode < 24 ? answer.rcode : 0]!++;
     channel.send(query, reply);
+    for (let i = 0; i < this.observers.length; i++) this.observers[i]!.answered(query, answer);
   }
 
   /** A stage threw: SERVFAIL, with an Extended DNS Error saying why when the client speaks EDNS. */

@@ -18,6 +18,8 @@ export interface UpstreamSettings {
   udpSize: number;
   /** Upstream exchanges this worker allows at once; more fail fast instead of piling up sockets. */
   maxInFlight: number;
+  /** Told the duration of every answered exchange, in seconds (the metrics histogram). */
+  latency?: { observe(seconds: number): void };
 }
 
 /**
@@ -65,6 +67,7 @@ export class UpstreamStage extends Stage {
 
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const now = Date.now();
+      const startedPrecise = performance.now();
       const remaining = deadline - now;
       if (remaining <= 0) break;
       const server = servers[attempt % servers.length]!;
@@ -76,6 +79,7 @@ export class UpstreamStage extends Stage {
           result = await exchangeTcp(server, wire, expected, Math.max(1, deadline - Date.now()), this.counters);
         }
         server.recordSuccess(Date.now() - now);
+        this.settings.latency?.observe((performance.now() - startedPrecise) / 1000);
         // SERVFAIL or REFUSED from one server is worth asking another about, once each.
         if (result.kind === AnswerKind.UNCACHEABLE && attempt + 1 < servers.length) {
           lastRefusal = result;

@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
+import type { EventSink } from '../../src/events/event-recorder.js';
 import { Resolver } from '../../src/server/resolver.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { freePort } from '../support/ports.js';
@@ -22,7 +26,7 @@ export interface RunningWachtpost {
  * Starts a real resolver in this process on a free loopback port, forwarding to the given
  * loopback upstreams, with `yaml` as the configuration file's text.
  */
-export async function startWachtpost(upstreams: Endpoint[], yaml = '', overrides: ConfigOverrides = {}): Promise<RunningWachtpost> {
+export async function startWachtpost(upstreams: Endpoint[], yaml = '', overrides: ConfigOverrides = {}, events: EventSink | null = null): Promise<RunningWachtpost> {
   const port = await freePort();
   const config = loadConfig({
     text: yaml,
@@ -33,7 +37,7 @@ export async function startWachtpost(upstreams: Endpoint[], yaml = '', overrides
       ...overrides,
     },
   });
-  const resolver = await Resolver.start(config, pino({ level: 'silent' }));
+  const resolver = await Resolver.start(config, pino({ level: 'silent' }), events);
   return {
     resolver,
     server: { host: '127.0.0.1', port },
@@ -80,13 +84,16 @@ export interface ServedProcess {
 
 /**
  * Starts the built `wachtpost serve` as a real process on free loopback ports, with extra
- * flags, and waits for its ready log line.
+ * flags and environment variables (added to this process's), and waits for its ready log line.
  */
-export async function spawnWachtpost(flags: string[]): Promise<ServedProcess> {
+export async function spawnWachtpost(flags: string[], env: NodeJS.ProcessEnv = {}): Promise<ServedProcess> {
   const port = await freePort();
   const httpPort = await freePort();
   const child = spawn(process.execPath, [CLI, 'serve', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    // A fresh working directory: the default history file must not land in the checkout.
+    cwd: await mkdtemp(join(tmpdir(), 'wachtpost-serve-')),
   });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));

@@ -1,0 +1,52 @@
+/** What a query was recorded for; also the history's retention class. */
+export type EventKind = 'detection' | 'residual' | 'bypass' | 'query';
+
+/** What policy did with the query ('allow' for untagged or unflagged queries). */
+export type EventAction = 'allow' | 'monitor' | 'block' | 'exempt';
+
+/** Every kind and action, for schemas and loops (the compiler checks the lists are complete). */
+export const EVENT_KINDS = Object.keys({ detection: 0, residual: 0, bypass: 0, query: 0 } satisfies Record<EventKind, 0>) as EventKind[];
+export const EVENT_ACTIONS = Object.keys({ allow: 0, monitor: 0, block: 0, exempt: 0 } satisfies Record<EventAction, 0>) as EventAction[];
+
+export interface EventApp {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: string;
+  readonly owner_country: string;
+}
+
+export interface EventHosting {
+  readonly ip: string;
+  readonly country: string | null;
+  readonly asn: number | null;
+  readonly org: string | null;
+}
+
+/**
+ * One published event, in the shape the feed sends, the history stores and the API returns
+ * (snake_case, as SOC tools expect). `id` is assigned by the hub, monotonic across restarts.
+ */
+export interface DetectionEvent {
+  id: number;
+  /** Milliseconds since the epoch (UTC). */
+  ts: number;
+  kind: EventKind;
+  /** The instance that answered (host name unless configured). */
+  instance: string;
+  /** Client address, or its pseudonym ("p:" + 24 hex digits) when privacy.pseudonymise is on. */
+  client: string;
+  group: string | null;
+  qname: string;
+  qtype: string;
+  rcode: string;
+  app: EventApp | null;
+  matched_name: string | null;
+  hosting: readonly EventHosting[];
+  owner_watchlisted: boolean;
+  hosting_watchlisted: boolean;
+  action: EventAction;
+  rule: string | null;
+  exemption: string | null;
+  latency_ms: number;
+  cached: boolean;
+}

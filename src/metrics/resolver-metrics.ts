@@ -1,0 +1,70 @@
+import { Gauge, Histogram, Registry, type Counter } from 'prom-client';
+import { collectedCounter } from './collected-counter.js';
+import type { Resolver } from '../server/resolver.js';
+import { rcodeName, typeName } from '../events/dns-names.js';
+import { QueryCounters } from './query-counters.js';
+import { EVENT_ACTIONS } from '../events/detection-event.js';
+
+/** Event counts, read by the collectors at scrape time. */
+export interface EventCounts {
+  readonly recorded: number;
+  readonly dropped: number;
+}
+
+/**
+ * The DNS side's metrics in one registry per process (in a cluster, each worker's is
+ * summed by the primary): queries by type and action, replies by rcode, cache hits,
+ * upstream latency, events recorded and dropped before reaching the hub.
+ */
+export class ResolverMetrics {
+  readonly registry = new Registry();
+  readonly queries = new QueryCounters();
+  readonly upstreamLatency = new Histogram({
+    name: 'wachtpost_upstream_latency_seconds',
+    help: 'Time from sending a question upstream to an accepted answer',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [this.registry],
+  });
+
+  /** Starts reporting `resolver`'s counters and the given event counts. */
+  attach(resolver: Resolver, events: EventCounts): void {
+    const { queries, registry } = this;
+    const responder = resolver.responder.counters;
+    const cache = resolver.chain.cache;
+    const counter = (name: string, help: string, labelNames: string[], collect: (metric: Counter) => void): void =>
+      collectedCounter(registry, name, help, labelNames, collect);
+    counter('wachtpost_dns_queries_total', 'Answered queries by record type', ['qtype'], (metric) => {
+      queries.byType.forEach((count, type) => count > 0 && metric.inc({ qtype: typeName(type) }, count));
+    });
+    counter('wachtpost_dns_actions_total', 'Answered queries by policy action', ['action'], (metric) => {
+      EVENT_ACTIONS.forEach((action, i) => metric.inc({ action }, queries.byAction[i]!));
+    });
+    counter('wachtpost_dns_replies_total', 'Replies sent by rcode', ['rcode'], (metric) => {
+      responder.byRcode.forEach((count, rcode) => count > 0 && metric.inc({ rcode: rcodeName(rcode) }, count));
+    });
+    counter('wachtpost_dns_dropped_total', 'Packets dropped without a reply (too short, or responses)', [], (metric) => metric.inc(responder.dropped));
+    counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(cache.counters.hits));
+    counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(cache.counters.misses));
+    counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(cache.counters.stale));
+    counter('wachtpost_events_recorded_total', 'Events recorded by the resolver', [], (metric) => metric.inc(events.recorded));
+    counter('wachtpost_events_dropped_total', 'Events dropped before reaching the hub (its queue was full)', [], (metric) => metric.inc(events.dropped));
+    new Gauge({
+      name: 'wachtpost_cache_hit_ratio',
+      help: 'Share of questions answered from the cache since start',
+      aggregator: 'average',
+      registers: [registry],
+      collect() {
+        const total = cache.counters.hits + cache.counters.misses;
+        this.set(total === 0 ? 0 : cache.counters.hits / total);
+      },
+    });
+    new Gauge({
+      name: 'wachtpost_cache_entries',
+      help: 'Answers held in the cache',
+      registers: [registry],
+      collect() {
+        this.set(cache.cache.size);
+      },
+    });
+  }
+}
