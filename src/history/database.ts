@@ -1,0 +1,33 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database, { type Database as Db } from 'better-sqlite3';
+import { migrate } from './schema.js';
+
+/**
+ * How long a statement waits for a lock held by another connection (a backup, the sqlite3
+ * shell) before failing. Short: the writer runs on the event loop and retries later anyway.
+ */
+const BUSY_TIMEOUT_MS = 200;
+
+/**
+ * Opens (creating when needed) the history file in WAL mode with `synchronous=NORMAL`:
+ * commits need no fsync, and a power cut can lose at most the last commits, never
+ * consistency. The file and its directory are private to the service account because they
+ * hold client addresses. Any failure names the path.
+ */
+export function openDatabase(path: string): Db {
+  let db: Db | null = null;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // SQLite gives the -wal and -shm files the main file's mode, so creating it 0600 covers all three.
+    closeSync(openSync(path, 'a', 0o600));
+    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db);
+    return db;
+  } catch (error) {
+    db?.close();
+    throw new Error(`cannot open the history database ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}

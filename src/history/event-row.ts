@@ -1,0 +1,105 @@
+import type { DetectionEvent, EventAction, EventHosting, EventKind } from '../events/detection-event.js';
+
+/** An event as stored: one column per field, booleans as 0/1, hosting as JSON text. */
+export interface EventRow {
+  id: number;
+  ts: number;
+  kind: EventKind;
+  instance: string;
+  client: string;
+  grp: string | null;
+  qname: string;
+  qname_rev: string;
+  qtype: string;
+  rcode: string;
+  app_id: string | null;
+  app_name: string | null;
+  app_owner: string | null;
+  app_owner_country: string | null;
+  matched_name: string | null;
+  hosting: string;
+  owner_watchlisted: number;
+  hosting_watchlisted: number;
+  action: EventAction;
+  rule: string | null;
+  exemption: string | null;
+  latency_ms: number;
+  cached: number;
+}
+
+/** Every column once; `satisfies` makes the compiler catch a column missing here. */
+const COLUMN_SET = {
+  id: true, ts: true, kind: true, instance: true, client: true, grp: true, qname: true, qname_rev: true,
+  qtype: true, rcode: true, app_id: true, app_name: true, app_owner: true, app_owner_country: true,
+  matched_name: true, hosting: true, owner_watchlisted: true, hosting_watchlisted: true, action: true,
+  rule: true, exemption: true, latency_ms: true, cached: true,
+} satisfies Record<keyof EventRow, true>;
+export const EVENT_COLUMNS = Object.keys(COLUMN_SET) as (keyof EventRow)[];
+
+/** "www.Example.com." → "com.example.www", so a domain and its subdomains share a prefix. */
+export function reversedName(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '').split('.').reverse().join('.');
+}
+
+export function toRow(event: DetectionEvent): EventRow {
+  return {
+    id: event.id,
+    ts: event.ts,
+    kind: event.kind,
+    instance: event.instance,
+    client: event.client,
+    grp: event.group,
+    qname: event.qname,
+    qname_rev: reversedName(event.qname),
+    qtype: event.qtype,
+    rcode: event.rcode,
+    app_id: event.app?.id ?? null,
+    app_name: event.app?.name ?? null,
+    app_owner: event.app?.owner ?? null,
+    app_owner_country: event.app?.owner_country ?? null,
+    matched_name: event.matched_name,
+    hosting: JSON.stringify(event.hosting),
+    owner_watchlisted: event.owner_watchlisted ? 1 : 0,
+    hosting_watchlisted: event.hosting_watchlisted ? 1 : 0,
+    action: event.action,
+    rule: event.rule,
+    exemption: event.exemption,
+    latency_ms: event.latency_ms,
+    cached: event.cached ? 1 : 0,
+  };
+}
+
+/** The event exactly as it was published (field order included, so JSON text matches too). */
+export function fromRow(row: EventRow): DetectionEvent {
+  return {
+    id: row.id,
+    ts: row.ts,
+    kind: row.kind,
+    instance: row.instance,
+    client: row.client,
+    group: row.grp,
+    qname: row.qname,
+    qtype: row.qtype,
+    rcode: row.rcode,
+    app:
+      row.app_id === null
+        ? null
+        : { id: row.app_id, name: row.app_name ?? '', owner: row.app_owner ?? '', owner_country: row.app_owner_country ?? '' },
+    matched_name: row.matched_name,
+    hosting: JSON.parse(row.hosting) as EventHosting[],
+    owner_watchlisted: row.owner_watchlisted !== 0,
+    hosting_watchlisted: row.hosting_watchlisted !== 0,
+    action: row.action,
+    rule: row.rule,
+    exemption: row.exemption,
+    latency_ms: row.latency_ms,
+    cached: row.cached !== 0,
+  };
+}
+
+/** The distinct hosting countries of an event. */
+export function hostingCountries(event: DetectionEvent): Set<string> {
+  const countries = new Set<string>();
+  for (const hosting of event.hosting) if (hosting.country !== null) countries.add(hosting.country);
+  return countries;
+}

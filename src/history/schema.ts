@@ -1,0 +1,100 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * The history's tables, as migrations applied in order; `PRAGMA user_version` records how
+ * many ran. Append new steps, never edit a released one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  -- High-water marks that must survive a purge (the last event id, so ids never repeat).
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    client TEXT NOT NULL,
+    grp TEXT,
+    qname TEXT NOT NULL,
+    -- Lower-cased labels in reverse order ("com.example.www"): a name and everything below
+    -- it form one index range.
+    qname_rev TEXT NOT NULL,
+    qtype TEXT NOT NULL,
+    rcode TEXT NOT NULL,
+    app_id TEXT,
+    app_name TEXT,
+    app_owner TEXT,
+    app_owner_country TEXT,
+    matched_name TEXT,
+    hosting TEXT NOT NULL,
+    owner_watchlisted INTEGER NOT NULL,
+    hosting_watchlisted INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    rule TEXT,
+    exemption TEXT,
+    latency_ms REAL NOT NULL,
+    cached INTEGER NOT NULL
+  );
+  CREATE INDEX events_ts ON events (ts);
+  CREATE INDEX events_kind_ts ON events (kind, ts);
+  CREATE INDEX events_client ON events (client, id);
+  CREATE INDEX events_app ON events (app_id, id);
+  CREATE INDEX events_action ON events (action, id);
+  CREATE INDEX events_group ON events (grp, id);
+  CREATE INDEX events_owner_country ON events (app_owner_country, id);
+  CREATE INDEX events_qname ON events (qname_rev);
+
+  -- Each distinct hosting country of an event, for filtering and counting by country.
+  CREATE TABLE event_countries (
+    country TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (country, event_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX event_countries_event ON event_countries (event_id);
+
+  CREATE TABLE inventory (
+    client TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    app_name TEXT NOT NULL,
+    app_owner TEXT NOT NULL,
+    app_owner_country TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (client, app_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX inventory_last_seen ON inventory (last_seen);
+
+  CREATE TABLE pseudonyms (
+    pseudonym TEXT PRIMARY KEY,
+    address TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX pseudonyms_last_seen ON pseudonyms (last_seen);
+
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    found INTEGER NOT NULL
+  );
+  CREATE INDEX audit_ts ON audit (ts);
+  `,
+];
+
+/** Brings the database up to the current schema; refuses one written by a newer version. */
+export function migrate(db: Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new Error(`schema version ${version} is newer than this Wachtpost understands (${MIGRATIONS.length})`);
+  }
+  db.transaction(() => {
+    for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  })();
+}

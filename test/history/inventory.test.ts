@@ -1,0 +1,55 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { History } from '../../src/history/history.js';
+import { attachedHub, historySettings, makeEvent, publishAll, silentLog, T0, tempDir, TELEGRAM, TIKTOK, WECHAT, written } from './fixtures.js';
+
+let history: History;
+let cleanup: () => Promise<void>;
+beforeEach(async () => {
+  const temp = await tempDir();
+  cleanup = temp.cleanup;
+  history = History.open(historySettings(join(temp.dir, 'h.sqlite')), silentLog);
+});
+afterEach(async () => {
+  await history.close();
+  await cleanup();
+});
+
+describe('device inventory', () => {
+  it('upserts per device and app across batches: first and last seen, count, latest names', async () => {
+    const hub = attachedHub(history);
+    publishAll(hub, [makeEvent({ ts: T0 + 1000, action: 'monitor' }), makeEvent({ ts: T0 + 3000, action: 'monitor' })]);
+    await written(history, 2);
+    publishAll(hub, [
+      makeEvent({ ts: T0 + 2000, action: 'monitor', app: { ...TIKTOK, name: 'TikTok Lite' } }),
+      makeEvent({ ts: T0 + 5000, app: WECHAT }),
+      makeEvent({ ts: T0 + 6000, kind: 'residual' }),
+      makeEvent({ ts: T0 + 7000, kind: 'query', app: null, action: 'allow' }),
+      makeEvent({ ts: T0, client: '10.64.0.99', app: TELEGRAM, action: 'monitor' }),
+    ]);
+    await written(history, 7);
+    expect(history.counters.batches).toBe(2);
+
+    expect(history.deviceApps('10.64.0.7')).toEqual([
+      { ...WECHAT, first_seen: T0 + 5000, last_seen: T0 + 5000, count: 1 },
+      { ...TIKTOK, name: 'TikTok Lite', first_seen: T0 + 1000, last_seen: T0 + 3000, count: 3 },
+    ]);
+    expect(history.deviceApps('10.64.0.99')).toEqual([{ ...TELEGRAM, first_seen: T0, last_seen: T0, count: 1 }]);
+    expect(history.deviceApps('10.64.0.100')).toEqual([]);
+  });
+
+  it('lists devices by latest activity with their number of apps', async () => {
+    publishAll(attachedHub(history), [
+      makeEvent({ ts: T0, client: 'old', action: 'monitor' }),
+      makeEvent({ ts: T0 + 10, client: 'new', action: 'monitor' }),
+      makeEvent({ ts: T0 + 20, client: 'new', app: WECHAT, action: 'monitor' }),
+      makeEvent({ ts: T0 + 30, client: 'appless', app: null }),
+    ]);
+    await written(history, 4);
+    expect(history.devices(10)).toEqual([
+      { client: 'new', apps: 2, last_seen: T0 + 20 },
+      { client: 'old', apps: 1, last_seen: T0 },
+    ]);
+    expect(history.devices(1)).toEqual([{ client: 'new', apps: 2, last_seen: T0 + 20 }]);
+  });
+});

@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { History } from '../../src/history/history.js';
+import { attachedHub, HOUR, DAY, historySettings, makeEvent, publishAll, silentLog, T0, tempDir, WECHAT, written } from './fixtures.js';
+
+let history: History;
+let cleanup: () => Promise<void>;
+const MIN = 60_000;
+const NOW = T0 + 30 * MIN;
+const CN2 = [
+  { ip: '203.0.113.20', country: 'CN', asn: 45090, org: null },
+  { ip: '203.0.113.21', country: 'CN', asn: 45090, org: null },
+];
+
+beforeAll(async () => {
+  const temp = await tempDir();
+  cleanup = temp.cleanup;
+  history = History.open(historySettings(join(temp.dir, 'h.sqlite')), silentLog);
+  const events = [
+    makeEvent({ ts: T0 - 2 * DAY, client: 'A', action: 'monitor' }), // before every window
+    makeEvent({ ts: T0 - 3 * HOUR, client: 'A' }),
+    makeEvent({ ts: T0 - 3 * HOUR + MIN, client: 'B', hosting: [...makeEvent().hosting, CN2[0]!] }),
+    makeEvent({ ts: T0 - HOUR, client: 'A', app: WECHAT, action: 'monitor', hosting: CN2 }),
+    makeEvent({ ts: T0 - 50 * MIN, client: 'B', app: WECHAT, action: 'monitor' }),
+    makeEvent({ ts: T0 + 10 * MIN, client: 'A', app: WECHAT }),
+    makeEvent({ ts: T0 + 20 * MIN, client: 'A', kind: 'residual' }), // repeats a block: counted only under kinds
+    makeEvent({ ts: T0 + 25 * MIN, client: 'C', kind: 'query', app: null, action: 'allow', hosting: [{ ip: '192.0.2.1', country: 'NL', asn: 1136, org: null }] }),
+    makeEvent({ ts: NOW, client: 'D' }), // the window's end is exclusive
+  ];
+  publishAll(attachedHub(history), events);
+  await written(history, events.length);
+});
+afterAll(async () => {
+  await history.close();
+  await cleanup();
+});
+
+describe('stats', () => {
+  it('aggregates the last 24 hours', () => {
+    const stats = history.stats('24h', NOW);
+    expect(stats).toMatchObject({ window: '24h', since: NOW - 24 * HOUR, until: NOW });
+    expect(stats.kinds).toEqual({ detection: 5, residual: 1, bypass: 0, query: 1 });
+    expect(stats.actions).toEqual({ allow: 1, monitor: 2, block: 3, exempt: 0 });
+    expect(stats.top_apps).toEqual([
+      { id: 'wechat', name: 'WeChat', count: 3 },
+      { id: 'tiktok', name: 'TikTok', count: 2 },
+    ]);
+    expect(stats.top_devices).toEqual([
+      { client: 'A', count: 3 },
+      { client: 'B', count: 2 },
+      { client: 'C', count: 1 },
+    ]);
+    expect(stats.top_owner_countries).toEqual([{ country: 'CN', count: 5 }]);
+    // An event with two addresses in one country counts once for it.
+    expect(stats.top_hosting_countries).toEqual([
+      { country: 'US', count: 4 },
+      { country: 'CN', count: 2 },
+      { country: 'NL', count: 1 },
+    ]);
+  });
+
+  it('counts blocks per hour with every hour of the window present', () => {
+    const buckets = history.stats('24h', NOW).blocked_per_hour;
+    expect(buckets).toHaveLength(25);
+    expect(buckets[0]).toEqual({ start: T0 - 24 * HOUR, count: 0 });
+    expect(buckets.filter((bucket) => bucket.count > 0)).toEqual([
+      { start: T0 - 3 * HOUR, count: 2 },
+      { start: T0, count: 1 },
+    ]);
+    expect(buckets.at(-1)!.start).toBe(T0);
+  });
+
+  it('narrows to the last hour', () => {
+    const stats = history.stats('1h', NOW);
+    expect(stats.kinds).toEqual({ detection: 1, residual: 1, bypass: 0, query: 1 });
+    expect(stats.actions).toEqual({ allow: 1, monitor: 0, block: 1, exempt: 0 });
+    expect(stats.top_apps).toEqual([{ id: 'wechat', name: 'WeChat', count: 1 }]);
+    expect(stats.blocked_per_hour).toEqual([
+      { start: T0 - HOUR, count: 0 },
+      { start: T0, count: 1 },
+    ]);
+  });
+
+  it('reaches back 7 days', () => {
+    expect(history.stats('7d', NOW).kinds.detection).toBe(6);
+    expect(history.stats('7d', NOW).blocked_per_hour).toHaveLength(7 * 24 + 1);
+  });
+});
