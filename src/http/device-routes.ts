@@ -1,0 +1,71 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { COMMON_ERRORS, ErrorSchema, Limit, withHistory } from './api-common.js';
+import { requireRole } from './auth.js';
+import type { HttpContext } from './http-server.js';
+
+const Client = Type.String({ minLength: 1, maxLength: 255, description: 'Client address or pseudonym (URL-encoded)' });
+const Ms = (description: string) => Type.Number({ description: `${description}, epoch ms` });
+
+const DeviceParams = Type.Object({ client: Client });
+type DeviceParams = Static<typeof DeviceParams>;
+const DevicesQuery = Type.Object({ limit: Type.Optional(Limit) }, { additionalProperties: false });
+type DevicesQuery = Static<typeof DevicesQuery>;
+
+const InventorySchema = Type.Object({
+  client: Type.String(),
+  apps: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      name: Type.String(),
+      owner: Type.String(),
+      owner_country: Type.String(),
+      first_seen: Ms('First event'),
+      last_seen: Ms('Latest event'),
+      count: Type.Integer({ description: 'Events (residual ones not counted)' }),
+    }),
+    { description: 'Most recently seen first' },
+  ),
+});
+
+const DevicesSchema = Type.Object({
+  devices: Type.Array(Type.Object({ client: Type.String(), apps: Type.Integer({ description: 'Apps seen' }), last_seen: Ms('Latest app event') }), {
+    description: 'Most recently active first',
+  }),
+});
+
+/** The per-device app inventory: which apps each phone has been seen using. */
+export function deviceRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  const analyst = requireRole(ctx.auth, ctx.origins, 'analyst');
+  app.get<{ Params: DeviceParams }>(
+    '/api/devices/:client/apps',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "A device's app inventory",
+        params: DeviceParams,
+        response: { 200: InventorySchema, 404: ErrorSchema, ...COMMON_ERRORS },
+      },
+      onRequest: analyst,
+    },
+    withHistory<{ Params: DeviceParams }>(ctx, (history, request, reply) => {
+      const { client } = request.params;
+      const apps = history.deviceApps(client);
+      if (apps.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no app has been seen on this device within the retention period' });
+      return { client, apps };
+    }),
+  );
+  app.get<{ Querystring: DevicesQuery }>(
+    '/api/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Devices with apps in their inventory, most recently active first',
+        querystring: DevicesQuery,
+        response: { 200: DevicesSchema, ...COMMON_ERRORS },
+      },
+      onRequest: analyst,
+    },
+    withHistory<{ Querystring: DevicesQuery }>(ctx, (history, request) => ({ devices: history.devices(request.query.limit ?? Limit.default) })),
+  );
+}

@@ -1,0 +1,64 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { EVENT_ACTIONS, EVENT_KINDS } from '../history/history.js';
+import { BeforeId, COMMON_ERRORS, EventSchema, Limit, NextBeforeId, stringEnum, withHistory } from './api-common.js';
+import { requireRole } from './auth.js';
+import type { HttpContext } from './http-server.js';
+
+const Instant = Type.String({
+  pattern: '^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].*)?)$',
+  description: 'ISO 8601 date or date-time, or milliseconds since the epoch',
+});
+const Country = Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2 code' });
+const Text = (description: string) => Type.String({ minLength: 1, maxLength: 255, description });
+
+const EventsQuery = Type.Object(
+  {
+    kind: Type.Optional(stringEnum(EVENT_KINDS)),
+    action: Type.Optional(stringEnum(EVENT_ACTIONS)),
+    app: Type.Optional(Text('App id from the catalogue')),
+    group: Type.Optional(Text('Client group')),
+    client: Type.Optional(Text('Client address or pseudonym')),
+    owner_country: Type.Optional(Country),
+    hosting_country: Type.Optional(Country),
+    qname: Type.Optional(Text('This name and every name below it')),
+    since: Type.Optional(Instant),
+    until: Type.Optional(Instant),
+    before_id: Type.Optional(BeforeId),
+    limit: Type.Optional(Limit),
+  },
+  { additionalProperties: false },
+);
+type EventsQuery = Static<typeof EventsQuery>;
+
+/** Epoch ms of an Instant; NaN when it is no real date (2024-13-01). */
+function instant(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  return /^[0-9]+$/.test(text) ? Number(text) : Date.parse(text);
+}
+
+/** `GET /api/events`: the history, filtered, newest first, paged by id. */
+export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  app.get<{ Querystring: EventsQuery }>(
+    '/api/events',
+    {
+      schema: {
+        tags: ['history'],
+        summary: 'Stored events, newest first, filtered and paged by id',
+        description: 'Filters combine with AND. Follow next_before_id as before_id for older pages; since is inclusive, until exclusive.',
+        querystring: EventsQuery,
+        response: { 200: Type.Object({ events: Type.Array(EventSchema), next_before_id: NextBeforeId }), ...COMMON_ERRORS },
+      },
+      onRequest: requireRole(ctx.auth, ctx.origins, 'analyst'),
+    },
+    withHistory<{ Querystring: EventsQuery }>(ctx, (history, request, reply) => {
+      const { since, until, limit, ...filters } = request.query;
+      const range = { since: instant(since), until: instant(until) };
+      if (Number.isNaN(range.since) || Number.isNaN(range.until)) {
+        return reply.code(400).send({ error: 'invalid_time', message: 'since and until must be ISO 8601 dates or epoch milliseconds' });
+      }
+      const page = history.events({ ...filters, ...range, limit: limit ?? Limit.default });
+      return { events: page.items, next_before_id: page.next_before_id };
+    }),
+  );
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+
+export interface HealthSource {
+  /** True once every worker's DNS listeners are bound, false while starting or draining. */
+  ready(): boolean;
+  /** Reasons the node runs degraded (e.g. the history cannot be written); empty when healthy. */
+  degraded(): readonly string[];
+}
+
+const statusSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'starting', 'draining', 'degraded'] },
+    reasons: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['status'],
+  additionalProperties: false,
+} as const;
+
+/**
+ * Liveness (`/health`: the process answers) and readiness (`/ready`: DNS is being served),
+ * unauthenticated, for load balancers, systemd and Kubernetes probes. A degraded node is
+ * still ready: DNS works, only the SOC side is impaired.
+ */
+export function healthRoutes(app: FastifyInstance, source: HealthSource): void {
+  app.get('/health', { schema: { hide: true, response: { 200: statusSchema } } }, async () => {
+    const reasons = source.degraded();
+    return reasons.length === 0 ? { status: 'ok' as const } : { status: 'degraded' as const, reasons: [...reasons] };
+  });
+  app.get('/ready', { schema: { hide: true, response: { 200: statusSchema, 503: statusSchema } } }, async (_request, reply) => {
+    if (source.ready()) return { status: 'ok' as const };
+    return reply.code(503).send({ status: 'starting' as const });
+  });
+}

@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import { requireRole, SESSION_COOKIE, sessionCookie } from './auth.js';
+import type { HttpContext } from './http-server.js';
+
+const principalSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, role: { type: 'string', enum: ['analyst', 'admin'] } },
+  required: ['name', 'role'],
+  additionalProperties: false,
+} as const;
+const errorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' } },
+  required: ['error', 'message'],
+} as const;
+
+/**
+ * Browser sign-in: the dashboard POSTs a token once and gets an HttpOnly, SameSite=Strict
+ * session cookie, so the token never sits in a URL, in page script state or in a log.
+ */
+export function sessionRoutes(app: FastifyInstance, ctx: HttpContext): void {
+  const { auth, origins } = ctx;
+  app.post(
+    '/api/session',
+    {
+      schema: {
+        tags: ['session'],
+        summary: 'Sign in with a token; sets the session cookie',
+        security: [],
+        body: { type: 'object', properties: { token: { type: 'string', minLength: 1, maxLength: 512 } }, required: ['token'], additionalProperties: false },
+        response: { 200: principalSchema, 401: errorSchema, 403: errorSchema },
+      },
+    },
+    async (request, reply) => {
+      if (!origins.permits(request)) return reply.code(403).send({ error: 'forbidden_origin', message: 'cross-site request refused' });
+      const principal = auth.byToken((request.body as { token: string }).token);
+      if (principal === null) return reply.code(401).send({ error: 'unauthenticated', message: 'unknown token' });
+      const secure = request.protocol === 'https' ? '; Secure' : '';
+      reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${auth.openSession(principal)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${auth.sessionTtlSeconds}${secure}`,
+      );
+      return principal;
+    },
+  );
+  app.get(
+    '/api/session',
+    { schema: { tags: ['session'], summary: 'Who is signed in', response: { 200: principalSchema } }, onRequest: requireRole(auth, origins, 'analyst') },
+    async (request) => request.principal!,
+  );
+  app.delete(
+    '/api/session',
+    { schema: { tags: ['session'], summary: 'Sign out', response: { 204: { type: 'null' } } } },
+    async (request, reply) => {
+      const id = sessionCookie(request.headers.cookie);
+      if (id !== null) auth.closeSession(id);
+      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+      return reply.code(204).send();
+    },
+  );
+}
