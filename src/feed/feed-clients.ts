@@ -1,0 +1,70 @@
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import type { EventHub } from '../events/event-hub.js';
+import type { Principal } from '../http/auth.js';
+import { FeedClient, type FeedScope } from './feed-client.js';
+import type { FeedCounters } from './feed-counters.js';
+import { CloseCode, statusMessage } from './feed-protocol.js';
+import type { FeedStart } from './feed-request.js';
+import type { FeedSettings } from './feed-settings.js';
+
+/**
+ * The connected clients of one feed: admits up to the limit and drives all of them from one
+ * timer (heartbeats, stalled-client checks), which runs only while someone is connected.
+ */
+export class FeedClients {
+  private readonly clients = new Set<FeedClient>();
+  private readonly scope: { -readonly [K in keyof FeedScope]: FeedScope[K] };
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    hub: EventHub,
+    settings: FeedSettings,
+    counters: FeedCounters,
+    private readonly health: () => readonly string[],
+    private readonly log: Logger,
+  ) {
+    this.scope = { hub, settings, counters, degraded: health(), released: (client) => this.released(client) };
+  }
+
+  admit(socket: WebSocket, transport: Writable, start: FeedStart, principal: Principal): void {
+    const log = this.log.child({ principal: principal.name });
+    if (this.clients.size >= this.scope.settings.maxClients) {
+      this.scope.counters.refused++;
+      log.warn({ clients: this.clients.size }, 'feed full, connection refused');
+      socket.close(CloseCode.TRY_AGAIN_LATER, 'try again later');
+      return;
+    }
+    this.scope.degraded = this.health();
+    this.clients.add(new FeedClient(socket, transport, this.scope, log, start));
+    this.scope.counters.clients++;
+    this.timer ??= setInterval(this.tick, this.scope.settings.heartbeatMs).unref();
+  }
+
+  closeAll(): void {
+    for (const client of this.clients) client.close(CloseCode.GOING_AWAY, 'server shutting down');
+  }
+
+  private released(client: FeedClient): void {
+    this.clients.delete(client);
+    this.scope.counters.clients--;
+    if (this.clients.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private readonly tick = (): void => {
+    const now = Date.now();
+    // Health changes (Redis lost or back) reach every client within one heartbeat interval.
+    const degraded = this.health();
+    const changed = degraded.join('\n') !== this.scope.degraded.join('\n');
+    this.scope.degraded = degraded;
+    const status = changed ? statusMessage(degraded) : null;
+    for (const client of this.clients) {
+      if (status !== null) client.notify(status);
+      client.tick(now);
+    }
+  };
+}
