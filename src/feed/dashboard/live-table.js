@@ -1,0 +1,185 @@
+// The live table. Events arrive far faster than anyone reads, so they are queued and written
+// once per animation frame, newest first, and the table never holds more than `maxRows` rows.
+// Every value goes in through textContent or a property, never through HTML parsing.
+
+import { matches } from './feed.js';
+
+const COLUMNS = 11;
+
+const pad = (n) => String(n).padStart(2, '0');
+
+/** Local wall-clock time to the second; the row's title has the exact UTC instant. */
+export function clockTime(ts) {
+  const date = new Date(ts);
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+function latencyText(ms) {
+  if (typeof ms !== 'number') return '';
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+/** One entry per distinct (country, ASN): a CDN answer lists many addresses of one network. */
+function hostingText(hosting) {
+  const seen = new Set();
+  for (const host of hosting ?? []) {
+    const parts = [host.country ?? '??'];
+    if (host.asn !== null && host.asn !== undefined) parts.push(`AS${host.asn}`);
+    if (host.org) parts.push(host.org);
+    seen.add(parts.join(' '));
+  }
+  return [...seen].join('; ');
+}
+
+export class LiveTable {
+  /** onRender(): called whenever the rows or the paused state changed. */
+  constructor(tbody, { maxRows = 500, onRender = () => {} } = {}) {
+    this.body = tbody;
+    this.maxRows = maxRows;
+    this.onRender = onRender;
+    this.pending = [];
+    this.frame = 0;
+    this.paused = false;
+    /** Events that arrived while paused (all of them, though at most maxRows are kept). */
+    this.held = 0;
+    this.events = new WeakMap();
+    this.template = document.createElement('tr');
+    for (let i = 0; i < COLUMNS; i++) this.template.append(document.createElement('td'));
+    this.template.cells[9].className = 'num';
+  }
+
+  get rowCount() {
+    return this.body.rows.length;
+  }
+
+  add(event) {
+    this.queue({ event });
+    if (this.paused) this.held++;
+  }
+
+  /** A marker where `missed` events are missing from the stream. */
+  addGap(missed) {
+    this.queue({ gap: missed });
+  }
+
+  queue(item) {
+    this.pending.push(item);
+    // Only the newest maxRows can ever be shown: bound the queue while hidden or paused.
+    if (this.pending.length > 2 * this.maxRows) this.pending.splice(0, this.pending.length - this.maxRows);
+    this.schedule();
+  }
+
+  schedule() {
+    if (this.frame === 0 && !this.paused) this.frame = requestAnimationFrame(() => this.render());
+  }
+
+  pause() {
+    this.paused = true;
+    if (this.frame !== 0) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.onRender();
+  }
+
+  resume() {
+    this.paused = false;
+    this.held = 0;
+    if (this.pending.length > 0) this.schedule();
+    this.onRender();
+  }
+
+  clear() {
+    this.pending = [];
+    this.held = 0;
+    this.body.replaceChildren();
+    this.onRender();
+  }
+
+  /** Drops rows (and queued events) the new filter no longer admits. */
+  retain(filter) {
+    this.pending = this.pending.filter((item) => item.event === undefined || matches(item.event, filter));
+    for (const row of [...this.body.rows]) {
+      const event = this.events.get(row);
+      if (event !== undefined && !matches(event, filter)) row.remove();
+    }
+    this.onRender();
+  }
+
+  render() {
+    this.frame = 0;
+    const items = this.pending;
+    this.pending = [];
+    const fragment = document.createDocumentFragment();
+    for (let i = items.length - 1; i >= Math.max(0, items.length - this.maxRows); i--) {
+      const item = items[i];
+      fragment.append(item.event === undefined ? this.gapRow(item.gap) : this.row(item.event));
+    }
+    this.body.prepend(fragment);
+    for (let excess = this.body.rows.length - this.maxRows; excess > 0; excess--) this.body.lastElementChild.remove();
+    this.onRender();
+  }
+
+  row(event) {
+    const row = this.template.cloneNode(true);
+    const cells = row.cells;
+    cells[0].textContent = clockTime(event.ts);
+    cells[0].title = new Date(event.ts).toISOString();
+
+    const client = document.createElement('button');
+    client.type = 'button';
+    client.className = 'client';
+    client.textContent = client.title = String(event.client ?? '');
+    client.dataset.client = String(event.client ?? '');
+    cells[1].append(client);
+
+    cells[2].textContent = event.group ?? '';
+    cells[3].textContent = cells[3].title = String(event.qname ?? '');
+    cells[4].textContent = cells[4].title = event.rcode && event.rcode !== 'NOERROR' ? `${event.qtype} ${event.rcode}` : String(event.qtype ?? '');
+
+    const app = event.app;
+    if (app) {
+      cells[5].append(`${app.name} `);
+      const country = document.createElement(event.owner_watchlisted ? 'mark' : 'span');
+      country.textContent = `(${app.owner_country})`;
+      cells[5].append(country);
+      cells[5].title = `${app.name}: ${app.owner}, ${app.owner_country}${event.owner_watchlisted ? ', watch-listed' : ''}` +
+        (event.matched_name && event.matched_name !== event.qname ? `; matched ${event.matched_name}` : '');
+    }
+
+    const hosting = hostingText(event.hosting);
+    if (event.hosting_watchlisted && hosting !== '') {
+      const mark = document.createElement('mark');
+      mark.textContent = hosting;
+      cells[6].append(mark);
+    } else {
+      cells[6].textContent = hosting;
+    }
+    cells[6].title = (event.hosting ?? []).map((host) => host.ip).join(', ') + (event.hosting_watchlisted ? ' (watch-listed)' : '');
+
+    const action = document.createElement('span');
+    action.className = `badge action-${event.action}`;
+    action.textContent = String(event.action ?? '');
+    cells[7].append(action);
+    if (event.kind && event.kind !== 'detection') {
+      const kind = document.createElement('span');
+      kind.className = 'kind';
+      kind.textContent = String(event.kind);
+      cells[7].append(kind);
+    }
+
+    cells[8].textContent = cells[8].title = event.exemption ? `exempt: ${event.exemption}` : (event.rule ?? '');
+    cells[9].textContent = latencyText(event.latency_ms);
+    cells[10].textContent = event.cached ? 'yes' : 'no';
+    this.events.set(row, event);
+    return row;
+  }
+
+  gapRow(missed) {
+    const row = document.createElement('tr');
+    row.className = 'gap';
+    const cell = document.createElement('td');
+    cell.colSpan = COLUMNS;
+    cell.textContent = `${missed} event${missed === 1 ? '' : 's'} missed here`;
+    row.append(cell);
+    return row;
+  }
+}

@@ -1,0 +1,246 @@
+// Side panels from the REST API (src/http/stats-routes.ts, device-routes.ts): statistics,
+// refreshed every few seconds while the page is visible, and a device's app inventory. A
+// node without history answers 503; the panels then say so and the rest of the page works on.
+
+const REFRESH_MS = 10_000;
+const TOP = 8;
+/** More bars than this do not fit the panel: hours are then summed into longer buckets. */
+const MAX_BARS = 48;
+const BUCKET_HOURS = [1, 2, 3, 4, 6, 8, 12, 24];
+
+/** Thrown for a 401, so the page can return to the sign-in form. */
+class Unauthorized extends Error {}
+
+/** {status, body}, or on an error {status, body: null, error: the API's error code if any}. */
+async function getJson(path) {
+  const response = await fetch(path, { headers: { accept: 'application/json' } });
+  if (response.status === 401) throw new Unauthorized();
+  if (response.ok) return { status: response.status, body: await response.json() };
+  const error = await response.json().catch(() => null);
+  return { status: response.status, body: null, error: error?.error };
+}
+
+function noHistoryText(status) {
+  return status === 404 || status === 503 ? 'No history: this node keeps none, or it is unavailable.' : `No history (the server answered ${status}).`;
+}
+
+function count(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** Writes a ranked list with proportional bars; `button(entry)` may make a label clickable. */
+function renderBars(list, entries, label, button) {
+  const items = (Array.isArray(entries) ? entries : []).slice(0, TOP);
+  if (items.length === 0) {
+    const none = document.createElement('li');
+    none.className = 'none';
+    none.textContent = 'none';
+    list.replaceChildren(none);
+    return;
+  }
+  const top = Math.max(1, ...items.map((entry) => count(entry.count)));
+  list.replaceChildren(
+    ...items.map((entry) => {
+      const item = document.createElement('li');
+      const name = button ? button(entry) : document.createElement('span');
+      if (!button) name.textContent = label(entry);
+      name.classList.add('label');
+      name.title = label(entry);
+      const number = document.createElement('span');
+      number.className = 'count';
+      number.textContent = count(entry.count).toLocaleString();
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      // CSSOM, not a style attribute: the policy allows no inline styles.
+      bar.style.width = `${(100 * count(entry.count)) / top}%`;
+      item.append(name, number, bar);
+      return item;
+    }),
+  );
+}
+
+export class StatsPanel {
+  /** onClient(client): a device was chosen; onUnauthorized(): the session ended. */
+  constructor({ onClient, onUnauthorized }) {
+    this.onClient = onClient;
+    this.onUnauthorized = onUnauthorized;
+    this.timer = 0;
+    this.generation = 0;
+    this.window = document.getElementById('stats-window');
+    this.note = document.getElementById('stats-note');
+    this.body = document.getElementById('stats-body');
+    this.window.addEventListener('change', () => this.refresh());
+    document.addEventListener('visibilitychange', () => {
+      if (this.timer !== 0 && !document.hidden) this.refresh();
+    });
+  }
+
+  start() {
+    this.stop();
+    this.timer = setInterval(() => {
+      if (!document.hidden) this.refresh();
+    }, REFRESH_MS);
+    this.refresh();
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.timer = 0;
+    this.generation++;
+  }
+
+  clear() {
+    this.body.hidden = true;
+    this.note.hidden = false;
+    this.note.textContent = 'Loading…';
+    for (const id of ['stats-hours', 'stats-apps', 'stats-owners', 'stats-hosting', 'stats-devices']) document.getElementById(id).replaceChildren();
+    document.getElementById('stats-blocked').textContent = '0';
+  }
+
+  async refresh() {
+    const generation = ++this.generation;
+    let result;
+    try {
+      result = await getJson(`/api/stats?window=${encodeURIComponent(this.window.value)}`);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      if (error instanceof Unauthorized) this.onUnauthorized();
+      else this.showNote('Statistics unavailable: the server cannot be reached.');
+      return;
+    }
+    // A sign-out or a newer request (another window) happened meanwhile: this answer is stale.
+    if (generation !== this.generation) return;
+    if (result.body === null || typeof result.body !== 'object') this.showNote(noHistoryText(result.status));
+    else this.render(result.body);
+  }
+
+  showNote(text) {
+    this.body.hidden = true;
+    this.note.hidden = false;
+    this.note.textContent = text;
+  }
+
+  render(stats) {
+    // The refresh replaces the device buttons: a keyboard user's focus must not fall out.
+    const focused = this.body.contains(document.activeElement) ? document.activeElement.textContent : null;
+    this.note.hidden = true;
+    this.body.hidden = false;
+    document.getElementById('stats-blocked').textContent = count(stats.actions?.block).toLocaleString();
+    this.renderHours(stats.blocked_per_hour);
+    renderBars(document.getElementById('stats-apps'), stats.top_apps, (entry) => entry.name ?? entry.id ?? '?');
+    renderBars(document.getElementById('stats-owners'), stats.top_owner_countries, (entry) => entry.country ?? '?');
+    renderBars(document.getElementById('stats-hosting'), stats.top_hosting_countries, (entry) => entry.country ?? '?');
+    renderBars(
+      document.getElementById('stats-devices'),
+      stats.top_devices,
+      (entry) => String(entry.client ?? '?'),
+      (entry) => {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = 'client';
+        button.textContent = String(entry.client ?? '?');
+        button.addEventListener('click', () => this.onClient(String(entry.client)));
+        return button;
+      },
+    );
+    if (focused !== null) [...document.querySelectorAll('#stats-devices button')].find((button) => button.textContent === focused)?.focus();
+  }
+
+  /** `hours`: every hour of the window, oldest first, as {start, count}. */
+  renderHours(hours) {
+    const list = document.getElementById('stats-hours');
+    const entries = Array.isArray(hours) ? hours : [];
+    const size = BUCKET_HOURS.find((hoursPer) => entries.length / hoursPer <= MAX_BARS) ?? BUCKET_HOURS.at(-1);
+    const buckets = [];
+    for (let i = 0; i < entries.length; i += size) {
+      const slice = entries.slice(i, i + size);
+      buckets.push({ start: slice[0].start, count: slice.reduce((sum, entry) => sum + count(entry.count), 0) });
+    }
+    list.hidden = buckets.length === 0;
+    list.setAttribute('aria-label', size === 1 ? 'Blocked per hour' : `Blocked per ${size} hours`);
+    const top = Math.max(1, ...buckets.map((bucket) => bucket.count));
+    list.replaceChildren(
+      ...buckets.map((bucket) => {
+        const item = document.createElement('li');
+        const when = new Date(bucket.start).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
+        item.title = `${when}: ${bucket.count.toLocaleString()} blocked`;
+        item.setAttribute('aria-label', item.title);
+        item.style.height = `${(100 * bucket.count) / top}%`;
+        return item;
+      }),
+    );
+  }
+}
+
+function dateText(value) {
+  if (value === null || value === undefined) return '';
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
+export class InventoryPanel {
+  constructor({ onUnauthorized }) {
+    this.onUnauthorized = onUnauthorized;
+    this.note = document.getElementById('device-note');
+    this.table = document.getElementById('device-apps');
+    this.caption = document.getElementById('device-caption');
+    this.generation = 0;
+  }
+
+  clear() {
+    this.generation++;
+    this.table.hidden = true;
+    this.table.tBodies[0].replaceChildren();
+    this.note.hidden = false;
+    this.note.textContent = 'Choose a client in the table or under Top devices to see which apps it has used.';
+  }
+
+  async show(client) {
+    const generation = ++this.generation;
+    this.note.hidden = false;
+    this.note.textContent = `Loading the apps of ${client}…`;
+    let result;
+    try {
+      result = await getJson(`/api/devices/${encodeURIComponent(client)}/apps`);
+    } catch (error) {
+      if (generation !== this.generation) return;
+      if (error instanceof Unauthorized) this.onUnauthorized();
+      else this.note.textContent = 'Device inventory unavailable: the server cannot be reached.';
+      return;
+    }
+    if (generation !== this.generation) return;
+    const apps = result.body?.apps;
+    if (!Array.isArray(apps)) {
+      this.table.hidden = true;
+      this.note.textContent =
+        result.error === 'unknown_device'
+          ? `No catalogued app has been seen on ${client} within the retention period.`
+          : `${client}: ${noHistoryText(result.status)}`;
+      return;
+    }
+    this.caption.textContent = `Apps seen on ${client}`;
+    this.table.tBodies[0].replaceChildren(
+      ...apps.map((app) => {
+        const row = document.createElement('tr');
+        const cells = [
+          app.name ?? app.id ?? '?',
+          `${app.owner ?? ''} (${app.owner_country ?? '??'})`,
+          dateText(app.first_seen),
+          dateText(app.last_seen),
+          count(app.count).toLocaleString(),
+        ];
+        for (const text of cells) {
+          const cell = document.createElement('td');
+          cell.textContent = text;
+          row.append(cell);
+        }
+        row.cells[0].title = String(app.id ?? '');
+        row.cells[4].className = 'num';
+        return row;
+      }),
+    );
+    this.note.hidden = apps.length > 0;
+    if (apps.length === 0) this.note.textContent = `No catalogued app seen on ${client}.`;
+    this.table.hidden = apps.length === 0;
+  }
+}

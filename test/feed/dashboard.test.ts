@@ -1,0 +1,479 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import type { DetectionEvent } from '../../src/events/detection-event.js';
+import { EventHub } from '../../src/events/event-hub.js';
+import { DASHBOARD_HEADERS, dashboardRoutes } from '../../src/feed/dashboard-routes.js';
+import type { FeedContext } from '../../src/feed/feed-routes.js';
+import { Authenticator, OriginPolicy } from '../../src/http/auth.js';
+import { buildHttpApp } from '../../src/http/http-server.js';
+import { spawnWachtpost, type ServedProcess } from '../integration/harness.js';
+import { dig } from '../support/dig.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
+
+const TOKEN = 'dashboard-test-token-0123456789';
+const WAIT_MS = 10_000;
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
+  return {
+    id: 0,
+    ts: Date.now(),
+    kind: 'detection',
+    instance: 'test',
+    client: '10.64.3.7',
+    group: 'ministry',
+    qname: 'api16-normal-c-useast1a.tiktokv.com',
+    qtype: 'A',
+    rcode: 'NOERROR',
+    app: { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' },
+    matched_name: 'api16-normal-c-useast1a.tiktokv.com',
+    hosting: [{ ip: '192.0.2.30', country: 'US', asn: 64500, org: 'Example Hosting' }],
+    owner_watchlisted: true,
+    hosting_watchlisted: false,
+    action: 'monitor',
+    rule: 'owner-country:CN',
+    exemption: null,
+    latency_ms: 3.2,
+    cached: false,
+    ...overrides,
+  };
+}
+
+/** A fresh browser context (own cookies) whose page errors and CSP reports are collected. */
+interface PageOptions {
+  colorScheme?: 'light' | 'dark';
+  width?: number;
+  height?: number;
+}
+
+async function openPage(browser: Browser, base: string, options: PageOptions = {}) {
+  const context = await browser.newContext({
+    viewport: { width: options.width ?? 1440, height: options.height ?? 900 },
+    colorScheme: options.colorScheme ?? 'light',
+  });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) problems.push(message.text());
+  });
+  await page.goto(base + '/');
+  return { context, page, problems };
+}
+
+async function signIn(page: Page, token = TOKEN): Promise<void> {
+  await page.getByLabel('Access token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+// Page-side code is passed as text: the test program is type-checked without DOM types.
+async function waitLive(page: Page): Promise<void> {
+  await page.locator('#status[data-state="live"]').waitFor({ timeout: WAIT_MS });
+}
+
+const rowFor = (page: Page, qname: string) => page.locator('#events tbody tr', { has: page.locator('td:nth-child(4)', { hasText: qname }) });
+
+async function applyFilter(page: Page, fill: (page: Page) => Promise<void>): Promise<void> {
+  await fill(page);
+  await page.getByRole('button', { name: 'Apply filter' }).click();
+  await page.locator('#status-text', { hasText: 'filtered' }).waitFor({ timeout: WAIT_MS });
+}
+
+describe('dashboard routes', () => {
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await buildHttpApp(httpContext(newHub()));
+  });
+  afterAll(() => app.close());
+
+  it('serves the page and its assets with a strict policy and no caching', async () => {
+    const page = await app.inject({ method: 'GET', url: '/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) expect(page.headers[name]).toBe(value);
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    const assets = [...page.body.matchAll(/(?:src|href)="(\/dashboard\/[^"]+)"/g)].map((match) => match[1]!);
+    expect(assets).toEqual(expect.arrayContaining(['/dashboard/main.js', '/dashboard/dashboard.css']));
+    for (const asset of assets) {
+      const response = await app.inject({ method: 'GET', url: asset });
+      expect(response.statusCode, asset).toBe(200);
+      expect(response.headers['cache-control']).toBe('no-cache');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+    }
+    expect((await app.inject({ method: 'GET', url: '/dashboard/main.js' })).headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect((await app.inject({ method: 'GET', url: '/dashboard/dashboard.css' })).headers['content-type']).toBe('text/css; charset=utf-8');
+  });
+
+  it('answers a revalidation with 304 and unknown files with 404', async () => {
+    const first = await app.inject({ method: 'GET', url: '/dashboard/feed.js' });
+    const again = await app.inject({ method: 'GET', url: '/dashboard/feed.js', headers: { 'if-none-match': String(first.headers.etag) } });
+    expect(again.statusCode).toBe(304);
+    expect(again.body).toBe('');
+    expect((await app.inject({ method: 'GET', url: '/dashboard/../../package.json' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'GET', url: '/dashboard/nothing.js' })).statusCode).toBe(404);
+  });
+
+  it('switches only itself off, with a logged error, when its files are missing', async () => {
+    const errors: string[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => errors.push(line) });
+    const bare = Fastify();
+    dashboardRoutes(bare, { ...httpContext(newHub()), log }, join(tmpdir(), 'wachtpost-no-such-dashboard'));
+    const response = await bare.inject({ method: 'GET', url: '/' });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['content-security-policy']).toBe(DASHBOARD_HEADERS['content-security-policy']);
+    expect(errors.join('')).toContain('dashboard files not found');
+    await bare.close();
+  });
+});
+
+function newHub(): EventHub {
+  return new EventHub({ capacity: 4096, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null });
+}
+
+function httpContext(hub: EventHub): FeedContext {
+  const config = loadConfig({ text: '', overrides: { upstream: ['127.0.0.1'] } });
+  return {
+    config,
+    log: pino({ level: 'silent' }),
+    health: { ready: () => true, degraded: () => [] },
+    hub,
+    history: null,
+    auth: new Authenticator(config.api, { WACHTPOST_ADMIN_TOKEN: TOKEN }),
+    origins: new OriginPolicy([]),
+    metrics: { contentType: 'text/plain', text: async () => '' },
+    feed: { heartbeatMs: 1000 },
+  };
+}
+
+describe('dashboard in Chromium against the HTTP app and a real event hub', { timeout: 60_000 }, () => {
+  let hub: EventHub;
+  let app: FastifyInstance;
+  let base: string;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    hub = newHub();
+    app = await buildHttpApp(httpContext(hub));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    browser = await launch();
+  }, 30_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+  });
+
+  async function open(options: PageOptions = {}) {
+    const opened = await openPage(browser, base, options);
+    contexts.push(opened.context);
+    return opened;
+  }
+
+  it('shows nothing but the sign-in form without a session, and refuses a wrong token', async () => {
+    const { page, problems } = await open();
+    await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await page.locator('#workspace').isHidden()).toBe(true);
+    expect(await page.getByLabel('Access token').getAttribute('type')).toBe('password');
+    await page.screenshot({ path: join(tmpdir(), 'wachtpost-dashboard-sign-in.png') });
+    hub.publish(detection({ qname: 'unseen.tiktokv.com' }));
+    // What a page script could reach without signing in: nothing.
+    const refused = await page.evaluate(`(async () => {
+      const stats = await fetch('/api/stats?window=1h');
+      const feed = await new Promise((resolve) => {
+        const socket = new WebSocket('ws://' + location.host + '/feed?backlog=10');
+        socket.onopen = () => resolve('open');
+        socket.onclose = () => resolve('closed');
+      });
+      return { stats: stats.status, session: (await fetch('/api/session')).status, feed };
+    })()`);
+    expect(refused).toEqual({ stats: 401, session: 401, feed: 'closed' });
+    expect(await page.locator('#events tbody tr').count()).toBe(0);
+
+    await signIn(page, 'not-the-token-at-all-000000');
+    await page.getByText('That token was not accepted.').waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('#workspace').isHidden()).toBe(true);
+    expect(await page.getByLabel('Access token').inputValue()).toBe('');
+    expect(page.url()).toBe(base + '/');
+    expect(problems).toEqual([]);
+  });
+
+  it('signs in, shows live detections as text, counts, filters and signs out', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await waitLive(page);
+    expect(await page.locator('#who-name').textContent()).toBe('env-admin (admin)');
+    expect(page.url()).toBe(base + '/');
+    expect(await page.evaluate('({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie })')).toEqual({
+      local: 0,
+      session: 0,
+      cookie: '',
+    });
+
+    const hostile = '<img src=x onerror="window.pwned=1">.evil.example';
+    hub.publish(detection({ qname: hostile, hosting: [{ ip: '198.51.100.7', country: 'RU', asn: 13238, org: '<b>YANDEX</b>' }], hosting_watchlisted: true }));
+    hub.publish(detection({ qname: 'allowed.example.nl', app: null, matched_name: null, owner_watchlisted: false, action: 'allow', rule: null }));
+    hub.publish(detection({ qname: 'blocked.tiktokv.com', action: 'block', cached: true }));
+    await rowFor(page, 'blocked.tiktokv.com').waitFor({ timeout: WAIT_MS });
+
+    const hostileRow = rowFor(page, '.evil.example');
+    expect(await hostileRow.locator('td').nth(3).textContent()).toBe(hostile);
+    expect(await hostileRow.locator('td').nth(6).textContent()).toBe('RU AS13238 <b>YANDEX</b>');
+    expect(await page.locator('#events img, #events b').count()).toBe(0);
+    expect(await page.evaluate('window.pwned')).toBeUndefined();
+    // Newest first.
+    expect(await page.locator('#events tbody tr').first().locator('td').nth(3).textContent()).toBe('blocked.tiktokv.com');
+    const blocked = rowFor(page, 'blocked.tiktokv.com').locator('td');
+    expect(await blocked.nth(5).textContent()).toBe('TikTok (CN)');
+    expect(await blocked.nth(7).textContent()).toBe('block');
+    expect(await blocked.nth(10).textContent()).toBe('yes');
+    await page.locator('#counters dd[data-action="block"]', { hasText: /^1$/ }).waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('#counters dd[data-action="allow"]').textContent()).toBe('1');
+
+    await applyFilter(page, async (p) => {
+      await p.getByLabel('block', { exact: true }).check();
+    });
+    await rowFor(page, 'allowed.example.nl').waitFor({ state: 'detached', timeout: WAIT_MS });
+    hub.publish(detection({ qname: 'late-allowed.example.nl', app: null, action: 'allow', rule: null }));
+    hub.publish(detection({ qname: 'late-blocked.tiktokv.com', action: 'block' }));
+    await rowFor(page, 'late-blocked.tiktokv.com').waitFor({ timeout: WAIT_MS });
+    expect(await rowFor(page, 'late-allowed.example.nl').count()).toBe(0);
+
+    // A value the feed would refuse is explained instead of sent.
+    await page.getByLabel('Owner country', { exact: true }).fill('China');
+    await page.getByRole('button', { name: 'Apply filter' }).click();
+    expect(await page.locator('#filter-error').textContent()).toContain('"CHINA" is not a two-letter country code');
+    expect(await page.getByLabel('Owner country', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await page.locator('#events tbody tr').count()).toBe(0);
+    expect(await page.evaluate("fetch('/api/session').then((response) => response.status)")).toBe(401);
+    expect(problems).toEqual([]);
+  });
+
+  it('pauses the display, keeps at most 500 rows through a burst, then resumes', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await waitLive(page);
+    // The backlog of earlier tests' events is shown (so it is not held by the pause) but not counted.
+    await page.locator('#empty').waitFor({ state: 'hidden', timeout: WAIT_MS });
+    expect(await page.locator('#counters dd[data-action="monitor"]').textContent()).toBe('0');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    for (let i = 0; i < 1500; i++) hub.publish(detection({ qname: `burst-${i}.tiktokv.com`, client: `10.64.${i % 7}.1` }));
+    await page.locator('#pause', { hasText: 'Resume (1,500 new)' }).waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('#events tbody tr', { hasText: 'burst-' }).count()).toBe(0);
+    expect(await page.locator('#pause').getAttribute('aria-pressed')).toBe('true');
+    await page.locator('#pause').click();
+    await rowFor(page, 'burst-1499.tiktokv.com').waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('#events tbody tr').count()).toBe(500);
+    expect(await page.locator('#events tbody tr').first().locator('td').nth(3).textContent()).toBe('burst-1499.tiktokv.com');
+    expect(await page.locator('#events tbody tr').last().locator('td').nth(3).textContent()).toBe('burst-1000.tiktokv.com');
+    expect(await page.locator('#counters dd[data-action="monitor"]').textContent()).toBe('1,500');
+    expect(problems).toEqual([]);
+  });
+
+  it('says "no history" where this node keeps none, and opens a device by keyboard', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await waitLive(page);
+    // The app under test has history off: the API answers 503 for both panels.
+    await page.getByText('No history: this node keeps none, or it is unavailable.').waitFor({ timeout: WAIT_MS });
+    hub.publish(detection({ qname: 'device.tiktokv.com', client: '10.64.9.9' }));
+    const client = rowFor(page, 'device.tiktokv.com').getByRole('button', { name: '10.64.9.9' });
+    await client.focus();
+    await page.keyboard.press('Enter');
+    await page.getByText('10.64.9.9: No history').waitFor({ timeout: WAIT_MS });
+    expect(await page.locator('#live').isVisible()).toBe(true);
+
+    await page.route('**/api/devices/**', (route) =>
+      route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":"unknown_device","message":"no app has been seen on this device"}' }),
+    );
+    await client.click();
+    await page.getByText('No catalogued app has been seen on 10.64.9.9 within the retention period.').waitFor({ timeout: WAIT_MS });
+    expect(problems).toEqual([]);
+  });
+
+  it('resumes with since=<last id> after the feed drops it, marks a gap, and drops what a new filter excludes', async () => {
+    const { page, problems } = await open();
+    const urls: string[] = [];
+    const sent: unknown[] = [];
+    // A scripted feed: what the server sends after a drop is hard to provoke on cue.
+    await page.routeWebSocket(/\/feed/, (socket) => {
+      urls.push(socket.url());
+      const send = (message: unknown) => socket.send(JSON.stringify(message));
+      send({ type: 'hello', last_id: urls.length === 1 ? 42 : 50, oldest_id: 1, filter: {}, heartbeat_ms: 1000 });
+      if (urls.length === 1) {
+        for (const id of [40, 41, 42]) send({ type: 'event', event: { ...detection({ qname: `before-${id}.tiktokv.com` }), id } });
+        setTimeout(() => socket.close({ code: 4008, reason: 'too slow' }), 50);
+      } else {
+        send({ type: 'event', event: { ...detection({ qname: 'before-42.tiktokv.com' }), id: 42 } });
+        send({ type: 'gap', missed: 7, from: 43, to: 49 });
+        send({ type: 'event', event: { ...detection({ qname: 'after-gap.tiktokv.com' }), id: 50 } });
+        socket.onMessage((text) => {
+          sent.push(JSON.parse(String(text)));
+          // Still in flight when the filter changed: chosen by the old filter, so not for the new one.
+          send({ type: 'event', event: { ...detection({ qname: 'in-flight.tiktokv.com', action: 'monitor' }), id: 51 } });
+          send({ type: 'filter', filter: { action: ['block'] } });
+          send({ type: 'event', event: { ...detection({ qname: 'after-filter.tiktokv.com', action: 'block' }), id: 52 } });
+        });
+      }
+    });
+    await signIn(page);
+    await rowFor(page, 'after-gap.tiktokv.com').waitFor({ timeout: WAIT_MS });
+    expect(new URL(urls[0]!).searchParams.get('backlog')).not.toBeNull();
+    expect(new URL(urls[1]!).searchParams.get('since')).toBe('42');
+    // The repeated event is shown once.
+    expect(await rowFor(page, 'before-42.tiktokv.com').count()).toBe(1);
+    expect(await page.locator('#events tr.gap').textContent()).toBe('7 events missed here');
+    expect(await page.locator('#notice').textContent()).toContain('7 events were not delivered');
+
+    await applyFilter(page, async (p) => {
+      await p.getByLabel('block', { exact: true }).check();
+    });
+    await rowFor(page, 'after-filter.tiktokv.com').waitFor({ timeout: WAIT_MS });
+    expect(sent).toEqual([{ type: 'filter', action: ['block'] }]);
+    expect(await rowFor(page, 'in-flight.tiktokv.com').count()).toBe(0);
+    expect(await rowFor(page, 'after-gap.tiktokv.com').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('lays out sensibly in light and dark (screenshots for review)', async () => {
+    const now = Date.now();
+    const stats = {
+      window: '24h',
+      since: now - 86_400_000,
+      until: now,
+      kinds: { detection: 3412, residual: 88, bypass: 14, query: 0 },
+      top_apps: [
+        { id: 'tiktok', name: 'TikTok', count: 1834 },
+        { id: 'wechat', name: 'WeChat', count: 622 },
+        { id: 'temu', name: 'Temu', count: 301 },
+      ],
+      top_devices: [
+        { client: '10.64.3.7', count: 911 },
+        { client: '10.64.8.21', count: 402 },
+      ],
+      top_owner_countries: [
+        { country: 'CN', count: 2757 },
+        { country: 'RU', count: 140 },
+      ],
+      top_hosting_countries: [
+        { country: 'US', count: 1900 },
+        { country: 'SG', count: 700 },
+        { country: 'RU', count: 130 },
+      ],
+      actions: { allow: 0, monitor: 2400, block: 497, exempt: 12 },
+      blocked_per_hour: Array.from({ length: 24 }, (_, hour) => ({ start: now - (24 - hour) * 3_600_000, count: (hour * 37) % 50 })),
+    };
+    const inventory = {
+      client: '10.64.8.21',
+      apps: [
+        { id: 'wechat', name: 'WeChat', owner: 'Tencent Holdings Ltd.', owner_country: 'CN', first_seen: now - 5 * 86_400_000, last_seen: now - 60_000, count: 211 },
+        { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN', first_seen: now - 2 * 86_400_000, last_seen: now - 3_600_000, count: 37 },
+      ],
+    };
+    // A laptop in light mode (side panels below the table) and a SOC wall screen in dark mode.
+    for (const [scheme, width, height] of [['light', 1440, 900], ['dark', 1920, 1080]] as const) {
+      const { page, problems } = await open({ colorScheme: scheme, width, height });
+      // This app keeps no history: the panels get answers in the API's shape instead.
+      await page.route('**/api/stats*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(stats) }));
+      await page.route('**/api/devices/**', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(inventory) }));
+      await signIn(page);
+      await waitLive(page);
+      await page.locator('#stats-body').waitFor({ timeout: WAIT_MS });
+      const samples: Partial<DetectionEvent>[] = [
+        { qname: 'api16-normal-c-useast1a.tiktokv.com', action: 'block' },
+        { qname: 'ru-hosted.example', app: null, owner_watchlisted: false, hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }], hosting_watchlisted: true, action: 'monitor', rule: 'hosting-country:RU' },
+        { qname: 'dns.weixin.qq.com', app: { id: 'wechat', name: 'WeChat', owner: 'Tencent', owner_country: 'CN' }, action: 'exempt', rule: null, exemption: 'case 2024-117', client: '10.64.8.21', group: 'fiod', cached: true },
+        { qname: 'www.rijksoverheid.nl', app: null, owner_watchlisted: false, hosting: [{ ip: '192.0.2.80', country: 'NL', asn: 64501, org: 'Overheid' }], action: 'allow', rule: null, kind: 'query', qtype: 'AAAA' },
+        { qname: 'doh.example.net', app: null, owner_watchlisted: false, action: 'monitor', kind: 'bypass', rcode: 'NXDOMAIN', rule: 'bypass' },
+      ];
+      for (let i = 0; i < 30; i++) hub.publish(detection({ ...samples[i % samples.length], latency_ms: (i * 7.3) % 40 }));
+      await page.locator('#stats-apps li').first().waitFor({ timeout: WAIT_MS });
+      await page.waitForFunction("document.querySelectorAll('#events tbody tr').length >= 30", null, { timeout: WAIT_MS });
+      await rowFor(page, 'dns.weixin.qq.com').first().getByRole('button').click();
+      const file = join(tmpdir(), `wachtpost-dashboard-${scheme}.png`);
+      await page.locator('#device-apps').waitFor({ timeout: WAIT_MS });
+      expect(await page.locator('#device-apps tbody tr').count()).toBe(2);
+      await page.screenshot({ path: file, fullPage: true });
+      console.info(`dashboard screenshot (${scheme}): ${file}`);
+      expect(problems).toEqual([]);
+    }
+  });
+});
+
+describe('end to end: wachtpost serve, Knot upstream, dig and the dashboard', () => {
+  let knot: KnotServer;
+  let served: ServedProcess | undefined;
+  let dir: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'wachtpost-dashboard-'));
+    knot = await startKnot();
+    const config = join(dir, 'wachtpost.yaml');
+    await writeFile(config, [`history:`, `  path: ${join(dir, 'history.sqlite')}`, `events:`, `  all_queries: true`, ''].join('\n'));
+    served = await spawnWachtpost(['--config', config, '--upstream', `127.0.0.1:${knot.port}`, '--workers', '1'], { WACHTPOST_ADMIN_TOKEN: TOKEN });
+    browser = await launch();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    if (served !== undefined && served.child.exitCode === null) {
+      served.child.kill('SIGTERM');
+      await served.exited;
+    }
+    await knot?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('shows a dig for an app backend live, and hides what the filter excludes', async () => {
+    const { context, page, problems } = await openPage(browser, `http://127.0.0.1:${served!.httpPort}`);
+    try {
+      await signIn(page);
+      await waitLive(page);
+      const dns = { host: '127.0.0.1', port: served!.port };
+
+      expect((await dig(dns, 'api16-normal-c-useast1a.tiktokv.com', 'A')).status).toBe('NOERROR');
+      const tiktok = rowFor(page, 'api16-normal-c-useast1a.tiktokv.com').first();
+      await tiktok.waitFor({ timeout: WAIT_MS });
+      expect(await tiktok.locator('td').nth(5).textContent()).toBe('TikTok (CN)');
+
+      await applyFilter(page, async (p) => {
+        await p.getByLabel('Hosting country', { exact: true }).fill('ru');
+      });
+      await tiktok.waitFor({ state: 'detached', timeout: WAIT_MS });
+      expect((await dig(dns, 'nl-edge.tiktokv.com', 'A')).status).toBe('NOERROR');
+      expect((await dig(dns, 'ru-hosted.test.wachtpost', 'A')).status).toBe('NOERROR');
+      // Events arrive in order: once the later, matching one shows, the earlier one was dropped.
+      const ruHosted = rowFor(page, 'ru-hosted.test.wachtpost').first();
+      await ruHosted.waitFor({ timeout: WAIT_MS });
+      expect(await rowFor(page, 'nl-edge.tiktokv.com').count()).toBe(0);
+      expect(await rowFor(page, 'api16-normal-c-useast1a.tiktokv.com').count()).toBe(0);
+      expect(await ruHosted.locator('td').nth(6).textContent()).toMatch(/^RU AS\d+/);
+
+      // The panels read the history the same process writes.
+      await ruHosted.getByRole('button', { name: '127.0.0.1' }).click();
+      await page.locator('#device-apps tbody tr', { hasText: 'TikTok' }).waitFor({ timeout: WAIT_MS });
+      await page.getByLabel('Window').selectOption('1h');
+      await page.locator('#stats-apps li', { hasText: 'TikTok' }).waitFor({ timeout: WAIT_MS });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});
