@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { publishedSchema } from '../config/published-schema.js';
+import { newToken } from '../http/auth.js';
 import { checkConfig } from './check-config.js';
 import { explainCommand } from './explain-command.js';
 import { serveCommand } from './serve-command.js';
@@ -12,6 +13,8 @@ usage:
   wachtpost check-config FILE [--json]
   wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--upstream HOST[:PORT]]... [--json]
   wachtpost schema          print the configuration's JSON Schema
+  wachtpost token NAME [analyst|admin]
+                            make an API token: the token for its holder, the hash for api.tokens
   wachtpost help
 `;
 
@@ -27,6 +30,8 @@ async function main(argv: string[]): Promise<number> {
     case 'schema':
       process.stdout.write(publishedSchema());
       return 0;
+    case 'token':
+      return tokenCommand(rest);
     case 'help':
     case '--help':
     case '-h':
@@ -36,6 +41,19 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(command === undefined ? HELP : `unknown command "${command}"\n\n${HELP}`);
       return 2;
   }
+}
+
+/** Prints a fresh token once (it is stored nowhere) and the configuration entry holding its hash. */
+function tokenCommand([name, role = 'analyst', ...extra]: string[]): number {
+  if (name === undefined || extra.length > 0 || (role !== 'analyst' && role !== 'admin')) {
+    process.stderr.write('usage: wachtpost token NAME [analyst|admin]\n');
+    return 2;
+  }
+  const { token, sha256 } = newToken();
+  process.stdout.write(
+    `token (give it to ${name}; it is shown only now): ${token}\n\n# add under api.tokens:\n  - name: ${JSON.stringify(name)}\n    role: ${role}\n    sha256: ${sha256}\n`,
+  );
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -66,7 +66,7 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
   try {
     if (workers === 1) {
       await serveInProcess(config, log, {
-        http: true,
+        controlPlane: true,
         source,
         onReady: () => log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready'),
       });

@@ -2,7 +2,12 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { startHealthServer } from '../http/health-server.js';
+import type { EventBatchMessage } from '../events/event-batcher.js';
+import { loadConfig } from '../config/load.js';
+import type { SharedPolicy } from '../scaleout/scale-out.js';
+import { SHIPPED } from '../tagging/shipped-data.js';
+import { ControlPlane, type MetricsJson } from './control-plane.js';
+import { ReloadWatcher } from './reload-watcher.js';
 
 /** Environment variable that tells each worker where its configuration comes from. */
 export const WORKER_SOURCE_ENV = 'WACHTPOST_WORKER_SOURCE';
@@ -10,7 +15,17 @@ const RESTART_DELAY_MS = 1000;
 /** Beyond the drain timeout, how long the primary waits before killing a worker. */
 const KILL_GRACE_MS = 2000;
 
-export type WorkerMessage = { type: 'ready' } | { type: 'drain' } | { type: 'reload' };
+/** A worker's answer to a metrics request must come within this, or the scrape goes on without it. */
+const METRICS_TIMEOUT_MS = 1000;
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'drain' }
+  /** Reload the files; with `shared`, use that policy (from another instance) instead of the file's. */
+  | { type: 'reload'; shared?: SharedPolicy }
+  | { type: 'metrics?'; id: number }
+  | { type: 'metrics'; id: number; values: MetricsJson }
+  | EventBatchMessage;
 
 /**
  * The primary process: forks one worker per configured core, all sharing the DNS ports
@@ -19,7 +34,8 @@ export type WorkerMessage = { type: 'ready' } | { type: 'drain' } | { type: 'rel
  * worker and then exits 0.
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
-  cluster.setupPrimary({ exec: workerScript, args: [], silent: false });
+  // Structured clone carries event batches without a JSON round trip.
+  cluster.setupPrimary({ exec: workerScript, args: [], silent: false, serialization: 'advanced' });
   const env = { [WORKER_SOURCE_ENV]: JSON.stringify(source) };
   let draining = false;
 
@@ -31,15 +47,67 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   });
 
   let readyWorkers = 0;
+  /** The policy another instance shared last, while no local change replaced it. */
+  let shared: SharedPolicy | undefined;
+  const broadcast = (message: WorkerMessage): void => {
+    for (const worker of liveWorkers()) worker.send(message);
+  };
+  const metricsRequests = new Map<number, (values: MetricsJson) => void>();
+  let control: ControlPlane | null = null;
   const ready = new Promise<void>((resolve) => {
-    cluster.on('message', (_worker, message: WorkerMessage) => {
-      if (message.type === 'ready' && ++readyWorkers === workers) resolve();
+    cluster.on('message', (_worker: Worker, message: WorkerMessage) => {
+      switch (message.type) {
+        case 'events':
+          if (control !== null) {
+            for (const event of message.events) control.hub.publish(event);
+            control.hub.counters.droppedInWorkers += message.dropped;
+          }
+          return;
+        case 'metrics':
+          metricsRequests.get(message.id)?.(message.values);
+          return;
+        case 'ready':
+          // A replacement worker starts from the file: give it the deployment's policy.
+          if (shared !== undefined) _worker.send({ type: 'reload', shared } satisfies WorkerMessage);
+          if (++readyWorkers === workers) resolve();
+      }
     });
   });
   cluster.on('exit', () => {
     readyWorkers = Math.max(0, readyWorkers - 1);
   });
-  const http = await startHealthServer(config.http.listen, { ready: () => !draining && readyWorkers >= workers }, log);
+  let nextRequest = 0;
+  const workerMetrics = (worker: Worker): Promise<MetricsJson> =>
+    new Promise((resolve) => {
+      const id = nextRequest++;
+      const timer = setTimeout(() => {
+        metricsRequests.delete(id);
+        resolve([]);
+      }, METRICS_TIMEOUT_MS);
+      metricsRequests.set(id, (values) => {
+        clearTimeout(timer);
+        metricsRequests.delete(id);
+        resolve(values);
+      });
+      worker.send({ type: 'metrics?', id } satisfies WorkerMessage);
+    });
+  control = await ControlPlane.start(config, log, {
+    ready: () => !draining && readyWorkers >= workers,
+    applySharedPolicy: (next) => {
+      try {
+        loadConfig({ ...source, shared: next });
+      } catch (error) {
+        log.error({ from: next.from, err: error }, 'policy shared by another instance refused; the running one stays');
+        return;
+      }
+      shared = next;
+      broadcast({ type: 'reload', shared });
+      log.info({ from: next.from }, 'policy shared by another instance applied');
+    },
+    localRegistry: null,
+    remoteMetrics: () => Promise.all(liveWorkers().map(workerMetrics)),
+  });
+  const plane = control;
   for (let i = 0; i < workers; i++) fork();
   await ready;
   log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
@@ -47,23 +115,52 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   const shutdown = (signal: string): void => {
     if (draining) return;
     draining = true;
+    watcher?.close();
     log.info({ signal }, 'draining workers');
-    const alive = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+    const alive = liveWorkers();
     for (const worker of alive) worker.send({ type: 'drain' } satisfies WorkerMessage);
     const killer = setTimeout(() => {
       for (const worker of alive) if (!worker.isDead()) worker.kill('SIGKILL');
     }, config.dns.drain_timeout_ms + KILL_GRACE_MS);
     const exits = alive.map((worker) => (worker.isDead() ? null : new Promise((resolve) => worker.once('exit', resolve))));
-    Promise.all([...exits, http.close()]).then(() => {
-      clearTimeout(killer);
-      log.info('stopped');
-      process.exit(0);
-    });
+    // Workers hand over their last events before they exit; only then is the history closed.
+    Promise.all(exits)
+      .then(() => plane.close())
+      .then(
+        () => {
+          clearTimeout(killer);
+          log.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
-  // Each worker validates and swaps on its own; a broken file is refused by all alike.
+  // Each worker validates and swaps on its own; a broken file is refused by all alike. Workers
+  // watch the files themselves; the primary watches too, to share an accepted policy change.
+  const shareFilePolicy = (): void => {
+    shared = undefined;
+    try {
+      plane.sharePolicy(loadConfig(source));
+    } catch {
+      // The workers log why the file was refused.
+    }
+  };
+  const watcher =
+    config.redis.url === ''
+      ? null
+      : new ReloadWatcher([source.file, config.detection.catalogue || SHIPPED.catalogue].filter((path): path is string => path !== undefined), shareFilePolicy);
   process.on('SIGHUP', () => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.send({ type: 'reload' } satisfies WorkerMessage);
+    broadcast({ type: 'reload' });
+    shareFilePolicy();
+    plane.reopenLogs();
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+function liveWorkers(): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
 }

@@ -5,6 +5,21 @@ export function createLogger(level: string): Logger {
   return pino({
     level,
     base: { pid: process.pid },
-    redact: { paths: ['*.token', '*.secret', '*.password', 'token', 'secret', 'password'], censor: '[redacted]' },
+    redact: {
+      paths: [
+        'token',
+        'secret',
+        'password',
+        'key',
+        '*.token',
+        '*.secret',
+        '*.password',
+        '*.key',
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+      ],
+      censor: '[redacted]',
+    },
   });
 }

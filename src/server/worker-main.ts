@@ -12,7 +12,7 @@ if (source === null) {
 }
 const config = loadConfig(source);
 const log = createLogger(config.log.level);
-serveInProcess(config, log, { http: false, source, onReady: () => process.send?.({ type: 'ready' } satisfies WorkerMessage) }).catch((error: unknown) => {
+serveInProcess(config, log, { controlPlane: false, source, onReady: () => process.send?.({ type: 'ready' } satisfies WorkerMessage) }).catch((error: unknown) => {
   log.fatal({ err: error }, 'worker could not start');
   process.exit(1);
 });
