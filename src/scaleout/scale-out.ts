@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { EventHub } from '../events/event-hub.js';
+import { HistoryConsumer, type HistoryWriter } from './history-consumer.js';
+import { PolicySync, type SharedPolicy } from './policy-sync.js';
+import { RedisLink } from './redis-link.js';
+import { streamKeys } from './stream-keys.js';
+import { StreamPublisher } from './stream-publisher.js';
+import { StreamReader } from './stream-reader.js';
+
+export type { SharedPolicy } from './policy-sync.js';
+
+/** How long start-up waits for Redis before going on without it (DNS must come up regardless). */
+const CONNECT_WAIT_MS = 2000;
+
+/**
+ * Several instances as one deployment, over Redis: this instance's events go into a capped
+ * stream (numbered there, across instances), the local hub follows the whole stream so the
+ * feed shows every instance, the history is written once per event by the `history`
+ * consumer group, and policy changes are shared. Redis being away never reaches DNS: events
+ * wait in a bounded buffer and the node reports itself degraded until Redis is back.
+ */
+export class ScaleOut {
+  private reader: StreamReader | null = null;
+  private consumer: HistoryConsumer | null = null;
+  private sync: PolicySync | null = null;
+  private readonly links: RedisLink[];
+
+  private constructor(
+    readonly publisher: StreamPublisher,
+    private readonly commands: RedisLink,
+    private readonly settings: Config['redis'],
+    private readonly instance: string,
+    private readonly log: Logger,
+  ) {
+    this.links = [commands];
+  }
+
+  /**
+   * Connects (waiting briefly) and makes the publisher the hub will forward to. Ids handed
+   * out stay above `highestKnown()`, the highest this instance has stored or seen.
+   */
+  static async connect(config: Config, instance: string, log: Logger, highestKnown: () => number): Promise<ScaleOut> {
+    const scaleLog = log.child({ component: 'redis' });
+    const commands = new RedisLink(config.redis.url, 'commands', scaleLog);
+    const publisher = new StreamPublisher(commands, streamKeys(config.redis), config.redis.buffer, highestKnown, scaleLog);
+    if (!(await commands.ready(CONNECT_WAIT_MS))) scaleLog.warn('redis not reachable at start; DNS is served, events are buffered until it is');
+    return new ScaleOut(publisher, commands, config.redis, instance, scaleLog);
+  }
+
+  /**
+   * Starts following the stream into `hub` (prefilled with its newest `prefill` events),
+   * consuming it into `history` when this instance keeps one, and policy sharing.
+   */
+  follow(hub: EventHub, prefill: number, history: HistoryWriter | null, applyPolicy: (shared: SharedPolicy) => void): void {
+    const keys = streamKeys(this.settings);
+    const link = (name: string): RedisLink => {
+      const made = new RedisLink(this.settings.url, name, this.log);
+      this.links.push(made);
+      return made;
+    };
+    this.reader = new StreamReader(link('feed'), keys, hub, prefill, this.log);
+    if (history !== null) this.consumer = new HistoryConsumer(link('history'), keys, this.instance, history, this.log);
+    this.sync = new PolicySync(this.commands, link('policy'), keys, this.instance, applyPolicy, this.log);
+  }
+
+  /** Shares a policy accepted here (file change or SIGHUP) with every other instance. */
+  sharePolicy(config: Config): Promise<boolean> {
+    return this.sync?.share(config) ?? Promise.resolve(false);
+  }
+
+  /** Why the deployment-wide view is impaired right now, or null. */
+  degraded(): string | null {
+    if (this.links.every((link) => link.up)) return null;
+    return `redis unreachable: ${this.publisher.pending} events waiting, ${this.publisher.counters.dropped} dropped`;
+  }
+
+  /** Hands over what is buffered (if Redis is there), then closes every connection. */
+  async close(): Promise<void> {
+    await this.publisher.close();
+    await Promise.all([this.reader?.close(), this.consumer?.close()]);
+    for (const link of this.links) link.close();
+  }
+}
