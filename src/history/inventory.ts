@@ -19,15 +19,8 @@ export interface DeviceSummary {
   last_seen: number;
 }
 
-interface Sighting {
+interface Sighting extends InventoryApp {
   client: string;
-  id: string;
-  name: string;
-  owner: string;
-  owner_country: string;
-  first_seen: number;
-  last_seen: number;
-  count: number;
 }
 
 /**

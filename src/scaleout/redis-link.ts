@@ -60,3 +60,8 @@ export class RedisLink {
     this.client.disconnect(false);
   }
 }
+
+/** A wait that never keeps the process alive (retry loops between Redis attempts). */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DetectionEvent } from '../events/detection-event.js';
-import type { RedisLink } from './redis-link.js';
+import { pause, type RedisLink } from './redis-link.js';
 import { eventOf, type StreamEntry } from './stream-entries.js';
 import type { StreamKeys } from './stream-keys.js';
 
@@ -80,8 +80,4 @@ export class StreamReader {
     this.link.close();
     await this.loop;
   }
-}
-
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
