@@ -169,8 +169,31 @@ export function readRequest(msg: Buffer, req: WireRequest): ReadResult {
   return ReadResult.OK;
 }
 
+const NAME_SCRATCH = Buffer.alloc(MAX_NAME_LENGTH);
+
 /** Presentation form of an uncompressed wire name (lower-case input stays lower-case). */
 export function nameToString(wire: Buffer, offset: number): string {
+  // Almost every name is plain (printable, no '.' or '\' inside a label): one latin1
+  // decode of its bytes with the length octets turned into dots, instead of a string per byte.
+  let out = 0;
+  let plain = true;
+  for (let pos = offset, len = wire[pos]!; len !== 0 && len !== undefined && plain; len = wire[pos]!) {
+    if (out > 0) NAME_SCRATCH[out++] = 0x2e;
+    for (let i = pos + 1; i <= pos + len; i++) {
+      const c = wire[i]!;
+      if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c || out >= NAME_SCRATCH.length) {
+        plain = false;
+        break;
+      }
+      NAME_SCRATCH[out++] = c;
+    }
+    pos += len + 1;
+  }
+  if (plain) return NAME_SCRATCH.toString('latin1', 0, out);
+  return escapedName(wire, offset);
+}
+
+function escapedName(wire: Buffer, offset: number): string {
   let name = '';
   let pos = offset;
   for (let len = wire[pos]!; len !== 0 && len !== undefined; len = wire[pos]!) {

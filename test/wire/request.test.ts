@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReadResult, WireRequest, readRequest } from '../../src/wire/request.js';
+import { nameToString, ReadResult, WireRequest, readRequest } from '../../src/wire/request.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
 
 function read(msg: Buffer): { result: ReadResult; req: WireRequest } {
@@ -70,5 +70,23 @@ describe('readRequest', () => {
     // dns2 will not encode an over-long name, so grow the longest one by a label by hand.
     const overlong = Buffer.concat([longest.subarray(0, 12), Buffer.from([1, 0x61]), longest.subarray(12)]);
     expect(read(overlong).result).toBe(ReadResult.FORMERR);
+  });
+});
+
+describe('nameToString', () => {
+  const wire = (...labels: (string | number[])[]) =>
+    Buffer.concat([...labels.map((label) => Buffer.from([label.length, ...(typeof label === 'string' ? Buffer.from(label, 'latin1') : label)])), Buffer.from([0])]);
+
+  it('writes plain names as they are, and the root as an empty string', () => {
+    expect(nameToString(wire('api16-normal-c-useast1a', 'tiktokv', 'com'), 0)).toBe('api16-normal-c-useast1a.tiktokv.com');
+    expect(nameToString(Buffer.from([0]), 0)).toBe('');
+  });
+
+  it('escapes dots and backslashes inside labels and bytes that are not printable (RFC 1035 §5.1)', () => {
+    expect(nameToString(wire('a.b', 'c\\d', [0x07, 0x41], [0x20, 0xff], 'nl'), 0)).toBe('a\\.b.c\\\\d.\\007A.\\032\\255.nl');
+  });
+
+  it('reads from an offset', () => {
+    expect(nameToString(Buffer.concat([Buffer.from([9, 9]), wire('x', 'example')]), 2)).toBe('x.example');
   });
 });
