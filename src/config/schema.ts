@@ -102,6 +102,10 @@ export const ConfigSchema = Type.Object(
     ),
     detection: section(
       {
+        enabled: Type.Boolean({
+          description: 'false: a plain caching forwarder without canaries, tagging, policy or events; for measuring what detection costs',
+          default: true,
+        }),
         catalogue: Type.String({ description: 'Directory of app files (*.yaml); empty = the catalogue shipped in geo/apps', default: '' }),
         jurisdictions: Type.String({ description: 'Watch-list file; empty = geo/jurisdictions.yaml', default: '' }),
         bypass_endpoints: Type.String({ description: 'Public DNS-over-HTTPS resolvers whose lookup is a bypass attempt; empty = geo/doh-endpoints.yaml', default: '' }),

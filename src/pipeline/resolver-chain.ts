@@ -67,7 +67,9 @@ export function buildResolverChain(config: Config, upstreamLatency?: { observe(s
   const coalesce = new CoalesceStage();
   const tag = new TagStage(detection);
   const upstream = buildUpstreamStage(config, upstreamLatency);
-  const stages: Stage[] = [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream];
+  const stages: Stage[] = config.detection.enabled
+    ? [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
+    : [access, cache, coalesce, upstream];
   return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
 }
 

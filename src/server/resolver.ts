@@ -41,7 +41,7 @@ export class Resolver {
     const chain = buildResolverChain(config, metrics.upstreamLatency);
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
-    const recorder = events === null ? null : new EventRecorder(chain.detection, events, instanceName(config), config.events.all_queries);
+    const recorder = events === null || !config.detection.enabled ? null : new EventRecorder(chain.detection, events, instanceName(config), config.events.all_queries);
     const responder = new Responder(writer, log, recorder === null ? [metrics.queries] : [metrics.queries, recorder]);
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);

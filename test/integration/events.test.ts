@@ -141,4 +141,11 @@ describe('events under enforcement and with every query recorded', () => {
     await dig(all.wp.server, 'a.test.wachtpost', 'A');
     expect(all.take()).toMatchObject([{ kind: 'query', qname: 'a.test.wachtpost', app: null, action: 'allow', rcode: 'NOERROR' }]);
   });
+
+  it('is a plain caching forwarder with detection switched off: no block, no canary, no event', async () => {
+    const plain = await recorded('mode: enforce\ndetection:\n  enabled: false');
+    expect((await dig(plain.wp.server, TIKTOK, 'A')).status).toBe('NOERROR');
+    expect((await dig(plain.wp.server, 'use-application-dns.net', 'A')).status).not.toBe('NXDOMAIN');
+    expect(plain.take()).toEqual([]);
+  });
 });
