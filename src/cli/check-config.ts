@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { MIN_KEY_LENGTH } from '../events/pseudonymiser.js';
+import { ADMIN_TOKEN_ENV } from '../http/auth.js';
 import { Policy } from '../policy/policy.js';
 import { loadDetection } from '../tagging/detection.js';
 
@@ -36,6 +39,7 @@ export async function checkConfig(argv: string[], out: NodeJS.WritableStream, er
       return 1;
     }
     for (const expired of policy.expired) err.write(`${file}: warning: exemption ${expired}; it no longer applies\n`);
+    for (const warning of environmentWarnings(config)) err.write(`${file}: warning: ${warning}\n`);
     const shown = redact(config);
     out.write(parsed.values.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown));
     return 0;
@@ -45,6 +49,18 @@ export async function checkConfig(argv: string[], out: NodeJS.WritableStream, er
     const unreadable = error.problems.length === 1 && error.problems[0]!.message.startsWith('cannot read');
     return unreadable ? 2 : 1;
   }
+}
+
+/** What the file cannot say for itself: secrets that come from the environment. */
+function environmentWarnings(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+  const warnings: string[] = [];
+  if (config.privacy.pseudonymise && (env[config.privacy.key_env] ?? '').length < MIN_KEY_LENGTH) {
+    warnings.push(`privacy.pseudonymise is on but ${config.privacy.key_env} holds no key of ${MIN_KEY_LENGTH}+ characters here; serve will refuse to start without it`);
+  }
+  if (config.api.tokens.length === 0 && !env[ADMIN_TOKEN_ENV]) {
+    warnings.push(`no api.tokens and no ${ADMIN_TOKEN_ENV}: feed, API and dashboard will refuse everyone`);
+  }
+  return warnings;
 }
 
 /** A copy with every secret-looking value replaced, so printing a config never leaks one. */

@@ -51,7 +51,7 @@ function tokenCommand([name, role = 'analyst', ...extra]: string[]): number {
   }
   const { token, sha256 } = newToken();
   process.stdout.write(
-    `token (give it to ${name}; it is shown only now): ${token}\n\n# add under api.tokens:\n  - name: ${JSON.stringify(name)}\n    role: ${role}\n    sha256: ${sha256}\n`,
+    `token (give it to ${name}; it is shown only now): ${token}\n\n# add under api.tokens:\n  - name: ${JSON.stringify(name)}\n    role: ${role}\n    sha256: "${sha256}"\n`,
   );
   return 0;
 }

@@ -27,6 +27,25 @@ async function run(yaml: string): Promise<{ code: number; out: string; err: stri
 }
 
 describe('wachtpost check-config', () => {
+  it('warns about secrets the environment must supply, and prints no token hash as a secret', async () => {
+    const previous = [process.env.WACHTPOST_PSEUDONYM_KEY, process.env.WACHTPOST_ADMIN_TOKEN];
+    delete process.env.WACHTPOST_PSEUDONYM_KEY;
+    delete process.env.WACHTPOST_ADMIN_TOKEN;
+    try {
+      const bare = await run('privacy: { pseudonymise: true }\n');
+      expect(bare.code).toBe(0);
+      expect(bare.err).toContain('WACHTPOST_PSEUDONYM_KEY holds no key');
+      expect(bare.err).toContain('no api.tokens and no WACHTPOST_ADMIN_TOKEN');
+      process.env.WACHTPOST_PSEUDONYM_KEY = 'k'.repeat(32);
+      const keyed = await run(`privacy: { pseudonymise: true }\napi: { tokens: [{ name: a, role: admin, sha256: "${'0'.repeat(64)}" }] }\n`);
+      expect(keyed.err).toBe('');
+    } finally {
+      if (previous[0] === undefined) delete process.env.WACHTPOST_PSEUDONYM_KEY;
+      else process.env.WACHTPOST_PSEUDONYM_KEY = previous[0];
+      if (previous[1] !== undefined) process.env.WACHTPOST_ADMIN_TOKEN = previous[1];
+    }
+  });
+
   it('prints the effective configuration of a valid file', async () => {
     const result = await run('mode: enforce\n');
     expect(result.code).toBe(0);
