@@ -12,23 +12,40 @@ export interface Signature<App> {
 }
 
 const MAX_LABELS = 128;
+/** Words in the longest possible suffix: 255 bytes, four to a word. */
+const MAX_WORDS = 64;
 const SEED = 0x811c9dc5;
 
+/** Fields of a table slot; LENGTH holds the suffix length shifted left by one, ORed with "has a pattern". */
+const HASH = 0;
+const ID = 1;
+const OFFSET = 2;
+const LENGTH = 3;
+const SLOT_SHIFT = 2;
+const SLOT = 1 << SLOT_SHIFT;
 
 /**
- * Hostname signatures compiled into a hash map keyed by a hash of each rule's wire-form
- * suffix. A lookup hashes the name's suffixes label by label from the right (com,
- * tiktokv.com, api.tiktokv.com …) and probes the map once per label, stopping at the label
- * count of the longest rule, so its cost depends on the rules' depth, never on their number. Matches are on label boundaries
- * only; the most specific (longest) suffix wins, so "weixin.qq.com" can belong to another
- * app than "qq.com".
+ * Hostname signatures compiled into a hash table keyed by a hash of each rule's wire-form
+ * suffix. A lookup hashes the name's suffixes from the right (com, tiktokv.com,
+ * api.tiktokv.com …) and probes the table only at label counts some rule has, stopping at the
+ * longest rule, so its cost depends on the rules' depth, never on their number. Matches are
+ * on label boundaries only; the most specific (longest) suffix wins, so "weixin.qq.com" can
+ * belong to another app than "qq.com".
+ *
+ * Suffixes are hashed and compared four bytes at a time, in words aligned on the name's
+ * end so that every suffix of a name shares the words of the shorter ones, and a hit reads
+ * only typed arrays: the slot, then the rule's words.
  */
 export class SignatureIndex<App> {
   private readonly table = new SuffixTable();
-  /** Signatures by table slot value; signatures sharing a suffix hash are chained by `nextWithHash`. */
   private readonly signatures: Signature<App>[] = [];
-  private readonly nextWithHash: number[] = [];
+  /** Every rule's suffix words (see suffixWords), back to back. */
+  private words = new Int32Array(256);
+  private wordCount = 0;
+  /** ruleDepths[n] !== 0 when some rule has n labels: other depths need no probe. */
+  private readonly ruleDepths = new Uint8Array(MAX_LABELS + 1);
   private readonly labelStarts = new Int32Array(MAX_LABELS);
+  private readonly nameWords = new Int32Array(MAX_WORDS);
   private readonly scratch = Buffer.alloc(MAX_NAME_LENGTH + 1);
   size = 0;
   /** Where the last match's suffix starts in the name looked up (set by match()). */
@@ -38,14 +55,19 @@ export class SignatureIndex<App> {
 
   add(app: App, rule: string, domain: string, pattern: RegExp | null = null): void {
     const suffix = toWire(domain);
-    const key = suffixHash(suffix, 0, suffix.length);
     let labels = 0;
     for (let pos = 0; pos < suffix.length; pos += suffix[pos]! + 1) labels++;
     if (labels > this.maxLabels) this.maxLabels = labels;
+    this.ruleDepths[labels] = 1;
+
     const id = this.signatures.length;
     this.signatures.push({ app, rule, suffix, pattern });
-    this.nextWithHash.push(this.table.get(key));
-    this.table.set(key, id);
+    const offset = this.wordCount;
+    if (offset + MAX_WORDS > this.words.length) this.words = grown(this.words, offset + MAX_WORDS);
+    const words = this.words.subarray(offset);
+    const hash = suffixWords(Buffer.concat([suffix, ROOT]), 0, suffix.length, words);
+    this.wordCount += (suffix.length + 3) >> 2;
+    this.table.add(hash, offset, (suffix.length << 1) | (pattern === null ? 0 : 1));
     this.size++;
   }
 
@@ -55,6 +77,7 @@ export class SignatureIndex<App> {
    * their suffix already matched. Allocation-free; sets `matchedAt`.
    */
   match(wire: Buffer, offset: number, text: () => string): Signature<App> | null {
+    this.matchedAt = -1;
     const starts = this.labelStarts;
     let labels = 0;
     let pos = offset;
@@ -64,23 +87,44 @@ export class SignatureIndex<App> {
       pos += length + 1;
     }
     const end = pos;
-    let best: Signature<App> | null = null;
-    this.matchedAt = -1;
+    const { slots } = this.table;
+    const mask = slots.length - 1;
+    const { words, nameWords, ruleDepths } = this;
+    const depths = labels < this.maxLabels ? labels : this.maxLabels;
+    let best = -1;
+    let bestAt = -1;
+    let name: string | null = null;
+    // The name's words from its end, hashed as far as the deepest probe so far needed.
     let h = SEED;
-    const last = labels > this.maxLabels ? labels - this.maxLabels : 0;
-    for (let i = labels - 1; i >= last; i--) {
-      const start = starts[i]!;
-      h = mixLabel(h, wire, start, start + wire[start]! + 1);
-      for (let id = this.table.get(h); id >= 0; id = this.nextWithHash[id]!) {
-        const signature = this.signatures[id]!;
-        if (!sameBytes(signature.suffix, wire, start, end)) continue;
-        if (signature.pattern !== null && !signature.pattern.test(text())) continue;
-        best = signature;
-        this.matchedAt = start;
+    let hashed = 0;
+    for (let depth = 1; depth <= depths; depth++) {
+      if (ruleDepths[depth] === 0) continue;
+      const start = starts[labels - depth]!;
+      const length = end - start;
+      const full = length >> 2;
+      for (; hashed < full; hashed++) {
+        const word = wordEndingAt(wire, end - 4 * hashed);
+        nameWords[hashed] = word;
+        h = mixWord(h, word);
+      }
+      const rest = length & 3;
+      const head = rest === 0 ? 0 : headWord(wire, start, rest);
+      const key = finish(rest === 0 ? h : mixWord(h, head), length);
+      for (let s = (key << SLOT_SHIFT) & mask; slots[s + ID]! >= 0; s = (s + SLOT) & mask) {
+        if (slots[s + HASH] !== key || slots[s + LENGTH]! >> 1 !== length) continue;
+        // Equal hashes prove nothing: only equal lengths and equal words make a match.
+        const at = slots[s + OFFSET]!;
+        if ((rest !== 0 && words[at + full] !== head) || !sameWords(words, at, nameWords, full)) continue;
+        const id = slots[s + ID]!;
+        if ((slots[s + LENGTH]! & 1) !== 0 && !this.signatures[id]!.pattern!.test((name ??= text()))) continue;
+        best = id;
+        bestAt = start;
         break;
       }
     }
-    return best;
+    if (best < 0) return null;
+    this.matchedAt = bestAt;
+    return this.signatures[best]!;
   }
 
   /** The same lookup for a name in presentation form ("Api.TikTokV.com."): slow path and tools. */
@@ -90,6 +134,8 @@ export class SignatureIndex<App> {
     return this.match(this.scratch, 0, () => normaliseName(name));
   }
 }
+
+const ROOT = Buffer.from([0]);
 
 /** Lower-case, no trailing dot: the form patterns are written against. */
 export function normaliseName(name: string): string {
@@ -126,69 +172,112 @@ function writeWire(name: string, out: Buffer): number {
   return o;
 }
 
-/** Byte comparison in JS: for suffixes of a few dozen bytes it beats crossing into C++. */
-function sameBytes(suffix: Buffer, wire: Buffer, start: number, end: number): boolean {
-  if (suffix.length !== end - start) return false;
-  for (let i = 0; i < suffix.length; i++) if (suffix[i] !== wire[start + i]) return false;
-  return true;
+/**
+ * Splits the suffix wire[start, end) into words as match() does and returns its hash:
+ * words[k] holds the four bytes ending 4k bytes before `end`, and a leading remainder of
+ * one to three bytes becomes a last word with the missing bytes zero. `wire[end]` must exist.
+ * Exported for tests that need two suffixes with the same hash.
+ */
+export function suffixWords(wire: Uint8Array, start: number, end: number, words: Int32Array): number {
+  const length = end - start;
+  const full = length >> 2;
+  let h = SEED;
+  for (let k = 0; k < full; k++) {
+    words[k] = wordEndingAt(wire, end - 4 * k);
+    h = mixWord(h, words[k]!);
+  }
+  const rest = length & 3;
+  if (rest === 0) return finish(h, length);
+  words[full] = headWord(wire, start, rest);
+  return finish(mixWord(h, words[full]!), length);
 }
 
-/** Per byte a shift and two adds (no multiply in the dependency chain), one mix per label. */
-function mixLabel(h: number, wire: Buffer, start: number, end: number): number {
-  for (let i = start; i < end; i++) h = ((h << 5) + h + wire[i]!) | 0;
-  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-  return h ^ (h >>> 12);
+/** The four bytes before `end` as one int, built from bytes: names sit at any offset in a packet, so no aligned view fits. */
+function wordEndingAt(wire: Uint8Array, end: number): number {
+  return wire[end - 4]! | (wire[end - 3]! << 8) | (wire[end - 2]! << 16) | (wire[end - 1]! << 24);
 }
 
 /**
- * Open-addressing hash table from 32-bit suffix hashes to the newest signature id with that
- * hash: two typed arrays, linear probing, no boxing. A V8 Map probe costs several times more.
+ * The first `rest` (1–3) bytes from `start`, in the lanes wordEndingAt() would give them.
+ * Reads three bytes and shifts the ones past `rest` out, saving a branch per byte; the
+ * third can be the byte at the suffix end when the suffix is two bytes long.
  */
-class SuffixTable {
-  private keys = new Int32Array(16);
-  private values = new Int32Array(16).fill(-1);
-  private used = 0;
-
-  get(hash: number): number {
-    const mask = this.keys.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const value = this.values[slot]!;
-      if (value < 0) return -1;
-      if (this.keys[slot] === hash) return value;
-    }
-  }
-
-  set(hash: number, value: number): void {
-    if ((this.used + 1) * 2 > this.keys.length) this.grow();
-    const mask = this.keys.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      if (this.values[slot]! < 0) {
-        this.keys[slot] = hash;
-        this.values[slot] = value;
-        this.used++;
-        return;
-      }
-      if (this.keys[slot] === hash) {
-        this.values[slot] = value;
-        return;
-      }
-    }
-  }
-
-  private grow(): void {
-    const { keys, values } = this;
-    this.keys = new Int32Array(keys.length * 2);
-    this.values = new Int32Array(keys.length * 2).fill(-1);
-    this.used = 0;
-    for (let slot = 0; slot < keys.length; slot++) if (values[slot]! >= 0) this.set(keys[slot]!, values[slot]!);
-  }
+function headWord(wire: Uint8Array, start: number, rest: number): number {
+  return (wire[start]! | (wire[start + 1]! << 8) | (wire[start + 2]! << 16)) << (32 - 8 * rest);
 }
 
-/** Hash of a wire suffix, computed label by label from the right as match() does. */
-function suffixHash(wire: Buffer, start: number, end: number): number {
-  const starts: number[] = [];
-  for (let pos = start; pos < end; pos += wire[pos]! + 1) starts.push(pos);
-  let h = SEED;
-  for (let i = starts.length - 1; i >= 0; i--) h = mixLabel(h, wire, starts[i]!, starts[i]! + wire[starts[i]!]! + 1);
-  return h;
+function sameWords(words: Int32Array, at: number, nameWords: Int32Array, count: number): boolean {
+  for (let k = 0; k < count; k++) if (words[at + k] !== nameWords[k]) return false;
+  return true;
+}
+
+/** MurmurHash3's per-block step: the multiplies are off the chain that links the words. */
+function mixWord(h: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** MurmurHash3's finaliser, with the length mixed in so that zero lanes cannot alias. */
+function finish(h: number, length: number): number {
+  h ^= length;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function grown(array: Int32Array, atLeast: number): Int32Array<ArrayBuffer> {
+  let length = array.length * 2;
+  while (length < atLeast) length *= 2;
+  const copy = new Int32Array(length);
+  copy.set(array);
+  return copy;
+}
+
+/**
+ * Open-addressing hash table from 32-bit suffix hashes to signatures: linear probing over
+ * one Int32Array of (hash, id, suffix offset, suffix length << 1 | has pattern) slots, so a
+ * probe and the check that follows read one cache line and no objects. Signatures sharing a
+ * hash sit in the same probe run, newest first, so the newest of two rules for one suffix
+ * wins, as it would in a Map that was overwritten.
+ */
+class SuffixTable {
+  slots = new Int32Array(16 * SLOT).fill(-1);
+  /** (hash, offset, length and flag) by signature id, to rebuild the slots in id order. */
+  private entries = new Int32Array(16 * 3);
+  private count = 0;
+
+  /** Adds the next signature id. */
+  add(hash: number, offset: number, lengthAndFlag: number): void {
+    if ((this.count + 1) * 3 > this.entries.length) this.entries = grown(this.entries, (this.count + 1) * 3);
+    this.entries.set([hash, offset, lengthAndFlag], this.count * 3);
+    this.count++;
+    if (this.count * 2 * SLOT <= this.slots.length) {
+      this.place(this.count - 1);
+      return;
+    }
+    this.slots = new Int32Array(this.slots.length * 2).fill(-1);
+    for (let id = 0; id < this.count; id++) this.place(id);
+  }
+
+  /** Puts `id` in its hash's probe run ahead of the older signatures with the same hash. */
+  private place(id: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
+    const hash = this.entries[id * 3]!;
+    let carried = [id, this.entries[id * 3 + 1]!, this.entries[id * 3 + 2]!];
+    for (let s = (hash << SLOT_SHIFT) & mask; ; s = (s + SLOT) & mask) {
+      if (slots[s + ID]! < 0) {
+        slots.set([hash, ...carried], s);
+        return;
+      }
+      if (slots[s + HASH] === hash) {
+        const older = [slots[s + ID]!, slots[s + OFFSET]!, slots[s + LENGTH]!];
+        slots.set(carried, s + ID);
+        carried = older;
+      }
+    }
+  }
 }
