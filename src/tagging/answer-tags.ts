@@ -10,7 +10,7 @@ export class AnswerTags {
     readonly matchedName: string | null,
     /** CNAME and SVCB/HTTPS target names in answer order. */
     readonly chain: readonly string[],
-    /** A/AAAA addresses and HTTPS/SVCB address hints of the answer. */
+    /** A/AAAA addresses and HTTPS/SVCB address hints of an app's answer (others carry only their hosting). */
     readonly addresses: readonly string[],
     /** Country and ASN of each public address. */
     readonly hosting: readonly HostingTag[],

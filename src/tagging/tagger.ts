@@ -14,6 +14,7 @@ const TYPE_SVCB = 64;
 const TYPE_HTTPS = 65;
 const SVC_PARAM_IPV4HINT = 4;
 const SVC_PARAM_IPV6HINT = 6;
+const NONE: readonly string[] = Object.freeze([]);
 
 /**
  * Tags one upstream answer: which app it serves (query name first, then every CNAME and
@@ -66,8 +67,19 @@ export function tagAnswer(query: Query, answer: Answer, detection: Detection): A
     if (tag.country !== null && detection.watchlist.has(tag.country)) hostingWatchlisted = true;
   }
   const found = app as App | null;
+  // Most answers belong to no app and point at no public address: nothing to report, so
+  // they share NO_TAGS instead of carrying arrays through the cache (a million entries).
+  if (found === null && hosting.length === 0) return NO_TAGS;
   const ownerWatchlisted = found !== null && detection.watchlist.has(found.owner_country);
-  return new AnswerTags(found, matchedName, chain, addresses, hosting, ownerWatchlisted, hostingWatchlisted);
+  return new AnswerTags(
+    found,
+    matchedName,
+    chain.length === 0 ? NONE : chain,
+    found === null ? NONE : addresses,
+    hosting,
+    ownerWatchlisted,
+    hostingWatchlisted,
+  );
 }
 
 /** RFC 9460: priority, target name (uncompressed), then key/length/value parameters. */

@@ -172,7 +172,16 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   const dnssecOk = optStart >= 0 && (msg.readUInt16BE(optStart + 7) & EDNS_DO) !== 0;
   const extendedRcode = optStart >= 0 ? msg[optStart + 5]! : 0;
   const edeOptions = optStart >= 0 ? keptOptionsLength(msg, optStart + OPT_HEADER_LENGTH, optEnd) : 0;
-  const wire = Buffer.allocUnsafe(body + OPT_HEADER_LENGTH + edeOptions);
+  // One allocation holds the message and its TTL table: a cached answer then costs one
+  // (pooled) backing store instead of three, which matters with a million of them.
+  const wireLength = body + OPT_HEADER_LENGTH + edeOptions;
+  const ttlsAt = (wireLength + 3) & ~3;
+  const block = Buffer.allocUnsafe(ttlsAt + count * 6);
+  const wire = block.subarray(0, wireLength);
+  const ttls = new Uint32Array(block.buffer, block.byteOffset + ttlsAt, count);
+  const ttlOffsets = new Uint16Array(block.buffer, block.byteOffset + ttlsAt + count * 4, count);
+  ttls.set(scratchTtls.subarray(0, count));
+  ttlOffsets.set(scratchOffsets.subarray(0, count));
   msg.copy(wire, 0, 0, body);
   if (optStart < 0) wire.writeUInt16BE(arcount + 1, 10);
   writeOptHeader(wire, body, udpSize, extendedRcode, dnssecOk, edeOptions);
@@ -180,7 +189,7 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
 
   return {
     result: ScanResult.OK,
-    answer: new Answer(wire, kind, rcode | (extendedRcode << 4), scratchOffsets.slice(0, count), scratchTtls.slice(0, count), body, ttl),
+    answer: new Answer(wire, kind, rcode | (extendedRcode << 4), ttlOffsets, ttls, body, ttl),
   };
 }
 

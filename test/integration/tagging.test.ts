@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tagsOf } from '../../src/tagging/answer-tags.js';
+import { NO_TAGS, tagsOf } from '../../src/tagging/answer-tags.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
 import { dig } from '../support/dig.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
@@ -62,10 +62,14 @@ describe('tagging answers from a real upstream', () => {
     expect(tiktok.hostingWatchlisted).toBe(false); // a documentation address: no jurisdiction
   });
 
-  it('leaves names of no catalogued app untagged', async () => {
+  it('leaves names of no catalogued app untagged, sharing one empty tag set', async () => {
     await dig(wp.server, 'chain.test.wachtpost', 'A');
-    const tags = cachedTags('chain.test.wachtpost', TYPE.A);
-    expect(tags.app).toBeNull();
-    expect(tags.chain).toEqual(['chain2.test.wachtpost', 'chain3.test.wachtpost', 'a.test.wachtpost']);
+    // A CNAME chain to a documentation address: no app, no public hosting, nothing to carry.
+    expect(cachedTags('chain.test.wachtpost', TYPE.A)).toBe(NO_TAGS);
+    await dig(wp.server, 'ru-hosted.test.wachtpost', 'A');
+    const hosted = cachedTags('ru-hosted.test.wachtpost', TYPE.A);
+    expect(hosted.app).toBeNull();
+    expect(hosted.addresses).toEqual([]);
+    expect(hosted.hosting.map((tag) => tag.ip)).toEqual(['77.88.8.8']);
   });
 });
