@@ -1,0 +1,291 @@
+/**
+ * `npm run bench:throughput`: Wachtpost against Unbound and dnsmasq (and a Node UDP echo),
+ * all forwarding to one Knot upstream on loopback, loaded by dnsperf. For each workload a
+ * warm-up round per target, then rounds alternating between targets (A B C A B C …) so that
+ * drift on a shared machine hits every target alike. Progress on stderr, a Markdown report
+ * on stdout, JSON and an SVG chart in bench/results/ (or --out).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { DNSPERF_SETTINGS, runDnsperf } from './dnsperf.js';
+import { USAGE, UsageError, parseOptions, type Options } from './options.js';
+import { findBinary, startKnot, stopAll, versionOf, wachtpostVersion, type Server } from './peers.js';
+import { peakRssBytes, processTree } from './procstat.js';
+import { markdown, summarise, writeResults, type Cell, type HalfRateResult, type Report, type RoundResult, type TaggingCost } from './report.js';
+import { CORES, checkTarget, type StartContext, type TargetSpec } from './targets.js';
+import { WORKLOAD_DESCRIPTIONS, writeQueryFile, type QueryFile, type Workload } from './workloads.js';
+import { writeZones } from './zones.js';
+
+/**
+ * Read-once inputs (never-seen names) hold this many queries per second of round, with 20 %
+ * headroom: above any rate these targets reach here, so rounds end at their time limit
+ * rather than at end of file (which is noted when it happens).
+ */
+const READ_ONCE_RATE: Record<Exclude<Workload, 'hot'>, number> = { mixed: 150_000, miss: 100_000 };
+const READ_ONCE_HEADROOM = 1.2;
+/** Targets whose figures feed the half-rate latency and tagging-cost measurements. */
+const PEAK_TARGET = 'wachtpost-all';
+const TAGGED = 'wachtpost-1';
+const UNTAGGED = 'wachtpost-1-untagged';
+
+const startedAt = Date.now();
+function progress(text: string): void {
+  const elapsed = Math.round((Date.now() - startedAt) / 1000);
+  process.stderr.write(`[${String(Math.floor(elapsed / 60)).padStart(2, '0')}:${String(elapsed % 60).padStart(2, '0')}] ${text}\n`);
+}
+
+const abort = new AbortController();
+let workDir: string | null = null;
+let cleaning: Promise<void> | null = null;
+/** Ends dnsperf, stops every server and removes the temporary directory; runs once. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    abort.abort();
+    await stopAll();
+    if (workDir !== null) await rm(workDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+/** The requested targets whose binaries exist; the others are skipped with a note. */
+function availableTargets(requested: readonly TargetSpec[], notes: string[]): { targets: TargetSpec[]; binaries: Record<string, string> } {
+  const binaries: Record<string, string> = {};
+  const targets = requested.filter((spec) => {
+    if (spec.needs === undefined) return true;
+    const binary = findBinary(spec.needs);
+    if (binary === null) {
+      notes.push(`${spec.label} skipped: ${spec.needs} is not installed (apt-get install -y ${spec.needs}).`);
+      progress(`skipping ${spec.id}: ${spec.needs} is not installed`);
+      return false;
+    }
+    binaries[spec.needs] = binary;
+    return true;
+  });
+  return { targets, binaries };
+}
+
+/** Starts and checks every target; on a failure waits for all starts, so cleanup sees every process. */
+async function startTargets(targets: readonly TargetSpec[], context: StartContext, tag: string): Promise<Map<string, Server>> {
+  const starts = await Promise.allSettled(
+    targets.map(async (spec) => {
+      const server = await spec.start(context);
+      await checkTarget(spec, server, `${tag}${spec.id}`);
+      return [spec.id, server] as const;
+    }),
+  );
+  const servers = new Map<string, Server>();
+  for (const start of starts) {
+    if (start.status === 'rejected') throw start.reason;
+    servers.set(...start.value);
+  }
+  return servers;
+}
+
+/** The measuring part of a run, once Knot and the targets are up. */
+class Rounds {
+  private hotInput: QueryFile | null = null;
+  private step = 0;
+
+  constructor(
+    private readonly options: Options,
+    private readonly dnsperf: string,
+    private readonly dir: string,
+    private readonly tag: string,
+    private readonly knot: Server,
+    private readonly servers: Map<string, Server>,
+    private readonly notes: string[],
+    private readonly total: number,
+  ) {}
+
+  /** A warm-up round (not counted) and then the counted rounds, alternating between `specs`. */
+  async workload(workload: Workload, specs: readonly TargetSpec[]): Promise<Cell[]> {
+    const { options } = this;
+    const rounds = new Map<string, RoundResult[]>(specs.map((spec) => [spec.id, []]));
+    for (let round = options.warmupSeconds > 0 ? 0 : 1; round <= options.rounds; round++) {
+      const seconds = round === 0 ? options.warmupSeconds : options.seconds;
+      for (const [index, spec] of specs.entries()) {
+        const input = await this.input(workload, `${this.tag}t${index}r${round}`, seconds);
+        const result = await this.measure(spec.id, workload, round, seconds, options.maxQps, input);
+        if (!input.loop) await rm(input.path, { force: true });
+        const what = round === 0 ? 'warm-up' : `round ${round}/${options.rounds}`;
+        progress(
+          `[${++this.step}/${this.total}] ${workload} ${what} ${spec.id}: ${Math.round(result.qps).toLocaleString('en')} q/s, lost ${result.lost}, ` +
+            `p99 ${result.latency?.p99Ms.toFixed(2) ?? '—'} ms, server CPU ${((100 * result.cpuSeconds.server) / result.wallSeconds).toFixed(0)} %`,
+        );
+        if (round > 0) rounds.get(spec.id)!.push(result);
+      }
+    }
+    return specs.map((spec) => ({
+      workload,
+      target: spec.id,
+      rounds: rounds.get(spec.id)!,
+      summary: summarise(rounds.get(spec.id)!, peakRssBytes(processTree(this.servers.get(spec.id)!.pid))),
+    }));
+  }
+
+  /** Latency of cache hits with the rate capped at half of the target's median hot rate. */
+  async halfRate(peak: Cell): Promise<HalfRateResult> {
+    const requestedQps = peak.summary.qps.median / 2;
+    progress(`hot at half of the peak: ${peak.target} capped at ${Math.round(requestedQps).toLocaleString('en')} q/s`);
+    const result = await this.measure(peak.target, 'hot', 1, this.options.seconds, requestedQps, await this.input('hot', '', this.options.seconds));
+    return {
+      target: peak.target,
+      peakQps: peak.summary.qps.median,
+      requestedQps,
+      achievedQps: result.qps,
+      avgLatencyMs: result.latency?.avgMs ?? null,
+      p99LatencyMs: result.latency?.p99Ms ?? null,
+      lost: result.lost,
+    };
+  }
+
+  private async measure(target: string, workload: Workload, round: number, seconds: number, maxQps: number | null, input: QueryFile): Promise<RoundResult> {
+    const server = this.servers.get(target)!;
+    const result = await runDnsperf(this.dnsperf, {
+      port: server.port,
+      input,
+      seconds,
+      ...(maxQps === null ? {} : { maxQps }),
+      outputFile: join(this.dir, 'dnsperf.out'),
+      signal: abort.signal,
+      metered: { server: processTree(server.pid), knot: processTree(this.knot.pid) },
+    });
+    if (result.inputExhausted && result.runSeconds < seconds * 0.95) {
+      this.notes.push(`${target} ${workload} round ${round} read its whole input (${input.lines.toLocaleString('en')} queries) in ${result.runSeconds.toFixed(1)} s.`);
+    }
+    return { ...result, round };
+  }
+
+  /** The hot input is written once and looped; the others are written per round and read once. */
+  private async input(workload: Workload, label: string, seconds: number): Promise<QueryFile> {
+    if (workload === 'hot') return (this.hotInput ??= await writeQueryFile(this.dir, 'hot', 'all', 0));
+    const rate = this.options.maxQps ?? READ_ONCE_RATE[workload];
+    return writeQueryFile(this.dir, workload, label, Math.ceil(seconds * rate * READ_ONCE_HEADROOM));
+  }
+}
+
+function taggingCost(cells: readonly Cell[]): TaggingCost | null {
+  const hot = (id: string): Cell | undefined => cells.find((cell) => cell.workload === 'hot' && cell.target === id);
+  const on = hot(TAGGED);
+  const off = hot(UNTAGGED);
+  if (!on || !off) return null;
+  return {
+    on: on.target,
+    off: off.target,
+    qps: { on: on.summary.qps.median, off: off.summary.qps.median },
+    cpuUsPerAnswer: { on: on.summary.cpuUsPerAnswer, off: off.summary.cpuUsPerAnswer },
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const loadAtStart = os.loadavg()[0]!;
+  const notes: string[] = [];
+  const dnsperf = findBinary('dnsperf');
+  const knotd = findBinary('knotd');
+  if (dnsperf === null || knotd === null) {
+    progress('needs dnsperf and knotd on this machine: apt-get install -y dnsperf knot');
+    return 1;
+  }
+  const { targets, binaries } = availableTargets(options.targets, notes);
+  const versions: Record<string, string> = {
+    wachtpost: wachtpostVersion(),
+    dnsperf: versionOf(dnsperf, ['-h'], /Version (\S+)/),
+    knot: versionOf(knotd, ['--version'], /version (\S+)/),
+    ...(binaries.unbound ? { unbound: versionOf(binaries.unbound, ['-V'], /Version (\S+)/) } : {}),
+    ...(binaries.dnsmasq ? { dnsmasq: versionOf(binaries.dnsmasq, ['--version'], /version (\S+)/) } : {}),
+  };
+
+  const tag = randomBytes(3).toString('hex');
+  const dir = (workDir = await mkdtemp(join(os.tmpdir(), 'wachtpost-throughput-')));
+  progress(`writing zones (run tag ${tag}) into ${dir}`);
+  const knotDir = join(dir, 'knot');
+  await mkdir(knotDir);
+  const knot = await startKnot(knotd, knotDir, await writeZones(knotDir));
+  progress(`knot ${versions.knot} serving on 127.0.0.1:${knot.port}; starting ${targets.map((spec) => spec.id).join(', ')}`);
+  const servers = await startTargets(targets, { dir, upstreamPort: knot.port, binaries }, tag);
+
+  const plan = options.workloads.map((workload) => ({ workload, specs: targets.filter((spec) => spec.workloads.includes(workload)) }));
+  const roundsPerTarget = options.rounds + (options.warmupSeconds > 0 ? 1 : 0);
+  const total = plan.reduce((sum, { specs }) => sum + specs.length * roundsPerTarget, 0);
+  const rounds = new Rounds(options, dnsperf, dir, tag, knot, servers, notes, total);
+  const cells: Cell[] = [];
+  let halfRate: HalfRateResult | null = null;
+  for (const { workload, specs } of plan) {
+    const measured = await rounds.workload(workload, specs);
+    cells.push(...measured);
+    const peak = measured.find((cell) => cell.workload === 'hot' && cell.target === PEAK_TARGET);
+    if (peak) halfRate = await rounds.halfRate(peak);
+  }
+
+  const loadAtEnd = os.loadavg()[0]!;
+  if (cells.some((cell) => cell.target === UNTAGGED)) {
+    notes.push('"Detection off" is the same resolver with detection.enabled: false: no canaries, tagging, policy or events.');
+  }
+  if (targets.some((spec) => spec.id === 'unbound')) notes.push(`Unbound runs ${CORES} threads with 64 MiB message and 128 MiB RRset caches.`);
+  if (targets.some((spec) => spec.id === 'dnsmasq')) {
+    notes.push('dnsmasq is single-threaded by design; its cache holds 10,000 entries, as a larger one makes every miss slow once it is full.');
+  }
+  notes.push(
+    `Server, dnsperf and Knot share the machine's ${CORES} CPUs, as does anything else running on it, so rates compare targets ` +
+      `within one run (rounds alternate) rather than being absolute. 1-minute load average ${loadAtStart.toFixed(1)} at the start, ` +
+      `${loadAtEnd.toFixed(1)} at the end; "other" is the CPU the rest of the machine used during each round.`,
+  );
+
+  const report: Report = {
+    date: new Date().toISOString(),
+    machine: {
+      cpus: CORES,
+      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      kernel: os.release(),
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
+    },
+    versions,
+    settings: {
+      rounds: options.rounds,
+      seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
+      smoke: options.smoke,
+      maxQps: options.maxQps,
+      dnsperf: DNSPERF_SETTINGS,
+    },
+    workloads: Object.fromEntries(options.workloads.map((workload) => [workload, WORKLOAD_DESCRIPTIONS[workload]])),
+    targets: targets.map(({ id, label, wachtpost }) => ({ id, label, wachtpost })),
+    cells,
+    halfRate,
+    taggingCost: taggingCost(cells),
+    notes,
+  };
+  await writeResults(options.out, report);
+  process.stdout.write(markdown(report));
+  progress(`results in ${join(options.out, 'throughput.json')} and throughput.svg`);
+  return 0;
+}
+
+// A reader that stops early (`… | head`) must not abort the run or its cleanup.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping every server`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const code = await main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (abort.signal.aborted) return 130;
+  progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  return 1;
+});
+await cleanup();
+process.exitCode = code;

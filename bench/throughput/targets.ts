@@ -1,0 +1,99 @@
+/** What can be measured: each target, how it starts, which workloads suit it, and what it must answer. */
+import os from 'node:os';
+import { join } from 'node:path';
+import { startDnsmasq, startEcho, startUnbound, startWachtpost, type Server } from './peers.js';
+import { ask, type ProbeReply } from './probe.js';
+import type { TargetInfo } from './report.js';
+import { SAMPLE, WORKLOADS, type Workload } from './workloads.js';
+
+export const CORES = os.availableParallelism();
+
+export interface StartContext {
+  dir: string;
+  upstreamPort: number;
+  /** Absolute paths of the peers' binaries that were found. */
+  binaries: Record<string, string>;
+}
+
+export interface TargetSpec extends TargetInfo {
+  workloads: readonly Workload[];
+  /** A DNS resolver (so checked for real answers), not the echo. */
+  resolver: boolean;
+  /** Answers NXDOMAIN for the catalogued app names. */
+  blocks: boolean;
+  /** The binary (and Debian package) it needs; the target is skipped with a note when missing. */
+  needs?: string;
+  start(context: StartContext): Promise<Server>;
+}
+
+const wachtpost = (id: string, workers: number, tagging: boolean) => (context: StartContext) =>
+  startWachtpost(id, join(context.dir, id), context.upstreamPort, { workers, tagging });
+
+/** In this order within every round, so a workload's rounds go A B C A B C … */
+export const TARGETS: readonly TargetSpec[] = [
+  { id: 'wachtpost-1', label: 'Wachtpost, 1 worker', wachtpost: true, workloads: WORKLOADS, resolver: true, blocks: true, start: wachtpost('wachtpost-1', 1, true) },
+  {
+    id: 'wachtpost-all',
+    label: `Wachtpost, ${CORES} workers`,
+    wachtpost: true,
+    workloads: WORKLOADS,
+    resolver: true,
+    blocks: true,
+    start: wachtpost('wachtpost-all', CORES, true),
+  },
+  {
+    id: 'wachtpost-1-untagged',
+    label: 'Wachtpost, 1 worker, detection off',
+    wachtpost: true,
+    workloads: ['hot'],
+    resolver: true,
+    blocks: false,
+    start: wachtpost('wachtpost-1-untagged', 1, false),
+  },
+  {
+    id: 'unbound',
+    label: `Unbound (${CORES} threads)`,
+    wachtpost: false,
+    workloads: WORKLOADS,
+    resolver: true,
+    blocks: true,
+    needs: 'unbound',
+    start: (context) => startUnbound(context.binaries.unbound!, join(context.dir, 'unbound'), context.upstreamPort, CORES),
+  },
+  {
+    id: 'dnsmasq',
+    label: 'dnsmasq (1 process)',
+    wachtpost: false,
+    workloads: WORKLOADS,
+    resolver: true,
+    blocks: true,
+    needs: 'dnsmasq',
+    start: (context) => startDnsmasq(context.binaries.dnsmasq!, join(context.dir, 'dnsmasq'), context.upstreamPort),
+  },
+  // Answers without DNS work, so only the hot workload means anything for it.
+  { id: 'echo', label: 'Node UDP echo (no DNS work)', wachtpost: false, workloads: ['hot'], resolver: false, blocks: false, start: () => startEcho() },
+];
+
+const answered = (reply: ProbeReply): boolean => reply.rcode === 'NOERROR' && reply.answers > 0;
+
+/**
+ * Refuses to measure a target that answers wrongly (a fast wrong answer is no result):
+ * a hot name and a never-seen name must resolve, a catalogued app name must be blocked
+ * by the targets that block and resolve on the others.
+ */
+export async function checkTarget(spec: TargetSpec, server: Server, tag: string): Promise<void> {
+  if (!spec.resolver) return;
+  const expectations = [
+    { name: SAMPLE.hot, expect: answered, what: 'resolve' },
+    { name: SAMPLE.fresh(tag), expect: answered, what: 'resolve through the upstream' },
+    spec.blocks
+      ? { name: SAMPLE.blocked, expect: (reply: ProbeReply) => reply.rcode === 'NXDOMAIN', what: 'be blocked (NXDOMAIN)' }
+      : { name: SAMPLE.blocked, expect: answered, what: 'resolve (this target does not block)' },
+  ];
+  for (const { name, expect, what } of expectations) {
+    const reply = await ask(server.port, name, 'A', 2000);
+    if (reply === null || !expect(reply)) {
+      throw new Error(`${server.name}: ${name} should ${what}, got ${reply === null ? 'no answer' : `${reply.rcode} with ${reply.answers} answers`}`);
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * The throughput harness in --smoke mode: one short, rate-capped round per target and
+ * workload. It checks that the harness works end to end, not how fast anything is.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { findBinary } from '../../bench/throughput/peers.js';
+import type { Report } from '../../bench/throughput/report.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const HARNESS = join(ROOT, 'bench/throughput/run.ts');
+const KILL_AFTER_MS = 100_000;
+
+const missing = ['dnsperf', 'knotd'].filter((binary) => findBinary(binary) === null);
+// The echo and the untagged variant add start-up time without exercising anything new.
+const targets = ['wachtpost-1', 'wachtpost-all', ...['unbound', 'dnsmasq'].filter((peer) => findBinary(peer) !== null)];
+const skipReason = missing.length > 0 ? ` (skipped: ${missing.join(' and ')} not installed; apt-get install -y dnsperf knot)` : '';
+if (skipReason) console.warn(`throughput smoke test${skipReason}`);
+
+function runHarness(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', HARNESS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  // SIGTERM lets the harness stop its servers; the test fails on the exit code.
+  const timer = setTimeout(() => child.kill('SIGTERM'), KILL_AFTER_MS);
+  return new Promise((resolve) =>
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+describe.skipIf(missing.length > 0)(`bench:throughput --smoke${skipReason}`, () => {
+  it('measures every available target and reports answers from Wachtpost', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'wachtpost-throughput-test-'));
+    try {
+      const { code, stdout, stderr } = await runHarness(['--smoke', '--out', out, '--targets', targets.join(',')]);
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/^\| workload \| target \| queries\/s \|/m);
+      expect(stdout).toMatch(/^\| hot \| Wachtpost, 1 worker \| [1-9]/m);
+
+      const report = JSON.parse(await readFile(join(out, 'throughput.json'), 'utf8')) as Report;
+      expect(report.targets.map((target) => target.id).sort()).toEqual([...targets].sort());
+      const cell = (workload: string, target: string) => report.cells.find((c) => c.workload === workload && c.target === target);
+      for (const target of ['wachtpost-1', 'wachtpost-all']) {
+        const hot = cell('hot', target)!.rounds[0]!;
+        expect(hot.qps).toBeGreaterThan(0);
+        expect(hot.rcodes.NOERROR ?? 0).toBeGreaterThan(hot.sent / 2);
+        // A tenth of the mixed workload is catalogued app names, which enforce mode blocks.
+        const mixed = cell('mixed', target)!.rounds[0]!;
+        expect(mixed.rcodes.NXDOMAIN ?? 0).toBeGreaterThan(mixed.sent / 20);
+        expect(cell('miss', target)!.rounds[0]!.rcodes.NOERROR ?? 0).toBeGreaterThan(0);
+      }
+      expect(report.halfRate?.achievedQps ?? 0).toBeGreaterThan(0);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 110_000);
+});
