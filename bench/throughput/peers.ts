@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { knotConfig } from '../../test/support/knot.js';
 import { freePort } from '../../test/support/ports.js';
 import { ask } from './probe.js';
 import { processTree } from './procstat.js';
@@ -127,19 +128,7 @@ const resolves = (port: number) => async (): Promise<boolean> => (await ask(port
 
 export async function startKnot(binary: string, dir: string, zones: Map<string, string>): Promise<Server> {
   const port = await freePort();
-  const config = [
-    'server:',
-    `    listen: 127.0.0.1@${port}`,
-    `    rundir: ${dir}`,
-    'log:',
-    '  - target: stderr',
-    '    any: warning',
-    'database:',
-    `    storage: ${dir}`,
-    'zone:',
-    ...[...zones].flatMap(([name, file]) => [`  - domain: ${name}`, `    file: ${file}`, '    zonefile-sync: -1', '    journal-content: none']),
-    '',
-  ].join('\n');
+  const config = knotConfig([`127.0.0.1@${port}`], dir, [...zones].map(([name, file]) => ({ name, file })));
   await writeFile(join(dir, 'knot.conf'), config);
   return launch({ name: 'knot', command: binary, args: ['-c', join(dir, 'knot.conf')], cwd: dir, port, ready: resolves(port) });
 }

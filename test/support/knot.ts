@@ -18,6 +18,38 @@ export interface KnotServer {
 /** The one zone Knot signs at start-up, for DNSSEC tests. */
 const SIGNED_ZONE = 'signed.wachtpost';
 
+export interface KnotZone {
+  name: string;
+  file: string;
+  /** Signed by knotd at start-up (ECDSA P-256, NSEC). */
+  signed?: boolean;
+}
+
+/** A knot.conf serving `zones` from files, with all state in `dir`; no zone file is written back. */
+export function knotConfig(listen: string[], dir: string, zones: readonly KnotZone[]): string {
+  const signing = zones.some((zone) => zone.signed);
+  return [
+    'server:',
+    `    listen: [ ${listen.join(', ')} ]`,
+    `    rundir: ${dir}`,
+    'log:',
+    '  - target: stderr',
+    '    any: warning',
+    'database:',
+    `    storage: ${dir}`,
+    ...(signing ? ['policy:', '  - id: test', '    algorithm: ecdsap256sha256', '    nsec3: off'] : []),
+    'zone:',
+    ...zones.flatMap((zone) => [
+      `  - domain: ${zone.name}`,
+      `    file: ${zone.file}`,
+      '    zonefile-sync: -1',
+      '    journal-content: none',
+      ...(zone.signed ? ['    dnssec-signing: on', '    dnssec-policy: test'] : []),
+    ]),
+    '',
+  ].join('\n');
+}
+
 /**
  * A real authoritative upstream: Debian's Knot DNS on a free loopback port, serving every
  * zone in test/fixtures/zones (signed.wachtpost signed by knot at start-up), with all of its
@@ -27,31 +59,11 @@ export async function startKnot(): Promise<KnotServer> {
   const dir = await mkdtemp(join(tmpdir(), 'wachtpost-knot-'));
   const port = await freePort();
   const zones = (await readdir(ZONES)).filter((file) => file.endsWith('.zone')).map((file) => file.slice(0, -'.zone'.length));
-  const zone = (name: string, signed: boolean): string =>
-    [
-      `  - domain: ${name}`,
-      `    file: ${join(ZONES, `${name}.zone`)}`,
-      '    zonefile-sync: -1',
-      '    journal-content: none',
-      ...(signed ? ['    dnssec-signing: on', '    dnssec-policy: test'] : []),
-    ].join('\n');
-  const config = [
-    'server:',
-    `    listen: [ 127.0.0.1@${port}, ::1@${port} ]`,
-    `    rundir: ${dir}`,
-    'log:',
-    '  - target: stderr',
-    '    any: warning',
-    'database:',
-    `    storage: ${dir}`,
-    'policy:',
-    '  - id: test',
-    '    algorithm: ecdsap256sha256',
-    '    nsec3: off',
-    'zone:',
-    ...zones.map((name) => zone(name, name === SIGNED_ZONE)),
-    '',
-  ].join('\n');
+  const config = knotConfig(
+    [`127.0.0.1@${port}`, `::1@${port}`],
+    dir,
+    zones.map((name) => ({ name, file: join(ZONES, `${name}.zone`), signed: name === SIGNED_ZONE })),
+  );
   await writeFile(join(dir, 'knot.conf'), config);
 
   const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
