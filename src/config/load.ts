@@ -104,6 +104,10 @@ function semanticProblems(config: Config, source: YamlSource): ConfigProblem[] {
     }),
   );
   check(['http', 'listen'], () => parseHostPort(config.http.listen, 8080));
+  if (config.siem.syslog.target !== '') check(['siem', 'syslog', 'target'], () => parseHostPort(config.siem.syslog.target, 514));
+  check(['redis', 'url'], () => {
+    if (config.redis.url !== '' && !/^rediss?:\/\/[^/\s]+/.test(config.redis.url)) throw new Error(`"${config.redis.url}" is not a redis:// or rediss:// URL`);
+  });
   config.access.allow.forEach((text, i) =>
     check(['access', 'allow', i], () => {
       if (!ipaddr.isValidCIDR(text)) throw new Error(`"${text}" is not a CIDR range like 10.64.0.0/10`);

@@ -57,6 +57,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('checks the SIEM target and the Redis URL before anything connects', () => {
+    const problems = problemsOf(['siem:', '  syslog:', '    target: "logs.example.nl:514"', 'redis:', '  url: "localhost:6379"', ''].join('\n'));
+    expect(problems.map((problem) => [problem.path, problem.line])).toEqual([
+      ['siem.syslog.target', 3],
+      ['redis.url', 5],
+    ]);
+    expect(() => loadConfig({ text: 'siem: { syslog: { target: "[::1]:6514" } }\nredis: { url: "rediss://redis.internal:6380" }\n', overrides: UPSTREAM })).not.toThrow();
+  });
+
   it('lets flags override the file, and blames flags for their own mistakes', () => {
     const config = loadConfig({ text: 'mode: monitor\ndns:\n  workers: 4\n', overrides: { ...UPSTREAM, mode: 'enforce', workers: 2 } });
     expect(config.mode).toBe('enforce');
