@@ -78,6 +78,9 @@ try {
   for (const socket of sockets) socket.close();
 
   const perClient = received.map((count) => Math.round(count / watched.runSeconds));
+  // Events a worker could not hand to a busy primary never reach the hub, so no client sees a gap for them.
+  const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const counter = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
   const result = {
     seconds,
     workers,
@@ -87,6 +90,9 @@ try {
     eventsPerSecondPerClient: { min: Math.min(...perClient), max: Math.max(...perClient) },
     eventsPerSecondAllClients: perClient.reduce((sum, rate) => sum + rate, 0),
     gapMissedTotal: gaps.reduce((sum, missed) => sum + missed, 0),
+    eventsPublished: counter('wachtpost_events_published_total'),
+    eventsDroppedInWorkers: counter('wachtpost_events_dropped_in_workers_total'),
+    eventsStored: counter('wachtpost_events_stored_total'),
     qpsRatio: round(watched.qps / alone.qps),
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -4,7 +4,6 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConfigOverrides, type LoadOptions } from '../config/load.js';
 import { runPrimary } from '../server/cluster.js';
 import { createLogger } from '../server/log.js';
-import { serveInProcess } from '../server/serve.js';
 
 const USAGE = `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
                       [--http HOST:PORT] [--mode monitor|enforce] [--workers N]`;
@@ -64,15 +63,9 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
   const log = createLogger(config.log.level);
   const workers = config.dns.workers === 0 ? os.availableParallelism() : config.dns.workers;
   try {
-    if (workers === 1) {
-      await serveInProcess(config, log, {
-        controlPlane: true,
-        source,
-        onReady: () => log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready'),
-      });
-    } else {
-      await runPrimary(config, source, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
-    }
+    // Always a primary plus workers, even for one worker: DNS then never shares an event
+    // loop with the history's writes, the feed or HTTP.
+    await runPrimary(config, source, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
   } catch (error) {
     log.fatal({ err: error }, 'could not start');
     return 1;

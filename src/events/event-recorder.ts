@@ -5,7 +5,7 @@ import type { Answer } from '../wire/answer.js';
 import type { DetectionEvent, EventAction, EventApp, EventKind } from './detection-event.js';
 import { rcodeName, typeName } from './dns-names.js';
 
-/** Where recorded events go: the hub in a single process, the batcher in a cluster worker. */
+/** Where recorded events go: a worker's batcher (to the primary's hub), or a hub directly in tests and benchmarks. */
 export interface EventSink {
   publish(event: DetectionEvent): void;
   /** Events it had to drop because its bounded queue was full. */

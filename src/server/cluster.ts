@@ -104,7 +104,6 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
       broadcast({ type: 'reload', shared });
       log.info({ from: next.from }, 'policy shared by another instance applied');
     },
-    localRegistry: null,
     remoteMetrics: () => Promise.all(liveWorkers().map(workerMetrics)),
   });
   const plane = control;

@@ -26,14 +26,11 @@ export interface ControlPlaneOptions {
   ready(): boolean;
   /** With Redis: another instance shared a policy; validate it and swap it in (or refuse and log). */
   applySharedPolicy(shared: SharedPolicy): void;
-  /** This process's own DNS registry in a single process; none in a cluster primary. */
-  localRegistry: Registry | null;
   remoteMetrics: RemoteMetrics;
 }
 
 /**
- * The SOC side of a node, in the one process that owns it (the only process, or the cluster
- * primary): the event hub, the history, authentication and the HTTP server with feed, API,
+ * The SOC side of a node, in the cluster primary: the event hub, the history, authentication and the HTTP server with feed, API,
  * metrics and dashboard. The resolver only ever publishes into the hub.
  */
 export class ControlPlane {
@@ -81,8 +78,7 @@ export class ControlPlane {
         metrics: {
           contentType: registry.contentType,
           text: async () => {
-            const own = [await registry.getMetricsAsJSON(), ...(options.localRegistry === null ? [] : [await options.localRegistry.getMetricsAsJSON()])];
-            return AggregatorRegistry.aggregate([...own, ...(await options.remoteMetrics())]).metrics();
+            return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())]).metrics();
           },
         },
       });

@@ -2,7 +2,7 @@ import type { LoadOptions } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { WORKER_SOURCE_ENV, type WorkerMessage } from './cluster.js';
 import { createLogger } from './log.js';
-import { serveInProcess } from './serve.js';
+import { serveWorker } from './worker.js';
 
 /** Entry point of a cluster worker: it loads the configuration the primary already validated. */
 const source = JSON.parse(process.env[WORKER_SOURCE_ENV] ?? 'null') as LoadOptions | null;
@@ -12,7 +12,7 @@ if (source === null) {
 }
 const config = loadConfig(source);
 const log = createLogger(config.log.level);
-serveInProcess(config, log, { controlPlane: false, source, onReady: () => process.send?.({ type: 'ready' } satisfies WorkerMessage) }).catch((error: unknown) => {
+serveWorker(config, log, source, () => process.send?.({ type: 'ready' } satisfies WorkerMessage)).catch((error: unknown) => {
   log.fatal({ err: error }, 'worker could not start');
   process.exit(1);
 });

@@ -195,7 +195,9 @@ function parsePrometheus(text: string): Map<string, number> {
 
 describe('a slow feed client', () => {
   it('loses its oldest events with gap notices while DNS and a normal client keep going', async () => {
-    const node = await serve('slow', 1, 'events:\n  buffer: 1024\n');
+    // A small ring, so the paused client is lapped quickly; still several times a worker's
+    // largest batch (1,000 events), so the reading client is never lapped by one batch.
+    const node = await serve('slow', 1, 'events:\n  buffer: 8192\n');
     const slow = await feed(node.httpPort);
     const normal = await feed(node.httpPort);
     await Promise.all([slow.next((m) => m.type === 'hello'), normal.next((m) => m.type === 'hello')]);
