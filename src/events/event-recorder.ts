@@ -34,7 +34,7 @@ export class EventRecorder {
     const verdict = query.verdict;
     const tags = query.tags ?? tagsOf(answer);
     let kind: EventKind | null = null;
-    if (verdict !== null && verdict.rule !== null && verdict.rule.startsWith('canary:')) kind = 'bypass';
+    if (verdict !== null && verdict.bypassSignal) kind = 'bypass';
     else if (this.detection.current.bypass.match(query.question, 0, query.qnameText) !== null) kind = 'bypass';
     else if (tags.app !== null || tags.hostingWatchlisted || (verdict !== null && verdict.action !== 'allow')) kind = 'detection';
     else if (this.allQueries) kind = 'query';

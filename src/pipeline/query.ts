@@ -18,6 +18,7 @@ export interface VerdictRef {
   readonly action: string;
   readonly rule: string | null;
   readonly exemption: string | null;
+  readonly bypassSignal: boolean;
 }
 
 /**

@@ -34,7 +34,7 @@ export class CanaryStage extends Stage {
     ];
     this.canaries = names.map((name) => ({
       wire: Buffer.concat([toWire(name), Buffer.alloc(1)]),
-      verdict: new Verdict('block', `canary:${name}`, null),
+      verdict: new Verdict('block', `canary:${name}`, null, true),
     }));
   }
 

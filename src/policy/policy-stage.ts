@@ -1,6 +1,6 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
-import { AnswerTags, tagsOf } from '../tagging/answer-tags.js';
+import { nameTags, tagsOf } from '../tagging/answer-tags.js';
 import type { DetectionSource } from '../tagging/tag-stage.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import type { Group, Policy } from './policy.js';
@@ -36,8 +36,7 @@ export class PolicyStage extends Stage {
       const verdict = policy.decide(group, signature.app, false, Date.now());
       if (verdict.action === 'block') {
         query.verdict = verdict;
-        const app = signature.app;
-        query.tags = new AnswerTags(app, query.qname(), [], [], [], this.detection.current.watchlist.has(app.owner_country), false);
+        query.tags = nameTags(signature.app, query.qname(), this.detection.current.watchlist);
         return policy.blockAnswer(verdict.rule!);
       }
     }

@@ -8,6 +8,8 @@ export class Verdict {
     readonly rule: string | null,
     /** The exemption that let the query through, or null. */
     readonly exemption: string | null,
+    /** The query was a device checking whether it may bypass this resolver (a canary name). */
+    readonly bypassSignal = false,
   ) {}
 }
 

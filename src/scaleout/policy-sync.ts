@@ -21,7 +21,7 @@ export interface SharedPolicy {
 export class PolicySync {
   constructor(
     private readonly commands: RedisLink,
-    private readonly subscriber: RedisLink,
+    subscriber: RedisLink,
     private readonly keys: StreamKeys,
     private readonly instance: string,
     private readonly apply: (shared: SharedPolicy) => void,

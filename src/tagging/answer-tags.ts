@@ -21,7 +21,15 @@ export class AnswerTags {
   ) {}
 }
 
-export const NO_TAGS = new AnswerTags(null, null, [], [], [], false, false);
+/** Shared by every tag set with nothing in a list, so cached answers carry no empty arrays. */
+export const NONE: readonly never[] = Object.freeze([]);
+
+export const NO_TAGS = new AnswerTags(null, null, NONE, NONE, NONE, false, false);
+
+/** Tags of a query whose own name belongs to `app` (judged before anything is asked upstream). */
+export function nameTags(app: App, name: string, watchlist: ReadonlySet<string>): AnswerTags {
+  return new AnswerTags(app, name, NONE, NONE, NONE, watchlist.has(app.owner_country), false);
+}
 
 /** The tags of an answer, or NO_TAGS for answers that were never tagged (synthetic ones). */
 export function tagsOf(answer: { tags: object | null }): AnswerTags {

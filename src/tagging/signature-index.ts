@@ -60,7 +60,7 @@ export class SignatureIndex<App> {
     if (labels > this.maxLabels) this.maxLabels = labels;
     this.ruleDepths[labels] = 1;
 
-    const id = this.signatures.length;
+    // The table numbers its entries in the order added, as `signatures` is indexed.
     this.signatures.push({ app, rule, suffix, pattern });
     const offset = this.wordCount;
     if (offset + MAX_WORDS > this.words.length) this.words = grown(this.words, offset + MAX_WORDS);

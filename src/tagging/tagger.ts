@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { Query } from '../pipeline/query.js';
 import type { Answer } from '../wire/answer.js';
 import { forEachAnswerRecord, readName, type RecordView } from '../wire/records.js';
-import { AnswerTags, NO_TAGS } from './answer-tags.js';
+import { AnswerTags, NO_TAGS, NONE } from './answer-tags.js';
 import type { App } from './catalogue-schema.js';
 import type { Detection } from './detection.js';
 import type { HostingTag } from './geo-tagger.js';
@@ -14,7 +14,6 @@ const TYPE_SVCB = 64;
 const TYPE_HTTPS = 65;
 const SVC_PARAM_IPV4HINT = 4;
 const SVC_PARAM_IPV6HINT = 6;
-const NONE: readonly string[] = Object.freeze([]);
 
 /**
  * Tags one upstream answer: which app it serves (query name first, then every CNAME and
