@@ -1,5 +1,5 @@
 import type { Query } from '../pipeline/query.js';
-import { tagsOf } from '../tagging/answer-tags.js';
+import { NO_TAGS } from '../tagging/answer-tags.js';
 import type { DetectionSource } from '../tagging/tag-stage.js';
 import type { Answer } from '../wire/answer.js';
 import type { DetectionEvent, EventAction, EventApp, EventKind } from './detection-event.js';
@@ -32,7 +32,7 @@ export class EventRecorder {
 
   answered(query: Query, answer: Answer): void {
     const verdict = query.verdict;
-    const tags = query.tags ?? tagsOf(answer);
+    const tags = query.tags ?? NO_TAGS;
     let kind: EventKind | null = null;
     if (verdict !== null && verdict.bypassSignal) kind = 'bypass';
     else if (this.detection.current.bypass.match(query.question, 0, query.qnameText) !== null) kind = 'bypass';

@@ -41,7 +41,7 @@ export class Query extends WireRequest {
   /** Set by the policy stage: the client's group (null: none) and the decision taken. */
   group: GroupRef | null = null;
   verdict: VerdictRef | null = null;
-  /** Set by the policy stage: the tags the verdict was taken on (null: none, nothing to judge). */
+  /** Set by the policy stage: the tags the verdict was taken on (null: a synthetic answer, nothing to judge). */
   tags: AnswerTags | null = null;
   /** The query name as text, for the few lookups that need it; one function per Query object. */
   readonly qnameText = (): string => this.qname();

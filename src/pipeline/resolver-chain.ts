@@ -10,7 +10,7 @@ import { loadDetection, type Detection } from '../tagging/detection.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
-import { UpstreamStage } from '../upstream/upstream-stage.js';
+import { UpstreamStage, type LatencySink } from '../upstream/upstream-stage.js';
 import { chain, type Stage } from './stage.js';
 
 /** Upstream exchanges one worker keeps open at once (each holds a socket). */
@@ -43,7 +43,7 @@ export interface ResolverChain {
  *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
-export function buildResolverChain(config: Config, upstreamLatency?: { observe(seconds: number): void }): ResolverChain {
+export function buildResolverChain(config: Config, upstreamLatency?: LatencySink): ResolverChain {
   const access = new AccessStage(new ClientAcl(config.access.allow));
   const detection = { current: loadDetection(config) };
   const policy = { current: Policy.compile(config, detection.current.catalogue, detection.current.watchlist) };
@@ -74,7 +74,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: { observe(s
 }
 
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */
-export function buildUpstreamStage(config: Config, latency?: { observe(seconds: number): void }): UpstreamStage {
+export function buildUpstreamStage(config: Config, latency?: LatencySink): UpstreamStage {
   return new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
       const { host, port, family } = parseHostPort(text, DNS_PORT);

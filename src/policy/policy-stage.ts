@@ -48,6 +48,7 @@ export class PolicyStage extends Stage {
   private judge(query: Query, answer: Answer): Answer {
     if (answer.kind === AnswerKind.SYNTHETIC || answer.kind === AnswerKind.BLOCKED) return answer;
     const tags = tagsOf(answer);
+    query.tags = tags;
     if (tags.app === null && !tags.hostingWatchlisted) {
       query.verdict = ALLOW;
       return answer;
@@ -55,7 +56,6 @@ export class PolicyStage extends Stage {
     const policy = this.policy.current;
     const verdict = policy.decide(query.group as Group | null, tags.app, tags.hostingWatchlisted, Date.now());
     query.verdict = verdict;
-    query.tags = tags;
     return verdict.action === 'block' ? policy.blockAnswer(verdict.rule!) : answer;
   }
 }

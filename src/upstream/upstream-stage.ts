@@ -9,6 +9,11 @@ import { exchangeTcp } from './tcp-exchange.js';
 import { exchangeUdp } from './udp-exchange.js';
 import { tryOrder, type UpstreamServer } from './upstream-server.js';
 
+/** Told the duration of every answered exchange, in seconds (the metrics histogram). */
+export interface LatencySink {
+  observe(seconds: number): void;
+}
+
 export interface UpstreamSettings {
   servers: readonly UpstreamServer[];
   /** Overall deadline: past it the client gets SERVFAIL (or a stale answer). */
@@ -18,8 +23,7 @@ export interface UpstreamSettings {
   udpSize: number;
   /** Upstream exchanges this worker allows at once; more fail fast instead of piling up sockets. */
   maxInFlight: number;
-  /** Told the duration of every answered exchange, in seconds (the metrics histogram). */
-  latency?: { observe(seconds: number): void };
+  latency?: LatencySink;
 }
 
 /**
