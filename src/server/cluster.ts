@@ -53,29 +53,6 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     for (const worker of liveWorkers()) worker.send(message);
   };
   const metricsRequests = new Map<number, (values: MetricsJson) => void>();
-  let control: ControlPlane | null = null;
-  const ready = new Promise<void>((resolve) => {
-    cluster.on('message', (_worker: Worker, message: WorkerMessage) => {
-      switch (message.type) {
-        case 'events':
-          if (control !== null) {
-            for (const event of message.events) control.hub.publish(event);
-            control.hub.counters.droppedInWorkers += message.dropped;
-          }
-          return;
-        case 'metrics':
-          metricsRequests.get(message.id)?.(message.values);
-          return;
-        case 'ready':
-          // A replacement worker starts from the file: give it the deployment's policy.
-          if (shared !== undefined) _worker.send({ type: 'reload', shared } satisfies WorkerMessage);
-          if (++readyWorkers === workers) resolve();
-      }
-    });
-  });
-  cluster.on('exit', () => {
-    readyWorkers = Math.max(0, readyWorkers - 1);
-  });
   let nextRequest = 0;
   const workerMetrics = (worker: Worker): Promise<MetricsJson> =>
     new Promise((resolve) => {
@@ -91,7 +68,8 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
       });
       worker.send({ type: 'metrics?', id } satisfies WorkerMessage);
     });
-  control = await ControlPlane.start(config, log, {
+  // Up before any worker, so the first event a worker sends has a hub to go to.
+  const plane = await ControlPlane.start(config, log, {
     ready: () => !draining && readyWorkers >= workers,
     applySharedPolicy: (next) => {
       try {
@@ -106,7 +84,26 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     },
     remoteMetrics: () => Promise.all(liveWorkers().map(workerMetrics)),
   });
-  const plane = control;
+  const ready = new Promise<void>((resolve) => {
+    cluster.on('message', (worker: Worker, message: WorkerMessage) => {
+      switch (message.type) {
+        case 'events':
+          for (const event of message.events) plane.hub.publish(event);
+          plane.hub.counters.droppedInWorkers += message.dropped;
+          return;
+        case 'metrics':
+          metricsRequests.get(message.id)?.(message.values);
+          return;
+        case 'ready':
+          // A replacement worker starts from the file: give it the deployment's policy.
+          if (shared !== undefined) worker.send({ type: 'reload', shared } satisfies WorkerMessage);
+          if (++readyWorkers === workers) resolve();
+      }
+    });
+  });
+  cluster.on('exit', () => {
+    readyWorkers = Math.max(0, readyWorkers - 1);
+  });
   for (let i = 0; i < workers; i++) fork();
   await ready;
   log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
