@@ -133,7 +133,9 @@ export class FeedClient implements EventSubscriber {
     const end = Math.min(ring.nextId, this.cursor + this.settings.eventsPerTurn);
     while (this.cursor < end) {
       const id = this.cursor++;
-      if (this.filter.matches(ring.get(id)!)) {
+      // Ids numbered by a shared stream can skip (entries trimmed while Redis was away).
+      const event = ring.get(id);
+      if (event !== undefined && this.filter.matches(event)) {
         this.send(eventMessage(ring.jsonOf(id)!));
         this.scope.counters.sent++;
       }
@@ -224,7 +226,10 @@ export class FeedClient implements EventSubscriber {
   /** Where the last `count` matching events still in the ring begin. */
   private backlogCursor(count: number): number {
     let id = this.ring.nextId;
-    for (let found = 0; found < count && id > this.ring.oldestId; ) if (this.filter.matches(this.ring.get(--id)!)) found++;
+    for (let found = 0; found < count && id > this.ring.oldestId; ) {
+      const event = this.ring.get(--id);
+      if (event !== undefined && this.filter.matches(event)) found++;
+    }
     return id;
   }
 }

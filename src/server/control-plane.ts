@@ -77,9 +77,7 @@ export class ControlPlane {
         origins: new OriginPolicy(config.api.allowed_origins),
         metrics: {
           contentType: registry.contentType,
-          text: async () => {
-            return AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())]).metrics();
-          },
+          text: async () => AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())]).metrics(),
         },
       });
       return new ControlPlane(hub, history, http, scaleOut, siem);

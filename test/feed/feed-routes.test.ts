@@ -443,6 +443,18 @@ describe('GET /feed slow and abusive clients', () => {
   });
 });
 
+describe('GET /feed with ids numbered by a shared stream', () => {
+  it('skips ids the stream never delivered, live and in the backlog', async () => {
+    const feed = await startFeed();
+    for (const id of [10, 11, 15]) feed.hub.accept(event({ id, qname: `n${id}.example` }));
+    const client = await feed.connect('?backlog=10');
+    feed.hub.accept(event({ id: 20, qname: 'n20.example' }));
+    await client.until(() => client.eventIds.length === 4, 'four events');
+    expect(client.eventIds).toEqual([10, 11, 15, 20]);
+    expect(client.ofType('gap')).toEqual([]);
+  });
+});
+
 describe('GET /feed status', () => {
   it('says in hello, and by a status message when it changes, whether the node runs degraded', async () => {
     let reasons: string[] = [];
