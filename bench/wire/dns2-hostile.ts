@@ -103,7 +103,7 @@ function cases(): Case[] {
       run: () => {
         const req = new WireRequest();
         readRequest(encodeQuery('a.nl', TYPE.A), req);
-        return String(scanResponse(highBitTtl(), 7, req.question, req.questionLength, 1232).answer!.ttls[0]);
+        return String(scanResponse(highBitTtl(), 7, req.question, req.questionLength, 1232).answer!.ttlAt(0));
       },
     },
     { name: 'random + mutated packets: dns2 Packet.parse', run: () => fuzz((message) => Packet.parse(message)) },

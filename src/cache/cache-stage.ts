@@ -1,7 +1,7 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import { Answer, AnswerKind } from '../wire/answer.js';
-import { AnswerCache, type CacheEntry } from './answer-cache.js';
+import { AnswerCache, NO_SLOT } from './answer-cache.js';
 
 export interface CacheSettings {
   maxEntries: number;
@@ -37,48 +37,51 @@ export class CacheStage extends Stage {
 
   resolve(query: Query): Answer | Promise<Answer> {
     const now = Date.now();
-    const entry = this.cache.get(query);
-    if (entry !== undefined && now < entry.expiresAt) {
+    const cache = this.cache;
+    const slot = cache.find(query);
+    if (slot !== NO_SLOT && now < cache.expiresAt(slot)) {
       this.counters.hits++;
-      entry.hits++;
-      query.cacheAge = Math.floor((now - entry.storedAt) / 1000);
+      const hits = cache.hit(slot);
+      const storedAt = cache.storedAt(slot);
+      query.cacheAge = Math.floor((now - storedAt) / 1000);
       const prefetch = this.settings.prefetch;
       if (
         prefetch.enabled &&
-        !entry.refreshing &&
-        entry.hits >= prefetch.minHits &&
-        entry.expiresAt - now < entry.lifetimeMs * prefetch.remainingRatio
+        hits >= prefetch.minHits &&
+        !cache.isRefreshing(slot) &&
+        cache.expiresAt(slot) - now < cache.lifetimeMs(slot) * prefetch.remainingRatio
       ) {
-        this.refresh(query, entry);
+        cache.setRefreshing(slot, true);
+        this.refresh(query);
       }
-      return entry.answer;
+      return cache.view(slot);
     }
     this.counters.misses++;
-    const stale = entry !== undefined && now < entry.staleUntil ? entry : undefined;
+    // Held across the upstream round trip, so an answer of its own rather than the cache's view.
+    const stale = slot !== NO_SLOT && now < cache.staleUntil(slot) ? cache.copy(slot) : null;
     return this.fetch(query, stale);
   }
 
-  private async fetch(query: Query, stale: CacheEntry | undefined): Promise<Answer> {
+  private async fetch(query: Query, stale: Answer | null): Promise<Answer> {
     let answer: Answer;
     try {
       answer = await this.next.resolve(query);
     } catch (error) {
-      if (stale !== undefined) return this.serveStale(query, stale);
+      if (stale !== null) return this.serveStale(query, stale);
       throw error;
     }
-    if (answer.kind === AnswerKind.UNCACHEABLE && stale !== undefined) return this.serveStale(query, stale);
+    if (answer.kind === AnswerKind.UNCACHEABLE && stale !== null) return this.serveStale(query, stale);
     this.store(query, answer);
     return answer;
   }
 
-  private serveStale(query: Query, stale: CacheEntry): Answer {
+  private serveStale(query: Query, stale: Answer): Answer {
     this.counters.stale++;
     query.fixedTtl = this.settings.serveStale.answerTtl;
-    return stale.answer;
+    return stale;
   }
 
-  private refresh(query: Query, entry: CacheEntry): void {
-    entry.refreshing = true;
+  private refresh(query: Query): void {
     this.counters.prefetches++;
     const copy = query.clone();
     copy.channel = null;
@@ -86,14 +89,18 @@ export class CacheStage extends Stage {
       .then(() => this.next.resolve(copy))
       .then(
         (answer) => {
-          entry.refreshing = false;
-          this.store(copy, answer);
+          // Storing replaces the entry, which clears its refreshing mark.
+          if (this.cacheTtl(answer) > 0) this.store(copy, answer);
+          else this.refreshDone(copy);
         },
-        () => {
-          // A failed refresh leaves the entry to expire normally; the next miss retries.
-          entry.refreshing = false;
-        },
+        () => this.refreshDone(copy),
       );
+  }
+
+  /** A refresh that brought nothing to store: the entry expires normally and the next miss retries. */
+  private refreshDone(copy: Query): void {
+    const slot = this.cache.find(copy);
+    if (slot !== NO_SLOT) this.cache.setRefreshing(slot, false);
   }
 
   private store(query: Query, answer: Answer): void {

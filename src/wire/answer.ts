@@ -15,10 +15,21 @@ export const enum AnswerKind {
 
 export type BlockStyle = 'nxdomain' | 'null' | 'refused' | 'sinkhole';
 
+/** Where an answer's TTL table starts, relative to its message: the next 4-byte boundary. */
+export function ttlTableOffset(messageLength: number): number {
+  return (messageLength + 3) & ~3;
+}
+
 /**
  * An answer ready to be sent to any number of clients: the upstream's bytes, scanned once
- * so that serving it is a copy plus patches at known offsets. Immutable once built, which
- * is what lets the cache and coalesced waiters share it.
+ * so that serving it is a copy plus patches at known offsets.
+ *
+ * Its bytes sit in `bytes` from `start`: the message (OPT record last), then at
+ * ttlTableOffset(length) a TTL table of `ttlCount` u32 TTLs as received followed by their
+ * u16 offsets in the message (all little-endian). One block per answer means a cached
+ * answer can be copied into shared storage whole. An answer from the upstream never
+ * changes once built, which lets coalesced waiters share it; the cache serves hits through
+ * one view that it repoints per hit (AnswerCache.view), valid until the next cache call.
  */
 export class Answer {
   /**
@@ -28,24 +39,45 @@ export class Answer {
   tags: object | null = null;
 
   constructor(
-    /** Whole message, OPT record (if any) last; for SYNTHETIC answers only the OPT payload. */
-    readonly wire: Buffer,
-    readonly kind: AnswerKind,
-    readonly rcode: number,
-    /** Offsets of every TTL field (OPT excluded) and their values as received. */
-    readonly ttlOffsets: Uint16Array,
-    readonly ttls: Uint32Array,
-    /** Offset of the OPT record, or -1. */
-    readonly optOffset: number,
+    public bytes: Buffer,
+    public start: number,
+    /** Length of the message; 0 for SYNTHETIC and BLOCKED answers, which are written per client. */
+    public length: number,
+    /** TTL fields in the message (the OPT record has none). */
+    public ttlCount: number,
+    public kind: AnswerKind,
+    public rcode: number,
+    /** Offset of the OPT record in the message, or -1. */
+    public optOffset: number,
     /** Seconds this answer may be cached before min/max clamping; 0 = do not cache. */
-    readonly ttl: number,
+    public ttl: number,
     /** Extended DNS Error carried by a synthetic answer (RFC 8914), or -1. */
     readonly edeCode = -1,
     readonly edeText: Buffer = NO_BYTES,
   ) {}
 
   static synthetic(rcode: number, edeCode = -1, edeText = ''): Answer {
-    return new Answer(NO_BYTES, AnswerKind.SYNTHETIC, rcode, NO_OFFSETS, NO_TTLS, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
+    return new Answer(NO_BYTES, 0, 0, 0, AnswerKind.SYNTHETIC, rcode, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
+  }
+
+  /** The message alone, as a view (allocates: for tagging and tests, not the hit path). */
+  get wire(): Buffer {
+    return this.bytes.subarray(this.start, this.start + this.length);
+  }
+
+  /** Bytes the message and its TTL table take from `start`. */
+  get storedLength(): number {
+    return ttlTableOffset(this.length) + this.ttlCount * 6;
+  }
+
+  /** The i-th TTL as received (top-bit TTLs already read as 0). */
+  ttlAt(i: number): number {
+    return this.bytes.readUInt32LE(this.start + ttlTableOffset(this.length) + 4 * i);
+  }
+
+  /** Where in the message the i-th TTL field sits. */
+  ttlOffsetAt(i: number): number {
+    return this.bytes.readUInt16LE(this.start + ttlTableOffset(this.length) + 4 * this.ttlCount + 2 * i);
   }
 }
 
@@ -59,13 +91,11 @@ export class BlockedAnswer extends Answer {
     readonly ipv4: Buffer | null = null,
     readonly ipv6: Buffer | null = null,
   ) {
-    super(NO_BYTES, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, NO_OFFSETS, NO_TTLS, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
+    super(NO_BYTES, 0, 0, 0, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
   }
 }
 
 const NO_BYTES = Buffer.alloc(0);
-const NO_OFFSETS = new Uint16Array(0);
-const NO_TTLS = new Uint32Array(0);
 const OPT_HEADER_LENGTH = 11;
 
 /** Why an upstream message was not accepted. */
@@ -172,24 +202,24 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   const dnssecOk = optStart >= 0 && (msg.readUInt16BE(optStart + 7) & EDNS_DO) !== 0;
   const extendedRcode = optStart >= 0 ? msg[optStart + 5]! : 0;
   const edeOptions = optStart >= 0 ? keptOptionsLength(msg, optStart + OPT_HEADER_LENGTH, optEnd) : 0;
-  // One allocation holds the message and its TTL table: a cached answer then costs one
-  // (pooled) backing store instead of three, which matters with a million of them.
+  // One allocation holds the message and its TTL table: a cached answer is then one
+  // block that the cache copies into its slabs.
   const wireLength = body + OPT_HEADER_LENGTH + edeOptions;
-  const ttlsAt = (wireLength + 3) & ~3;
-  const block = Buffer.allocUnsafe(ttlsAt + count * 6);
-  const wire = block.subarray(0, wireLength);
-  const ttls = new Uint32Array(block.buffer, block.byteOffset + ttlsAt, count);
-  const ttlOffsets = new Uint16Array(block.buffer, block.byteOffset + ttlsAt + count * 4, count);
-  ttls.set(scratchTtls.subarray(0, count));
-  ttlOffsets.set(scratchOffsets.subarray(0, count));
-  msg.copy(wire, 0, 0, body);
-  if (optStart < 0) wire.writeUInt16BE(arcount + 1, 10);
-  writeOptHeader(wire, body, udpSize, extendedRcode, dnssecOk, edeOptions);
-  if (edeOptions > 0) copyKeptOptions(msg, optStart + OPT_HEADER_LENGTH, optEnd, wire, body + OPT_HEADER_LENGTH);
+  const table = ttlTableOffset(wireLength);
+  const block = Buffer.allocUnsafe(table + count * 6);
+  block.fill(0, wireLength, table);
+  for (let i = 0; i < count; i++) {
+    block.writeUInt32LE(scratchTtls[i]!, table + 4 * i);
+    block.writeUInt16LE(scratchOffsets[i]!, table + 4 * count + 2 * i);
+  }
+  msg.copy(block, 0, 0, body);
+  if (optStart < 0) block.writeUInt16BE(arcount + 1, 10);
+  writeOptHeader(block, body, udpSize, extendedRcode, dnssecOk, edeOptions);
+  if (edeOptions > 0) copyKeptOptions(msg, optStart + OPT_HEADER_LENGTH, optEnd, block, body + OPT_HEADER_LENGTH);
 
   return {
     result: ScanResult.OK,
-    answer: new Answer(wire, kind, rcode | (extendedRcode << 4), ttlOffsets, ttls, body, ttl),
+    answer: new Answer(block, 0, wireLength, count, kind, rcode | (extendedRcode << 4), body, ttl),
   };
 }
 

@@ -1,4 +1,4 @@
-import { Answer, AnswerKind, BlockedAnswer, writeOptHeader } from './answer.js';
+import { Answer, AnswerKind, BlockedAnswer, ttlTableOffset, writeOptHeader } from './answer.js';
 import { EDNS_OPTION_EDE, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
 import type { WireRequest } from './request.js';
 
@@ -42,16 +42,17 @@ export class ReplyWriter {
   write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
     if (answer.kind === AnswerKind.SYNTHETIC) return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
     if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
-    const wire = answer.wire;
+    const bytes = answer.bytes;
+    const start = answer.start;
     const stripOpt = !req.edns && answer.optOffset >= 0;
-    const length = stripOpt ? answer.optOffset : wire.length;
+    const length = stripOpt ? answer.optOffset : answer.length;
     if (length > maxLength) return this.synthetic(req, answer.rcode, Flag.TC, -1, null);
 
     const out = Buffer.allocUnsafe(length);
-    wire.copy(out, 0, 0, length);
+    bytes.copy(out, 0, start, start + length);
     out[0] = req.id >>> 8;
     out[1] = req.id & 0xff;
-    let flags = ((wire[2]! << 8) | wire[3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC);
+    let flags = ((bytes[start + 2]! << 8) | bytes[start + 3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC);
     // RA: we are the recursive service, whatever the (possibly authoritative) upstream said.
     flags |= (req.flags & ANSWER_FLAGS_FROM_CLIENT) | Flag.RA;
     // RFC 6840 §5.8: AD only for clients that asked for DNSSEC (DO) or for AD itself.
@@ -59,22 +60,24 @@ export class ReplyWriter {
     out[2] = flags >>> 8;
     out[3] = flags & 0xff;
     req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
-    if (stripOpt) out.writeUInt16BE(((wire[10]! << 8) | wire[11]!) - 1, 10);
+    if (stripOpt) out.writeUInt16BE(((bytes[start + 10]! << 8) | bytes[start + 11]!) - 1, 10);
 
+    // The TTL table (see Answer): u32 TTLs, then the u16 offsets they go to.
     const { minTtl, maxTtl } = this.settings;
-    const offsets = answer.ttlOffsets;
-    const ttls = answer.ttls;
-    for (let i = 0; i < offsets.length; i++) {
+    const count = answer.ttlCount;
+    const ttls = start + ttlTableOffset(answer.length);
+    const offsets = ttls + 4 * count;
+    for (let i = 0; i < count; i++) {
       let ttl: number;
       if (fixedTtl >= 0) ttl = fixedTtl;
       else {
-        ttl = ttls[i]!;
+        ttl = bytes.readUInt32LE(ttls + 4 * i);
         if (ttl < minTtl) ttl = minTtl;
         else if (ttl > maxTtl) ttl = maxTtl;
         ttl -= ageSeconds;
         if (ttl < 0) ttl = 0;
       }
-      out.writeUInt32BE(ttl, offsets[i]!);
+      out.writeUInt32BE(ttl, bytes.readUInt16LE(offsets + 2 * i));
     }
     return out;
   }

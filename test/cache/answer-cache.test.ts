@@ -1,43 +1,184 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerCache } from '../../src/cache/answer-cache.js';
-import { Answer } from '../../src/wire/answer.js';
+import { AnswerCache, NO_SLOT } from '../../src/cache/answer-cache.js';
+import { Answer, AnswerKind, scanResponse } from '../../src/wire/answer.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
-import { encodeQuery, TYPE } from '../support/packets.js';
+import { encodeQuery, encodeResponse, TYPE } from '../support/packets.js';
 
-function request(name: string, type = TYPE.A): WireRequest {
+function request(name: string, type: number = TYPE.A): WireRequest {
   const req = new WireRequest();
-  readRequest(encodeQuery(name, type), req);
+  readRequest(encodeQuery(name, type, { edns: { udp: 1232 } }), req);
   return req;
 }
 
-describe('AnswerCache', () => {
-  const answer = Answer.synthetic(0);
+/** A scanned upstream answer for `req`'s question with `count` A records (upstream spelling `spelled`). */
+function answerFor(req: WireRequest, count = 1, spelled = req.qname()): Answer {
+  const name = req.qname();
+  const records = Array.from({ length: count }, (_, i) => ({ name, type: TYPE.A, ttl: 300 + i, address: `192.0.2.${i & 255}` }));
+  const msg = encodeResponse(7, spelled, TYPE.A, records, { edns: true });
+  const answer = scanResponse(msg, 7, req.question, req.questionLength, 1232).answer!;
+  answer.tags = { name };
+  return answer;
+}
 
-  it('finds an entry by a differently cased question', () => {
+function stored(cache: AnswerCache, req: WireRequest): Buffer | null {
+  const slot = cache.find(req);
+  return slot === NO_SLOT ? null : Buffer.from(cache.view(slot).wire);
+}
+
+describe('AnswerCache', () => {
+  it('serves the stored answer byte for byte, with its TTL table, tags and kind', () => {
     const cache = new AnswerCache(10);
-    cache.set(request('Example.NL'), answer, 1000, 60, 0);
-    const entry = cache.get(request('example.nl'));
-    expect(entry?.answer).toBe(answer);
-    expect(entry?.expiresAt).toBe(61_000);
+    const req = request('www.example.nl');
+    const answer = answerFor(req, 3);
+    cache.set(req, answer, 1000, 60, 30);
+    const slot = cache.find(request('www.example.nl'));
+    expect(slot).not.toBe(NO_SLOT);
+    const view = cache.view(slot);
+    expect(view.wire).toEqual(answer.wire);
+    expect(view.kind).toBe(AnswerKind.POSITIVE);
+    expect(view.optOffset).toBe(answer.optOffset);
+    expect(view.ttlCount).toBe(3);
+    expect([0, 1, 2].map((i) => [view.ttlAt(i), view.ttlOffsetAt(i)])).toEqual([0, 1, 2].map((i) => [answer.ttlAt(i), answer.ttlOffsetAt(i)]));
+    expect(view.tags).toBe(answer.tags);
+    expect(cache.storedAt(slot)).toBe(1000);
+    expect(cache.expiresAt(slot)).toBe(61_000);
+    expect(cache.staleUntil(slot)).toBe(91_000);
+  });
+
+  it('finds an entry by a differently cased question, whatever case the upstream echoed', () => {
+    const cache = new AnswerCache(10);
+    const req = request('Example.NL');
+    cache.set(req, answerFor(req, 1, 'eXaMpLe.nl'), 1000, 60, 0);
+    expect(cache.find(request('example.nl'))).not.toBe(NO_SLOT);
   });
 
   it('never returns an entry whose stored question differs, even under the same hash key', () => {
     const cache = new AnswerCache(10);
     const stored = request('a.example.nl');
-    cache.set(stored, answer, 0, 60, 0);
+    cache.set(stored, answerFor(stored), 0, 60, 0);
     const other = request('b.example.nl');
     other.key = stored.key; // force a collision
-    expect(cache.get(other)).toBeUndefined();
+    expect(cache.find(other)).toBe(NO_SLOT);
+    // Both live side by side under the one key.
+    cache.set(other, answerFor(other), 0, 60, 0);
+    expect(stored.qname()).toBe('a.example.nl');
+    expect(cache.view(cache.find(stored)).wire.includes(Buffer.from('\x01a\x07example'))).toBe(true);
+    expect(cache.view(cache.find(other)).wire.includes(Buffer.from('\x01b\x07example'))).toBe(true);
+    expect(cache.size).toBe(2);
   });
 
   it('evicts the least recently used entry at capacity', () => {
     const cache = new AnswerCache(2);
-    cache.set(request('one.nl'), answer, 0, 60, 0);
-    cache.set(request('two.nl'), answer, 0, 60, 0);
-    cache.get(request('one.nl'));
-    cache.set(request('three.nl'), answer, 0, 60, 0);
-    expect(cache.get(request('two.nl'))).toBeUndefined();
-    expect(cache.get(request('one.nl'))).toBeDefined();
+    const [one, two, three] = ['one.nl', 'two.nl', 'three.nl'].map((name) => request(name));
+    cache.set(one!, answerFor(one!), 0, 60, 0);
+    cache.set(two!, answerFor(two!), 0, 60, 0);
+    cache.find(one!);
+    cache.set(three!, answerFor(three!), 0, 60, 0);
+    expect(cache.find(two!)).toBe(NO_SLOT);
+    expect(cache.find(one!)).not.toBe(NO_SLOT);
     expect(cache.size).toBe(2);
+  });
+
+  it('replaces an entry in place and resets its hits and refresh mark', () => {
+    const cache = new AnswerCache(4);
+    const req = request('www.example.nl');
+    cache.set(req, answerFor(req, 1), 0, 60, 0);
+    const slot = cache.find(req);
+    cache.hit(slot);
+    cache.setRefreshing(slot, true);
+    cache.set(req, answerFor(req, 5), 5000, 120, 0);
+    expect(cache.find(req)).toBe(slot);
+    expect(cache.view(slot).ttlCount).toBe(5);
+    expect(cache.isRefreshing(slot)).toBe(false);
+    expect(cache.hit(slot)).toBe(1);
+    expect(cache.expiresAt(slot)).toBe(125_000);
+    expect(cache.size).toBe(1);
+  });
+
+  it('keeps a copy that outlives the entry, while the shared view follows the next call', () => {
+    const cache = new AnswerCache(1);
+    const first = request('first.nl');
+    const second = request('second.nl');
+    cache.set(first, answerFor(first), 0, 60, 0);
+    const copy = cache.copy(cache.find(first));
+    const expected = Buffer.from(copy.wire);
+    cache.set(second, answerFor(second, 4), 0, 60, 0); // evicts first, reuses its chunk class
+    expect(cache.find(first)).toBe(NO_SLOT);
+    expect(copy.wire).toEqual(expected);
+    expect(copy.ttlAt(0)).toBe(300);
+    expect(copy.tags).toEqual({ name: 'first.nl' });
+  });
+
+  it('stores answers too big for a slab chunk', () => {
+    const cache = new AnswerCache(4);
+    const big = request('big.example.nl');
+    const answer = answerFor(big, 1200); // 1200 A records: about 26 KB with its TTL table
+    expect(answer.storedLength).toBeGreaterThan(16_384);
+    cache.set(big, answer, 0, 60, 0);
+    const view = cache.view(cache.find(big));
+    expect(view.wire).toEqual(answer.wire);
+    expect(view.ttlAt(1199)).toBe(answer.ttlAt(1199));
+    // Replaced by a small answer, it moves back into the slab.
+    cache.set(big, answerFor(big, 1), 0, 60, 0);
+    expect(cache.view(cache.find(big)).ttlCount).toBe(1);
+  });
+
+  it('agrees with a reference LRU over 20,000 random operations, and its storage stops growing', () => {
+    const capacity = 300;
+    const cache = new AnswerCache(capacity);
+    const reference = new Map<string, Buffer>();
+    const requests = Array.from({ length: 1000 }, (_, i) => request(`host-${i}.example.nl`));
+    // Two answers of different sizes (so of different chunk classes) per name, encoded once.
+    const answers = requests.map((req, i) => [answerFor(req, 1 + (i % 6)), answerFor(req, 7 + (i % 6))] as const);
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    let reserved = 0;
+    for (let step = 0; step < 20_000; step++) {
+      const which = random(requests.length);
+      const req = requests[which]!;
+      const name = req.qname();
+      if (random(3) === 0) {
+        const answer = answers[which]![random(2)]!;
+        cache.set(req, answer, 0, 60, 0);
+        reference.delete(name);
+        reference.set(name, answer.wire);
+        if (reference.size > capacity) reference.delete(reference.keys().next().value!);
+      } else {
+        const expected = reference.get(name) ?? null;
+        if (expected !== null) {
+          reference.delete(name);
+          reference.set(name, expected);
+        }
+        expect(stored(cache, req)).toEqual(expected);
+      }
+      if (step === 10_000) reserved = cache.answerBytes;
+    }
+    expect(cache.size).toBe(reference.size);
+    // Freed chunks are reused: the second half of the churn reserved no new page.
+    expect(cache.answerBytes).toBe(reserved);
+  }, 30_000);
+
+  it('forgets everything on clear and stays usable', () => {
+    const cache = new AnswerCache(10);
+    const req = request('www.example.nl');
+    cache.set(req, answerFor(req), 0, 60, 0);
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.find(req)).toBe(NO_SLOT);
+    cache.set(req, answerFor(req), 0, 60, 0);
+    expect(cache.find(req)).not.toBe(NO_SLOT);
+  });
+
+  it('stores nothing with a limit of 0 entries, nor answers without a message', () => {
+    const none = new AnswerCache(0);
+    const req = request('www.example.nl');
+    none.set(req, answerFor(req), 0, 60, 0);
+    expect(none.find(req)).toBe(NO_SLOT);
+    const cache = new AnswerCache(10);
+    cache.set(req, Answer.synthetic(2), 0, 60, 0);
+    expect(cache.find(req)).toBe(NO_SLOT);
   });
 });

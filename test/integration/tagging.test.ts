@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { NO_SLOT } from '../../src/cache/answer-cache.js';
 import { NO_TAGS, tagsOf } from '../../src/tagging/answer-tags.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
 import { dig } from '../support/dig.js';
@@ -15,9 +16,10 @@ beforeAll(() => {
 function cachedTags(name: string, type: number) {
   const req = new WireRequest();
   readRequest(encodeQuery(name, type, { edns: { udp: 1232 } }), req);
-  const entry = wp.resolver.chain.cache.cache.get(req);
-  expect(entry).toBeDefined();
-  return tagsOf(entry!.answer);
+  const cache = wp.resolver.chain.cache.cache;
+  const slot = cache.find(req);
+  expect(slot).not.toBe(NO_SLOT);
+  return tagsOf(cache.view(slot));
 }
 
 describe('tagging answers from a real upstream', () => {
@@ -71,5 +73,8 @@ describe('tagging answers from a real upstream', () => {
     expect(hosted.app).toBeNull();
     expect(hosted.addresses).toEqual([]);
     expect(hosted.hosting.map((tag) => tag.ip)).toEqual(['77.88.8.8']);
+    // Publicly hosted outside the watch list: nothing the policy reads, so no tags either.
+    await dig(wp.server, 'nl-hosted.test.wachtpost', 'A');
+    expect(cachedTags('nl-hosted.test.wachtpost', TYPE.A)).toBe(NO_TAGS);
   });
 });

@@ -34,9 +34,10 @@ describe('scanResponse', () => {
     expect(result).toBe(ScanResult.OK);
     expect(answer!.kind).toBe(AnswerKind.POSITIVE);
     expect(answer!.ttl).toBe(120);
-    expect([...answer!.ttls]).toEqual([300, 120]);
-    for (let i = 0; i < answer!.ttlOffsets.length; i++) {
-      expect(answer!.wire.readUInt32BE(answer!.ttlOffsets[i]!)).toBe(answer!.ttls[i]);
+    expect(answer!.ttlCount).toBe(2);
+    expect([answer!.ttlAt(0), answer!.ttlAt(1)]).toEqual([300, 120]);
+    for (let i = 0; i < answer!.ttlCount; i++) {
+      expect(answer!.wire.readUInt32BE(answer!.ttlOffsetAt(i))).toBe(answer!.ttlAt(i));
     }
     // Records are carried byte for byte; an OPT with our size is appended last.
     expect(answer!.wire.subarray(12, msg.length)).toEqual(msg.subarray(12));
@@ -90,7 +91,7 @@ describe('scanResponse', () => {
     const offset = msg.length - 10;
     msg.writeUInt32BE(0x80000001, offset);
     const { answer } = scanResponse(msg, 7, req.question, req.questionLength, 1232);
-    expect(answer!.ttls[0]).toBe(0);
+    expect(answer!.ttlAt(0)).toBe(0);
     expect(answer!.ttl).toBe(0);
   });
 

@@ -24,15 +24,15 @@ describe('ReplyWriter', () => {
     const out = writer.write(req, answerFor(req), 7, -1, 1232);
     expect(out.readUInt16BE(0)).toBe(0x4242);
     expect(out.subarray(12, req.questionEnd)).toEqual(req.msg.subarray(12, req.questionEnd));
-    expect(out.readUInt32BE(answerFor(req).ttlOffsets[0]!)).toBe(293);
+    expect(out.readUInt32BE(answerFor(req).ttlOffsetAt(0))).toBe(293);
     expect(out.readUInt16BE(2) & 0x0080).toBe(0x0080); // RA
   });
 
   it('never serves a negative TTL and applies serve-stale fixed TTLs', () => {
     const req = request('www.example.nl', TYPE.A);
     const answer = answerFor(req, 5);
-    expect(writer.write(req, answer, 60, -1, 1232).readUInt32BE(answer.ttlOffsets[0]!)).toBe(0);
-    expect(writer.write(req, answer, 60, 30, 1232).readUInt32BE(answer.ttlOffsets[0]!)).toBe(30);
+    expect(writer.write(req, answer, 60, -1, 1232).readUInt32BE(answer.ttlOffsetAt(0))).toBe(0);
+    expect(writer.write(req, answer, 60, 30, 1232).readUInt32BE(answer.ttlOffsetAt(0))).toBe(30);
   });
 
   it('strips the OPT record for clients that sent none', () => {
