@@ -1,5 +1,6 @@
 import type { Query } from '../pipeline/query.js';
 import { NO_TAGS } from '../tagging/answer-tags.js';
+import { answerHosting } from '../tagging/tagger.js';
 import type { DetectionSource } from '../tagging/tag-stage.js';
 import type { Answer } from '../wire/answer.js';
 import type { DetectionEvent, EventAction, EventApp, EventKind } from './detection-event.js';
@@ -53,7 +54,8 @@ export class EventRecorder {
       rcode: rcodeName(answer.rcode),
       app: app === null ? null : eventApp(app),
       matched_name: tags.matchedName,
-      hosting: tags.hosting,
+      // Plain answers share NO_TAGS in the cache (see tagAnswer): their hosting is looked up here.
+      hosting: tags === NO_TAGS ? answerHosting(answer, this.detection.current) : tags.hosting,
       owner_watchlisted: tags.ownerWatchlisted,
       hosting_watchlisted: tags.hostingWatchlisted,
       action: (verdict?.action ?? 'allow') as EventAction,

@@ -24,13 +24,10 @@ export function tagAnswer(query: Query, answer: Answer, detection: Detection): A
   const index = detection.catalogue.index;
   let app = index.match(query.question, 0, () => query.qname())?.app ?? null;
   let matchedName = app === null ? null : query.qname();
+  if (answer.length === 0) return NO_TAGS;
   const chain: string[] = [];
   const addresses: string[] = [];
-  const msg = answer.wire;
-  if (msg.length === 0) return NO_TAGS;
-
-  const target = (name: string | null): void => {
-    if (name === null || name === '') return;
+  readAnswer(answer.wire, addresses, (name) => {
     chain.push(name);
     if (app !== null) return;
     const found = index.matchName(name);
@@ -38,37 +35,15 @@ export function tagAnswer(query: Query, answer: Answer, detection: Detection): A
       app = found.app;
       matchedName = name;
     }
-  };
-  forEachAnswerRecord(msg, (record: RecordView) => {
-    switch (record.type) {
-      case TYPE_CNAME:
-        target(readName(msg, record.rdata));
-        break;
-      case TYPE_A:
-        if (record.rdlength === 4) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 4)]).toString());
-        break;
-      case TYPE_AAAA:
-        if (record.rdlength === 16) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 16)]).toString());
-        break;
-      case TYPE_SVCB:
-      case TYPE_HTTPS:
-        readServiceBinding(msg, record, target, addresses);
-        break;
-    }
   });
-  if (app === null && addresses.length === 0 && chain.length === 0) return NO_TAGS;
   const hosting: HostingTag[] = [];
-  let hostingWatchlisted = false;
-  for (const address of addresses) {
-    const tag = detection.geo.tag(address);
-    if (tag === null) continue;
-    hosting.push(tag);
-    if (tag.country !== null && detection.watchlist.has(tag.country)) hostingWatchlisted = true;
-  }
+  const hostingWatchlisted = hostingOf(addresses, detection, hosting);
   const found = app as App | null;
-  // Most answers belong to no app and point at no public address: nothing to report, so
-  // they share NO_TAGS instead of carrying arrays through the cache (a million entries).
-  if (found === null && hosting.length === 0) return NO_TAGS;
+  // An answer of no app hosted outside the watch list holds nothing the policy reads, and
+  // most answers are such: they share NO_TAGS rather than carry arrays through the cache
+  // (about 230 bytes each at a million entries). An event about one looks its hosting up
+  // again (answerHosting).
+  if (found === null && !hostingWatchlisted) return NO_TAGS;
   const ownerWatchlisted = found !== null && detection.watchlist.has(found.owner_country);
   return new AnswerTags(
     found,
@@ -79,6 +54,53 @@ export function tagAnswer(query: Query, answer: Answer, detection: Detection): A
     ownerWatchlisted,
     hostingWatchlisted,
   );
+}
+
+/** Country and ASN of each public address an answer hands out, for events about answers that carry no tags. */
+export function answerHosting(answer: Answer, detection: Detection): readonly HostingTag[] {
+  if (answer.length === 0) return NONE;
+  const addresses: string[] = [];
+  readAnswer(answer.wire, addresses, null);
+  if (addresses.length === 0) return NONE;
+  const hosting: HostingTag[] = [];
+  hostingOf(addresses, detection, hosting);
+  return hosting;
+}
+
+/** Collects A/AAAA addresses and SVCB/HTTPS hints, and hands every CNAME and SVCB/HTTPS target to `target`. */
+function readAnswer(msg: Buffer, addresses: string[], target: ((name: string) => void) | null): void {
+  const onTarget = (name: string | null): void => {
+    if (name !== null && name !== '' && target !== null) target(name);
+  };
+  forEachAnswerRecord(msg, (record: RecordView) => {
+    switch (record.type) {
+      case TYPE_CNAME:
+        if (target !== null) onTarget(readName(msg, record.rdata));
+        break;
+      case TYPE_A:
+        if (record.rdlength === 4) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 4)]).toString());
+        break;
+      case TYPE_AAAA:
+        if (record.rdlength === 16) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 16)]).toString());
+        break;
+      case TYPE_SVCB:
+      case TYPE_HTTPS:
+        readServiceBinding(msg, record, onTarget, addresses);
+        break;
+    }
+  });
+}
+
+/** Geo-tags `addresses` into `hosting`; true when one is hosted in a watch-listed jurisdiction. */
+function hostingOf(addresses: readonly string[], detection: Detection, hosting: HostingTag[]): boolean {
+  let watchlisted = false;
+  for (const address of addresses) {
+    const tag = detection.geo.tag(address);
+    if (tag === null) continue;
+    hosting.push(tag);
+    if (tag.country !== null && detection.watchlist.has(tag.country)) watchlisted = true;
+  }
+  return watchlisted;
 }
 
 /** RFC 9460: priority, target name (uncompressed), then key/length/value parameters. */

@@ -140,6 +140,14 @@ describe('events under enforcement and with every query recorded', () => {
     const all = await recorded('events:\n  all_queries: true');
     await dig(all.wp.server, 'a.test.wachtpost', 'A');
     expect(all.take()).toMatchObject([{ kind: 'query', qname: 'a.test.wachtpost', app: null, action: 'allow', rcode: 'NOERROR' }]);
+    // A plain answer is cached without tags of its own; its event still says where it is hosted,
+    // both fresh from the upstream and from the cache.
+    for (const cached of [false, true]) {
+      await dig(all.wp.server, 'nl-hosted.test.wachtpost', 'A');
+      expect(all.take()).toMatchObject([
+        { kind: 'query', app: null, cached, hosting: [{ ip: '193.0.14.129', country: 'NL', asn: 25152 }], hosting_watchlisted: false },
+      ]);
+    }
   });
 
   it('is a plain caching forwarder with detection switched off: no block, no canary, no event', async () => {
