@@ -6,6 +6,17 @@ import { Dispatched, type Dispatcher } from './dispatcher.js';
 
 /** Kernel socket buffers sized for bursts: a full buffer drops queries silently. */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+/** close() waits this long at most for replies still queued in the socket. */
+const FLUSH_LIMIT_MS = 2000;
+const FLUSH_POLL_MS = 5;
+
+/**
+ * Replies go to the address the query came from, always an IP literal, so name lookup is
+ * skipped: dgram's default runs dns.lookup and a nextTick for every datagram sent.
+ */
+function literalAddress(address: string, family: number, callback: (error: Error | null, address: string, family: number) => void): void {
+  callback(null, address, family);
+}
 
 /**
  * A UDP listener. It reuses one Query for every datagram answered synchronously (cache
@@ -15,9 +26,6 @@ export class UdpListener implements ReplyChannel {
   readonly protocol = 'udp';
   private query = new Query();
   private draining = false;
-  /** Replies handed to the socket but not yet written: close() waits for them. */
-  private sending = 0;
-  private onFlushed: (() => void) | null = null;
   private readonly socket: dgram.Socket;
 
   constructor(
@@ -32,6 +40,7 @@ export class UdpListener implements ReplyChannel {
       ipv6Only: family === 6,
       recvBufferSize: SOCKET_BUFFER_BYTES,
       sendBufferSize: SOCKET_BUFFER_BYTES,
+      lookup: literalAddress as dgram.SocketOptions['lookup'],
     });
     this.socket.on('message', this.onMessage);
     this.socket.on('error', this.onError);
@@ -53,8 +62,9 @@ export class UdpListener implements ReplyChannel {
   }
 
   send(query: Query, reply: Buffer): void {
-    this.sending++;
-    this.socket.send(reply, query.clientPort, query.client, this.onSent);
+    // No completion callback: it would cost a nextTick per reply. A send error concerns one
+    // client and surfaces as the socket's 'error' event; close() waits on the send queue.
+    this.socket.send(reply, query.clientPort, query.client);
   }
 
   /** Stops taking new queries; the socket stays open so in-flight ones still get their reply. */
@@ -62,24 +72,17 @@ export class UdpListener implements ReplyChannel {
     this.draining = true;
   }
 
-  /** Closes once every reply already handed over has been written (a drain's last answers). */
+  /** Closes once the replies still queued in the socket are written (a drain's last answers). */
   close(): Promise<void> {
     return new Promise((resolve) => {
-      const close = (): void => void this.socket.close(() => resolve());
-      if (this.sending === 0) close();
-      else this.onFlushed = close;
+      const deadline = Date.now() + FLUSH_LIMIT_MS;
+      const attempt = (): void => {
+        if (this.socket.getSendQueueCount() > 0 && Date.now() < deadline) setTimeout(attempt, FLUSH_POLL_MS);
+        else this.socket.close(() => resolve());
+      };
+      attempt();
     });
   }
-
-  private readonly onSent = (error: Error | null): void => {
-    this.sending--;
-    if (error) this.log.debug({ err: error }, 'UDP reply not sent');
-    if (this.sending === 0 && this.onFlushed !== null) {
-      const flushed = this.onFlushed;
-      this.onFlushed = null;
-      flushed();
-    }
-  };
 
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     if (this.draining) return;
