@@ -6,6 +6,7 @@ import { Query } from '../pipeline/query.js';
 import { Policy } from '../policy/policy.js';
 import { buildUpstreamStage } from '../pipeline/resolver-chain.js';
 import { tagsOf } from '../tagging/answer-tags.js';
+import { answerHosting } from '../tagging/tagger.js';
 import { loadDetection } from '../tagging/detection.js';
 import type { HostingTag } from '../tagging/geo-tagger.js';
 import { TagStage } from '../tagging/tag-stage.js';
@@ -45,8 +46,10 @@ export async function explain(config: Config, name: string, client: string, reso
   let hostingWatchlisted = false;
 
   if (resolve) {
-    const tags = tagsOf(await resolveOnce(config, detection, name));
-    hosting = [...tags.hosting];
+    const answer = await resolveOnce(config, detection, name);
+    const tags = tagsOf(answer);
+    // Answers of no app keep no hosting of their own (see tagAnswer): look it up here.
+    hosting = [...(tags.app === null ? answerHosting(answer, detection) : tags.hosting)];
     hostingWatchlisted = tags.hostingWatchlisted;
     if (signature === null && tags.matchedName !== null) {
       signature = detection.catalogue.index.matchName(tags.matchedName);

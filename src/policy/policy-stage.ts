@@ -1,6 +1,7 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
-import { nameTags, tagsOf } from '../tagging/answer-tags.js';
+import { nameTags, tagsOf, WATCHLIST_HOSTED } from '../tagging/answer-tags.js';
+import { hostedTags } from '../tagging/tagger.js';
 import type { DetectionSource } from '../tagging/tag-stage.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import type { Group, Policy } from './policy.js';
@@ -47,7 +48,8 @@ export class PolicyStage extends Stage {
 
   private judge(query: Query, answer: Answer): Answer {
     if (answer.kind === AnswerKind.SYNTHETIC || answer.kind === AnswerKind.BLOCKED) return answer;
-    const tags = tagsOf(answer);
+    let tags = tagsOf(answer);
+    if (tags === WATCHLIST_HOSTED) tags = hostedTags(answer, this.detection.current);
     query.tags = tags;
     if (tags.app === null && !tags.hostingWatchlisted) {
       query.verdict = ALLOW;

@@ -26,6 +26,13 @@ export const NONE: readonly never[] = Object.freeze([]);
 
 export const NO_TAGS = new AnswerTags(null, null, NONE, NONE, NONE, false, false);
 
+/**
+ * Shared by cached answers of no app with an address hosted in a watch-listed jurisdiction:
+ * all the policy reads. Its hosting is looked up again when such an answer is served
+ * (tagger's hostedTags), since it goes into an event each time.
+ */
+export const WATCHLIST_HOSTED = new AnswerTags(null, null, NONE, NONE, NONE, false, true);
+
 /** Tags of a query whose own name belongs to `app` (judged before anything is asked upstream). */
 export function nameTags(app: App, name: string, watchlist: ReadonlySet<string>): AnswerTags {
   return new AnswerTags(app, name, NONE, NONE, NONE, watchlist.has(app.owner_country), false);

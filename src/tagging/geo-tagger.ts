@@ -23,7 +23,12 @@ interface AsnRecord {
   autonomous_system_organization?: string;
 }
 
-const CACHE_ENTRIES = 100_000;
+/**
+ * Addresses are tagged once per upstream answer, never on a cache hit, so this only saves
+ * the ~7 µs database lookup on the miss path for popular addresses; at about 250 bytes an
+ * entry, 100,000 of them would cost 24 MiB per worker for little gain.
+ */
+const CACHE_ENTRIES = 16_384;
 
 /**
  * Country and ASN of answer addresses from two MaxMind DB files. Only public unicast

@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import type { Query } from '../pipeline/query.js';
 import type { Answer } from '../wire/answer.js';
 import { forEachAnswerRecord, readName, type RecordView } from '../wire/records.js';
-import { AnswerTags, NO_TAGS, NONE } from './answer-tags.js';
+import { AnswerTags, NO_TAGS, NONE, WATCHLIST_HOSTED } from './answer-tags.js';
 import type { App } from './catalogue-schema.js';
 import type { Detection } from './detection.js';
 import type { HostingTag } from './geo-tagger.js';
@@ -39,21 +39,26 @@ export function tagAnswer(query: Query, answer: Answer, detection: Detection): A
   const hosting: HostingTag[] = [];
   const hostingWatchlisted = hostingOf(addresses, detection, hosting);
   const found = app as App | null;
-  // An answer of no app hosted outside the watch list holds nothing the policy reads, and
-  // most answers are such: they share NO_TAGS rather than carry arrays through the cache
-  // (about 230 bytes each at a million entries). An event about one looks its hosting up
-  // again (answerHosting).
-  if (found === null && !hostingWatchlisted) return NO_TAGS;
-  const ownerWatchlisted = found !== null && detection.watchlist.has(found.owner_country);
+  // The policy reads of an answer of no app only whether it is hosted on the watch list, and
+  // most answers are such: they share one of two tag sets rather than carry arrays through
+  // the cache (230-400 bytes each at a million entries). Their hosting is looked up again
+  // for an event (answerHosting, hostedTags).
+  if (found === null) return hostingWatchlisted ? WATCHLIST_HOSTED : NO_TAGS;
+  const ownerWatchlisted = detection.watchlist.has(found.owner_country);
   return new AnswerTags(
     found,
     matchedName,
     chain.length === 0 ? NONE : chain,
-    found === null ? NONE : addresses,
+    addresses,
     hosting,
     ownerWatchlisted,
     hostingWatchlisted,
   );
+}
+
+/** The tags of an answer tagged WATCHLIST_HOSTED, with its hosting looked up for the event it is about to make. */
+export function hostedTags(answer: Answer, detection: Detection): AnswerTags {
+  return new AnswerTags(null, null, NONE, NONE, answerHosting(answer, detection), false, true);
 }
 
 /** Country and ASN of each public address an answer hands out, for events about answers that carry no tags. */
