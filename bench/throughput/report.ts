@@ -40,14 +40,12 @@ export interface Cell {
   summary: CellSummary;
 }
 
-export interface HalfRateResult {
-  target: string;
+/** Every hot target held to one rate: half of `peakTarget`'s median hot rate. */
+export interface FixedRateResult {
+  peakTarget: string;
   peakQps: number;
   requestedQps: number;
-  achievedQps: number;
-  avgLatencyMs: number | null;
-  p99LatencyMs: number | null;
-  lost: number;
+  cells: Cell[];
 }
 
 export interface TaggingCost {
@@ -55,6 +53,8 @@ export interface TaggingCost {
   off: string;
   qps: { on: number; off: number };
   cpuUsPerAnswer: { on: number; off: number };
+  /** The same at the fixed rate, where neither is starved by the load generator. */
+  cpuUsPerAnswerAtFixedRate: { on: number; off: number } | null;
 }
 
 export interface Report {
@@ -65,7 +65,7 @@ export interface Report {
   workloads: Partial<Record<Workload, string>>;
   targets: TargetInfo[];
   cells: Cell[];
-  halfRate: HalfRateResult | null;
+  fixedRate: FixedRateResult | null;
   taggingCost: TaggingCost | null;
   notes: string[];
 }
@@ -138,22 +138,33 @@ export function markdown(report: Report): string {
       ...ratios,
     );
   }
-  if (report.halfRate) {
-    const h = report.halfRate;
+  if (report.fixedRate) {
+    const f = report.fixedRate;
     out.push(
       '',
-      `Cache hits at half of the peak rate: ${labelOf(report, h.target)}, hot workload capped at ${int(h.requestedQps)} q/s ` +
-        `(half of its median ${int(h.peakQps)} q/s): ${int(h.achievedQps)} q/s achieved, avg ${fixed(h.avgLatencyMs, 3)} ms, ` +
-        `p99 ${fixed(h.p99LatencyMs, 3)} ms, ${int(h.lost)} lost.`,
+      `Cache hits with every target capped at ${int(f.requestedQps)} q/s, half of ${labelOf(report, f.peakTarget)}'s median ` +
+        `${int(f.peakQps)} q/s (median of ${settings.rounds} rounds):`,
+      '',
+      '| target | queries/s | server CPU µs/answer | avg latency ms | p99 latency ms | lost/sent |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...f.cells.map(
+        ({ target, summary: s }) =>
+          `| ${labelOf(report, target)} | ${int(s.qps.median)} | ${s.cpuUsPerAnswer.toFixed(1)} | ${fixed(s.avgLatencyMs, 3)} | ` +
+          `${fixed(s.p99LatencyMs, 3)} | ${int(s.lost)}/${int(s.sent)} |`,
+      ),
     );
   }
   if (report.taggingCost) {
     const t = report.taggingCost;
+    const fixedRate = t.cpuUsPerAnswerAtFixedRate;
     out.push(
       '',
-      `Tagging + policy on the hit path (hot): ${labelOf(report, t.on)} ${int(t.qps.on)} q/s, ${t.cpuUsPerAnswer.on.toFixed(1)} µs CPU/answer; ` +
-        `${labelOf(report, t.off)} ${int(t.qps.off)} q/s, ${t.cpuUsPerAnswer.off.toFixed(1)} µs CPU/answer; ` +
-        `difference ${(t.cpuUsPerAnswer.on - t.cpuUsPerAnswer.off).toFixed(1)} µs CPU per answer.`,
+      `Tagging + policy + events on the hit path (hot): ${labelOf(report, t.on)} ${int(t.qps.on)} q/s, ${t.cpuUsPerAnswer.on.toFixed(1)} µs CPU/answer; ` +
+        `${labelOf(report, t.off)} ${int(t.qps.off)} q/s, ${t.cpuUsPerAnswer.off.toFixed(1)} µs CPU/answer` +
+        (fixedRate === null
+          ? '.'
+          : `; at the fixed rate ${fixedRate.on.toFixed(1)} against ${fixedRate.off.toFixed(1)} µs CPU/answer ` +
+            `(${(((fixedRate.on - fixedRate.off) / fixedRate.on) * 100).toFixed(0)} % of the answer's CPU).`),
     );
   }
   if (report.notes.length > 0) out.push('', ...report.notes.map((note) => `- ${note}`));

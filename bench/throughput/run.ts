@@ -13,7 +13,7 @@ import { DNSPERF_SETTINGS, runDnsperf } from './dnsperf.js';
 import { USAGE, UsageError, parseOptions, type Options } from './options.js';
 import { findBinary, startKnot, stopAll, versionOf, wachtpostVersion, type Server } from './peers.js';
 import { peakRssBytes, processTree } from './procstat.js';
-import { markdown, summarise, writeResults, type Cell, type HalfRateResult, type Report, type RoundResult, type TaggingCost } from './report.js';
+import { markdown, summarise, writeResults, type Cell, type FixedRateResult, type Report, type RoundResult, type TaggingCost } from './report.js';
 import { CORES, checkTarget, type StartContext, type TargetSpec } from './targets.js';
 import { WORKLOAD_DESCRIPTIONS, writeQueryFile, type QueryFile, type Workload } from './workloads.js';
 import { writeZones } from './zones.js';
@@ -25,7 +25,7 @@ import { writeZones } from './zones.js';
  */
 const READ_ONCE_RATE: Record<Exclude<Workload, 'hot'>, number> = { mixed: 150_000, miss: 100_000 };
 const READ_ONCE_HEADROOM = 1.2;
-/** Targets whose figures feed the half-rate latency and tagging-cost measurements. */
+/** Targets whose figures feed the fixed-rate and tagging-cost measurements. */
 const PEAK_TARGET = 'wachtpost-all';
 const TAGGED = 'wachtpost-1';
 const UNTAGGED = 'wachtpost-1-untagged';
@@ -105,40 +105,53 @@ class Rounds {
     const rounds = new Map<string, RoundResult[]>(specs.map((spec) => [spec.id, []]));
     for (let round = options.warmupSeconds > 0 ? 0 : 1; round <= options.rounds; round++) {
       const seconds = round === 0 ? options.warmupSeconds : options.seconds;
+      const what = round === 0 ? 'warm-up' : `round ${round}/${options.rounds}`;
       for (const [index, spec] of specs.entries()) {
         const input = await this.input(workload, `${this.tag}t${index}r${round}`, seconds);
         const result = await this.measure(spec.id, workload, round, seconds, options.maxQps, input);
         if (!input.loop) await rm(input.path, { force: true });
-        const what = round === 0 ? 'warm-up' : `round ${round}/${options.rounds}`;
-        progress(
-          `[${++this.step}/${this.total}] ${workload} ${what} ${spec.id}: ${Math.round(result.qps).toLocaleString('en')} q/s, lost ${result.lost}, ` +
-            `p99 ${result.latency?.p99Ms.toFixed(2) ?? '—'} ms, server CPU ${((100 * result.cpuSeconds.server) / result.wallSeconds).toFixed(0)} %`,
-        );
+        this.report(`${workload} ${what} ${spec.id}`, result);
         if (round > 0) rounds.get(spec.id)!.push(result);
       }
     }
+    return this.cells(workload, specs, rounds);
+  }
+
+  /**
+   * Cache hits with every target held to one rate, half of `peak`'s median hot rate, rounds
+   * alternating: latency without saturation, and CPU per answer where no target is starved
+   * by the load generator.
+   */
+  async fixedRate(peak: Cell, specs: readonly TargetSpec[]): Promise<FixedRateResult> {
+    const { options } = this;
+    const qps = peak.summary.qps.median / 2;
+    progress(`hot at half of ${peak.target}'s peak: every target capped at ${Math.round(qps).toLocaleString('en')} q/s`);
+    const input = await this.input('hot', '', options.seconds);
+    const rounds = new Map<string, RoundResult[]>(specs.map((spec) => [spec.id, []]));
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const spec of specs) {
+        const result = await this.measure(spec.id, 'hot', round, options.seconds, qps, input);
+        this.report(`hot at ${Math.round(qps).toLocaleString('en')} q/s, round ${round}/${options.rounds} ${spec.id}`, result);
+        rounds.get(spec.id)!.push(result);
+      }
+    }
+    return { peakTarget: peak.target, peakQps: peak.summary.qps.median, requestedQps: qps, cells: this.cells('hot', specs, rounds) };
+  }
+
+  private report(what: string, result: RoundResult): void {
+    progress(
+      `[${++this.step}/${this.total}] ${what}: ${Math.round(result.qps).toLocaleString('en')} q/s, lost ${result.lost}, ` +
+        `p99 ${result.latency?.p99Ms.toFixed(2) ?? '—'} ms, server CPU ${((100 * result.cpuSeconds.server) / result.wallSeconds).toFixed(0)} %`,
+    );
+  }
+
+  private cells(workload: Workload, specs: readonly TargetSpec[], rounds: Map<string, RoundResult[]>): Cell[] {
     return specs.map((spec) => ({
       workload,
       target: spec.id,
       rounds: rounds.get(spec.id)!,
       summary: summarise(rounds.get(spec.id)!, peakRssBytes(processTree(this.servers.get(spec.id)!.pid))),
     }));
-  }
-
-  /** Latency of cache hits with the rate capped at half of the target's median hot rate. */
-  async halfRate(peak: Cell): Promise<HalfRateResult> {
-    const requestedQps = peak.summary.qps.median / 2;
-    progress(`hot at half of the peak: ${peak.target} capped at ${Math.round(requestedQps).toLocaleString('en')} q/s`);
-    const result = await this.measure(peak.target, 'hot', 1, this.options.seconds, requestedQps, await this.input('hot', '', this.options.seconds));
-    return {
-      target: peak.target,
-      peakQps: peak.summary.qps.median,
-      requestedQps,
-      achievedQps: result.qps,
-      avgLatencyMs: result.latency?.avgMs ?? null,
-      p99LatencyMs: result.latency?.p99Ms ?? null,
-      lost: result.lost,
-    };
   }
 
   private async measure(target: string, workload: Workload, round: number, seconds: number, maxQps: number | null, input: QueryFile): Promise<RoundResult> {
@@ -166,16 +179,19 @@ class Rounds {
   }
 }
 
-function taggingCost(cells: readonly Cell[]): TaggingCost | null {
-  const hot = (id: string): Cell | undefined => cells.find((cell) => cell.workload === 'hot' && cell.target === id);
-  const on = hot(TAGGED);
-  const off = hot(UNTAGGED);
+function taggingCost(cells: readonly Cell[], fixedRate: FixedRateResult | null): TaggingCost | null {
+  const hot = (from: readonly Cell[], id: string): Cell | undefined => from.find((cell) => cell.workload === 'hot' && cell.target === id);
+  const on = hot(cells, TAGGED);
+  const off = hot(cells, UNTAGGED);
   if (!on || !off) return null;
+  const fixedOn = fixedRate === null ? undefined : hot(fixedRate.cells, TAGGED);
+  const fixedOff = fixedRate === null ? undefined : hot(fixedRate.cells, UNTAGGED);
   return {
     on: on.target,
     off: off.target,
     qps: { on: on.summary.qps.median, off: off.summary.qps.median },
     cpuUsPerAnswer: { on: on.summary.cpuUsPerAnswer, off: off.summary.cpuUsPerAnswer },
+    cpuUsPerAnswerAtFixedRate: fixedOn && fixedOff ? { on: fixedOn.summary.cpuUsPerAnswer, off: fixedOff.summary.cpuUsPerAnswer } : null,
   };
 }
 
@@ -209,15 +225,16 @@ async function main(): Promise<number> {
 
   const plan = options.workloads.map((workload) => ({ workload, specs: targets.filter((spec) => spec.workloads.includes(workload)) }));
   const roundsPerTarget = options.rounds + (options.warmupSeconds > 0 ? 1 : 0);
-  const total = plan.reduce((sum, { specs }) => sum + specs.length * roundsPerTarget, 0);
+  const hotSpecs = plan.find(({ workload }) => workload === 'hot')?.specs ?? [];
+  const total = plan.reduce((sum, { specs }) => sum + specs.length * roundsPerTarget, 0) + hotSpecs.length * options.rounds;
   const rounds = new Rounds(options, dnsperf, dir, tag, knot, servers, notes, total);
   const cells: Cell[] = [];
-  let halfRate: HalfRateResult | null = null;
+  let fixedRate: FixedRateResult | null = null;
   for (const { workload, specs } of plan) {
     const measured = await rounds.workload(workload, specs);
     cells.push(...measured);
     const peak = measured.find((cell) => cell.workload === 'hot' && cell.target === PEAK_TARGET);
-    if (peak) halfRate = await rounds.halfRate(peak);
+    if (peak) fixedRate = await rounds.fixedRate(peak, specs);
   }
 
   const loadAtEnd = os.loadavg()[0]!;
@@ -255,8 +272,8 @@ async function main(): Promise<number> {
     workloads: Object.fromEntries(options.workloads.map((workload) => [workload, WORKLOAD_DESCRIPTIONS[workload]])),
     targets: targets.map(({ id, label, wachtpost }) => ({ id, label, wachtpost })),
     cells,
-    halfRate,
-    taggingCost: taggingCost(cells),
+    fixedRate,
+    taggingCost: taggingCost(cells, fixedRate),
     notes,
   };
   await writeResults(options.out, report);
