@@ -36,6 +36,11 @@ export const ConfigSchema = Type.Object(
           maximum: 4096,
           default: 1232,
         }),
+        udp_batching: Type.Boolean({
+          description:
+            'Receive and send UDP in batches (recvmmsg/sendmmsg, Linux, the addon npm ci builds), each worker on a socket of its own; off, or where the addon is missing: Node dgram, one socket shared by the workers',
+          default: true,
+        }),
         drain_timeout_ms: Type.Integer({ description: 'On SIGTERM, how long in-flight queries may finish', minimum: 0, maximum: 60_000, default: 5000 }),
         tcp: section(
           {

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { claimUdpPorts, usesOwnSockets } from '../transport/udp-endpoints.js';
 import type { Logger } from 'pino';
 import type { LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -28,15 +29,18 @@ export type WorkerMessage =
   | EventBatchMessage;
 
 /**
- * The primary process: forks one worker per configured core, all sharing the DNS ports
- * (Node's cluster hands every worker the same UDP socket and balances TCP connections).
+ * The primary process: forks one worker per configured core, all serving the DNS ports
+ * (each on a batched UDP socket of its own, or Node's cluster hands every worker the same
+ * dgram socket; TCP connections are balanced by the cluster).
  * A worker that dies is replaced; SIGHUP reloads every worker; SIGTERM/SIGINT drains every
  * worker and then exits 0.
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
   // Structured clone carries event batches without a JSON round trip.
   cluster.setupPrimary({ exec: workerScript, args: [], silent: false, serialization: 'advanced' });
-  const env = { [WORKER_SOURCE_ENV]: JSON.stringify(source) };
+  // Batched UDP: every worker binds a socket of its own, on ports the primary proved free.
+  const listen = usesOwnSockets(config.dns.udp_batching) ? await claimUdpPorts(config.dns.listen, 53) : config.dns.listen;
+  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen } }) };
   let draining = false;
 
   const fork = (): Worker => cluster.fork(env);
@@ -106,7 +110,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   });
   for (let i = 0; i < workers; i++) fork();
   await ready;
-  log.info({ listen: config.dns.listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
+  log.info({ listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
 
   const shutdown = (signal: string): void => {
     if (draining) return;

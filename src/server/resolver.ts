@@ -10,7 +10,8 @@ import { EventRecorder, type EventSink } from '../events/event-recorder.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import { Responder } from '../transport/responder.js';
 import { TcpListener } from '../transport/tcp-listener.js';
-import { UdpListener } from '../transport/udp-listener.js';
+import type { UdpEndpoint } from '../transport/udp-listener.js';
+import { openUdpEndpoint } from '../transport/udp-endpoints.js';
 import { ReplyWriter } from '../wire/reply.js';
 import { instanceName } from './instance.js';
 
@@ -28,7 +29,7 @@ export class Resolver {
     readonly chain: ResolverChain,
     readonly dispatcher: Dispatcher,
     readonly responder: Responder,
-    private readonly udp: UdpListener[],
+    private readonly udp: UdpEndpoint[],
     private readonly tcp: TcpListener[],
     private readonly log: Logger,
   ) {}
@@ -60,12 +61,12 @@ export class Resolver {
     };
     try {
       for (const text of config.dns.listen) {
-        const { host, port, family } = parseHostPort(text, 53);
-        const udp = new UdpListener(host, port, family, dispatcher, log);
+        const address = parseHostPort(text, 53);
+        const udp = openUdpEndpoint(address, config.dns.udp_batching, dispatcher, log);
         await udp.listen();
         resolver.udp.push(udp);
         // Port 0 (tests) picks a free UDP port; TCP then takes the same number.
-        const tcp = new TcpListener(host, udp.address.port, dispatcher, tcpSettings, log);
+        const tcp = new TcpListener(address.host, udp.address.port, dispatcher, tcpSettings, log);
         await tcp.listen();
         resolver.tcp.push(tcp);
       }

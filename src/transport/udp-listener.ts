@@ -5,10 +5,32 @@ import { Query, type ReplyChannel } from '../pipeline/query.js';
 import { Dispatched, type Dispatcher } from './dispatcher.js';
 
 /** Kernel socket buffers sized for bursts: a full buffer drops queries silently. */
-const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+export const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 /** close() waits this long at most for replies still queued in the socket. */
 const FLUSH_LIMIT_MS = 2000;
 const FLUSH_POLL_MS = 5;
+
+/** What the resolver needs of a UDP listener, whichever socket it runs on. */
+export interface UdpEndpoint {
+  listen(): Promise<void>;
+  readonly address: { address: string; port: number };
+  /** Stops taking new queries; in-flight ones still get their reply. */
+  stopAccepting(): void;
+  /** Closes once the replies still queued are written (a drain's last answers). */
+  close(): Promise<void>;
+}
+
+/** Resolves once `queued()` reports nothing waiting, or after FLUSH_LIMIT_MS. */
+export function waitForSendQueue(queued: () => number): Promise<void> {
+  const deadline = Date.now() + FLUSH_LIMIT_MS;
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (queued() > 0 && Date.now() < deadline) setTimeout(check, FLUSH_POLL_MS);
+      else resolve();
+    };
+    check();
+  });
+}
 
 /**
  * Replies go to the address the query came from, always an IP literal, so name lookup is
@@ -22,7 +44,7 @@ function literalAddress(address: string, family: number, callback: (error: Error
  * A UDP listener. It reuses one Query for every datagram answered synchronously (cache
  * hits) and takes a fresh one only after a query goes asynchronous.
  */
-export class UdpListener implements ReplyChannel {
+export class UdpListener implements ReplyChannel, UdpEndpoint {
   readonly protocol = 'udp';
   private query = new Query();
   private draining = false;
@@ -67,21 +89,13 @@ export class UdpListener implements ReplyChannel {
     this.socket.send(reply, query.clientPort, query.client);
   }
 
-  /** Stops taking new queries; the socket stays open so in-flight ones still get their reply. */
   stopAccepting(): void {
     this.draining = true;
   }
 
-  /** Closes once the replies still queued in the socket are written (a drain's last answers). */
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      const deadline = Date.now() + FLUSH_LIMIT_MS;
-      const attempt = (): void => {
-        if (this.socket.getSendQueueCount() > 0 && Date.now() < deadline) setTimeout(attempt, FLUSH_POLL_MS);
-        else this.socket.close(() => resolve());
-      };
-      attempt();
-    });
+  async close(): Promise<void> {
+    await waitForSendQueue(() => this.socket.getSendQueueCount());
+    await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {

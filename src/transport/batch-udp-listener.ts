@@ -1,0 +1,148 @@
+import { performance } from 'node:perf_hooks';
+import ipaddr from 'ipaddr.js';
+import type { Logger } from 'pino';
+import { Query, type ReplyChannel } from '../pipeline/query.js';
+import { Dispatched, type Dispatcher } from './dispatcher.js';
+import type { NativeUdp, NativeUdpSocket } from './native-udp.js';
+import { SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint } from './udp-listener.js';
+
+/**
+ * A UDP listener on the batched socket: each wake-up hands over up to a batch of queries,
+ * answered ones go back in one send. Cache hits are answered inside the batch; replies that
+ * come later (upstream answers) are sent one by one. Like the dgram listener it reuses one
+ * Query for every datagram answered synchronously.
+ */
+export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
+  readonly protocol = 'udp';
+  private query = new Query();
+  private socket: NativeUdpSocket | null = null;
+  private draining = false;
+  private readonly slots: number;
+  private readonly slotBytes: number;
+  private readonly meta: number;
+  private readonly input: Buffer;
+  private readonly inputMeta: Int32Array;
+  private readonly output: Buffer;
+  private readonly outputMeta: Int32Array;
+  private replies = 0;
+  /** Metadata offset of the datagram being dispatched, or -1 outside a batch. */
+  private current = -1;
+  /** The last peer's address words and text: one client usually sends many queries. */
+  private readonly lastWords = new Int32Array(4);
+  private lastAddress = '';
+
+  constructor(
+    private readonly native: NativeUdp,
+    private readonly host: string,
+    private readonly port: number,
+    private readonly family: 4 | 6,
+    /** Workers bind the one port side by side (SO_REUSEPORT); a lone resolver binds it alone. */
+    private readonly sharedPort: boolean,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+  ) {
+    ({ slots: this.slots, slotBytes: this.slotBytes, meta: this.meta } = native.constants);
+    this.input = Buffer.alloc(this.slots * this.slotBytes);
+    this.inputMeta = new Int32Array(this.slots * this.meta);
+    this.output = Buffer.alloc(this.slots * this.slotBytes);
+    this.outputMeta = new Int32Array(this.slots * this.meta);
+  }
+
+  listen(): Promise<void> {
+    try {
+      const options = { address: this.host, port: this.port, family: this.family, bufferBytes: SOCKET_BUFFER_BYTES, reusePort: this.sharedPort ? 1 : 0 } as const;
+      this.socket = this.native.open(options, this.input, this.inputMeta, this.output, this.outputMeta, this.onBatch);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(new Error(`UDP ${this.host}:${this.port}: ${(error as Error).message}`));
+    }
+  }
+
+  get address(): { address: string; port: number } {
+    return { address: this.host, port: this.socket?.port ?? this.port };
+  }
+
+  send(query: Query, reply: Buffer): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    if (this.current >= 0 && query === this.query && reply.length <= this.slotBytes && this.replies < this.slots) {
+      const slot = this.replies++;
+      reply.copy(this.output, slot * this.slotBytes);
+      const to = slot * this.meta;
+      this.outputMeta[to] = reply.length;
+      for (let i = 1; i < this.meta; i++) this.outputMeta[to + i] = this.inputMeta[this.current + i]!;
+    } else {
+      socket.sendTo(reply, query.clientPort, query.client);
+    }
+  }
+
+  stopAccepting(): void {
+    this.draining = true;
+    this.socket?.pause();
+  }
+
+  async close(): Promise<void> {
+    const socket = this.socket;
+    if (socket === null) return;
+    await waitForSendQueue(() => socket.stats().queued);
+    socket.close();
+    this.socket = null;
+  }
+
+  /** Drops (truncated datagrams, refused or overflowing replies) counted by the socket. */
+  get stats(): ReturnType<NativeUdpSocket['stats']> | null {
+    return this.socket?.stats() ?? null;
+  }
+
+  private readonly onBatch = (count: number): void => {
+    const meta = this.meta;
+    for (let i = 0; i < count && !this.draining; i++) {
+      const at = i * meta;
+      const length = this.inputMeta[at]!;
+      if (length < 0) continue; // longer than a slot: no DNS query is, the socket counted it
+      // A copy of its own: the slot is refilled by the next batch while the query may wait upstream.
+      const msg = Buffer.allocUnsafe(length);
+      this.input.copy(msg, 0, i * this.slotBytes, i * this.slotBytes + length);
+      const query = this.query;
+      query.reset();
+      query.channel = this;
+      query.client = this.addressAt(at);
+      query.clientPort = this.inputMeta[at + 1]!;
+      query.receivedAt = performance.now();
+      this.current = at;
+      try {
+        if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) this.query = new Query();
+      } catch (error) {
+        // One bad packet must never take the listener down with it.
+        this.query = new Query();
+        this.log.error({ err: error }, 'unexpected error handling a UDP query');
+      }
+    }
+    this.current = -1;
+    if (this.replies > 0) {
+      this.socket?.flush(this.replies);
+      this.replies = 0;
+    }
+  };
+
+  private addressAt(at: number): string {
+    const words = this.lastWords;
+    const meta = this.inputMeta;
+    if (this.lastAddress !== '' && meta[at + 2] === words[0] && meta[at + 3] === words[1] && meta[at + 4] === words[2] && meta[at + 5] === words[3]) {
+      return this.lastAddress;
+    }
+    for (let i = 0; i < 4; i++) words[i] = meta[at + 2 + i]!;
+    this.lastAddress = this.family === 4 ? ipv4Text(words[0]!) : ipv6Text(words);
+    return this.lastAddress;
+  }
+}
+
+function ipv4Text(word: number): string {
+  return `${word >>> 24}.${(word >>> 16) & 255}.${(word >>> 8) & 255}.${word & 255}`;
+}
+
+function ipv6Text(words: Int32Array): string {
+  const parts: number[] = [];
+  for (const word of words) parts.push((word >>> 16) & 0xffff, word & 0xffff);
+  return new ipaddr.IPv6(parts).toString();
+}

@@ -1,0 +1,143 @@
+import dgram from 'node:dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchUdpListener } from '../../src/transport/batch-udp-listener.js';
+import { nativeUdp } from '../../src/transport/native-udp.js';
+import { claimUdpPorts } from '../../src/transport/udp-endpoints.js';
+import { UdpListener } from '../../src/transport/udp-listener.js';
+import { dig, rawQuery } from '../support/dig.js';
+import { encodeQuery, TYPE } from '../support/packets.js';
+import { freePort } from '../support/ports.js';
+import { startScriptedUpstream } from '../support/scripted-upstream.js';
+import { spawnWachtpost, startWachtpost, type RunningWachtpost } from './harness.js';
+
+const NAMES = 40;
+let up: Awaited<ReturnType<typeof startScriptedUpstream>>;
+let wp: RunningWachtpost;
+
+/** The resolver's UDP listeners (private to it; read here to see which socket it chose). */
+function udpListeners(running: RunningWachtpost): unknown[] {
+  return (running.resolver as unknown as { udp: unknown[] }).udp;
+}
+
+beforeAll(async () => {
+  up = await startScriptedUpstream({
+    records: Object.fromEntries(Array.from({ length: NAMES }, (_, i) => [`b${i}.test.wachtpost`, [{ type: 'A' as const, ttl: 300, data: `192.0.2.${i}` }]])),
+  });
+  wp = await startWachtpost([up]);
+});
+
+afterAll(async () => {
+  await wp?.stop();
+  await up?.stop();
+});
+
+/** Sends every message from its own socket at once; resolves with the replies by message index (null: none within 3 s). */
+async function burst(port: number, messages: Buffer[], host = '127.0.0.1'): Promise<Array<Buffer | null>> {
+  const replies: Array<Buffer | null> = messages.map(() => null);
+  const sockets = messages.map(() => dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4'));
+  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.bind(0, host, resolve))));
+  const done = new Promise<void>((resolve) => {
+    let left = messages.length;
+    const timer = setTimeout(resolve, 3000);
+    sockets.forEach((socket, i) =>
+      socket.on('message', (reply) => {
+        replies[i] = reply;
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }),
+    );
+  });
+  // All sent before the resolver's event loop turn (it runs in this process): they arrive as batches.
+  messages.forEach((message, i) => sockets[i]!.send(message, port, host));
+  await done;
+  for (const socket of sockets) socket.close();
+  return replies;
+}
+
+describe('batched UDP (recvmmsg/sendmmsg)', () => {
+  it('is built on Linux and chosen by default', () => {
+    expect(process.platform === 'linux' ? nativeUdp() : null).not.toBeNull();
+    expect(udpListeners(wp)[0]).toBeInstanceOf(BatchUdpListener);
+  });
+
+  it('answers a burst from many clients, first from the upstream and then from the cache, each reply to its sender and ID', async () => {
+    const listener = udpListeners(wp)[0] as BatchUdpListener;
+    const before = listener.stats!;
+    const messages = Array.from({ length: 200 }, (_, i) => encodeQuery(`b${i % NAMES}.test.wachtpost`, TYPE.A, { id: 1000 + i, edns: { udp: 1232 } }));
+    for (const round of ['upstream', 'cache']) {
+      const replies = await burst(wp.server.port, messages);
+      replies.forEach((reply, i) => {
+        expect(reply, `${round}: reply to query ${i}`).not.toBeNull();
+        expect(reply!.readUInt16BE(0)).toBe(1000 + i);
+        // The answer's address ends in the name's number: each client got its own question's answer.
+        expect([...reply!.subarray(reply!.length - 15, reply!.length - 11)]).toEqual([192, 0, 2, i % NAMES]);
+      });
+    }
+    const after = listener.stats!;
+    expect(after.received - before.received).toBe(400);
+    // Several datagrams per receive call: the point of the batching.
+    expect(after.batches - before.batches).toBeLessThan(400 / 2);
+    expect(after.dropped).toBe(0);
+  });
+
+  it('drops a datagram longer than a slot, counts it, and goes on answering', async () => {
+    const listener = udpListeners(wp)[0] as BatchUdpListener;
+    const truncated = listener.stats!.truncated;
+    const huge = Buffer.concat([encodeQuery('b1.test.wachtpost', TYPE.A), Buffer.alloc(5000)]);
+    expect(await rawQuery(wp.server, huge, { timeoutMs: 500 })).toBeNull();
+    expect(listener.stats!.truncated).toBe(truncated + 1);
+    expect((await dig(wp.server, 'b1.test.wachtpost', 'A')).answer[0]!.data).toBe('192.0.2.1');
+  });
+
+  it('serves IPv6 clients, their address read back right (the ACL admits ::1 only by it)', async () => {
+    const port = await freePort();
+    const v6 = await startWachtpost([up], '', { listen: [`[::1]:${port}`] });
+    try {
+      expect(udpListeners(v6)[0]).toBeInstanceOf(BatchUdpListener);
+      const replies = await burst(port, [encodeQuery('b2.test.wachtpost', TYPE.A, { id: 7 })], '::1');
+      expect(replies[0]!.readUInt16BE(0)).toBe(7);
+      expect(replies[0]![3]! & 0x0f).toBe(0); // NOERROR, not REFUSED
+    } finally {
+      await v6.stop();
+    }
+  });
+
+  it('falls back to Node dgram when switched off', async () => {
+    const plain = await startWachtpost([up], 'dns: { udp_batching: false }');
+    try {
+      expect(udpListeners(plain)[0]).toBeInstanceOf(UdpListener);
+      expect((await dig(plain.server, 'b3.test.wachtpost', 'A')).answer[0]!.data).toBe('192.0.2.3');
+    } finally {
+      await plain.stop();
+    }
+  });
+
+  it('refuses a port another socket holds instead of sharing it, and turns port 0 into a real port', async () => {
+    const holder = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => holder.bind(0, '127.0.0.1', resolve));
+    const held = holder.address().port;
+    try {
+      await expect(claimUdpPorts([`127.0.0.1:${held}`], 53)).rejects.toThrow(`cannot serve DNS on 127.0.0.1:${held}`);
+      await expect(startWachtpost([up], '', { listen: [`127.0.0.1:${held}`] })).rejects.toThrow(/EADDRINUSE|in use/);
+    } finally {
+      holder.close();
+    }
+    const [claimed] = await claimUdpPorts(['127.0.0.1:0', '[::1]:0'], 53);
+    expect(claimed).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
+  });
+
+  it('lets a served cluster refuse a port in use, naming it', async () => {
+    const holder = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => holder.bind(0, '127.0.0.1', resolve));
+    const held = holder.address().port;
+    try {
+      await expect(spawnWachtpost(['--upstream', `127.0.0.1:${up.port}`, '--workers', '2', '--listen', `127.0.0.1:${held}`])).rejects.toThrow(
+        `cannot serve DNS on 127.0.0.1:${held}`,
+      );
+    } finally {
+      holder.close();
+    }
+  });
+});
