@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { DetectionEvent, EventAction, EventKind } from '../events/detection-event.js';
+import { EVENT_KINDS, type DetectionEvent, type EventAction, type EventKind } from '../events/detection-event.js';
 import { fromRow, reversedName, type EventRow } from './event-row.js';
 import { pageOf, type Page } from './page.js';
 
@@ -26,6 +26,8 @@ export interface EventFilter {
   limit: number;
 }
 
+const ANY_KIND = `kind IN (${EVENT_KINDS.map((kind) => `'${kind}'`).join(', ')})`;
+
 type Condition = (filter: EventFilter) => { sql: string; params: unknown[] } | null;
 
 function equals(column: string, value: string | number | undefined): { sql: string; params: unknown[] } | null {
@@ -50,6 +52,9 @@ const CONDITIONS: readonly Condition[] = [
     const name = reversedName(f.qname);
     return { sql: '(qname_rev = ? OR (qname_rev >= ? AND qname_rev < ?))', params: [name, `${name}.`, `${name}/`] };
   },
+  // Without a kind, a range with an end names every kind, so that the (kind, ts) index
+  // serves it. A range with only a start reads newest first by id and stops at the limit.
+  (f) => (f.kind === undefined && f.until !== undefined ? { sql: ANY_KIND, params: [] } : null),
   (f) => (f.since === undefined ? null : { sql: 'ts >= ?', params: [f.since] }),
   (f) => (f.until === undefined ? null : { sql: 'ts < ?', params: [f.until] }),
   (f) => (f.before_id === undefined ? null : { sql: 'id < ?', params: [f.before_id] }),

@@ -38,8 +38,24 @@ export const EVENT_COLUMNS = Object.keys(COLUMN_SET) as (keyof EventRow)[];
 
 /** "www.Example.com." → "com.example.www", so a domain and its subdomains share a prefix. */
 export function reversedName(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '').split('.').reverse().join('.');
+  // Equivalent to toLowerCase, dropping one trailing dot, split('.').reverse().join('.'),
+  // without the array: this runs for every stored event.
+  const lower = name.toLowerCase();
+  const end = lower.endsWith('.') ? lower.length - 1 : lower.length;
+  let reversed = '';
+  let labelEnd = end;
+  for (let i = end - 1; i >= -1; i--) {
+    if (i === -1 || lower.charCodeAt(i) === DOT) {
+      reversed += labelEnd === end ? lower.slice(i + 1, labelEnd) : `.${lower.slice(i + 1, labelEnd)}`;
+      labelEnd = i;
+    }
+  }
+  return reversed;
 }
+
+const DOT = 0x2e;
+/** Most events (blocks: NXDOMAIN) have no answer addresses. */
+const NO_HOSTING = '[]';
 
 export function toRow(event: DetectionEvent): EventRow {
   return {
@@ -58,7 +74,7 @@ export function toRow(event: DetectionEvent): EventRow {
     app_owner: event.app?.owner ?? null,
     app_owner_country: event.app?.owner_country ?? null,
     matched_name: event.matched_name,
-    hosting: JSON.stringify(event.hosting),
+    hosting: event.hosting.length === 0 ? NO_HOSTING : JSON.stringify(event.hosting),
     owner_watchlisted: event.owner_watchlisted ? 1 : 0,
     hosting_watchlisted: event.hosting_watchlisted ? 1 : 0,
     action: event.action,

@@ -37,6 +37,7 @@ export class EventStore {
       // An id already stored is a re-delivery (a replayed stream entry): it must not count twice.
       const fresh = events.filter((event) => this.insertEvent.run(toRow(event)).changes > 0);
       for (const event of fresh) {
+        if (event.hosting.length === 0) continue; // most events (blocks) have no addresses
         for (const country of hostingCountries(event)) this.insertCountry.run(country, event.id);
       }
       this.inventory.write(fresh);
