@@ -43,6 +43,12 @@ export class ResolverMetrics {
       responder.byRcode.forEach((count, rcode) => count > 0 && metric.inc({ rcode: rcodeName(rcode) }, count));
     });
     counter('wachtpost_dns_dropped_total', 'Packets dropped without a reply (too short, or responses)', [], (metric) => metric.inc(responder.dropped));
+    counter('wachtpost_udp_oversized_total', 'UDP datagrams longer than any DNS query, dropped unread (batched UDP)', [], (metric) =>
+      metric.inc(resolver.udpLosses.oversized),
+    );
+    counter('wachtpost_udp_replies_lost_total', 'UDP replies the socket refused or could not queue (batched UDP)', [], (metric) =>
+      metric.inc(resolver.udpLosses.replies),
+    );
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(cache.counters.hits));
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(cache.counters.misses));
     counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(cache.counters.stale));
@@ -64,6 +70,14 @@ export class ResolverMetrics {
       registers: [registry],
       collect() {
         this.set(cache.cache.size);
+      },
+    });
+    new Gauge({
+      name: 'wachtpost_cache_answer_bytes',
+      help: 'Bytes reserved for cached answers (slab pages and oversized answers)',
+      registers: [registry],
+      collect() {
+        this.set(cache.cache.answerBytes);
       },
     });
   }

@@ -95,6 +95,17 @@ export class Resolver {
     this.log.info({ apps: detection.catalogue.apps.length, rules: detection.catalogue.ruleCount, mode: config.mode }, 'detection and policy reloaded');
   }
 
+  /** UDP datagrams dropped unread and replies lost, over every listener. */
+  get udpLosses(): { oversized: number; replies: number } {
+    const total = { oversized: 0, replies: 0 };
+    for (const listener of this.udp) {
+      const losses = listener.losses;
+      total.oversized += losses.oversized;
+      total.replies += losses.replies;
+    }
+    return total;
+  }
+
   get addresses(): BoundAddress[] {
     return this.udp.map((listener) => ({ host: listener.address.address, port: listener.address.port }));
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Query, type ReplyChannel } from '../pipeline/query.js';
 import { Dispatched, type Dispatcher } from './dispatcher.js';
 import type { NativeUdp, NativeUdpSocket } from './native-udp.js';
-import { SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint } from './udp-listener.js';
+import { SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint, type UdpLosses } from './udp-listener.js';
 
 /**
  * A UDP listener on the batched socket: each wake-up hands over up to a batch of queries,
@@ -89,9 +89,14 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
     this.socket = null;
   }
 
-  /** Drops (truncated datagrams, refused or overflowing replies) counted by the socket. */
+  /** The socket's own counts (received, batches, truncated, sent, dropped, queued). */
   get stats(): ReturnType<NativeUdpSocket['stats']> | null {
     return this.socket?.stats() ?? null;
+  }
+
+  get losses(): UdpLosses {
+    const stats = this.socket?.stats();
+    return { oversized: stats?.truncated ?? 0, replies: stats?.dropped ?? 0 };
   }
 
   private readonly onBatch = (count: number): void => {

@@ -18,7 +18,16 @@ export interface UdpEndpoint {
   stopAccepting(): void;
   /** Closes once the replies still queued are written (a drain's last answers). */
   close(): Promise<void>;
+  /** Datagrams dropped unread (longer than any query) and replies lost, where the socket can tell. */
+  readonly losses: UdpLosses;
 }
+
+export interface UdpLosses {
+  oversized: number;
+  replies: number;
+}
+
+const NO_LOSSES: UdpLosses = Object.freeze({ oversized: 0, replies: 0 });
 
 /** Resolves once `queued()` reports nothing waiting, or after FLUSH_LIMIT_MS. */
 export function waitForSendQueue(queued: () => number): Promise<void> {
@@ -91,6 +100,11 @@ export class UdpListener implements ReplyChannel, UdpEndpoint {
 
   stopAccepting(): void {
     this.draining = true;
+  }
+
+  /** dgram reads datagrams of any length and reports failed sends only as 'error' events (logged). */
+  get losses(): UdpLosses {
+    return NO_LOSSES;
   }
 
   async close(): Promise<void> {

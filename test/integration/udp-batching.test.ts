@@ -88,6 +88,7 @@ describe('batched UDP (recvmmsg/sendmmsg)', () => {
     const huge = Buffer.concat([encodeQuery('b1.test.wachtpost', TYPE.A), Buffer.alloc(5000)]);
     expect(await rawQuery(wp.server, huge, { timeoutMs: 500 })).toBeNull();
     expect(listener.stats!.truncated).toBe(truncated + 1);
+    expect(wp.resolver.udpLosses.oversized).toBe(truncated + 1); // what /metrics reports
     expect((await dig(wp.server, 'b1.test.wachtpost', 'A')).answer[0]!.data).toBe('192.0.2.1');
   });
 
