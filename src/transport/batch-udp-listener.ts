@@ -1,20 +1,18 @@
-import { performance } from 'node:perf_hooks';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import { Query, type ReplyChannel } from '../pipeline/query.js';
-import { Dispatched, type Dispatcher } from './dispatcher.js';
+import type { Query, ReplyChannel } from '../pipeline/query.js';
+import type { Dispatcher } from './dispatcher.js';
 import type { NativeUdp, NativeUdpSocket } from './native-udp.js';
-import { SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint, type UdpLosses } from './udp-listener.js';
+import { DatagramIntake, SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint, type UdpLosses } from './udp-listener.js';
 
 /**
  * A UDP listener on the batched socket: each wake-up hands over up to a batch of queries,
  * answered ones go back in one send. Cache hits are answered inside the batch; replies that
- * come later (upstream answers) are sent one by one. Like the dgram listener it reuses one
- * Query for every datagram answered synchronously.
+ * come later (upstream answers) are sent one by one.
  */
 export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   readonly protocol = 'udp';
-  private query = new Query();
+  private readonly intake: DatagramIntake;
   private socket: NativeUdpSocket | null = null;
   private draining = false;
   private readonly slots: number;
@@ -38,9 +36,10 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
     private readonly family: 4 | 6,
     /** Workers bind the one port side by side (SO_REUSEPORT); a lone resolver binds it alone. */
     private readonly sharedPort: boolean,
-    private readonly dispatcher: Dispatcher,
-    private readonly log: Logger,
+    dispatcher: Dispatcher,
+    log: Logger,
   ) {
+    this.intake = new DatagramIntake(this, dispatcher, log);
     ({ slots: this.slots, slotBytes: this.slotBytes, meta: this.meta } = native.constants);
     this.input = Buffer.alloc(this.slots * this.slotBytes);
     this.inputMeta = new Int32Array(this.slots * this.meta);
@@ -65,7 +64,7 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   send(query: Query, reply: Buffer): void {
     const socket = this.socket;
     if (socket === null) return;
-    if (this.current >= 0 && query === this.query && reply.length <= this.slotBytes && this.replies < this.slots) {
+    if (this.current >= 0 && query === this.intake.query && reply.length <= this.slotBytes && this.replies < this.slots) {
       const slot = this.replies++;
       reply.copy(this.output, slot * this.slotBytes);
       const to = slot * this.meta;
@@ -108,20 +107,8 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
       // A copy of its own: the slot is refilled by the next batch while the query may wait upstream.
       const msg = Buffer.allocUnsafe(length);
       this.input.copy(msg, 0, i * this.slotBytes, i * this.slotBytes + length);
-      const query = this.query;
-      query.reset();
-      query.channel = this;
-      query.client = this.addressAt(at);
-      query.clientPort = this.inputMeta[at + 1]!;
-      query.receivedAt = performance.now();
       this.current = at;
-      try {
-        if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) this.query = new Query();
-      } catch (error) {
-        // One bad packet must never take the listener down with it.
-        this.query = new Query();
-        this.log.error({ err: error }, 'unexpected error handling a UDP query');
-      }
+      this.intake.take(msg, this.addressAt(at), this.inputMeta[at + 1]!);
     }
     this.current = -1;
     if (this.replies > 0) {

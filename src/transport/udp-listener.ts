@@ -29,6 +29,38 @@ export interface UdpLosses {
 
 const NO_LOSSES: UdpLosses = Object.freeze({ oversized: 0, replies: 0 });
 
+/**
+ * Hands a UDP listener's datagrams to the dispatcher. One Query serves every datagram
+ * answered synchronously (cache hits); a fresh one is taken only after a query goes
+ * asynchronous, because the chain then owns it.
+ */
+export class DatagramIntake {
+  /** The Query the next datagram is read into; during dispatch, the one being answered. */
+  query = new Query();
+
+  constructor(
+    private readonly channel: ReplyChannel,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+  ) {}
+
+  take(msg: Buffer, client: string, clientPort: number): void {
+    const query = this.query;
+    query.reset();
+    query.channel = this.channel;
+    query.client = client;
+    query.clientPort = clientPort;
+    query.receivedAt = performance.now();
+    try {
+      if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) this.query = new Query();
+    } catch (error) {
+      // One bad packet must never take the listener down with it.
+      this.query = new Query();
+      this.log.error({ err: error }, 'unexpected error handling a UDP query');
+    }
+  }
+}
+
 /** Resolves once `queued()` reports nothing waiting, or after FLUSH_LIMIT_MS. */
 export function waitForSendQueue(queued: () => number): Promise<void> {
   const deadline = Date.now() + FLUSH_LIMIT_MS;
@@ -49,23 +81,21 @@ function literalAddress(address: string, family: number, callback: (error: Error
   callback(null, address, family);
 }
 
-/**
- * A UDP listener. It reuses one Query for every datagram answered synchronously (cache
- * hits) and takes a fresh one only after a query goes asynchronous.
- */
+/** A UDP listener on Node's dgram socket: one datagram per 'message' event. */
 export class UdpListener implements ReplyChannel, UdpEndpoint {
   readonly protocol = 'udp';
-  private query = new Query();
   private draining = false;
   private readonly socket: dgram.Socket;
+  private readonly intake: DatagramIntake;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     family: 4 | 6,
-    private readonly dispatcher: Dispatcher,
+    dispatcher: Dispatcher,
     private readonly log: Logger,
   ) {
+    this.intake = new DatagramIntake(this, dispatcher, log);
     this.socket = dgram.createSocket({
       type: family === 6 ? 'udp6' : 'udp4',
       ipv6Only: family === 6,
@@ -113,20 +143,7 @@ export class UdpListener implements ReplyChannel, UdpEndpoint {
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (this.draining) return;
-    const query = this.query;
-    query.reset();
-    query.channel = this;
-    query.client = rinfo.address;
-    query.clientPort = rinfo.port;
-    query.receivedAt = performance.now();
-    try {
-      if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) this.query = new Query();
-    } catch (error) {
-      // One bad packet must never take the listener down with it.
-      this.query = new Query();
-      this.log.error({ err: error }, 'unexpected error handling a UDP query');
-    }
+    if (!this.draining) this.intake.take(msg, rinfo.address, rinfo.port);
   };
 
   private readonly onError = (error: Error): void => {

@@ -110,6 +110,21 @@ static void read_meta(const int32_t *meta, int family, struct sockaddr_storage *
   }
 }
 
+/* Fills `address` from an IP literal of `family`; 0 when `text` is not one. */
+static int parse_address(int family, const char *text, int port, struct sockaddr_storage *address) {
+  memset(address, 0, sizeof *address);
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    return inet_pton(AF_INET6, text, &in6->sin6_addr) == 1;
+  }
+  struct sockaddr_in *in4 = (struct sockaddr_in *)address;
+  in4->sin_family = AF_INET;
+  in4->sin_port = htons((uint16_t)port);
+  return inet_pton(AF_INET, text, &in4->sin_addr) == 1;
+}
+
 static void on_poll(uv_poll_t *handle, int status, int events);
 
 /* Polls for what is wanted now: reading unless paused, writing while replies wait. */
@@ -329,20 +344,7 @@ static napi_value SendTo(napi_env env, napi_callback_info info) {
     return NULL;
   }
   struct sockaddr_storage address;
-  memset(&address, 0, sizeof address);
-  int parsed;
-  if (s->family == AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    parsed = inet_pton(AF_INET6, text, &in6->sin6_addr);
-  } else {
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&address;
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons((uint16_t)port);
-    parsed = inet_pton(AF_INET, text, &in4->sin_addr);
-  }
-  if (parsed != 1) {
+  if (!parse_address(s->family, text, port, &address)) {
     napi_throw_type_error(env, NULL, "sendTo: not an address of the socket's family");
     return NULL;
   }
@@ -454,20 +456,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   }
 
   struct sockaddr_storage bind_address;
-  memset(&bind_address, 0, sizeof bind_address);
-  int parsed;
-  if (family == AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&bind_address;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    parsed = inet_pton(AF_INET6, host, &in6->sin6_addr);
-  } else {
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&bind_address;
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons((uint16_t)port);
-    parsed = inet_pton(AF_INET, host, &in4->sin_addr);
-  }
-  if (parsed != 1) {
+  if (!parse_address(family, host, port, &bind_address)) {
     napi_throw_type_error(env, NULL, "open: options.address is not an address of options.family");
     return NULL;
   }
