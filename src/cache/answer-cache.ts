@@ -1,4 +1,4 @@
-import { Answer, AnswerKind } from '../wire/answer.js';
+import { Answer, AnswerKind, storedLength } from '../wire/answer.js';
 import { equalsIgnoreCase } from '../wire/names.js';
 import type { WireRequest } from '../wire/request.js';
 import { MAX_CHUNK, SlabStore } from './slab-store.js';
@@ -225,11 +225,7 @@ export class AnswerCache {
   private releaseBlock(slot: number): void {
     const address = this.place[slot]!;
     if (address === OVERSIZED) this.oversized.delete(slot);
-    else this.slab.release(address, this.storedLength(slot));
-  }
-
-  private storedLength(slot: number): number {
-    return ((this.length[slot]! + 3) & ~3) + this.ttlCount[slot]! * 6;
+    else this.slab.release(address, storedLength(this.length[slot]!, this.ttlCount[slot]!));
   }
 
   /** A key's first bucket: its low 32 bits spread by Fibonacci hashing, top bits taken. */

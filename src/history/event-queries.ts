@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { EVENT_KINDS, type DetectionEvent, type EventAction, type EventKind } from '../events/detection-event.js';
-import { fromRow, reversedName, type EventRow } from './event-row.js';
+import { fromRow, kindIn, reversedName, type EventRow } from './event-row.js';
 import { pageOf, type Page } from './page.js';
 
 /** What an analyst can narrow the history to; every field is optional except the page size. */
@@ -26,7 +26,7 @@ export interface EventFilter {
   limit: number;
 }
 
-const ANY_KIND = `kind IN (${EVENT_KINDS.map((kind) => `'${kind}'`).join(', ')})`;
+const ANY_KIND = kindIn(EVENT_KINDS);
 
 type Condition = (filter: EventFilter) => { sql: string; params: unknown[] } | null;
 

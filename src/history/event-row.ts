@@ -36,6 +36,11 @@ const COLUMN_SET = {
 } satisfies Record<keyof EventRow, true>;
 export const EVENT_COLUMNS = Object.keys(COLUMN_SET) as (keyof EventRow)[];
 
+/** SQL that holds a row to `kinds` (the (kind, ts) index then serves a time range). */
+export function kindIn(kinds: readonly EventKind[], prefix = ''): string {
+  return `${prefix}kind IN (${kinds.map((kind) => `'${kind}'`).join(', ')})`;
+}
+
 /** "www.Example.com." → "com.example.www", so a domain and its subdomains share a prefix. */
 export function reversedName(name: string): string {
   // Equivalent to toLowerCase, dropping one trailing dot, split('.').reverse().join('.'),

@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { EVENT_KINDS, type EventAction, type EventKind } from '../events/detection-event.js';
+import { kindIn } from './event-row.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -39,7 +40,7 @@ type Window = [since: number, until: number];
  */
 function eventsIn(kinds: readonly EventKind[], table = ''): string {
   const prefix = table === '' ? '' : `${table}.`;
-  return `${prefix}kind IN (${kinds.map((kind) => `'${kind}'`).join(', ')}) AND ${prefix}ts >= ? AND ${prefix}ts < ?`;
+  return `${kindIn(kinds, prefix)} AND ${prefix}ts >= ? AND ${prefix}ts < ?`;
 }
 
 /** Queries in the window: residual events left out. */

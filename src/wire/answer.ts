@@ -20,6 +20,11 @@ export function ttlTableOffset(messageLength: number): number {
   return (messageLength + 3) & ~3;
 }
 
+/** Bytes a message and its TTL table (u32 TTL + u16 offset per record) take together. */
+export function storedLength(messageLength: number, ttlCount: number): number {
+  return ttlTableOffset(messageLength) + ttlCount * 6;
+}
+
 /**
  * An answer ready to be sent to any number of clients: the upstream's bytes, scanned once
  * so that serving it is a copy plus patches at known offsets.
@@ -67,7 +72,7 @@ export class Answer {
 
   /** Bytes the message and its TTL table take from `start`. */
   get storedLength(): number {
-    return ttlTableOffset(this.length) + this.ttlCount * 6;
+    return storedLength(this.length, this.ttlCount);
   }
 
   /** The i-th TTL as received (top-bit TTLs already read as 0). */
@@ -206,7 +211,7 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   // block that the cache copies into its slabs.
   const wireLength = body + OPT_HEADER_LENGTH + edeOptions;
   const table = ttlTableOffset(wireLength);
-  const block = Buffer.allocUnsafe(table + count * 6);
+  const block = Buffer.allocUnsafe(storedLength(wireLength, count));
   block.fill(0, wireLength, table);
   for (let i = 0; i < count; i++) {
     block.writeUInt32LE(scratchTtls[i]!, table + 4 * i);
