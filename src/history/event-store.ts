@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { DetectionEvent } from '../events/detection-event.js';
-import { EVENT_COLUMNS, hostingCountries, toRow, type EventRow } from './event-row.js';
+import { EVENT_COLUMNS, hostingCountries, toValues, type EventRow } from './event-row.js';
 import type { Inventory } from './inventory.js';
 import type { PseudonymStore } from './pseudonyms.js';
 
@@ -11,7 +11,7 @@ import type { PseudonymStore } from './pseudonyms.js';
  * again.
  */
 export class EventStore {
-  private readonly insertEvent: Statement<[EventRow]>;
+  private readonly insertEvent: Statement<EventRow[keyof EventRow][]>;
   private readonly insertCountry: Statement<[string, number]>;
   private readonly raiseMaxId: Statement<[number]>;
   private readonly highest: Statement<[], { id: number }>;
@@ -23,7 +23,7 @@ export class EventStore {
     private readonly pseudonyms: PseudonymStore,
   ) {
     this.insertEvent = db.prepare(
-      `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map((column) => `@${column}`).join(', ')}) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (id) DO NOTHING`,
     );
     this.insertCountry = db.prepare('INSERT INTO event_countries (country, event_id) VALUES (?, ?)');
     // Kept apart from max(events.id): once a purge empties the table, ids must still not repeat.
@@ -35,7 +35,7 @@ export class EventStore {
     );
     this.transaction = db.transaction((events: readonly DetectionEvent[]) => {
       // An id already stored is a re-delivery (a replayed stream entry): it must not count twice.
-      const fresh = events.filter((event) => this.insertEvent.run(toRow(event)).changes > 0);
+      const fresh = events.filter((event) => this.insertEvent.run(...toValues(event)).changes > 0);
       for (const event of fresh) {
         if (event.hosting.length === 0) continue; // most events (blocks) have no addresses
         for (const country of hostingCountries(event)) this.insertCountry.run(country, event.id);
