@@ -143,7 +143,8 @@ async function parseOutput(file: string): Promise<Omit<DnsperfResult, 'wallSecon
   };
 }
 
-function summarise(seconds: Float64Array): LatencySummary | null {
+/** Average, median, p99 and maximum of latencies given in seconds, in milliseconds. */
+export function summarise(seconds: Float64Array): LatencySummary | null {
   if (seconds.length === 0) return null;
   const sorted = seconds.slice().sort();
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! * 1000;

@@ -2,10 +2,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DnsperfResult } from './dnsperf.js';
+import type { WireLatency } from './wire-capture.js';
 import type { Workload } from './workloads.js';
 
 export interface RoundResult extends DnsperfResult {
   round: number;
+  /** From a capture on the loopback interface (fixed-rate rounds with tcpdump only). */
+  wire: WireLatency | null;
 }
 
 export interface TargetInfo {
@@ -26,6 +29,8 @@ export interface CellSummary {
   cpuUsPerAnswer: number;
   avgLatencyMs: number | null;
   p99LatencyMs: number | null;
+  /** p99 from query to reply as captured on the wire, without the load generator's own delays. */
+  wireP99LatencyMs: number | null;
   lost: number;
   sent: number;
   /** Median CPU time over wall time, in % of one core. */
@@ -89,6 +94,7 @@ export function summarise(rounds: RoundResult[], peakRssBytes: number): CellSumm
     cpuUsPerAnswer: median(rounds.map((round) => (round.completed === 0 ? 0 : (round.cpuSeconds.server / round.completed) * 1e6))),
     avgLatencyMs: medianOrNull(rounds.map((round) => round.latency?.avgMs ?? null)),
     p99LatencyMs: medianOrNull(rounds.map((round) => round.latency?.p99Ms ?? null)),
+    wireP99LatencyMs: medianOrNull(rounds.map((round) => round.wire?.latency?.p99Ms ?? null)),
     lost: rounds.reduce((sum, round) => sum + round.lost, 0),
     sent: rounds.reduce((sum, round) => sum + round.sent, 0),
     cpuPercent: {
@@ -145,12 +151,12 @@ export function markdown(report: Report): string {
       `Cache hits with every target capped at ${int(f.requestedQps)} q/s, half of ${labelOf(report, f.peakTarget)}'s median ` +
         `${int(f.peakQps)} q/s (median of ${settings.rounds} rounds):`,
       '',
-      '| target | queries/s | server CPU µs/answer | avg latency ms | p99 latency ms | lost/sent |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      '| target | queries/s | server CPU µs/answer | avg latency ms | p99 latency ms | p99 on the wire ms | lost/sent |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...f.cells.map(
         ({ target, summary: s }) =>
           `| ${labelOf(report, target)} | ${int(s.qps.median)} | ${s.cpuUsPerAnswer.toFixed(1)} | ${fixed(s.avgLatencyMs, 3)} | ` +
-          `${fixed(s.p99LatencyMs, 3)} | ${int(s.lost)}/${int(s.sent)} |`,
+          `${fixed(s.p99LatencyMs, 3)} | ${fixed(s.wireP99LatencyMs, 3)} | ${int(s.lost)}/${int(s.sent)} |`,
       ),
     );
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { DNSPERF_SETTINGS, runDnsperf } from './dnsperf.js';
 import { USAGE, UsageError, parseOptions, type Options } from './options.js';
 import { findBinary, startKnot, stopAll, versionOf, wachtpostVersion, type Server } from './peers.js';
+import { WireCapture } from './wire-capture.js';
 import { peakRssBytes, processTree } from './procstat.js';
 import { markdown, summarise, writeResults, type Cell, type FixedRateResult, type Report, type RoundResult, type TaggingCost } from './report.js';
 import { CORES, checkTarget, type StartContext, type TargetSpec } from './targets.js';
@@ -97,6 +98,8 @@ class Rounds {
     private readonly servers: Map<string, Server>,
     private readonly notes: string[],
     private readonly total: number,
+    /** For latency on the wire in the fixed-rate rounds; null when missing or refused. */
+    private tcpdump: string | null,
   ) {}
 
   /** A warm-up round (not counted) and then the counted rounds, alternating between `specs`. */
@@ -130,7 +133,7 @@ class Rounds {
     const rounds = new Map<string, RoundResult[]>(specs.map((spec) => [spec.id, []]));
     for (let round = 1; round <= options.rounds; round++) {
       for (const spec of specs) {
-        const result = await this.measure(spec.id, 'hot', round, options.seconds, qps, input);
+        const result = await this.measure(spec.id, 'hot', round, options.seconds, qps, input, true);
         this.report(`hot at ${Math.round(qps).toLocaleString('en')} q/s, round ${round}/${options.rounds} ${spec.id}`, result);
         rounds.get(spec.id)!.push(result);
       }
@@ -154,8 +157,17 @@ class Rounds {
     }));
   }
 
-  private async measure(target: string, workload: Workload, round: number, seconds: number, maxQps: number | null, input: QueryFile): Promise<RoundResult> {
+  private async measure(
+    target: string,
+    workload: Workload,
+    round: number,
+    seconds: number,
+    maxQps: number | null,
+    input: QueryFile,
+    onTheWire = false,
+  ): Promise<RoundResult> {
     const server = this.servers.get(target)!;
+    const capture = onTheWire ? await this.capture(server.port) : null;
     const result = await runDnsperf(this.dnsperf, {
       port: server.port,
       input,
@@ -168,7 +180,22 @@ class Rounds {
     if (result.inputExhausted && result.runSeconds < seconds * 0.95) {
       this.notes.push(`${target} ${workload} round ${round} read its whole input (${input.lines.toLocaleString('en')} queries) in ${result.runSeconds.toFixed(1)} s.`);
     }
-    return { ...result, round };
+    const wire = capture === null ? null : await capture.stop();
+    if (wire !== null && wire.kernelDrops > 0) {
+      this.notes.push(`The capture of ${target} round ${round} lost ${wire.kernelDrops} packets in the kernel; its wire latency is from the rest.`);
+    }
+    return { ...result, round, wire };
+  }
+
+  private async capture(port: number): Promise<WireCapture | null> {
+    if (this.tcpdump === null) return null;
+    try {
+      return await WireCapture.start(this.tcpdump, port, join(this.dir, 'wire.pcap'));
+    } catch (error) {
+      this.notes.push(`No latency on the wire: ${(error as Error).message}`);
+      this.tcpdump = null;
+      return null;
+    }
   }
 
   /** The hot input is written once and looped; the others are written per round and read once. */
@@ -227,7 +254,9 @@ async function main(): Promise<number> {
   const roundsPerTarget = options.rounds + (options.warmupSeconds > 0 ? 1 : 0);
   const hotSpecs = plan.find(({ workload }) => workload === 'hot')?.specs ?? [];
   const total = plan.reduce((sum, { specs }) => sum + specs.length * roundsPerTarget, 0) + hotSpecs.length * options.rounds;
-  const rounds = new Rounds(options, dnsperf, dir, tag, knot, servers, notes, total);
+  const tcpdump = findBinary('tcpdump');
+  if (tcpdump === null && hotSpecs.length > 0) notes.push('No latency on the wire: tcpdump is not installed (apt-get install -y tcpdump).');
+  const rounds = new Rounds(options, dnsperf, dir, tag, knot, servers, notes, total, tcpdump);
   const cells: Cell[] = [];
   let fixedRate: FixedRateResult | null = null;
   for (const { workload, specs } of plan) {

@@ -61,6 +61,15 @@ describe.skipIf(missing.length > 0)(`bench:throughput --smoke${skipReason}`, () 
       // Every hot target measured again at one fixed rate, answering.
       expect(report.fixedRate?.cells.map((c) => c.target).sort()).toEqual(report.cells.filter((c) => c.workload === 'hot').map((c) => c.target).sort());
       for (const fixed of report.fixedRate!.cells) expect(fixed.summary.qps.median).toBeGreaterThan(0);
+      // With tcpdump, the same rounds are timed on the wire too: every answer matched to its query.
+      if (findBinary('tcpdump') !== null) {
+        for (const fixed of report.fixedRate!.cells) {
+          const { wire, completed } = fixed.rounds[0]!;
+          expect(wire?.replies, fixed.target).toBeGreaterThanOrEqual(completed * 0.99);
+          expect(wire!.latency!.p99Ms).toBeGreaterThan(0);
+          expect(wire!.latency!.p99Ms).toBeLessThan(2000);
+        }
+      }
     } finally {
       await rm(out, { recursive: true, force: true });
     }
