@@ -1,12 +1,10 @@
 import type { DetectionEvent } from './detection-event.js';
-import { encodeEvents } from './event-codec.js';
 import type { EventSink } from './event-recorder.js';
 
 /** A batch of a worker's events on its way to the primary, which owns the hub. */
 export interface EventBatchMessage {
   type: 'events';
-  /** The events, encoded by event-codec. */
-  events: string;
+  events: DetectionEvent[];
   /** Events this worker dropped since the previous batch. */
   dropped: number;
 }
@@ -53,7 +51,7 @@ export class EventBatcher implements EventSink {
   /** Sends what is pending now; resolves once the channel has taken it. */
   flush(): Promise<void> {
     if (this.pending.length === 0 && this.droppedSinceSend === 0) return Promise.resolve();
-    const message: EventBatchMessage = { type: 'events', events: encodeEvents(this.pending), dropped: this.droppedSinceSend };
+    const message: EventBatchMessage = { type: 'events', events: this.pending, dropped: this.droppedSinceSend };
     this.pending = [];
     this.droppedSinceSend = 0;
     this.inFlight++;

@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { EventBatchMessage } from '../events/event-batcher.js';
-import { decodeEvents } from '../events/event-codec.js';
 import { loadConfig } from '../config/load.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
@@ -37,8 +36,7 @@ export type WorkerMessage =
  * worker and then exits 0.
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
-  // Structured clone: a batch's encoded events (event-codec) cross as one flat string; the
-  // 'json' mode would escape that JSON text a second time.
+  // Structured clone carries event batches without a JSON round trip.
   cluster.setupPrimary({ exec: workerScript, args: [], silent: false, serialization: 'advanced' });
   // Batched UDP: every worker binds a socket of its own, on ports the primary proved free.
   const listen = usesOwnSockets(config.dns.udp_batching) ? await claimUdpPorts(config.dns.listen, 53) : config.dns.listen;
@@ -94,7 +92,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     cluster.on('message', (worker: Worker, message: WorkerMessage) => {
       switch (message.type) {
         case 'events':
-          for (const event of decodeEvents(message.events)) plane.hub.publish(event);
+          for (const event of message.events) plane.hub.publish(event);
           plane.hub.counters.droppedInWorkers += message.dropped;
           return;
         case 'metrics':
