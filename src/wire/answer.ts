@@ -16,7 +16,7 @@ export const enum AnswerKind {
 export type BlockStyle = 'nxdomain' | 'null' | 'refused' | 'sinkhole';
 
 /** Where an answer's TTL table starts, relative to its message: the next 4-byte boundary. */
-export function ttlTableOffset(messageLength: number): number {
+function ttlTableOffset(messageLength: number): number {
   return (messageLength + 3) & ~3;
 }
 

@@ -1,4 +1,4 @@
-import { Answer, AnswerKind, BlockedAnswer, ttlTableOffset, writeOptHeader } from './answer.js';
+import { Answer, AnswerKind, BlockedAnswer, writeOptHeader } from './answer.js';
 import { EDNS_OPTION_EDE, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
 import type { WireRequest } from './request.js';
 
@@ -62,22 +62,19 @@ export class ReplyWriter {
     req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
     if (stripOpt) out.writeUInt16BE(((bytes[start + 10]! << 8) | bytes[start + 11]!) - 1, 10);
 
-    // The TTL table (see Answer): u32 TTLs, then the u16 offsets they go to.
     const { minTtl, maxTtl } = this.settings;
     const count = answer.ttlCount;
-    const ttls = start + ttlTableOffset(answer.length);
-    const offsets = ttls + 4 * count;
     for (let i = 0; i < count; i++) {
       let ttl: number;
       if (fixedTtl >= 0) ttl = fixedTtl;
       else {
-        ttl = bytes.readUInt32LE(ttls + 4 * i);
+        ttl = answer.ttlAt(i);
         if (ttl < minTtl) ttl = minTtl;
         else if (ttl > maxTtl) ttl = maxTtl;
         ttl -= ageSeconds;
         if (ttl < 0) ttl = 0;
       }
-      out.writeUInt32BE(ttl, bytes.readUInt16LE(offsets + 2 * i));
+      out.writeUInt32BE(ttl, answer.ttlOffsetAt(i));
     }
     return out;
   }
