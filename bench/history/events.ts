@@ -60,6 +60,7 @@ export function templates(count: number, seed: number, blocksOnly: boolean): Det
       exemption: null,
       latency_ms: Math.round(next() * 40_000) / 1000,
       cached: next() < 0.6,
+      count: 1,
     };
     const appName = `api${i % 1000}-normal.${app.domain}`;
     const { domain: _domain, ...eventApp } = app;

@@ -47,6 +47,13 @@ export interface DetectionEvent {
   action: EventAction;
   rule: string | null;
   exemption: string | null;
+  /** Of the last query this event stands for. */
   latency_ms: number;
   cached: boolean;
+  /**
+   * Queries this event stands for: 1, or more when a device's identical repeats within
+   * `events.fold_window_ms` were folded into one event (`ts`, `latency_ms` and `cached`
+   * then describe the last of them).
+   */
+  count: number;
 }

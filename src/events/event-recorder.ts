@@ -63,6 +63,7 @@ export class EventRecorder {
       exemption: verdict?.exemption ?? null,
       latency_ms: Math.round((performance.now() - query.receivedAt) * 1000) / 1000,
       cached: query.cacheAge >= 0,
+      count: 1,
     });
   }
 }

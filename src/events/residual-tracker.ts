@@ -24,6 +24,6 @@ export class ResidualTracker {
     this.windows.delete(key);
     this.windows.set(key, event.ts);
     if (this.windows.size > MAX_TRACKED) this.windows.delete(this.windows.keys().next().value!);
-    return start === undefined ? null : { ...event, id: 0, kind: 'residual', latency_ms: 0 };
+    return start === undefined ? null : { ...event, id: 0, kind: 'residual', latency_ms: 0, count: 1 };
   }
 }

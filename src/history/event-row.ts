@@ -25,6 +25,7 @@ export interface EventRow {
   exemption: string | null;
   latency_ms: number;
   cached: number;
+  count: number;
 }
 
 /** Every column once; `satisfies` makes the compiler catch a column missing here. */
@@ -32,7 +33,7 @@ const COLUMN_SET = {
   id: true, ts: true, kind: true, instance: true, client: true, grp: true, qname: true, qname_rev: true,
   qtype: true, rcode: true, app_id: true, app_name: true, app_owner: true, app_owner_country: true,
   matched_name: true, hosting: true, owner_watchlisted: true, hosting_watchlisted: true, action: true,
-  rule: true, exemption: true, latency_ms: true, cached: true,
+  rule: true, exemption: true, latency_ms: true, cached: true, count: true,
 } satisfies Record<keyof EventRow, true>;
 export const EVENT_COLUMNS = Object.keys(COLUMN_SET) as (keyof EventRow)[];
 
@@ -87,6 +88,7 @@ export function toRow(event: DetectionEvent): EventRow {
     exemption: event.exemption,
     latency_ms: event.latency_ms,
     cached: event.cached ? 1 : 0,
+    count: event.count,
   };
 }
 
@@ -125,6 +127,7 @@ export function fromRow(row: EventRow): DetectionEvent {
     exemption: row.exemption,
     latency_ms: row.latency_ms,
     cached: row.cached !== 0,
+    count: row.count,
   };
 }
 

@@ -9,7 +9,7 @@ export interface InventoryApp {
   owner_country: string;
   first_seen: number;
   last_seen: number;
-  /** Events for this app from this device (residual events not counted: they repeat a block). */
+  /** Queries for this app from this device (residual events not counted: they repeat a block). */
   count: number;
 }
 
@@ -60,11 +60,11 @@ export class Inventory {
       const seen = sightings.get(key);
       if (seen === undefined) {
         const { id, name, owner, owner_country } = event.app;
-        sightings.set(key, { client: event.client, id, name, owner, owner_country, first_seen: event.ts, last_seen: event.ts, count: 1 });
+        sightings.set(key, { client: event.client, id, name, owner, owner_country, first_seen: event.ts, last_seen: event.ts, count: event.count });
       } else {
         seen.first_seen = Math.min(seen.first_seen, event.ts);
         seen.last_seen = Math.max(seen.last_seen, event.ts);
-        seen.count++;
+        seen.count += event.count;
       }
     }
     for (const sighting of sightings.values()) this.upsert.run(sighting);

@@ -101,6 +101,10 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX inventory_last_seen;
   DROP INDEX pseudonyms_last_seen;
   `,
+  `
+  -- Queries an event stands for (repeats folded into one event); older rows stand for one each.
+  ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+  `,
 ];
 
 /** Brings the database up to the current schema; refuses one written by a newer version. */

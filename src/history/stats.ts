@@ -16,7 +16,7 @@ export interface Stats {
   /** Epoch ms: the window is [since, until). */
   since: number;
   until: number;
-  /** Events per kind, residual ones included. */
+  /** Queries per kind, residual ones included. */
   kinds: Record<EventKind, number>;
   /**
    * Queries per action. This and everything below leave residual events out: each repeats
@@ -50,7 +50,8 @@ function queriesIn(table = ''): string {
 
 /**
  * Aggregates for the dashboard over a recent window, one indexed range scan per figure.
- * Column aliases are the output's field names, so rows need no mapping.
+ * Figures sum `count`, as an event may stand for several folded queries. Column aliases
+ * are the output's field names, so rows need no mapping.
  */
 export class StatsQueries {
   private readonly kinds: Statement<Window, { key: EventKind; count: number }>;
@@ -62,25 +63,25 @@ export class StatsQueries {
   private readonly blocked: Statement<Window, { hour: number; count: number }>;
 
   constructor(db: Database) {
-    this.kinds = db.prepare(`SELECT kind AS key, count(*) AS count FROM events WHERE ${eventsIn(EVENT_KINDS)} GROUP BY kind`);
-    this.actions = db.prepare(`SELECT action AS key, count(*) AS count FROM events WHERE ${queriesIn()} GROUP BY action`);
+    this.kinds = db.prepare(`SELECT kind AS key, sum(count) AS count FROM events WHERE ${eventsIn(EVENT_KINDS)} GROUP BY kind`);
+    this.actions = db.prepare(`SELECT action AS key, sum(count) AS count FROM events WHERE ${queriesIn()} GROUP BY action`);
     this.apps = db.prepare(
-      `SELECT app_id AS id, max(app_name) AS name, count(*) AS count FROM events
+      `SELECT app_id AS id, max(app_name) AS name, sum(count) AS count FROM events
        WHERE ${queriesIn()} AND app_id IS NOT NULL GROUP BY app_id ORDER BY count DESC, id LIMIT ${TOP}`,
     );
     this.devices = db.prepare(
-      `SELECT client, count(*) AS count FROM events WHERE ${queriesIn()} GROUP BY client ORDER BY count DESC, client LIMIT ${TOP}`,
+      `SELECT client, sum(count) AS count FROM events WHERE ${queriesIn()} GROUP BY client ORDER BY count DESC, client LIMIT ${TOP}`,
     );
     this.ownerCountries = db.prepare(
-      `SELECT app_owner_country AS country, count(*) AS count FROM events
+      `SELECT app_owner_country AS country, sum(count) AS count FROM events
        WHERE ${queriesIn()} AND app_owner_country IS NOT NULL GROUP BY country ORDER BY count DESC, country LIMIT ${TOP}`,
     );
     this.hostingCountries = db.prepare(
-      `SELECT c.country AS country, count(*) AS count FROM events e JOIN event_countries c ON c.event_id = e.id
+      `SELECT c.country AS country, sum(e.count) AS count FROM events e JOIN event_countries c ON c.event_id = e.id
        WHERE ${queriesIn('e')} GROUP BY c.country ORDER BY count DESC, country LIMIT ${TOP}`,
     );
     this.blocked = db.prepare(
-      `SELECT CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS} AS hour, count(*) AS count FROM events
+      `SELECT CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS} AS hour, sum(count) AS count FROM events
        WHERE ${queriesIn()} AND action = 'block' GROUP BY hour`,
     );
   }

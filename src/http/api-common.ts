@@ -58,6 +58,10 @@ export const EventSchema = Type.Object({
   exemption: nullable(Type.String()),
   latency_ms: Type.Number(),
   cached: Type.Boolean(),
+  count: Type.Integer({
+    minimum: 1,
+    description: "Queries this event stands for: 1, or more when a device's identical repeats within events.fold_window_ms were folded into it (ts, latency_ms and cached then describe the last)",
+  }),
 });
 
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Most items returned' });

@@ -16,6 +16,8 @@ export function eventOf(entry: StreamEntry): DetectionEvent | null {
   try {
     const event = JSON.parse(text) as DetectionEvent;
     event.id = id;
+    // Written by an instance from before repeats were folded: each event was one query.
+    event.count ??= 1;
     return event;
   } catch {
     return null;

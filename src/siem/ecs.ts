@@ -51,6 +51,11 @@ export interface EcsDocument {
     hosting_watchlisted: boolean;
     exemption?: string;
     cached: boolean;
+    /**
+     * Queries the document stands for (folded repeats); a custom field because ECS has none
+     * for an aggregate count (`event.sequence` orders events, it does not count them).
+     */
+    count: number;
     hosting: HostingEntry[];
     hosting_count: number;
   };
@@ -108,6 +113,7 @@ export function ecsDocument(event: DetectionEvent): EcsDocument {
       hosting_watchlisted: event.hosting_watchlisted,
       ...(event.exemption !== null && { exemption: event.exemption }),
       cached: event.cached,
+      count: event.count,
       hosting: hosting.map(hostingEntry),
       hosting_count: event.hosting.length,
     },

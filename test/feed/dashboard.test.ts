@@ -46,6 +46,7 @@ function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     exemption: null,
     latency_ms: 3.2,
     cached: false,
+    count: 1,
     ...overrides,
   };
 }
@@ -266,6 +267,30 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
     expect(problems).toEqual([]);
   });
 
+  it('marks a folded event with ×N beside the name and counts every query it stands for', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await waitLive(page);
+    // A name far wider than its column: the mark must stay in view all the same.
+    hub.publish(detection({ qname: `${'edge-'.repeat(40)}folded.tiktokv.com`, action: 'exempt', exemption: 'press', count: 1200 }));
+    hub.publish(detection({ qname: 'single.tiktokv.com', action: 'exempt', exemption: 'press' }));
+    await rowFor(page, 'single.tiktokv.com').waitFor({ timeout: WAIT_MS });
+
+    const name = rowFor(page, 'folded.tiktokv.com').locator('td').nth(3);
+    const fold = name.locator('.fold');
+    expect(await fold.locator('[aria-hidden="true"]').textContent()).toBe('×1,200');
+    expect(await fold.getAttribute('title')).toBe('1,200 identical queries');
+    expect(await fold.locator('.visually-hidden').textContent()).toBe(' (1,200 identical queries)');
+    const [cell, mark] = [await name.boundingBox(), await fold.boundingBox()];
+    expect(mark!.x + mark!.width).toBeLessThanOrEqual(cell!.x + cell!.width);
+
+    const single = rowFor(page, 'single.tiktokv.com').locator('td').nth(3);
+    expect(await single.textContent()).toBe('single.tiktokv.com');
+    expect(await single.locator('.fold').count()).toBe(0);
+    await page.locator('#counters dd[data-action="exempt"]', { hasText: /^1,201$/ }).waitFor({ timeout: WAIT_MS });
+    expect(problems).toEqual([]);
+  });
+
   it('pauses the display, keeps at most 500 rows through a burst, then resumes', async () => {
     const { page, problems } = await open();
     await signIn(page);
@@ -397,7 +422,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       await waitLive(page);
       await page.locator('#stats-body').waitFor({ timeout: WAIT_MS });
       const samples: Partial<DetectionEvent>[] = [
-        { qname: 'api16-normal-c-useast1a.tiktokv.com', action: 'block' },
+        { qname: 'api16-normal-c-useast1a.tiktokv.com', action: 'block', count: 14 },
         { qname: 'ru-hosted.example', app: null, owner_watchlisted: false, hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }], hosting_watchlisted: true, action: 'monitor', rule: 'hosting-country:RU' },
         { qname: 'dns.weixin.qq.com', app: { id: 'wechat', name: 'WeChat', owner: 'Tencent', owner_country: 'CN' }, action: 'exempt', rule: null, exemption: 'case 2024-117', client: '10.64.8.21', group: 'fiod', cached: true },
         { qname: 'www.rijksoverheid.nl', app: null, owner_watchlisted: false, hosting: [{ ip: '192.0.2.80', country: 'NL', asn: 64501, org: 'Overheid' }], action: 'allow', rule: null, kind: 'query', qtype: 'AAAA' },

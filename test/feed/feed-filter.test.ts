@@ -29,6 +29,7 @@ const sample: DetectionEvent = {
   exemption: null,
   latency_ms: 1,
   cached: false,
+  count: 1,
 };
 
 function rejects(parse: () => unknown, code: string, message: RegExp): void {

@@ -39,6 +39,7 @@ function event(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     exemption: null,
     latency_ms: 1,
     cached: false,
+    count: 1,
     ...overrides,
   };
 }
@@ -254,10 +255,10 @@ describe('GET /feed authentication', () => {
 });
 
 describe('GET /feed events', () => {
-  it('sends every published event, in order, as published', async () => {
+  it('sends every published event, folded ones with their count, in order, as published', async () => {
     const feed = await startFeed();
     const client = await feed.connect();
-    const published = range(1, 1500).map((i) => event({ qname: `host${i}.example.nl`, app: i % 3 === 0 ? tiktok : null, hosting: [hosted('NL')] }));
+    const published = range(1, 1500).map((i) => event({ qname: `host${i}.example.nl`, app: i % 3 === 0 ? tiktok : null, hosting: [hosted('NL')], count: 1 + (i % 4) }));
     for (let i = 0; i < published.length; i += 500) {
       feed.publish(...published.slice(i, i + 500));
       await client.until(() => client.eventIds.length >= i + 500, `event ${i + 500}`);

@@ -42,6 +42,7 @@ export function makeEvent(overrides: Partial<DetectionEvent> = {}): DetectionEve
     exemption: null,
     latency_ms: 12.5,
     cached: false,
+    count: 1,
     ...overrides,
   };
 }

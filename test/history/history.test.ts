@@ -16,7 +16,7 @@ afterEach(() => cleanup());
 
 const open = (): History => History.open(historySettings(path), silentLog);
 
-/** Events covering every field's variants: nulls, several hostings, booleans both ways. */
+/** Events covering every field's variants: nulls, several hostings, booleans both ways, folded repeats. */
 const VARIED = [
   makeEvent(),
   makeEvent({
@@ -44,6 +44,7 @@ const VARIED = [
     ],
     hosting_watchlisted: true,
     latency_ms: 3.25,
+    count: 5,
   }),
   makeEvent({ kind: 'bypass', qname: 'dns.google', app: null, matched_name: 'dns.google', action: 'monitor', rule: 'bypass' }),
 ];
@@ -58,6 +59,7 @@ describe('History writing', () => {
     expect(stored).toEqual(published);
     expect(stored.map((event) => JSON.stringify(event))).toEqual(published.map((event) => JSON.stringify(event)));
     expect(stored.map((event) => event.id)).toEqual([1, 2, 3, 4]);
+    expect(stored.map((event) => event.count)).toEqual([1, 1, 5, 1]);
     expect(history.counters).toEqual({ written: 4, lost: 0, batches: 1, failures: 0 });
     await history.close();
   });

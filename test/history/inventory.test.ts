@@ -38,6 +38,12 @@ describe('device inventory', () => {
     expect(history.deviceApps('10.64.0.100')).toEqual([]);
   });
 
+  it('adds every query an event stands for to the count', () => {
+    history.writeEvents([makeEvent({ id: 1, ts: T0, count: 5 }), makeEvent({ id: 2, ts: T0 + 1000, count: 2 })]);
+    history.writeEvents([makeEvent({ id: 3, ts: T0 + 2000, count: 3 }), makeEvent({ id: 4, ts: T0 + 3000, kind: 'residual', count: 7 })]);
+    expect(history.deviceApps('10.64.0.7')).toEqual([{ ...TIKTOK, first_seen: T0, last_seen: T0 + 2000, count: 10 }]);
+  });
+
   it('lists devices by latest activity with their number of apps', async () => {
     publishAll(attachedHub(history), [
       makeEvent({ ts: T0, client: 'old', action: 'monitor' }),

@@ -5,7 +5,7 @@ import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { AuditLog } from '../../src/history/audit.js';
 import { openDatabase } from '../../src/history/database.js';
 import { EventQueries, type EventFilter } from '../../src/history/event-queries.js';
-import { EventStore } from '../../src/history/event-store.js';
+import { hostingCountries, toRow, type EventRow } from '../../src/history/event-row.js';
 import { History } from '../../src/history/history.js';
 import { Inventory } from '../../src/history/inventory.js';
 import { PseudonymStore } from '../../src/history/pseudonyms.js';
@@ -71,17 +71,37 @@ const FILTERS: [string, Omit<EventFilter, 'limit'>, number[]][] = [
   ['combined', { action: 'block', hosting_country: 'CN', since: T0 }, [6]],
 ];
 
-/** A database at schema version 1 (the first release), holding EVENTS, an inventory and a pseudonym pair. */
-function writeVersion1Database(): void {
+function columnsOf(db: Db, table: string): string[] {
+  return (db.pragma(`table_info(${table})`) as { name: string }[]).map((column) => column.name);
+}
+
+/** Versions a released Wachtpost may have left a history at (1 was the first release). */
+const OLD_VERSIONS = [1, 2];
+
+/**
+ * A database at an older schema version, holding EVENTS, an inventory and a pseudonym pair.
+ * Events get only the columns that version had, as its release wrote them: today's store
+ * would also write the columns added since.
+ */
+function writeOldDatabase(version: number): void {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.exec(MIGRATIONS[0]!);
-  db.pragma('user_version = 1');
-  const audit = new AuditLog(db);
-  const pseudonyms = new PseudonymStore(db, audit, () => T0);
+  for (const step of MIGRATIONS.slice(0, version)) db.exec(step);
+  db.pragma(`user_version = ${version}`);
+  const columns = columnsOf(db, 'events') as (keyof EventRow)[];
+  const insertEvent = db.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
+  const insertCountry = db.prepare('INSERT INTO event_countries (country, event_id) VALUES (?, ?)');
+  const pseudonyms = new PseudonymStore(db, new AuditLog(db), () => T0);
   pseudonyms.remember(PSEUDONYM, '10.64.0.42');
-  const store = new EventStore(db, new Inventory(db), pseudonyms);
-  expect(store.write(EVENTS)).toBe(EVENTS.length);
+  db.transaction(() => {
+    for (const event of EVENTS) {
+      const row = toRow(event);
+      insertEvent.run(columns.map((column) => row[column]));
+      for (const country of hostingCountries(event)) insertCountry.run(country, event.id);
+    }
+    new Inventory(db).write(EVENTS);
+    pseudonyms.write(EVENTS);
+  })();
   db.close();
 }
 
@@ -115,11 +135,13 @@ function plan(db: Db, sql: string): string {
 }
 
 describe('schema migrations', () => {
-  it('upgrades a version 1 history in place: events, inventory and pseudonyms survive, and every filter works', async () => {
-    writeVersion1Database();
+  it.each(OLD_VERSIONS)('upgrades a version %i history in place: events, inventory and pseudonyms survive, and every filter works', async (version) => {
+    writeOldDatabase(version);
 
     const history = History.open(historySettings(path), silentLog);
     expect(allEvents(history)).toEqual(EVENTS);
+    // Rows from before count existed stand for one query each.
+    expect(allEvents(history).map((event) => event.count)).toEqual(EVENTS.map(() => 1));
     for (const [name, filter, expected] of FILTERS) {
       expect(history.events({ limit: 100, ...filter }).items.map((event) => event.id), name).toEqual(expected);
     }
@@ -136,8 +158,8 @@ describe('schema migrations', () => {
     ]);
 
     // New events land next to the migrated ones.
-    history.writeEvents([makeEvent({ id: 9, ts: T0 + 5 * HOUR, group: null, app: null, action: 'allow', kind: 'query' })]);
-    expect(history.events({ limit: 100, kind: 'query' }).items.map((event) => event.id)).toEqual([9, 5]);
+    history.writeEvents([makeEvent({ id: 9, ts: T0 + 5 * HOUR, group: null, app: null, action: 'allow', kind: 'query', count: 4 })]);
+    expect(history.events({ limit: 100, kind: 'query' }).items.map((event) => [event.id, event.count])).toEqual([[9, 4], [5, 1]]);
     expect(history.events({ limit: 100, group: 'ministry', since: T0 + 4 * HOUR }).items.map((event) => event.id)).toEqual([8]);
     await history.close();
 
@@ -147,7 +169,7 @@ describe('schema migrations', () => {
   });
 
   it('purges a migrated history (expired events with their countries, stale inventory and pseudonyms)', async () => {
-    writeVersion1Database();
+    writeOldDatabase(1);
     const history = History.open(historySettings(path), silentLog);
     const purged = await history.purge(T0 + 91 * DAY);
     expect(purged).toMatchObject({ detection: 5, residual: 1, bypass: 1, query: 1, inventory: 5, pseudonyms: 1 });
@@ -160,10 +182,12 @@ describe('schema migrations', () => {
     db.close();
   });
 
-  it('ends with the same indexes on a new and on a migrated history', () => {
-    writeVersion1Database();
+  it.each(OLD_VERSIONS)('ends with the same columns and indexes on a new and on a version %i history', (version) => {
+    writeOldDatabase(version);
     const migrated = openDatabase(path);
     const fresh = openDatabase(join(path, '..', 'fresh.sqlite'));
+    expect(columnsOf(migrated, 'events')).toEqual(columnsOf(fresh, 'events'));
+    expect(columnsOf(fresh, 'events').at(-1)).toBe('count');
     expect(indexes(migrated)).toEqual(indexes(fresh));
     expect(Object.keys(indexes(fresh))).toEqual([
       'audit_ts',

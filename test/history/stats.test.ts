@@ -86,3 +86,55 @@ describe('stats', () => {
     expect(history.stats('7d', NOW).blocked_per_hour).toHaveLength(7 * 24 + 1);
   });
 });
+
+describe('stats of folded events', () => {
+  let folded: History;
+  let cleanupFolded: () => Promise<void>;
+  beforeAll(async () => {
+    const temp = await tempDir();
+    cleanupFolded = temp.cleanup;
+    folded = History.open(historySettings(join(temp.dir, 'folded.sqlite')), silentLog);
+    folded.writeEvents([
+      makeEvent({ id: 1, ts: T0 - HOUR, client: 'B' }),
+      makeEvent({ id: 2, ts: T0, client: 'A', count: 5 }),
+      makeEvent({ id: 3, ts: T0 + MIN, client: 'B', app: WECHAT, action: 'monitor', hosting: CN2, count: 3 }),
+      makeEvent({ id: 4, ts: T0 + 2 * MIN, client: 'A', kind: 'residual', count: 4 }),
+    ]);
+  });
+  afterAll(async () => {
+    await folded.close();
+    await cleanupFolded();
+  });
+
+  // Counting rows instead would rank B (two events) above A (one event of five queries).
+  it('counts every query an event stands for', () => {
+    const stats = folded.stats('24h', NOW);
+    expect(stats.kinds).toEqual({ detection: 9, residual: 4, bypass: 0, query: 0 });
+    expect(stats.actions).toEqual({ allow: 0, monitor: 3, block: 6, exempt: 0 });
+    expect(stats.top_apps).toEqual([
+      { id: 'tiktok', name: 'TikTok', count: 6 },
+      { id: 'wechat', name: 'WeChat', count: 3 },
+    ]);
+    expect(stats.top_devices).toEqual([
+      { client: 'A', count: 5 },
+      { client: 'B', count: 4 },
+    ]);
+    expect(stats.top_owner_countries).toEqual([{ country: 'CN', count: 9 }]);
+    expect(stats.top_hosting_countries).toEqual([
+      { country: 'US', count: 6 },
+      { country: 'CN', count: 3 },
+    ]);
+    expect(stats.blocked_per_hour.filter((bucket) => bucket.count > 0)).toEqual([
+      { start: T0 - HOUR, count: 1 },
+      { start: T0, count: 5 },
+    ]);
+  });
+
+  it('yields zeros and empty lists for a window without events', () => {
+    const stats = folded.stats('1h', T0 - 2 * HOUR);
+    expect(stats.kinds).toEqual({ detection: 0, residual: 0, bypass: 0, query: 0 });
+    expect(stats.actions).toEqual({ allow: 0, monitor: 0, block: 0, exempt: 0 });
+    expect(stats).toMatchObject({ top_apps: [], top_devices: [], top_owner_countries: [], top_hosting_countries: [] });
+    expect(stats.blocked_per_hour.every((bucket) => bucket.count === 0)).toBe(true);
+  });
+});

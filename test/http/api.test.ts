@@ -57,7 +57,7 @@ beforeAll(async () => {
   const hub = attachedHub(history, { pseudonymiser });
   published = publishAll(hub, [
     /* 1 */ makeEvent({ ts: T0 - 2 * HOUR, client: '10.64.0.7' }),
-    /* 2 */ makeEvent({ ts: T0 - HOUR, client: '10.64.0.8', app: WECHAT, qname: 'long.weixin.qq.com', action: 'monitor', hosting: [{ ip: '203.0.113.9', country: 'CN', asn: 45090, org: null }] }),
+    /* 2 */ makeEvent({ ts: T0 - HOUR, client: '10.64.0.8', app: WECHAT, qname: 'long.weixin.qq.com', action: 'monitor', hosting: [{ ip: '203.0.113.9', country: 'CN', asn: 45090, org: null }], count: 3 }),
     /* 3 */ makeEvent({ ts: T0, client: '10.64.0.7', app: TELEGRAM, qname: 'web.telegram.org', action: 'exempt', exemption: 'press' }),
     /* 4 */ makeEvent({ ts: T0 + HOUR, client: '10.64.0.9', kind: 'query', app: null, action: 'allow', qname: 'example.nl' }),
     /* 5 */ makeEvent({ ts: T0 + 2 * HOUR, client: '10.64.0.8', action: 'block' }),
@@ -118,6 +118,10 @@ describe('GET /api/events', () => {
     const response = await get('/api/events');
     expect(response.json()).toEqual({ events: [...published].reverse(), next_before_id: null });
     expect(published[0]!.client).toBe(pseudonym);
+  });
+
+  it('keeps the number of queries a folded event stands for', async () => {
+    expect((await get('/api/events?app=wechat')).json().events.map((event: DetectionEvent) => event.count)).toEqual([3]);
   });
 
   it.each([
@@ -278,6 +282,8 @@ describe('OpenAPI', () => {
     );
     const event = paths['/api/events'].get.responses['200'].content['application/json'].schema.properties.events.items;
     expect(event.properties.app.nullable).toBe(true);
+    expect(event.properties.count).toMatchObject({ type: 'integer', minimum: 1, description: expect.stringContaining('folded') });
+    expect(event.required).toContain('count');
     expect(paths['/api/stats'].get.summary).toMatch(/Top apps/);
     expect(paths['/api/devices/{client}/apps'].get.tags).toEqual(['devices']);
     expect(paths['/api/devices'].get).toBeDefined();

@@ -12,8 +12,8 @@ function nullPaths(value: unknown, path = ''): string[] {
 }
 
 describe('ecsDocument', () => {
-  it('maps a blocked detection to ECS fields and wachtpost.* custom fields', () => {
-    const event = sampleEvent({ id: 42, action: 'block', group: 'ministry', hosting: [CDN, { ip: '2001:db8::1', country: null, asn: null, org: null }], latency_ms: 1.5 });
+  it('maps a blocked detection, folded from repeats, to ECS fields and wachtpost.* custom fields', () => {
+    const event = sampleEvent({ id: 42, action: 'block', group: 'ministry', hosting: [CDN, { ip: '2001:db8::1', country: null, asn: null, org: null }], latency_ms: 1.5, count: 4 });
     expect(ecsDocument(event)).toEqual({
       '@timestamp': '2026-11-24T12:00:00.000Z',
       ecs: { version: '8.11.0' },
@@ -49,6 +49,7 @@ describe('ecsDocument', () => {
         owner_watchlisted: true,
         hosting_watchlisted: false,
         cached: false,
+        count: 4,
         hosting: [CDN, { ip: '2001:db8::1' }],
         hosting_count: 2,
       },

@@ -22,6 +22,7 @@ export function sampleEvent(overrides: Partial<DetectionEvent> = {}): DetectionE
     exemption: null,
     latency_ms: 0.2,
     cached: false,
+    count: 1,
     ...overrides,
   };
 }

@@ -28,6 +28,11 @@ export function matches(event, filter) {
   );
 }
 
+/** Queries `event` stands for: more than 1 when a device's identical repeats were folded into it. */
+export function queryCount(event) {
+  return Number.isSafeInteger(event.count) && event.count > 1 ? event.count : 1;
+}
+
 /** Only the non-empty lists: an empty list means "any". */
 function filterParams(filter) {
   const params = {};

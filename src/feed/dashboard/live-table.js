@@ -2,7 +2,7 @@
 // once per animation frame, newest first, and the table never holds more than `maxRows` rows.
 // Every value goes in through textContent or a property, never through HTML parsing.
 
-import { matches } from './feed.js';
+import { matches, queryCount } from './feed.js';
 
 const COLUMNS = 11;
 
@@ -29,6 +29,27 @@ function hostingText(hosting) {
     seen.add(parts.join(' '));
   }
   return [...seen].join('; ');
+}
+
+/** The name with "×N" kept in view beside it; screen readers hear "N identical queries" instead. */
+function folded(qname, count) {
+  const wrapper = document.createElement('span');
+  wrapper.className = 'folded';
+  const name = document.createElement('span');
+  name.className = 'qname';
+  name.textContent = qname;
+  const fold = document.createElement('span');
+  fold.className = 'fold';
+  fold.title = `${count.toLocaleString()} identical queries`;
+  const mark = document.createElement('span');
+  mark.setAttribute('aria-hidden', 'true');
+  mark.textContent = `×${count.toLocaleString()}`;
+  const spoken = document.createElement('span');
+  spoken.className = 'visually-hidden';
+  spoken.textContent = ` (${fold.title})`;
+  fold.append(mark, spoken);
+  wrapper.append(name, fold);
+  return wrapper;
 }
 
 export class LiveTable {
@@ -132,7 +153,10 @@ export class LiveTable {
     cells[1].append(client);
 
     cells[2].textContent = event.group ?? '';
-    cells[3].textContent = cells[3].title = String(event.qname ?? '');
+    cells[3].title = String(event.qname ?? '');
+    const count = queryCount(event);
+    if (count > 1) cells[3].append(folded(cells[3].title, count));
+    else cells[3].textContent = cells[3].title;
     cells[4].textContent = cells[4].title = event.rcode && event.rcode !== 'NOERROR' ? `${event.qtype} ${event.rcode}` : String(event.qtype ?? '');
 
     const app = event.app;

@@ -1,7 +1,7 @@
 // The analysts' dashboard: sign-in, the live table, filter, counters and side panels.
 // The page itself holds no data; everything comes from the session-authenticated API and feed.
 
-import { FeedConnection } from './feed.js';
+import { FeedConnection, queryCount } from './feed.js';
 import { clockTime, LiveTable } from './live-table.js';
 import { InventoryPanel, StatsPanel } from './panels.js';
 
@@ -74,7 +74,7 @@ function chromeChanged() {
 
 const feed = new FeedConnection({
   onEvent(event, backlog) {
-    if (!backlog && event.action in counts) counts[event.action]++;
+    if (!backlog && event.action in counts) counts[event.action] += queryCount(event);
     table.add(event);
     if (table.paused) chromeChanged();
   },
