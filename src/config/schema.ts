@@ -184,6 +184,13 @@ export const ConfigSchema = Type.Object(
     events: section(
       {
         all_queries: Type.Boolean({ description: 'Publish every answered query, not only tagged, blocked, exempted or flagged ones', default: false }),
+        fold_window_ms: Type.Integer({
+          description:
+            "A device's identical repeats of a query within this window after it are counted into one event (count) instead of one event each; 0 = one event per query",
+          minimum: 0,
+          maximum: 60_000,
+          default: 1000,
+        }),
         buffer: Type.Integer({ description: 'Events kept in memory for the live feed and resumes (a ring: the oldest go first)', minimum: 1024, maximum: 4_194_304, default: 65_536 }),
         residual_window_s: Type.Integer({
           description: 'A device still asking for a blocked app within this window yields one residual event per app per window',

@@ -9,6 +9,7 @@ import { EVENT_ACTIONS } from '../events/detection-event.js';
 export interface EventCounts {
   readonly recorded: number;
   readonly dropped: number;
+  readonly folded: number;
 }
 
 /**
@@ -52,7 +53,10 @@ export class ResolverMetrics {
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(cache.counters.hits));
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(cache.counters.misses));
     counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(cache.counters.stale));
-    counter('wachtpost_events_recorded_total', 'Events recorded by the resolver', [], (metric) => metric.inc(events.recorded));
+    counter('wachtpost_events_recorded_total', 'Queries the resolver recorded as events, folded repeats included', [], (metric) => metric.inc(events.recorded));
+    counter('wachtpost_events_folded_total', "Queries counted into an earlier event's count rather than published on their own", [], (metric) =>
+      metric.inc(events.folded),
+    );
     counter('wachtpost_events_dropped_total', 'Events dropped before reaching the hub (its queue was full)', [], (metric) => metric.inc(events.dropped));
     new Gauge({
       name: 'wachtpost_cache_hit_ratio',

@@ -7,6 +7,7 @@ import { buildResolverChain, type ResolverChain } from '../pipeline/resolver-cha
 import { loadDetection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder, type EventSink } from '../events/event-recorder.js';
+import { RepeatFolder } from '../events/repeat-folder.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import { Responder } from '../transport/responder.js';
 import { TcpListener } from '../transport/tcp-listener.js';
@@ -24,6 +25,7 @@ export interface BoundAddress {
 export class Resolver {
   private draining: Promise<void> | null = null;
   private notice: { close(): Promise<void> } | null = null;
+  private folder: RepeatFolder | null = null;
 
   private constructor(
     readonly chain: ResolverChain,
@@ -42,16 +44,22 @@ export class Resolver {
     const chain = buildResolverChain(config, metrics.upstreamLatency);
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
-    const recorder = events === null || !config.detection.enabled ? null : new EventRecorder(chain.detection, events, instanceName(config), config.events.all_queries);
+    const recording = events !== null && config.detection.enabled;
+    const folder = recording && config.events.fold_window_ms > 0 ? new RepeatFolder(events, config.events.fold_window_ms) : null;
+    const recorder = recording ? new EventRecorder(chain.detection, folder ?? events, instanceName(config), config.events.all_queries) : null;
     const responder = new Responder(writer, log, recorder === null ? [metrics.queries] : [metrics.queries, recorder]);
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
+    resolver.folder = folder;
     metrics.attach(resolver, {
       get recorded() {
         return recorder?.recorded ?? 0;
       },
       get dropped() {
         return events?.dropped ?? 0;
+      },
+      get folded() {
+        return folder?.folded ?? 0;
       },
     });
     const tcpSettings = {
@@ -135,5 +143,7 @@ export class Resolver {
     await this.notice?.close();
     await Promise.all([...this.udp, ...this.tcp].map((listener) => listener.close()));
     for (const stage of this.chain.stages) await stage.close();
+    // After the listeners: no query can start a fold any more, and held counts go out.
+    this.folder?.close();
   }
 }

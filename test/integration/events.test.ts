@@ -3,7 +3,7 @@ import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { EventHub } from '../../src/events/event-hub.js';
 import { dig } from '../support/dig.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { startWachtpost, type RunningWachtpost } from './harness.js';
+import { sleep, startWachtpost, type RunningWachtpost } from './harness.js';
 
 const TIKTOK = 'api16-normal-c-useast1a.tiktokv.com';
 
@@ -45,7 +45,8 @@ afterAll(async () => {
 describe('events recorded for answered queries', () => {
   let monitor: Recorded;
   beforeAll(async () => {
-    monitor = await recorded('mode: monitor\ninstance: nl-dc1-a');
+    // One event per query here, so each can be checked on its own (folding has its own tests).
+    monitor = await recorded('mode: monitor\ninstance: nl-dc1-a\nevents:\n  fold_window_ms: 0');
   });
 
   it("records an app's query with its tags, verdict, latency and cache state", async () => {
@@ -137,7 +138,7 @@ describe('events under enforcement and with every query recorded', () => {
   });
 
   it('records plain queries as kind "query" when events.all_queries is on', async () => {
-    const all = await recorded('events:\n  all_queries: true');
+    const all = await recorded('events:\n  all_queries: true\n  fold_window_ms: 0');
     await dig(all.wp.server, 'a.test.wachtpost', 'A');
     expect(all.take()).toMatchObject([{ kind: 'query', qname: 'a.test.wachtpost', app: null, action: 'allow', rcode: 'NOERROR' }]);
     // A plain answer is cached without tags of its own; its event still says where it is hosted,
@@ -148,6 +149,24 @@ describe('events under enforcement and with every query recorded', () => {
         { kind: 'query', app: null, cached, hosting: [{ ip: '193.0.14.129', country: 'NL', asn: 25152 }], hosting_watchlisted: false },
       ]);
     }
+  });
+
+  it("folds a device's repeats into one event that counts them, and sums to every query", async () => {
+    const folding = await recorded('mode: enforce\nevents:\n  fold_window_ms: 300');
+    for (let i = 0; i < 5; i++) expect((await dig(folding.wp.server, TIKTOK, 'A')).status).toBe('NXDOMAIN');
+    expect((await dig(folding.wp.server, TIKTOK, 'AAAA')).status).toBe('NXDOMAIN');
+    expect(folding.take()).toMatchObject([
+      { qtype: 'A', action: 'block', count: 1 },
+      { qtype: 'AAAA', action: 'block', count: 1 },
+    ]);
+    // The window closes (count out), one more passes without repeats (fold forgotten).
+    await sleep(1000);
+    expect(folding.take()).toMatchObject([{ qtype: 'A', action: 'block', rule: 'owner-country:CN', count: 4 }]);
+    // Draining hands on a count still held.
+    await dig(folding.wp.server, TIKTOK, 'A');
+    await dig(folding.wp.server, TIKTOK, 'A');
+    await folding.wp.stop();
+    expect(folding.take()).toMatchObject([{ qtype: 'A', count: 1 }, { qtype: 'A', count: 1 }]);
   });
 
   it('is a plain caching forwarder with detection switched off: no block, no canary, no event', async () => {

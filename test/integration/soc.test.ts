@@ -200,7 +200,7 @@ describe('a slow feed client', () => {
   it('loses its oldest events with gap notices while DNS and a normal client keep going', async () => {
     // A small ring, so the paused client is lapped quickly; still several times a worker's
     // largest batch (1,000 events), so the reading client is never lapped by one batch.
-    const node = await serve('slow', 1, 'events:\n  buffer: 8192\n');
+    const node = await serve('slow', 1, 'events:\n  buffer: 8192\n  fold_window_ms: 0\n');
     const slow = await feed(node.httpPort);
     const normal = await feed(node.httpPort);
     await Promise.all([slow.next((m) => m.type === 'hello'), normal.next((m) => m.type === 'hello')]);
