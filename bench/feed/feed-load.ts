@@ -37,7 +37,12 @@ try {
   const wachtpost = await startWachtpost('wachtpost', join(dir, 'wachtpost'), knot.port, {
     workers,
     tagging: true,
-    extra: { api: { tokens: [{ name: 'bench', role: 'analyst', sha256: sha256Hex(TOKEN) }] }, ...(history ? {} : { history: { path: '' } }) },
+    extra: {
+      api: { tokens: [{ name: 'bench', role: 'analyst', sha256: sha256Hex(TOKEN) }] },
+      // Every query its own event: the feed's worst case, not a folded count.
+      events: { fold_window_ms: 0 },
+      ...(history ? {} : { history: { path: '' } }),
+    },
   });
   const httpPort = wachtpost.httpPort!;
   const input = join(dir, 'apps.txt');

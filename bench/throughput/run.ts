@@ -270,6 +270,9 @@ async function main(): Promise<number> {
   if (cells.some((cell) => cell.target === UNTAGGED)) {
     notes.push('"Detection off" is the same resolver with detection.enabled: false: no canaries, tagging, policy or events.');
   }
+  if (targets.some((spec) => spec.id === 'wachtpost-1-unfolded')) {
+    notes.push('"Repeats not folded" is the same resolver with events.fold_window_ms: 0: every repeated query of a device is an event of its own.');
+  }
   if (targets.some((spec) => spec.id === 'unbound')) notes.push(`Unbound runs ${CORES} threads with 64 MiB message and 128 MiB RRset caches.`);
   if (targets.some((spec) => spec.id === 'dnsmasq')) {
     notes.push('dnsmasq is single-threaded by design; its cache holds 10,000 entries, as a larger one makes every miss slow once it is full.');

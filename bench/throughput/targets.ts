@@ -26,8 +26,8 @@ export interface TargetSpec extends TargetInfo {
   start(context: StartContext): Promise<Server>;
 }
 
-const wachtpost = (id: string, workers: number, tagging: boolean) => (context: StartContext) =>
-  startWachtpost(id, join(context.dir, id), context.upstreamPort, { workers, tagging });
+const wachtpost = (id: string, workers: number, tagging: boolean, extra?: Record<string, unknown>) => (context: StartContext) =>
+  startWachtpost(id, join(context.dir, id), context.upstreamPort, { workers, tagging, extra });
 
 /** In this order within every round, so a workload's rounds go A B C A B C … */
 export const TARGETS: readonly TargetSpec[] = [
@@ -49,6 +49,15 @@ export const TARGETS: readonly TargetSpec[] = [
     resolver: true,
     blocks: false,
     start: wachtpost('wachtpost-1-untagged', 1, false),
+  },
+  {
+    id: 'wachtpost-1-unfolded',
+    label: 'Wachtpost, 1 worker, repeats not folded',
+    wachtpost: true,
+    workloads: ['hot'],
+    resolver: true,
+    blocks: true,
+    start: wachtpost('wachtpost-1-unfolded', 1, true, { events: { fold_window_ms: 0 } }),
   },
   {
     id: 'unbound',
