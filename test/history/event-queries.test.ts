@@ -1,11 +1,10 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { History, type EventFilter } from '../../src/history/history.js';
-import { attachedHub, HOUR, historySettings, makeEvent, publishAll, silentLog, T0, tempDir, TELEGRAM, WECHAT, written } from './fixtures.js';
+import { attachedHub, HOUR, makeEvent, publishAll, T0, tempHistory, TELEGRAM, WECHAT, written } from './fixtures.js';
 
 let history: History;
-let cleanup: () => Promise<void>;
+let close: () => Promise<void>;
 let published: DetectionEvent[];
 
 const EVENTS = [
@@ -26,16 +25,11 @@ const EVENTS = [
 ];
 
 beforeAll(async () => {
-  const temp = await tempDir();
-  cleanup = temp.cleanup;
-  history = History.open(historySettings(join(temp.dir, 'h.sqlite')), silentLog);
+  ({ history, close } = await tempHistory());
   published = publishAll(attachedHub(history), EVENTS);
   await written(history, EVENTS.length);
 });
-afterAll(async () => {
-  await history.close();
-  await cleanup();
-});
+afterAll(() => close());
 
 const ids = (filter: Partial<EventFilter>): number[] => history.events({ limit: 100, ...filter }).items.map((event) => event.id);
 

@@ -61,6 +61,19 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** A history in a fresh temporary directory; close() closes it and removes the directory. */
+export async function tempHistory(): Promise<{ history: History; close: () => Promise<void> }> {
+  const temp = await tempDir();
+  const history = History.open(historySettings(join(temp.dir, 'h.sqlite')), silentLog);
+  return {
+    history,
+    close: async () => {
+      await history.close();
+      await temp.cleanup();
+    },
+  };
+}
+
 /** A hub numbered after the history's last id, with the history attached, as serve wires them. */
 export function attachedHub(history: History, options: { capacity?: number; pseudonymiser?: Pseudonymiser } = {}): EventHub {
   const hub = new EventHub({

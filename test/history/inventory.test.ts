@@ -1,19 +1,13 @@
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { History } from '../../src/history/history.js';
-import { attachedHub, historySettings, makeEvent, publishAll, silentLog, T0, tempDir, TELEGRAM, TIKTOK, WECHAT, written } from './fixtures.js';
+import type { History } from '../../src/history/history.js';
+import { attachedHub, makeEvent, publishAll, T0, tempHistory, TELEGRAM, TIKTOK, WECHAT, written } from './fixtures.js';
 
 let history: History;
-let cleanup: () => Promise<void>;
+let close: () => Promise<void>;
 beforeEach(async () => {
-  const temp = await tempDir();
-  cleanup = temp.cleanup;
-  history = History.open(historySettings(join(temp.dir, 'h.sqlite')), silentLog);
+  ({ history, close } = await tempHistory());
 });
-afterEach(async () => {
-  await history.close();
-  await cleanup();
-});
+afterEach(() => close());
 
 describe('device inventory', () => {
   it('upserts per device and app across batches: first and last seen, count, latest names', async () => {

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { History } from '../../src/history/history.js';
-import { attachedHub, HOUR, DAY, historySettings, makeEvent, publishAll, silentLog, T0, tempDir, WECHAT, written } from './fixtures.js';
+import type { History } from '../../src/history/history.js';
+import { attachedHub, HOUR, DAY, makeEvent, publishAll, T0, tempHistory, WECHAT, written } from './fixtures.js';
 
 let history: History;
-let cleanup: () => Promise<void>;
+let close: () => Promise<void>;
 const MIN = 60_000;
 const NOW = T0 + 30 * MIN;
 const CN2 = [
@@ -13,9 +12,7 @@ const CN2 = [
 ];
 
 beforeAll(async () => {
-  const temp = await tempDir();
-  cleanup = temp.cleanup;
-  history = History.open(historySettings(join(temp.dir, 'h.sqlite')), silentLog);
+  ({ history, close } = await tempHistory());
   const events = [
     makeEvent({ ts: T0 - 2 * DAY, client: 'A', action: 'monitor' }), // before every window
     makeEvent({ ts: T0 - 3 * HOUR, client: 'A' }),
@@ -30,10 +27,7 @@ beforeAll(async () => {
   publishAll(attachedHub(history), events);
   await written(history, events.length);
 });
-afterAll(async () => {
-  await history.close();
-  await cleanup();
-});
+afterAll(() => close());
 
 describe('stats', () => {
   it('aggregates the last 24 hours', () => {
@@ -89,11 +83,9 @@ describe('stats', () => {
 
 describe('stats of folded events', () => {
   let folded: History;
-  let cleanupFolded: () => Promise<void>;
+  let closeFolded: () => Promise<void>;
   beforeAll(async () => {
-    const temp = await tempDir();
-    cleanupFolded = temp.cleanup;
-    folded = History.open(historySettings(join(temp.dir, 'folded.sqlite')), silentLog);
+    ({ history: folded, close: closeFolded } = await tempHistory());
     folded.writeEvents([
       makeEvent({ id: 1, ts: T0 - HOUR, client: 'B' }),
       makeEvent({ id: 2, ts: T0, client: 'A', count: 5 }),
@@ -101,10 +93,7 @@ describe('stats of folded events', () => {
       makeEvent({ id: 4, ts: T0 + 2 * MIN, client: 'A', kind: 'residual', count: 4 }),
     ]);
   });
-  afterAll(async () => {
-    await folded.close();
-    await cleanupFolded();
-  });
+  afterAll(() => closeFolded());
 
   // Counting rows instead would rank B (two events) above A (one event of five queries).
   it('counts every query an event stands for', () => {
