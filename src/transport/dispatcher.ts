@@ -5,14 +5,15 @@ import { ReadResult, readRequest } from '../wire/request.js';
 import type { Responder } from './responder.js';
 
 /** What became of a message handed to the dispatcher. */
-export const enum Dispatched {
+export const Dispatched = {
   /** The reply has already been sent. */
-  ANSWERED = 0,
+  ANSWERED: 0,
   /** The query went asynchronous: its Query object now belongs to the chain. */
-  PENDING = 1,
+  PENDING: 1,
   /** No reply will be sent (too short, or a response packet). */
-  DROPPED = 2,
-}
+  DROPPED: 2,
+} as const;
+export type Dispatched = (typeof Dispatched)[keyof typeof Dispatched];
 
 /**
  * Shared by every listener: reads a message into a Query, runs the chain and hands the

@@ -152,7 +152,7 @@ class TcpConnection {
     query.receivedAt = performance.now();
     // Counted before dispatch: a synchronous answer calls reply(), which counts it down.
     this.inFlight++;
-    let outcome = Dispatched.DROPPED;
+    let outcome: Dispatched = Dispatched.DROPPED;
     try {
       outcome = this.listener.dispatcher.dispatch(message, query);
     } catch (error) {

@@ -2,16 +2,17 @@ import { EDNS_DO, EDNS_OPTION_EDE, Flag, HEADER_LENGTH, RCODE_MASK, Rcode, RrTyp
 import { equalsIgnoreCase, skipName } from './names.js';
 
 /** How an answer may be cached (RFC 2308 for the negative kinds). */
-export const enum AnswerKind {
-  POSITIVE = 0,
-  NEGATIVE = 1,
+export const AnswerKind = {
+  POSITIVE: 0,
+  NEGATIVE: 1,
   /** SERVFAIL, REFUSED and the like: passed on, never cached. */
-  UNCACHEABLE = 2,
+  UNCACHEABLE: 2,
   /** Made by Wachtpost itself (errors): header and question are the client's. */
-  SYNTHETIC = 3,
+  SYNTHETIC: 3,
   /** A policy block: written per client as NXDOMAIN + SOA, a null address or REFUSED. */
-  BLOCKED = 4,
-}
+  BLOCKED: 4,
+} as const;
+export type AnswerKind = (typeof AnswerKind)[keyof typeof AnswerKind];
 
 export type BlockStyle = 'nxdomain' | 'null' | 'refused' | 'sinkhole';
 
@@ -104,15 +105,16 @@ const NO_BYTES = Buffer.alloc(0);
 const OPT_HEADER_LENGTH = 11;
 
 /** Why an upstream message was not accepted. */
-export const enum ScanResult {
-  OK = 0,
-  NOT_A_RESPONSE = 1,
-  WRONG_ID = 2,
-  WRONG_QUESTION = 3,
-  MALFORMED = 4,
+export const ScanResult = {
+  OK: 0,
+  NOT_A_RESPONSE: 1,
+  WRONG_ID: 2,
+  WRONG_QUESTION: 3,
+  MALFORMED: 4,
   /** TC=1: the right answer, cut short; ask again over TCP. */
-  TRUNCATED = 5,
-}
+  TRUNCATED: 5,
+} as const;
+export type ScanResult = (typeof ScanResult)[keyof typeof ScanResult];
 
 /** Scratch for the scan: TTL offsets found so far (grows, never shrinks). */
 let scratchOffsets = new Uint16Array(256);

@@ -7,49 +7,53 @@ export const MAX_LABEL_LENGTH = 63;
 /** Classic UDP payload limit for clients that send no EDNS0 (RFC 1035 §4.2.1). */
 export const CLASSIC_UDP_SIZE = 512;
 
-export const enum Flag {
-  QR = 0x8000,
-  AA = 0x0400,
-  TC = 0x0200,
-  RD = 0x0100,
-  RA = 0x0080,
-  AD = 0x0020,
-  CD = 0x0010,
-}
+export const Flag = {
+  QR: 0x8000,
+  AA: 0x0400,
+  TC: 0x0200,
+  RD: 0x0100,
+  RA: 0x0080,
+  AD: 0x0020,
+  CD: 0x0010,
+} as const;
+export type Flag = (typeof Flag)[keyof typeof Flag];
 export const OPCODE_MASK = 0x7800;
 export const RCODE_MASK = 0x000f;
 
-export const enum Rcode {
-  NOERROR = 0,
-  FORMERR = 1,
-  SERVFAIL = 2,
-  NXDOMAIN = 3,
-  NOTIMP = 4,
-  REFUSED = 5,
+export const Rcode = {
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
   /** Extended (12-bit) rcode 16: only expressible with an OPT record. */
-  BADVERS = 16,
-}
+  BADVERS: 16,
+} as const;
+export type Rcode = (typeof Rcode)[keyof typeof Rcode];
 
-export const enum RrType {
-  SOA = 6,
-  CNAME = 5,
-  OPT = 41,
-  IXFR = 251,
-  AXFR = 252,
-}
+export const RrType = {
+  SOA: 6,
+  CNAME: 5,
+  OPT: 41,
+  IXFR: 251,
+  AXFR: 252,
+} as const;
+export type RrType = (typeof RrType)[keyof typeof RrType];
 
 /** EDNS0 DO bit inside the OPT record's TTL field (RFC 3225). */
 export const EDNS_DO = 0x8000;
 export const EDNS_OPTION_EDE = 15;
 
 /** RFC 8914 info-codes used by the resolver itself. */
-export const enum EdeCode {
-  OTHER = 0,
-  STALE_ANSWER = 3,
-  BLOCKED = 15,
-  FILTERED = 17,
-  PROHIBITED = 18,
-  NOT_READY = 14,
-  NOT_SUPPORTED = 21,
-  NO_REACHABLE_AUTHORITY = 22,
-}
+export const EdeCode = {
+  OTHER: 0,
+  STALE_ANSWER: 3,
+  BLOCKED: 15,
+  FILTERED: 17,
+  PROHIBITED: 18,
+  NOT_READY: 14,
+  NOT_SUPPORTED: 21,
+  NO_REACHABLE_AUTHORITY: 22,
+} as const;
+export type EdeCode = (typeof EdeCode)[keyof typeof EdeCode];

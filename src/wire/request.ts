@@ -11,16 +11,17 @@ import {
 import { skipName } from './names.js';
 
 /** What reading a request decided before any stage sees it. */
-export const enum ReadResult {
-  OK = 0,
+export const ReadResult = {
+  OK: 0,
   /** Shorter than a header, or a response: answering could feed a reflection loop. */
-  DROP = 1,
-  FORMERR = 2,
-  NOTIMP = 3,
-  BADVERS = 4,
+  DROP: 1,
+  FORMERR: 2,
+  NOTIMP: 3,
+  BADVERS: 4,
   /** Zone transfers: a forwarder is no authority to transfer from. */
-  REFUSED = 5,
-}
+  REFUSED: 5,
+} as const;
+export type ReadResult = (typeof ReadResult)[keyof typeof ReadResult];
 
 /**
  * A client's request, read in place. The question is copied once, lower-cased, into
