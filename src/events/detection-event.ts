@@ -1,12 +1,10 @@
+import type { Action } from '../pipeline/action.js';
+
 /** What a query was recorded for; also the history's retention class. */
 export type EventKind = 'detection' | 'residual' | 'bypass' | 'query';
 
-/** What policy did with the query ('allow' for untagged or unflagged queries). */
-export type EventAction = 'allow' | 'monitor' | 'block' | 'exempt';
-
-/** Every kind and action, for schemas and loops (the compiler checks the lists are complete). */
+/** Every kind, for schemas and loops (the compiler checks the list is complete). */
 export const EVENT_KINDS = Object.keys({ detection: 0, residual: 0, bypass: 0, query: 0 } satisfies Record<EventKind, 0>) as EventKind[];
-export const EVENT_ACTIONS = Object.keys({ allow: 0, monitor: 0, block: 0, exempt: 0 } satisfies Record<EventAction, 0>) as EventAction[];
 
 export interface EventApp {
   readonly id: string;
@@ -44,7 +42,7 @@ export interface DetectionEvent {
   hosting: readonly EventHosting[];
   owner_watchlisted: boolean;
   hosting_watchlisted: boolean;
-  action: EventAction;
+  action: Action;
   rule: string | null;
   exemption: string | null;
   /** Of the last query this event stands for. */

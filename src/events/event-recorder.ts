@@ -3,7 +3,7 @@ import { NO_TAGS } from '../tagging/answer-tags.js';
 import { answerHosting } from '../tagging/tagger.js';
 import type { DetectionSource } from '../tagging/tag-stage.js';
 import type { Answer } from '../wire/answer.js';
-import type { DetectionEvent, EventAction, EventApp, EventKind } from './detection-event.js';
+import type { DetectionEvent, EventApp, EventKind } from './detection-event.js';
 import { rcodeName, typeName } from './dns-names.js';
 
 /** Where recorded events go: a worker's batcher (to the primary's hub), or a hub directly in tests and benchmarks. */
@@ -58,7 +58,7 @@ export class EventRecorder {
       hosting: tags === NO_TAGS ? answerHosting(answer, this.detection.current) : tags.hosting,
       owner_watchlisted: tags.ownerWatchlisted,
       hosting_watchlisted: tags.hostingWatchlisted,
-      action: (verdict?.action ?? 'allow') as EventAction,
+      action: verdict?.action ?? 'allow',
       rule: verdict?.rule ?? null,
       exemption: verdict?.exemption ?? null,
       latency_ms: Math.round((performance.now() - query.receivedAt) * 1000) / 1000,

@@ -1,12 +1,13 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { EVENT_KINDS, type DetectionEvent, type EventAction, type EventKind } from '../events/detection-event.js';
+import { EVENT_KINDS, type DetectionEvent, type EventKind } from '../events/detection-event.js';
+import type { Action } from '../pipeline/action.js';
 import { fromRow, kindIn, reversedName, type EventRow } from './event-row.js';
 import { pageOf, type Page } from './page.js';
 
 /** What an analyst can narrow the history to; every field is optional except the page size. */
 export interface EventFilter {
   kind?: EventKind;
-  action?: EventAction;
+  action?: Action;
   /** App id from the catalogue. */
   app?: string;
   group?: string;

@@ -1,4 +1,5 @@
-import type { DetectionEvent, EventAction, EventHosting, EventKind } from '../events/detection-event.js';
+import type { DetectionEvent, EventHosting, EventKind } from '../events/detection-event.js';
+import type { Action } from '../pipeline/action.js';
 
 /** An event as stored: one column per field, booleans as 0/1, hosting as JSON text. */
 export interface EventRow {
@@ -20,7 +21,7 @@ export interface EventRow {
   hosting: string;
   owner_watchlisted: number;
   hosting_watchlisted: number;
-  action: EventAction;
+  action: Action;
   rule: string | null;
   exemption: string | null;
   latency_ms: number;

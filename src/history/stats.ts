@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { EVENT_KINDS, type EventAction, type EventKind } from '../events/detection-event.js';
+import { EVENT_KINDS, type EventKind } from '../events/detection-event.js';
+import type { Action } from '../pipeline/action.js';
 import { kindIn } from './event-row.js';
 
 const HOUR_MS = 3_600_000;
@@ -22,7 +23,7 @@ export interface Stats {
    * Queries per action. This and everything below leave residual events out: each repeats
    * a block that is already counted.
    */
-  actions: Record<EventAction, number>;
+  actions: Record<Action, number>;
   top_apps: { id: string; name: string; count: number }[];
   top_devices: { client: string; count: number }[];
   top_owner_countries: { country: string; count: number }[];
@@ -55,7 +56,7 @@ function queriesIn(table = ''): string {
  */
 export class StatsQueries {
   private readonly kinds: Statement<Window, { key: EventKind; count: number }>;
-  private readonly actions: Statement<Window, { key: EventAction; count: number }>;
+  private readonly actions: Statement<Window, { key: Action; count: number }>;
   private readonly apps: Statement<Window, Stats['top_apps'][number]>;
   private readonly devices: Statement<Window, Stats['top_devices'][number]>;
   private readonly ownerCountries: Statement<Window, Stats['top_owner_countries'][number]>;

@@ -1,7 +1,7 @@
 /** Schemas and helpers shared by the REST API's route files. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
-import { EVENT_ACTIONS, EVENT_KINDS, type History } from '../history/history.js';
+import { ACTIONS, EVENT_KINDS, type History } from '../history/history.js';
 import type { HttpContext } from './http-server.js';
 
 /** `schema` or null, in the JSON Schema form @fastify/swagger turns into OpenAPI's `nullable`. */
@@ -53,7 +53,7 @@ export const EventSchema = Type.Object({
   ),
   owner_watchlisted: Type.Boolean(),
   hosting_watchlisted: Type.Boolean(),
-  action: stringEnum(EVENT_ACTIONS),
+  action: stringEnum(ACTIONS),
   rule: nullable(Type.String()),
   exemption: nullable(Type.String()),
   latency_ms: Type.Number(),

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { EVENT_ACTIONS, EVENT_KINDS } from '../history/history.js';
+import { ACTIONS, EVENT_KINDS } from '../history/history.js';
 import { BeforeId, COMMON_ERRORS, EventSchema, Limit, NextBeforeId, stringEnum, withHistory } from './api-common.js';
 import { requireRole } from './auth.js';
 import type { HttpContext } from './http-server.js';
@@ -15,7 +15,7 @@ const Text = (description: string) => Type.String({ minLength: 1, maxLength: 255
 const EventsQuery = Type.Object(
   {
     kind: Type.Optional(stringEnum(EVENT_KINDS)),
-    action: Type.Optional(stringEnum(EVENT_ACTIONS)),
+    action: Type.Optional(stringEnum(ACTIONS)),
     app: Type.Optional(Text('App id from the catalogue')),
     group: Type.Optional(Text('Client group')),
     client: Type.Optional(Text('Client address or pseudonym')),

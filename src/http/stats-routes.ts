@@ -1,6 +1,6 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { EVENT_ACTIONS, EVENT_KINDS, STATS_WINDOWS, type StatsWindow } from '../history/history.js';
+import { ACTIONS, EVENT_KINDS, STATS_WINDOWS, type StatsWindow } from '../history/history.js';
 import { COMMON_ERRORS, stringEnum, withHistory } from './api-common.js';
 import { requireRole } from './auth.js';
 import type { HttpContext } from './http-server.js';
@@ -29,7 +29,7 @@ const StatsSchema = Type.Object({
   since: Type.Number({ description: 'Window start, epoch ms (inclusive)' }),
   until: Type.Number({ description: 'Window end, epoch ms (exclusive)' }),
   kinds: countsOf(EVENT_KINDS, 'Events per kind'),
-  actions: countsOf(EVENT_ACTIONS, 'Queries per action (residual events, which repeat a block, are left out here and below)'),
+  actions: countsOf(ACTIONS, 'Queries per action (residual events, which repeat a block, are left out here and below)'),
   top_apps: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), count: Count })),
   top_devices: Type.Array(Type.Object({ client: Type.String(), count: Count })),
   top_owner_countries: TopCountries,

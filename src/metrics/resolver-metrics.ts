@@ -3,7 +3,7 @@ import { collectedCounter } from './collected-counter.js';
 import type { Resolver } from '../server/resolver.js';
 import { rcodeName, typeName } from '../events/dns-names.js';
 import { QueryCounters } from './query-counters.js';
-import { EVENT_ACTIONS } from '../events/detection-event.js';
+import { ACTIONS } from '../pipeline/action.js';
 
 /** Event counts, read by the collectors at scrape time. */
 export interface EventCounts {
@@ -38,7 +38,7 @@ export class ResolverMetrics {
       queries.byType.forEach((count, type) => count > 0 && metric.inc({ qtype: typeName(type) }, count));
     });
     counter('wachtpost_dns_actions_total', 'Answered queries by policy action', ['action'], (metric) => {
-      EVENT_ACTIONS.forEach((action, i) => metric.inc({ action }, queries.byAction[i]!));
+      ACTIONS.forEach((action, i) => metric.inc({ action }, queries.byAction[i]!));
     });
     counter('wachtpost_dns_replies_total', 'Replies sent by rcode', ['rcode'], (metric) => {
       responder.byRcode.forEach((count, rcode) => count > 0 && metric.inc({ rcode: rcodeName(rcode) }, count));

@@ -1,4 +1,5 @@
 import type { AnswerTags } from '../tagging/answer-tags.js';
+import type { Action } from './action.js';
 import { WireRequest } from '../wire/request.js';
 
 /** Where a query came in and where its reply goes; implemented by each transport. */
@@ -15,7 +16,7 @@ export interface GroupRef {
 
 /** What the pipeline needs to know of a policy verdict. */
 export interface VerdictRef {
-  readonly action: string;
+  readonly action: Action;
   readonly rule: string | null;
   readonly exemption: string | null;
   readonly bypassSignal: boolean;

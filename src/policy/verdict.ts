@@ -1,6 +1,6 @@
-/** What policy decided for one query of one client. */
-export type Action = 'allow' | 'monitor' | 'block' | 'exempt';
+import type { Action } from '../pipeline/action.js';
 
+/** What policy decided for one query of one client. */
 export class Verdict {
   constructor(
     readonly action: Action,
