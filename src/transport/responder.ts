@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
+import { DnsError } from '../pipeline/dns-error.js';
 import type { Query } from '../pipeline/query.js';
-import { UpstreamFailure } from '../upstream/errors.js';
 import type { Answer } from '../wire/answer.js';
 import { EdeCode, Rcode } from '../wire/constants.js';
 import { ReadResult } from '../wire/request.js';
 import type { ReplyWriter } from '../wire/reply.js';
 
 const TCP_MAX_MESSAGE = 65_535;
-const NO_UPSTREAM_TEXT = Buffer.from('no upstream answered in time');
 const INTERNAL_ERROR_TEXT = Buffer.from('internal error');
 
 /** Replies sent, by rcode; read by the metrics layer. */
@@ -46,15 +45,15 @@ export class Responder {
     for (let i = 0; i < this.observers.length; i++) this.observers[i]!.answered(query, answer);
   }
 
-  /** A stage threw: SERVFAIL, with an Extended DNS Error saying why when the client speaks EDNS. */
+  /**
+   * A stage threw: a DnsError carries the rcode and Extended DNS Error the client gets;
+   * anything else is a bug, logged and answered SERVFAIL.
+   */
   fail(query: Query, error: unknown): void {
-    if (!(error instanceof UpstreamFailure)) {
-      this.counters.internalErrors++;
-      this.log.error({ err: error, qtype: query.qtype }, 'query failed inside the resolver');
-    }
-    const text = error instanceof UpstreamFailure ? NO_UPSTREAM_TEXT : INTERNAL_ERROR_TEXT;
-    const ede = error instanceof UpstreamFailure ? EdeCode.NO_REACHABLE_AUTHORITY : EdeCode.OTHER;
-    this.sendSynthetic(query, Rcode.SERVFAIL, ede, text);
+    if (error instanceof DnsError) return this.sendSynthetic(query, error.rcode, error.ede, error.edeText);
+    this.counters.internalErrors++;
+    this.log.error({ err: error, qtype: query.qtype }, 'query failed inside the resolver');
+    this.sendSynthetic(query, Rcode.SERVFAIL, EdeCode.OTHER, INTERNAL_ERROR_TEXT);
   }
 
   /** A request the reader turned down: FORMERR, NOTIMP, BADVERS, REFUSED, or silence. */
