@@ -1,5 +1,5 @@
 import type { DetectionEvent } from './detection-event.js';
-import type { EventSink } from './event-recorder.js';
+import type { EventSink } from './event-sink.js';
 
 /** A batch of a worker's events on its way to the primary, which owns the hub. */
 export interface EventBatchMessage {

@@ -1,5 +1,5 @@
 import type { DetectionEvent } from './detection-event.js';
-import type { EventSink } from './event-recorder.js';
+import type { EventSink } from './event-sink.js';
 import { EventRing } from './event-ring.js';
 import type { Pseudonymiser } from './pseudonymiser.js';
 import { ResidualTracker } from './residual-tracker.js';

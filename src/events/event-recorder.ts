@@ -5,13 +5,7 @@ import type { DetectionSource } from '../tagging/tag-stage.js';
 import type { Answer } from '../wire/answer.js';
 import type { DetectionEvent, EventApp, EventKind } from './detection-event.js';
 import { rcodeName, typeName } from './dns-names.js';
-
-/** Where recorded events go: a worker's batcher (to the primary's hub), or a hub directly in tests and benchmarks. */
-export interface EventSink {
-  publish(event: DetectionEvent): void;
-  /** Events it had to drop because its bounded queue was full. */
-  readonly dropped: number;
-}
+import type { EventSink } from './event-sink.js';
 
 const EVENT_APPS = new WeakMap<object, EventApp>();
 

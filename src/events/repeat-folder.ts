@@ -1,5 +1,5 @@
 import type { DetectionEvent } from './detection-event.js';
-import type { EventSink } from './event-recorder.js';
+import type { EventSink } from './event-sink.js';
 
 /**
  * Folds open at once (about 530 bytes each): far above the distinct repeating queries of a

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DetectionEvent } from '../events/detection-event.js';
-import type { EventSink } from '../events/event-recorder.js';
+import type { EventSink } from '../events/event-sink.js';
 import type { RedisLink } from './redis-link.js';
 import type { StreamKeys } from './stream-keys.js';
 

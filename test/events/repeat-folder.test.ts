@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
-import type { EventSink } from '../../src/events/event-recorder.js';
+import type { EventSink } from '../../src/events/event-sink.js';
 import { RepeatFolder } from '../../src/events/repeat-folder.js';
 import { sampleEvent } from '../support/events.js';
 

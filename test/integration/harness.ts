@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
-import type { EventSink } from '../../src/events/event-recorder.js';
+import type { EventSink } from '../../src/events/event-sink.js';
 import { Resolver } from '../../src/server/resolver.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { freePort } from '../support/ports.js';
