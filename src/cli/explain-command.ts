@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type ConfigOverrides } from '../config/load.js
 import type { Config } from '../config/schema.js';
 import { chain } from '../pipeline/stage.js';
 import { Query } from '../pipeline/query.js';
+import { Swappable } from '../pipeline/swappable.js';
 import { Policy } from '../policy/policy.js';
 import { buildUpstreamStage } from '../pipeline/resolver-chain.js';
 import { tagsOf } from '../tagging/answer-tags.js';
@@ -72,7 +73,7 @@ export async function explain(config: Config, name: string, client: string, reso
 }
 
 async function resolveOnce(config: Config, detection: ReturnType<typeof loadDetection>, name: string) {
-  const tag = new TagStage({ current: detection });
+  const tag = new TagStage(new Swappable(detection));
   chain([tag, buildUpstreamStage(config)]);
   const query = new Query();
   const wire = toWire(name);

@@ -1,7 +1,8 @@
 import type { Query } from '../pipeline/query.js';
 import { NO_TAGS } from '../tagging/answer-tags.js';
 import { answerHosting } from '../tagging/tagger.js';
-import type { DetectionSource } from '../tagging/tag-stage.js';
+import type { Swappable } from '../pipeline/swappable.js';
+import type { Detection } from '../tagging/detection.js';
 import type { Answer } from '../wire/answer.js';
 import type { DetectionEvent, EventApp, EventKind } from './detection-event.js';
 import { rcodeName, typeName } from './dns-names.js';
@@ -19,7 +20,7 @@ export class EventRecorder {
   recorded = 0;
 
   constructor(
-    private readonly detection: DetectionSource,
+    private readonly detection: Swappable<Detection>,
     private readonly sink: EventSink,
     private readonly instance: string,
     private readonly allQueries: boolean,

@@ -12,6 +12,7 @@ import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
 import { UpstreamStage, type LatencySink } from '../upstream/upstream-stage.js';
 import { chain, type Stage } from './stage.js';
+import { Swappable } from './swappable.js';
 
 /** Upstream exchanges one worker keeps open at once (each holds a socket). */
 const MAX_UPSTREAM_IN_FLIGHT = 1000;
@@ -25,8 +26,8 @@ export interface ResolverChain {
   readonly coalesce: CoalesceStage;
   readonly upstream: UpstreamStage;
   /** Swapped whole on reload (see Resolver.reload). */
-  readonly detection: { current: Detection };
-  readonly policy: { current: Policy };
+  readonly detection: Swappable<Detection>;
+  readonly policy: Swappable<Policy>;
 }
 
 /**
@@ -45,8 +46,8 @@ export interface ResolverChain {
  */
 export function buildResolverChain(config: Config, upstreamLatency?: LatencySink): ResolverChain {
   const access = new AccessStage(new ClientAcl(config.access.allow));
-  const detection = { current: loadDetection(config) };
-  const policy = { current: Policy.compile(config, detection.current.catalogue, detection.current.watchlist) };
+  const detection = new Swappable(loadDetection(config));
+  const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
   const policyStage = new PolicyStage(policy, detection);
   const cache = new CacheStage({
     maxEntries: config.cache.max_entries,

@@ -1,8 +1,9 @@
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { parseHostPort } from '../config/address.js';
-import type { DetectionSource } from '../tagging/tag-stage.js';
-import type { PolicySource } from './policy-stage.js';
+import type { Swappable } from '../pipeline/swappable.js';
+import type { Detection } from '../tagging/detection.js';
+import type { Policy } from './policy.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -14,8 +15,8 @@ const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES
  */
 export async function startNoticeServer(
   listen: string,
-  detection: DetectionSource,
-  policy: PolicySource,
+  detection: Swappable<Detection>,
+  policy: Swappable<Policy>,
   log: Logger,
 ): Promise<{ close(): Promise<void> }> {
   const app = Fastify({ loggerInstance: log.child({ component: 'notice' }), disableRequestLogging: true });

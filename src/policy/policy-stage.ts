@@ -1,16 +1,12 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
+import type { Swappable } from '../pipeline/swappable.js';
 import { nameTags, tagsOf, WATCHLIST_HOSTED } from '../tagging/answer-tags.js';
 import { hostedTags } from '../tagging/tagger.js';
-import type { DetectionSource } from '../tagging/tag-stage.js';
+import type { Detection } from '../tagging/detection.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import type { Group, Policy } from './policy.js';
 import { ALLOW } from './verdict.js';
-
-/** Where the current policy lives; a reload swaps `current` in one assignment. */
-export interface PolicySource {
-  readonly current: Policy;
-}
 
 /**
  * Sits above the cache: the verdict depends on the client's group, so every answer, cached
@@ -22,8 +18,8 @@ export class PolicyStage extends Stage {
   readonly name = 'policy';
 
   constructor(
-    private readonly policy: PolicySource,
-    private readonly detection: DetectionSource,
+    private readonly policy: Swappable<Policy>,
+    private readonly detection: Swappable<Detection>,
   ) {
     super();
   }

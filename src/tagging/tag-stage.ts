@@ -1,13 +1,9 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
+import type { Swappable } from '../pipeline/swappable.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import type { Detection } from './detection.js';
 import { tagAnswer } from './tagger.js';
-
-/** Where the current detection data lives; a reload swaps `current` in one assignment. */
-export interface DetectionSource {
-  readonly current: Detection;
-}
 
 /**
  * Sits below coalescing: every upstream answer is tagged exactly once, before it is shared
@@ -16,7 +12,7 @@ export interface DetectionSource {
 export class TagStage extends Stage {
   readonly name = 'tag';
 
-  constructor(private readonly detection: DetectionSource) {
+  constructor(private readonly detection: Swappable<Detection>) {
     super();
   }
 
