@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../../dist/config/load.js';
 import { Query } from '../../dist/pipeline/query.js';
-import { buildResolverChain } from '../../dist/pipeline/resolver-chain.js';
+import { buildResolverChain } from '../../dist/server/resolver-chain.js';
 import { tagAnswer } from '../../dist/tagging/tagger.js';
 import { scanResponse } from '../../dist/wire/answer.js';
 import { readRequest } from '../../dist/wire/request.js';

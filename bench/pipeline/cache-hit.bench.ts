@@ -10,7 +10,7 @@ import { EventHub } from '../../src/events/event-hub.js';
 import { EventRecorder } from '../../src/events/event-recorder.js';
 import { chain } from '../../src/pipeline/stage.js';
 import { Query, type ReplyChannel } from '../../src/pipeline/query.js';
-import { buildResolverChain } from '../../src/pipeline/resolver-chain.js';
+import { buildResolverChain } from '../../src/server/resolver-chain.js';
 import { tagAnswer } from '../../src/tagging/tagger.js';
 import { Dispatcher } from '../../src/transport/dispatcher.js';
 import { Responder, type AnswerObserver } from '../../src/transport/responder.js';

@@ -5,7 +5,7 @@ import { chain } from '../pipeline/stage.js';
 import { Query } from '../pipeline/query.js';
 import { Swappable } from '../pipeline/swappable.js';
 import { Policy } from '../policy/policy.js';
-import { buildUpstreamStage } from '../pipeline/resolver-chain.js';
+import { buildUpstreamStage } from '../server/resolver-chain.js';
 import { tagsOf } from '../tagging/answer-tags.js';
 import { answerHosting } from '../tagging/tagger.js';
 import { loadDetection } from '../tagging/detection.js';

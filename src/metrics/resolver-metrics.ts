@@ -1,9 +1,26 @@
 import { Gauge, Histogram, Registry, type Counter } from 'prom-client';
-import { collectedCounter } from './collected-counter.js';
-import type { Resolver } from '../server/resolver.js';
 import { rcodeName, typeName } from '../events/dns-names.js';
-import { QueryCounters } from './query-counters.js';
 import { ACTIONS } from '../pipeline/action.js';
+import { collectedCounter } from './collected-counter.js';
+import { QueryCounters } from './query-counters.js';
+
+/**
+ * What the resolver metrics read at scrape time. The resolver provides it; the metrics see
+ * nothing else of it. Read afresh on every scrape.
+ */
+export interface ResolverReadings {
+  /** Replies sent, indexed by rcode, and packets dropped without one. */
+  readonly replies: { readonly byRcode: ArrayLike<number>; readonly dropped: number };
+  readonly cache: {
+    readonly hits: number;
+    readonly misses: number;
+    readonly stale: number;
+    readonly entries: number;
+    readonly answerBytes: number;
+  };
+  /** Datagrams dropped unread and replies the socket refused (batched UDP). */
+  readonly udpLosses: { readonly oversized: number; readonly replies: number };
+}
 
 /** Event counts, read by the collectors at scrape time. */
 export interface EventCounts {
@@ -27,11 +44,9 @@ export class ResolverMetrics {
     registers: [this.registry],
   });
 
-  /** Starts reporting `resolver`'s counters and the given event counts. */
-  attach(resolver: Resolver, events: EventCounts): void {
+  /** Starts reporting the resolver's readings and the given event counts. */
+  attach(readings: ResolverReadings, events: EventCounts): void {
     const { queries, registry } = this;
-    const responder = resolver.responder.counters;
-    const cache = resolver.chain.cache;
     const counter = (name: string, help: string, labelNames: string[], collect: (metric: Counter) => void): void =>
       collectedCounter(registry, name, help, labelNames, collect);
     counter('wachtpost_dns_queries_total', 'Answered queries by record type', ['qtype'], (metric) => {
@@ -41,18 +56,19 @@ export class ResolverMetrics {
       ACTIONS.forEach((action, i) => metric.inc({ action }, queries.byAction[i]!));
     });
     counter('wachtpost_dns_replies_total', 'Replies sent by rcode', ['rcode'], (metric) => {
-      responder.byRcode.forEach((count, rcode) => count > 0 && metric.inc({ rcode: rcodeName(rcode) }, count));
+      const { byRcode } = readings.replies;
+      for (let rcode = 0; rcode < byRcode.length; rcode++) if (byRcode[rcode]! > 0) metric.inc({ rcode: rcodeName(rcode) }, byRcode[rcode]!);
     });
-    counter('wachtpost_dns_dropped_total', 'Packets dropped without a reply (too short, or responses)', [], (metric) => metric.inc(responder.dropped));
+    counter('wachtpost_dns_dropped_total', 'Packets dropped without a reply (too short, or responses)', [], (metric) => metric.inc(readings.replies.dropped));
     counter('wachtpost_udp_oversized_total', 'UDP datagrams longer than any DNS query, dropped unread (batched UDP)', [], (metric) =>
-      metric.inc(resolver.udpLosses.oversized),
+      metric.inc(readings.udpLosses.oversized),
     );
     counter('wachtpost_udp_replies_lost_total', 'UDP replies the socket refused or could not queue (batched UDP)', [], (metric) =>
-      metric.inc(resolver.udpLosses.replies),
+      metric.inc(readings.udpLosses.replies),
     );
-    counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(cache.counters.hits));
-    counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(cache.counters.misses));
-    counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(cache.counters.stale));
+    counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(readings.cache.hits));
+    counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
+    counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(readings.cache.stale));
     counter('wachtpost_events_recorded_total', 'Queries the resolver recorded as events, folded repeats included', [], (metric) => metric.inc(events.recorded));
     counter('wachtpost_events_folded_total', "Queries counted into an earlier event's count rather than published on their own", [], (metric) =>
       metric.inc(events.folded),
@@ -64,8 +80,8 @@ export class ResolverMetrics {
       aggregator: 'average',
       registers: [registry],
       collect() {
-        const total = cache.counters.hits + cache.counters.misses;
-        this.set(total === 0 ? 0 : cache.counters.hits / total);
+        const { hits, misses } = readings.cache;
+        this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
       },
     });
     new Gauge({
@@ -73,7 +89,7 @@ export class ResolverMetrics {
       help: 'Answers held in the cache',
       registers: [registry],
       collect() {
-        this.set(cache.cache.size);
+        this.set(readings.cache.entries);
       },
     });
     new Gauge({
@@ -81,7 +97,7 @@ export class ResolverMetrics {
       help: 'Bytes reserved for cached answers (slab pages and oversized answers)',
       registers: [registry],
       collect() {
-        this.set(cache.cache.answerBytes);
+        this.set(readings.cache.answerBytes);
       },
     });
   }

@@ -3,13 +3,13 @@ import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { startNoticeServer } from '../policy/notice-server.js';
 import { Policy } from '../policy/policy.js';
-import { buildResolverChain, type ResolverChain } from '../pipeline/resolver-chain.js';
+import { buildResolverChain, type ResolverChain } from './resolver-chain.js';
 import { loadDetection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import type { EventSink } from '../events/event-sink.js';
 import { RepeatFolder } from '../events/repeat-folder.js';
-import { ResolverMetrics } from '../metrics/resolver-metrics.js';
+import { ResolverMetrics, type ResolverReadings } from '../metrics/resolver-metrics.js';
 import { Responder } from '../transport/responder.js';
 import { TcpListener } from '../transport/tcp-listener.js';
 import type { UdpEndpoint } from '../transport/udp-listener.js';
@@ -23,7 +23,7 @@ export interface BoundAddress {
 }
 
 /** One resolver: the chain plus a UDP and a TCP listener on every configured address. */
-export class Resolver {
+export class Resolver implements ResolverReadings {
   private draining: Promise<void> | null = null;
   private notice: { close(): Promise<void> } | null = null;
   private folder: RepeatFolder | null = null;
@@ -102,6 +102,15 @@ export class Resolver {
     this.chain.policy.current = policy;
     for (const expired of policy.expired) this.log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     this.log.info({ apps: detection.catalogue.apps.length, rules: detection.catalogue.ruleCount, mode: config.mode }, 'detection and policy reloaded');
+  }
+
+  get replies(): ResolverReadings['replies'] {
+    return this.responder.counters;
+  }
+
+  get cache(): ResolverReadings['cache'] {
+    const stage = this.chain.cache;
+    return { ...stage.counters, entries: stage.cache.size, answerBytes: stage.cache.answerBytes };
   }
 
   /** UDP datagrams dropped unread and replies lost, over every listener. */

@@ -11,8 +11,8 @@ import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
 import { UpstreamStage, type LatencySink } from '../upstream/upstream-stage.js';
-import { chain, type Stage } from './stage.js';
-import { Swappable } from './swappable.js';
+import { chain, type Stage } from '../pipeline/stage.js';
+import { Swappable } from '../pipeline/swappable.js';
 
 /** Upstream exchanges one worker keeps open at once (each holds a socket). */
 const MAX_UPSTREAM_IN_FLIGHT = 1000;
