@@ -2,7 +2,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConfigOverrides, type LoadOptions } from '../config/load.js';
-import { runPrimary } from '../server/cluster.js';
+import { runPrimary } from '../server/primary.js';
 import { createLogger } from '../server/log.js';
 
 const USAGE = `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...

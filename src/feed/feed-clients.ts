@@ -2,7 +2,6 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { EventHub } from '../events/event-hub.js';
-import type { Principal } from '../http/auth.js';
 import { FeedClient, type FeedScope } from './feed-client.js';
 import type { FeedCounters } from './feed-counters.js';
 import { CloseCode, statusMessage } from './feed-protocol.js';
@@ -28,8 +27,9 @@ export class FeedClients {
     this.scope = { hub, settings, counters, degraded: health(), released: (client) => this.released(client) };
   }
 
-  admit(socket: WebSocket, transport: Writable, start: FeedStart, principal: Principal): void {
-    const log = this.log.child({ principal: principal.name });
+  /** Takes a new client, or closes it with 1013 when the feed is full; `principal` names who signed in, for the log. */
+  admit(socket: WebSocket, transport: Writable, start: FeedStart, principal: string): void {
+    const log = this.log.child({ principal });
     if (this.clients.size >= this.scope.settings.maxClients) {
       this.scope.counters.refused++;
       log.warn({ clients: this.clients.size }, 'feed full, connection refused');

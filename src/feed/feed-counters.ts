@@ -1,5 +1,3 @@
-import type { EventHub } from '../events/event-hub.js';
-
 /** Live-feed counters the metrics layer reads; `clients` is a gauge, the rest only grow. */
 export class FeedCounters {
   clients = 0;
@@ -12,17 +10,4 @@ export class FeedCounters {
   slowCloses = 0;
   /** Connections closed with 1013 because the client limit was reached. */
   refused = 0;
-}
-
-// Keyed by the hub the feed reads: one feed per hub, so the metrics layer and the feed find
-// the same counters without being wired together, and every test server gets its own.
-const byHub = new WeakMap<EventHub, FeedCounters>();
-
-export function feedCounters(hub: EventHub): FeedCounters {
-  let counters = byHub.get(hub);
-  if (counters === undefined) {
-    counters = new FeedCounters();
-    byHub.set(hub, counters);
-  }
-  return counters;
 }

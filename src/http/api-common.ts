@@ -2,7 +2,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import { ACTIONS, EVENT_KINDS, type History } from '../history/history.js';
-import type { HttpContext } from './http-server.js';
+import type { RoleGuards } from './auth.js';
 
 /** `schema` or null, in the JSON Schema form @fastify/swagger turns into OpenAPI's `nullable`. */
 export function nullable<T extends TSchema & { type: string }>(schema: T) {
@@ -70,13 +70,19 @@ export const NextBeforeId = nullable(Type.Integer({ description: 'Cursor for the
 
 const NO_HISTORY: ApiError = { error: 'no_history', message: 'this node keeps no history (history.path is empty)' };
 
+/** What each API route plugin is given: the history (null when this node keeps none) and the role guards. */
+export interface ApiRouteOptions {
+  readonly history: History | null;
+  readonly guards: RoleGuards;
+}
+
 /** Runs `handler` with the history, or answers 503 when this node keeps none. */
 export function withHistory<RG extends RouteGenericInterface>(
-  ctx: HttpContext,
+  history: History | null,
   handler: (history: History, request: FastifyRequest<RG>, reply: FastifyReply) => unknown,
 ) {
   return async (request: FastifyRequest<RG>, reply: FastifyReply): Promise<unknown> =>
-    ctx.history === null ? reply.code(503).send(NO_HISTORY) : handler(ctx.history, request, reply);
+    history === null ? reply.code(503).send(NO_HISTORY) : handler(history, request, reply);
 }
 
 const CLIENT_ERROR_CODES: Readonly<Record<number, string>> = {

@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { apiErrorHandler } from './api-common.js';
+import { apiErrorHandler, type ApiRouteOptions } from './api-common.js';
 import { deviceRoutes } from './device-routes.js';
 import { eventRoutes } from './event-routes.js';
-import type { HttpContext } from './http-server.js';
 import { pseudonymRoutes } from './pseudonym-routes.js';
 import { statsRoutes } from './stats-routes.js';
 
@@ -17,13 +16,11 @@ async function noStore(_request: FastifyRequest, reply: FastifyReply, payload: u
  * pseudonym resolution with its audit trail. Registered as one encapsulated plugin so its
  * error format and headers apply to these routes only.
  */
-export function apiRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  void app.register(async (api) => {
-    api.setErrorHandler(apiErrorHandler);
-    api.addHook('onSend', noStore);
-    eventRoutes(api, ctx);
-    statsRoutes(api, ctx);
-    deviceRoutes(api, ctx);
-    pseudonymRoutes(api, ctx);
-  });
+export async function apiRoutes(api: FastifyInstance, options: ApiRouteOptions): Promise<void> {
+  api.setErrorHandler(apiErrorHandler);
+  api.addHook('onSend', noStore);
+  await api.register(eventRoutes, options);
+  await api.register(statsRoutes, options);
+  await api.register(deviceRoutes, options);
+  await api.register(pseudonymRoutes, options);
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Config } from '../config/schema.js';
 
 export type Role = 'analyst' | 'admin';
@@ -143,11 +143,21 @@ declare module 'fastify' {
   }
 }
 
+/** onRequest hooks admitting each role: what route plugins get instead of the authenticator. */
+export interface RoleGuards {
+  readonly analyst: onRequestAsyncHookHandler;
+  readonly admin: onRequestAsyncHookHandler;
+}
+
+export function roleGuards(auth: Authenticator, origins: OriginPolicy): RoleGuards {
+  return { analyst: requireRole(auth, origins, 'analyst'), admin: requireRole(auth, origins, 'admin') };
+}
+
 /**
  * An onRequest hook that lets through only `role` (admin includes analyst) and answers
  * 401/403 otherwise, before any handler or WebSocket upgrade runs.
  */
-export function requireRole(auth: Authenticator, origins: OriginPolicy, role: Role) {
+function requireRole(auth: Authenticator, origins: OriginPolicy, role: Role): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!origins.permits(request)) {
       await reply.code(403).send({ error: 'forbidden_origin', message: 'cross-site request refused' });

@@ -1,8 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { COMMON_ERRORS, ErrorSchema, Limit, withHistory } from './api-common.js';
-import { requireRole } from './auth.js';
-import type { HttpContext } from './http-server.js';
+import { COMMON_ERRORS, ErrorSchema, Limit, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const Client = Type.String({ minLength: 1, maxLength: 255, description: 'Client address or pseudonym (URL-encoded)' });
 const Ms = (description: string) => Type.Number({ description: `${description}, epoch ms` });
@@ -35,8 +33,7 @@ const DevicesSchema = Type.Object({
 });
 
 /** The per-device app inventory: which apps each phone has been seen using. */
-export function deviceRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const analyst = requireRole(ctx.auth, ctx.origins, 'analyst');
+export async function deviceRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
   app.get<{ Params: DeviceParams }>(
     '/api/devices/:client/apps',
     {
@@ -46,9 +43,9 @@ export function deviceRoutes(app: FastifyInstance, ctx: HttpContext): void {
         params: DeviceParams,
         response: { 200: InventorySchema, 404: ErrorSchema, ...COMMON_ERRORS },
       },
-      onRequest: analyst,
+      onRequest: guards.analyst,
     },
-    withHistory<{ Params: DeviceParams }>(ctx, (history, request, reply) => {
+    withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
       const { client } = request.params;
       const apps = history.deviceApps(client);
       if (apps.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no app has been seen on this device within the retention period' });
@@ -64,8 +61,8 @@ export function deviceRoutes(app: FastifyInstance, ctx: HttpContext): void {
         querystring: DevicesQuery,
         response: { 200: DevicesSchema, ...COMMON_ERRORS },
       },
-      onRequest: analyst,
+      onRequest: guards.analyst,
     },
-    withHistory<{ Querystring: DevicesQuery }>(ctx, (history, request) => ({ devices: history.devices(request.query.limit ?? Limit.default) })),
+    withHistory<{ Querystring: DevicesQuery }>(history, (history, request) => ({ devices: history.devices(request.query.limit ?? Limit.default) })),
   );
 }

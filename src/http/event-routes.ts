@@ -1,9 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACTIONS, EVENT_KINDS } from '../history/history.js';
-import { BeforeId, COMMON_ERRORS, EventSchema, Limit, NextBeforeId, stringEnum, withHistory } from './api-common.js';
-import { requireRole } from './auth.js';
-import type { HttpContext } from './http-server.js';
+import { BeforeId, COMMON_ERRORS, EventSchema, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const Instant = Type.String({
   pattern: '^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].*)?)$',
@@ -38,7 +36,7 @@ function instant(text: string | undefined): number | undefined {
 }
 
 /** `GET /api/events`: the history, filtered, newest first, paged by id. */
-export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
+export async function eventRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
   app.get<{ Querystring: EventsQuery }>(
     '/api/events',
     {
@@ -49,9 +47,9 @@ export function eventRoutes(app: FastifyInstance, ctx: HttpContext): void {
         querystring: EventsQuery,
         response: { 200: Type.Object({ events: Type.Array(EventSchema), next_before_id: NextBeforeId }), ...COMMON_ERRORS },
       },
-      onRequest: requireRole(ctx.auth, ctx.origins, 'analyst'),
+      onRequest: guards.analyst,
     },
-    withHistory<{ Querystring: EventsQuery }>(ctx, (history, request, reply) => {
+    withHistory<{ Querystring: EventsQuery }>(history, (history, request, reply) => {
       const { since, until, limit, ...filters } = request.query;
       const range = { since: instant(since), until: instant(until) };
       if (Number.isNaN(range.since) || Number.isNaN(range.until)) {

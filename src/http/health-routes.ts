@@ -22,13 +22,13 @@ const statusSchema = {
  * unauthenticated, for load balancers, systemd and Kubernetes probes. A degraded node is
  * still ready: DNS works, only the SOC side is impaired.
  */
-export function healthRoutes(app: FastifyInstance, source: HealthSource): void {
+export async function healthRoutes(app: FastifyInstance, { health }: { health: HealthSource }): Promise<void> {
   app.get('/health', { schema: { hide: true, response: { 200: statusSchema } } }, async () => {
-    const reasons = source.degraded();
+    const reasons = health.degraded();
     return reasons.length === 0 ? { status: 'ok' as const } : { status: 'degraded' as const, reasons: [...reasons] };
   });
   app.get('/ready', { schema: { hide: true, response: { 200: statusSchema, 503: statusSchema } } }, async (_request, reply) => {
-    if (source.ready()) return { status: 'ok' as const };
+    if (health.ready()) return { status: 'ok' as const };
     return reply.code(503).send({ status: 'starting' as const });
   });
 }

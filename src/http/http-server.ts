@@ -4,20 +4,20 @@ import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { parseHostPort } from '../config/address.js';
-import type { Config } from '../config/schema.js';
+import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
 import type { EventHub } from '../events/event-hub.js';
-import { dashboardRoutes } from '../feed/dashboard-routes.js';
-import { feedRoutes } from '../feed/feed-routes.js';
+import type { FeedCounters } from '../feed/feed-counters.js';
+import type { FeedSettings } from '../feed/feed-settings.js';
 import type { History } from '../history/history.js';
 import { apiRoutes } from './api-routes.js';
-import { Authenticator, OriginPolicy } from './auth.js';
+import { roleGuards, type Authenticator, type OriginPolicy } from './auth.js';
+import { feedRoutes } from './feed-routes.js';
 import { healthRoutes, type HealthSource } from './health-routes.js';
 import { metricsRoutes, type MetricsSource } from './metrics-routes.js';
 import { sessionRoutes } from './session-routes.js';
 
-/** Everything the HTTP side of a node serves from; one per process that owns the feed. */
-export interface HttpContext {
-  readonly config: Config;
+/** What the HTTP side of a node serves from; each route plugin is handed only its part. */
+export interface HttpOptions {
   readonly log: Logger;
   readonly health: HealthSource;
   readonly hub: EventHub;
@@ -26,6 +26,9 @@ export interface HttpContext {
   readonly auth: Authenticator;
   readonly origins: OriginPolicy;
   readonly metrics: MetricsSource;
+  readonly feed: { readonly counters: FeedCounters; readonly settings?: Partial<FeedSettings> };
+  /** Where the dashboard's files are (default: the installed ones). */
+  readonly dashboardDir?: string;
 }
 
 const WS_MAX_PAYLOAD = 64 * 1024;
@@ -35,9 +38,10 @@ const WS_MAX_PAYLOAD = 64 * 1024;
  * REST API with its OpenAPI description at /docs, Prometheus metrics and the dashboard.
  * Built without listening so tests can `inject`.
  */
-export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
+export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
+  const { log, auth, origins, history } = options;
   const app = Fastify({
-    loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
+    loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request lines would log client addresses and URLs of every poll; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
@@ -59,12 +63,13 @@ export async function buildHttpApp(ctx: HttpContext): Promise<FastifyInstance> {
       socket.terminate();
     },
   });
-  healthRoutes(app, ctx.health);
-  sessionRoutes(app, ctx);
-  metricsRoutes(app, ctx);
-  apiRoutes(app, ctx);
-  feedRoutes(app, ctx);
-  dashboardRoutes(app, ctx);
+  const guards = roleGuards(auth, origins);
+  await app.register(healthRoutes, { health: options.health });
+  await app.register(sessionRoutes, { auth, origins, guards });
+  await app.register(metricsRoutes, { metrics: options.metrics });
+  await app.register(apiRoutes, { history, guards });
+  await app.register(feedRoutes, { hub: options.hub, ...options.feed, degraded: options.health.degraded, guards, log });
+  await app.register(dashboardRoutes, { log, ...(options.dashboardDir === undefined ? {} : { dir: options.dashboardDir }) });
   return app;
 }
 
@@ -73,9 +78,10 @@ export interface RunningHttp {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(ctx: HttpContext): Promise<RunningHttp> {
-  const app = await buildHttpApp(ctx);
-  const { host, port } = parseHostPort(ctx.config.http.listen, 8080);
+/** Builds the app and listens on `listen` (http.listen). */
+export async function startHttpServer(listen: string, options: HttpOptions): Promise<RunningHttp> {
+  const app = await buildHttpApp(options);
+  const { host, port } = parseHostPort(listen, 8080);
   await app.listen({ host, port });
   const address = app.server.address();
   return { port: typeof address === 'object' && address !== null ? address.port : port, close: () => app.close() };

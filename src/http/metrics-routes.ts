@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { HttpContext } from './http-server.js';
 
 /** Prometheus text of every process of this node. */
 export interface MetricsSource {
@@ -11,9 +10,9 @@ export interface MetricsSource {
  * `/metrics` for Prometheus. Unauthenticated like most exporters, but it carries only
  * counts: no names, no addresses. Keep http.listen off the client network.
  */
-export function metricsRoutes(app: FastifyInstance, ctx: HttpContext): void {
+export async function metricsRoutes(app: FastifyInstance, { metrics }: { metrics: MetricsSource }): Promise<void> {
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.header('content-type', ctx.metrics.contentType);
-    return ctx.metrics.text();
+    reply.header('content-type', metrics.contentType);
+    return metrics.text();
   });
 }

@@ -1,8 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { BeforeId, COMMON_ERRORS, ErrorSchema, Limit, NextBeforeId, withHistory } from './api-common.js';
-import { requireRole } from './auth.js';
-import type { HttpContext } from './http-server.js';
+import { BeforeId, COMMON_ERRORS, ErrorSchema, Limit, NextBeforeId, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const ResolveBody = Type.Object(
   {
@@ -33,8 +31,7 @@ const AuditSchema = Type.Object({
 });
 
 /** Re-identification of pseudonymised devices, for administrators only, every use audited. */
-export function pseudonymRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const admin = requireRole(ctx.auth, ctx.origins, 'admin');
+export async function pseudonymRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
   app.post<{ Body: ResolveBody }>(
     '/api/pseudonyms/resolve',
     {
@@ -45,9 +42,9 @@ export function pseudonymRoutes(app: FastifyInstance, ctx: HttpContext): void {
         body: ResolveBody,
         response: { 200: Type.Object({ pseudonym: Type.String(), address: Type.String() }), 404: ErrorSchema, ...COMMON_ERRORS },
       },
-      onRequest: admin,
+      onRequest: guards.admin,
     },
-    withHistory<{ Body: ResolveBody }>(ctx, (history, request, reply) => {
+    withHistory<{ Body: ResolveBody }>(history, (history, request, reply) => {
       const { pseudonym, reason } = request.body;
       let address: string | null;
       try {
@@ -69,9 +66,9 @@ export function pseudonymRoutes(app: FastifyInstance, ctx: HttpContext): void {
         querystring: AuditQuery,
         response: { 200: AuditSchema, ...COMMON_ERRORS },
       },
-      onRequest: admin,
+      onRequest: guards.admin,
     },
-    withHistory<{ Querystring: AuditQuery }>(ctx, (history, request) => {
+    withHistory<{ Querystring: AuditQuery }>(history, (history, request) => {
       const page = history.audit(request.query.before_id ?? null, request.query.limit ?? Limit.default);
       return { entries: page.items, next_before_id: page.next_before_id };
     }),

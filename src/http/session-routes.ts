@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { requireRole, SESSION_COOKIE, sessionCookie } from './auth.js';
-import type { HttpContext } from './http-server.js';
+import { SESSION_COOKIE, sessionCookie, type Authenticator, type OriginPolicy, type RoleGuards } from './auth.js';
 
 const principalSchema = {
   type: 'object',
@@ -18,8 +17,13 @@ const errorSchema = {
  * Browser sign-in: the dashboard POSTs a token once and gets an HttpOnly, SameSite=Strict
  * session cookie, so the token never sits in a URL, in page script state or in a log.
  */
-export function sessionRoutes(app: FastifyInstance, ctx: HttpContext): void {
-  const { auth, origins } = ctx;
+export interface SessionRouteOptions {
+  readonly auth: Authenticator;
+  readonly origins: OriginPolicy;
+  readonly guards: RoleGuards;
+}
+
+export async function sessionRoutes(app: FastifyInstance, { auth, origins, guards }: SessionRouteOptions): Promise<void> {
   app.post(
     '/api/session',
     {
@@ -45,7 +49,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: HttpContext): void {
   );
   app.get(
     '/api/session',
-    { schema: { tags: ['session'], summary: 'Who is signed in', response: { 200: principalSchema } }, onRequest: requireRole(auth, origins, 'analyst') },
+    { schema: { tags: ['session'], summary: 'Who is signed in', response: { 200: principalSchema } }, onRequest: guards.analyst },
     async (request) => request.principal!,
   );
   app.delete(

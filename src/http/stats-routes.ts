@@ -1,9 +1,7 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACTIONS, EVENT_KINDS, STATS_WINDOWS, type StatsWindow } from '../history/history.js';
-import { COMMON_ERRORS, stringEnum, withHistory } from './api-common.js';
-import { requireRole } from './auth.js';
-import type { HttpContext } from './http-server.js';
+import { COMMON_ERRORS, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const DEFAULT_WINDOW: StatsWindow = '24h';
 const StatsQuery = Type.Object(
@@ -40,7 +38,7 @@ const StatsSchema = Type.Object({
 });
 
 /** `GET /api/stats`: dashboard aggregates over a recent window. */
-export function statsRoutes(app: FastifyInstance, ctx: HttpContext): void {
+export async function statsRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
   app.get<{ Querystring: StatsQuery }>(
     '/api/stats',
     {
@@ -50,8 +48,8 @@ export function statsRoutes(app: FastifyInstance, ctx: HttpContext): void {
         querystring: StatsQuery,
         response: { 200: StatsSchema, ...COMMON_ERRORS },
       },
-      onRequest: requireRole(ctx.auth, ctx.origins, 'analyst'),
+      onRequest: guards.analyst,
     },
-    withHistory<{ Querystring: StatsQuery }>(ctx, (history, request) => history.stats(request.query.window ?? DEFAULT_WINDOW)),
+    withHistory<{ Querystring: StatsQuery }>(history, (history, request) => history.stats(request.query.window ?? DEFAULT_WINDOW)),
   );
 }

@@ -1,6 +1,6 @@
 import type { LoadOptions } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
-import { WORKER_SOURCE_ENV, type WorkerMessage } from './cluster.js';
+import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
 import { createLogger } from './log.js';
 import { serveWorker } from './worker.js';
 

@@ -5,7 +5,7 @@ import { EventBatcher } from '../events/event-batcher.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
-import type { WorkerMessage } from './cluster.js';
+import type { WorkerMessage } from './worker-messages.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
 

@@ -13,12 +13,11 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Pseudonymiser } from '../../src/events/pseudonymiser.js';
 import { ADMIN_TOKEN_ENV, Authenticator } from '../../src/http/auth.js';
+import { KILL_GRACE_MS } from '../../src/server/worker-pool.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
 const K8S = join(DEPLOY, 'kubernetes');
-/** Beyond dns.drain_timeout_ms, how long the cluster primary waits before killing a worker (src/server/cluster.ts). */
-const KILL_GRACE_MS = 2000;
 /** Only for configurations that leave upstream.servers empty (= resolv.conf of the machine they run on). */
 const UPSTREAM = { upstream: ['192.0.2.53'] };
 

@@ -8,7 +8,8 @@ import { EventHub } from '../../src/events/event-hub.js';
 import { Pseudonymiser } from '../../src/events/pseudonymiser.js';
 import { History } from '../../src/history/history.js';
 import { Authenticator, OriginPolicy, sha256Hex } from '../../src/http/auth.js';
-import { buildHttpApp, type HttpContext } from '../../src/http/http-server.js';
+import { FeedCounters } from '../../src/feed/feed-counters.js';
+import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
 import { attachedHub, HOUR, makeEvent, publishAll, silentLog, T0, tempDir, TELEGRAM, WECHAT, written } from '../history/fixtures.js';
 
 const ANALYST_TOKEN = 'analyst-token-0123456789';
@@ -29,9 +30,8 @@ function configFor(historyPath: string): Config {
   return loadConfig({ text: yaml, overrides: { upstream: ['127.0.0.1:5300'] } });
 }
 
-function contextFor(config: Config, history: History | null, hub: EventHub): HttpContext {
+function contextFor(config: Config, history: History | null, hub: EventHub): HttpOptions {
   return {
-    config,
     log: silentLog,
     health: { ready: () => true, degraded: () => [] },
     hub,
@@ -39,6 +39,7 @@ function contextFor(config: Config, history: History | null, hub: EventHub): Htt
     auth: new Authenticator(config.api, {}),
     origins: new OriginPolicy(config.api.allowed_origins),
     metrics: { contentType: 'text/plain', text: async () => '' },
+    feed: { counters: new FeedCounters() },
   };
 }
 

@@ -9,10 +9,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { EventHub } from '../../src/events/event-hub.js';
-import { DASHBOARD_HEADERS, dashboardRoutes } from '../../src/feed/dashboard-routes.js';
-import type { FeedContext } from '../../src/feed/feed-routes.js';
+import { DASHBOARD_HEADERS, dashboardRoutes } from '../../src/dashboard/dashboard-routes.js';
+import { FeedCounters } from '../../src/feed/feed-counters.js';
 import { Authenticator, OriginPolicy } from '../../src/http/auth.js';
-import { buildHttpApp } from '../../src/http/http-server.js';
+import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
 import { spawnWachtpost, type ServedProcess } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -129,7 +129,7 @@ describe('dashboard routes', () => {
     const errors: string[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => errors.push(line) });
     const bare = Fastify();
-    dashboardRoutes(bare, { ...httpContext(newHub()), log }, join(tmpdir(), 'wachtpost-no-such-dashboard'));
+    await bare.register(dashboardRoutes, { log, dir: join(tmpdir(), 'wachtpost-no-such-dashboard') });
     const response = await bare.inject({ method: 'GET', url: '/' });
     expect(response.statusCode).toBe(503);
     expect(response.headers['content-security-policy']).toBe(DASHBOARD_HEADERS['content-security-policy']);
@@ -142,10 +142,9 @@ function newHub(): EventHub {
   return new EventHub({ capacity: 4096, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null });
 }
 
-function httpContext(hub: EventHub): FeedContext {
+function httpContext(hub: EventHub): HttpOptions {
   const config = loadConfig({ text: '', overrides: { upstream: ['127.0.0.1'] } });
   return {
-    config,
     log: pino({ level: 'silent' }),
     health: { ready: () => true, degraded: () => [] },
     hub,
@@ -153,7 +152,7 @@ function httpContext(hub: EventHub): FeedContext {
     auth: new Authenticator(config.api, { WACHTPOST_ADMIN_TOKEN: TOKEN }),
     origins: new OriginPolicy([]),
     metrics: { contentType: 'text/plain', text: async () => '' },
-    feed: { heartbeatMs: 1000 },
+    feed: { counters: new FeedCounters(), settings: { heartbeatMs: 1000 } },
   };
 }
 

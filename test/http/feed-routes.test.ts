@@ -6,10 +6,10 @@ import WebSocket from 'ws';
 import { loadConfig } from '../../src/config/load.js';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { EventHub } from '../../src/events/event-hub.js';
-import { feedCounters, type FeedContext } from '../../src/feed/feed-routes.js';
+import { FeedCounters } from '../../src/feed/feed-counters.js';
 import type { FeedSettings } from '../../src/feed/feed-settings.js';
 import { Authenticator, OriginPolicy, sha256Hex } from '../../src/http/auth.js';
-import { buildHttpApp } from '../../src/http/http-server.js';
+import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
 
 const TOKEN = 'analyst-token-for-feed-tests-0123';
 
@@ -116,6 +116,7 @@ class Client {
 
 interface Feed {
   readonly hub: EventHub;
+  readonly counters: FeedCounters;
   readonly base: string;
   publish(...events: DetectionEvent[]): void;
   publishMany(count: number, overrides?: Partial<DetectionEvent>): void;
@@ -133,8 +134,8 @@ async function startFeed(settings: Partial<FeedSettings> = {}, capacity = 65_536
     text: `upstream: { servers: ["127.0.0.1"] }\napi:\n  tokens:\n    - { name: soc, role: analyst, sha256: "${sha256Hex(TOKEN)}" }\n`,
   });
   const hub = new EventHub({ capacity, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null });
-  const ctx: FeedContext = {
-    config,
+  const counters = new FeedCounters();
+  const options: HttpOptions = {
     log: pino({ level: 'silent' }),
     health: { ready: () => true, degraded },
     hub,
@@ -142,9 +143,9 @@ async function startFeed(settings: Partial<FeedSettings> = {}, capacity = 65_536
     auth: new Authenticator(config.api, {}),
     origins: new OriginPolicy(config.api.allowed_origins),
     metrics: { contentType: 'text/plain', text: async () => '' },
-    feed: settings,
+    feed: { counters, settings },
   };
-  const app = await buildHttpApp(ctx);
+  const app = await buildHttpApp(options);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const sockets: WebSocket[] = [];
   cleanups.push(async () => {
@@ -160,6 +161,7 @@ async function startFeed(settings: Partial<FeedSettings> = {}, capacity = 65_536
   };
   return {
     hub,
+    counters,
     base,
     publish: (...events) => events.forEach((item) => hub.publish(item)),
     publishMany: (count, overrides = {}) => {
@@ -265,7 +267,7 @@ describe('GET /feed events', () => {
     }
     expect(client.eventIds).toEqual(range(1, 1500));
     expect(client.events).toEqual(JSON.parse(JSON.stringify(published)));
-    expect(feedCounters(feed.hub).sent).toBe(1500);
+    expect(feed.counters.sent).toBe(1500);
   });
 
   it('filters by the query string', async () => {
@@ -353,7 +355,7 @@ describe('GET /feed resume', () => {
     await client.until(() => client.eventIds.length >= 1024, 'the ring');
     expect(client.ofType('gap')).toEqual([{ type: 'gap', missed: 1876, from: 101, to: 1976 }]);
     expect(client.eventIds).toEqual(range(1977, 3000));
-    expect(feedCounters(feed.hub)).toMatchObject({ gaps: 1, missed: 1876 });
+    expect(feed.counters).toMatchObject({ gaps: 1, missed: 1876 });
   });
 
   it('starts with the last N matching events on ?backlog=N', async () => {
@@ -388,7 +390,7 @@ describe('GET /feed slow and abusive clients', () => {
     expect(gaps.map(({ from, to }) => ({ from, to }))).toEqual(jumps);
     expect(gaps.every((gap) => gap.missed === (gap.to as number) - (gap.from as number) + 1)).toBe(true);
     expect(slow.closed).toBeNull();
-    expect(feedCounters(feed.hub)).toMatchObject({ clients: 2, slowCloses: 0, gaps: gaps.length });
+    expect(feed.counters).toMatchObject({ clients: 2, slowCloses: 0, gaps: gaps.length });
   });
 
   it('closes a client that stays stuck with 4008 and unsubscribes it', { timeout: 15_000 }, async () => {
@@ -396,14 +398,14 @@ describe('GET /feed slow and abusive clients', () => {
     const slow = await feed.connect('', { keepEvents: false });
     const normal = await feed.connect('', { keepEvents: false });
     slow.pauseReading();
-    for (let round = 0; feedCounters(feed.hub).slowCloses === 0; round++) {
+    for (let round = 0; feed.counters.slowCloses === 0; round++) {
       expect(round, 'rounds until the slow client is closed').toBeLessThan(500);
       // Large events fill the slow client's socket buffers in a few rounds.
       await publishPaced(feed, normal, 100, 100, { qname: `${'a'.repeat(3000)}.example.nl` });
       await sleep(10);
     }
     expect(feed.hub.subscriberCount).toBe(1);
-    expect(feedCounters(feed.hub).clients).toBe(1);
+    expect(feed.counters.clients).toBe(1);
     slow.resumeReading();
     await slow.until(() => slow.closed !== null, 'the close frame', 10_000);
     expect(slow.closed).toEqual({ code: 4008, reason: 'too slow' });
@@ -428,7 +430,7 @@ describe('GET /feed slow and abusive clients', () => {
     await client.until(() => client.closed !== null, 'the close');
     expect(client.closed!.code).toBe(1009);
     expect(client.ofType('error')).toEqual([]);
-    await eventually(() => feed.hub.subscriberCount === 0 && feedCounters(feed.hub).clients === 0, 'the server to let the client go');
+    await eventually(() => feed.hub.subscriberCount === 0 && feed.counters.clients === 0, 'the server to let the client go');
   });
 
   it('refuses clients beyond the limit with 1013 and admits again once one leaves', async () => {
@@ -436,10 +438,10 @@ describe('GET /feed slow and abusive clients', () => {
     const first = await feed.connect();
     await feed.connect();
     await expect(feed.connect()).rejects.toThrow('closed with 1013 try again later');
-    expect(feedCounters(feed.hub)).toMatchObject({ clients: 2, refused: 1 });
+    expect(feed.counters).toMatchObject({ clients: 2, refused: 1 });
     first.ws.close();
     await first.until(() => first.closed !== null, 'the first client to close');
-    await eventually(() => feedCounters(feed.hub).clients === 1, 'the server to let the first client go');
+    await eventually(() => feed.counters.clients === 1, 'the server to let the first client go');
     await feed.connect();
   });
 });

@@ -3,14 +3,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpContext } from '../http/http-server.js';
+import type { Logger } from 'pino';
 
 /**
  * The assets stay in the source tree because tsc copies no non-TypeScript files. This module
- * sits two levels below the package root both as src/feed/*.ts and as dist/feed/*.js, so one
- * path resolves from either (the same way shipped-data.ts finds geo/).
+ * sits two levels below the package root both as src/dashboard/*.ts and as dist/dashboard/*.js,
+ * so one path resolves from either (the same way shipped-data.ts finds geo/).
  */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../src/feed/dashboard/', import.meta.url));
+export const DASHBOARD_DIR = fileURLToPath(new URL('../../src/dashboard/assets/', import.meta.url));
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -59,12 +59,12 @@ function send(asset: Asset, request: FastifyRequest, reply: FastifyReply): Fasti
  * and feed after sign-in. Missing files switch only the dashboard off (the feed and API go
  * on serving), with an error in the log and a 503 at `/`.
  */
-export function dashboardRoutes(app: FastifyInstance, ctx: HttpContext, dir: string = DASHBOARD_DIR): void {
+export async function dashboardRoutes(app: FastifyInstance, { log, dir = DASHBOARD_DIR }: { log: Logger; dir?: string }): Promise<void> {
   let assets: Map<string, Asset>;
   try {
     assets = loadAssets(dir);
   } catch (error) {
-    ctx.log.error({ err: error, dir }, 'dashboard files not found; the dashboard is off');
+    log.error({ err: error, dir }, 'dashboard files not found; the dashboard is off');
     app.get('/', { schema: { hide: true } }, async (_request, reply) =>
       reply.code(503).headers(DASHBOARD_HEADERS).type('text/plain; charset=utf-8').send('The dashboard is not installed on this node.\n'),
     );

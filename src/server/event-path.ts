@@ -1,0 +1,103 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { EventBatchMessage } from '../events/event-batcher.js';
+import { EventHub } from '../events/event-hub.js';
+import { Pseudonymiser } from '../events/pseudonymiser.js';
+import { FeedCounters } from '../feed/feed-counters.js';
+import { History } from '../history/history.js';
+import { ScaleOut, type SharedPolicy } from '../scaleout/scale-out.js';
+import { SiemExport } from '../siem/siem-export.js';
+import { instanceName } from './instance.js';
+
+/** Newest stream events loaded into the hub at start, so feed clients can resume here. */
+const STREAM_PREFILL = 10_000;
+
+/**
+ * The way of a detection event, written down once.
+ *
+ *   DNS worker  resolver ─▶ EventRecorder ─▶ RepeatFolder ─▶ EventBatcher ══ IPC ══▶
+ *   primary     handOver() ─▶ EventHub: numbers each event, replaces the client address by
+ *               its pseudonym, derives residual-activity events, keeps them in its ring
+ *
+ * With Redis the hub does not number: it forwards to the shared stream, and the stream's
+ * reader brings every instance's events, numbered, back into the hub (scaleout/).
+ *
+ * Readers of the hub's ring, each on a cursor of its own, so none can hold up another, the
+ * hub or DNS; attached below in this order:
+ *   history   the SQLite writer (alone), or the stream's consumer group (with Redis)
+ *   siem      syslog and JSON-lines exporters
+ *   feed      one cursor per WebSocket client, attached by the HTTP server
+ *             (http/feed-routes.ts), counted in `feed`
+ *   metrics   counters read at scrape time (metrics/node-metrics.ts)
+ */
+export class EventPath {
+  readonly feed = new FeedCounters();
+
+  private constructor(
+    readonly hub: EventHub,
+    readonly history: History | null,
+    readonly siem: SiemExport | null,
+    private readonly scaleOut: ScaleOut | null,
+  ) {}
+
+  /** `applySharedPolicy`: with Redis, another instance shared a policy to validate and swap in. */
+  static async start(config: Config, log: Logger, applySharedPolicy: (shared: SharedPolicy) => void): Promise<EventPath> {
+    const history = config.history.path === '' ? null : History.open(config.history, log);
+    let scaleOut: ScaleOut | null = null;
+    try {
+      const highestStored = history?.maxId() ?? 0;
+      let hub: EventHub | null = null;
+      const highestKnown = (): number => Math.max(highestStored, (hub?.ring.nextId ?? 1) - 1);
+      scaleOut = config.redis.url === '' ? null : await ScaleOut.connect(config, instanceName(config), log, highestKnown);
+      hub = new EventHub({
+        capacity: config.events.buffer,
+        firstId: highestStored + 1,
+        residualWindowMs: config.events.residual_window_s * 1000,
+        pseudonymiser: pseudonymiserFor(config, history),
+        forward: scaleOut?.publisher ?? null,
+      });
+      if (scaleOut === null) history?.attach(hub);
+      else scaleOut.follow(hub, Math.min(config.events.buffer, STREAM_PREFILL), history, applySharedPolicy);
+      const siem = SiemExport.start(config.siem, hub, log, instanceName(config));
+      return new EventPath(hub, history, siem, scaleOut);
+    } catch (error) {
+      await scaleOut?.close();
+      await history?.close();
+      throw error;
+    }
+  }
+
+  /** Where a worker's batch enters the primary (see EventBatcher for the other end). */
+  handOver(batch: EventBatchMessage): void {
+    for (const event of batch.events) this.hub.publish(event);
+    this.hub.counters.droppedInWorkers += batch.dropped;
+  }
+
+  /** Reasons the SOC side is impaired right now (history not written, Redis away); empty when healthy. */
+  degraded(): string[] {
+    return [this.history?.degraded() ?? null, this.scaleOut?.degraded() ?? null].filter((reason): reason is string => reason !== null);
+  }
+
+  /** With Redis: shares a policy this instance accepted (file change, SIGHUP) with the others. */
+  sharePolicy(config: Config): void {
+    void this.scaleOut?.sharePolicy(config);
+  }
+
+  /** Starts a new SIEM JSON-lines file after logrotate moved the old one (SIGHUP). */
+  reopenLogs(): void {
+    this.siem?.reopen();
+  }
+
+  /** Hands buffered events to Redis, then writes every pending event to the history and the SIEM. */
+  async close(): Promise<void> {
+    await this.scaleOut?.close();
+    await Promise.all([this.history?.close(), this.siem?.close()]);
+  }
+}
+
+function pseudonymiserFor(config: Config, history: History | null): Pseudonymiser | null {
+  if (!config.privacy.pseudonymise) return null;
+  const key = process.env[config.privacy.key_env];
+  if (key === undefined || key === '') throw new Error(`privacy.pseudonymise is on but ${config.privacy.key_env} is not set`);
+  return new Pseudonymiser(key, (pseudonym, address) => history?.rememberPseudonym(pseudonym, address));
+}

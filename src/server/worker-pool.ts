@@ -1,0 +1,78 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import type { WorkerMessage } from './worker-messages.js';
+
+const RESTART_DELAY_MS = 1000;
+/** Beyond the drain timeout, how long the primary waits before killing a worker. */
+export const KILL_GRACE_MS = 2000;
+
+/**
+ * The DNS workers of the primary: forks them, replaces one that dies (after a pause, so a
+ * worker that cannot start does not spin), counts those ready, and drains them on shutdown.
+ * Every message a worker sends goes to `onMessage`.
+ */
+export class WorkerPool {
+  private draining = false;
+  private readyWorkers = 0;
+  private allReady: () => void = () => {};
+
+  constructor(
+    private readonly size: number,
+    private readonly env: Record<string, string>,
+    private readonly log: Logger,
+    private readonly onMessage: (worker: Worker, message: WorkerMessage) => void,
+  ) {}
+
+  /** Forks every worker (running `script`); resolves once each has said it is ready. */
+  start(script: string): Promise<void> {
+    // Structured clone carries event batches without a JSON round trip.
+    cluster.setupPrimary({ exec: script, args: [], silent: false, serialization: 'advanced' });
+    cluster.on('exit', (worker, code, signal) => {
+      this.readyWorkers = Math.max(0, this.readyWorkers - 1);
+      if (this.draining) return;
+      this.log.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a replacement');
+      setTimeout(() => this.fork(), RESTART_DELAY_MS).unref();
+    });
+    cluster.on('message', (worker: Worker, message: WorkerMessage) => {
+      if (message.type === 'ready' && ++this.readyWorkers === this.size) this.allReady();
+      this.onMessage(worker, message);
+    });
+    const ready = new Promise<void>((resolve) => {
+      this.allReady = resolve;
+    });
+    for (let i = 0; i < this.size; i++) this.fork();
+    return ready;
+  }
+
+  /** Every worker serves DNS, and the pool is not draining. */
+  get ready(): boolean {
+    return !this.draining && this.readyWorkers >= this.size;
+  }
+
+  broadcast(message: WorkerMessage): void {
+    for (const worker of this.live()) worker.send(message);
+  }
+
+  live(): Worker[] {
+    return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
+  }
+
+  /**
+   * Asks every worker to drain (finish its queries, hand over its last events) and resolves
+   * when all have exited; one still alive after `timeoutMs` + KILL_GRACE_MS is killed.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const alive = this.live();
+    for (const worker of alive) worker.send({ type: 'drain' } satisfies WorkerMessage);
+    const killer = setTimeout(() => {
+      for (const worker of alive) if (!worker.isDead()) worker.kill('SIGKILL');
+    }, timeoutMs + KILL_GRACE_MS);
+    const exits = alive.map((worker) => (worker.isDead() ? null : new Promise((resolve) => worker.once('exit', resolve))));
+    return Promise.all(exits).then(() => clearTimeout(killer));
+  }
+
+  private fork(): Worker {
+    return cluster.fork(this.env);
+  }
+}
