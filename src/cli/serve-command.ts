@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConfigOverrides, type LoadOptions } from '../config/load.js';
 import { runPrimary } from '../server/primary.js';
-import { createLogger } from '../server/log.js';
+import { createLogger } from '../logging/log.js';
 
 const USAGE = `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
                       [--http HOST:PORT] [--mode monitor|enforce] [--workers N]`;

@@ -1,5 +1,5 @@
 import type { Query } from '../pipeline/query.js';
-import { NO_TAGS } from '../tagging/answer-tags.js';
+import { NO_TAGS, tagsOf } from '../tagging/answer-tags.js';
 import { answerHosting } from '../tagging/tagger.js';
 import type { Swappable } from '../pipeline/swappable.js';
 import type { Detection } from '../tagging/detection.js';
@@ -28,7 +28,7 @@ export class EventRecorder {
 
   answered(query: Query, answer: Answer): void {
     const verdict = query.verdict;
-    const tags = query.tags ?? NO_TAGS;
+    const tags = tagsOf(query);
     let kind: EventKind | null = null;
     if (verdict !== null && verdict.bypassSignal) kind = 'bypass';
     else if (this.detection.current.bypass.match(query.question, 0, query.qnameText) !== null) kind = 'bypass';

@@ -2,7 +2,7 @@ import type { DetectionEvent } from '../events/detection-event.js';
 import type { EventHub, EventSubscriber } from '../events/event-hub.js';
 import type { EventRing } from '../events/event-ring.js';
 import type { EventStore } from './event-store.js';
-import type { FailureLog } from './failure-log.js';
+import type { FailureLog } from '../logging/failure-log.js';
 
 /** Most events per transaction; also the backlog that triggers a write without waiting. */
 const BATCH_MAX = 1000;

@@ -8,7 +8,7 @@ import { openDatabase } from './database.js';
 import { EventQueries, type EventFilter } from './event-queries.js';
 import { EventStore } from './event-store.js';
 import { EventWriter, type WriterCounters } from './event-writer.js';
-import { FailureLog } from './failure-log.js';
+import { FailureLog } from '../logging/failure-log.js';
 import { Inventory, type DeviceSummary, type InventoryApp } from './inventory.js';
 import type { Page } from './page.js';
 import { PseudonymStore } from './pseudonyms.js';

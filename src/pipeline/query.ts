@@ -1,4 +1,3 @@
-import type { AnswerTags } from '../tagging/answer-tags.js';
 import type { Action } from './action.js';
 import { WireRequest } from '../wire/request.js';
 
@@ -42,8 +41,11 @@ export class Query extends WireRequest {
   /** Set by the policy stage: the client's group (null: none) and the decision taken. */
   group: GroupRef | null = null;
   verdict: VerdictRef | null = null;
-  /** Set by the policy stage: the tags the verdict was taken on (null: a synthetic answer, nothing to judge). */
-  tags: AnswerTags | null = null;
+  /**
+   * Set by the policy stage: the tags the verdict was taken on (null: a synthetic answer,
+   * nothing to judge). Opaque here, like Answer.tags; tagging's tagsOf() reads them.
+   */
+  tags: object | null = null;
   /** The query name as text, for the few lookups that need it; one function per Query object. */
   readonly qnameText = (): string => this.qname();
 

@@ -1,7 +1,7 @@
 import type { LoadOptions } from '../config/load.js';
 import { loadConfig } from '../config/load.js';
 import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
-import { createLogger } from './log.js';
+import { createLogger } from '../logging/log.js';
 import { serveWorker } from './worker.js';
 
 /** Entry point of a cluster worker: it loads the configuration the primary already validated. */

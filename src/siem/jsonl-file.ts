@@ -1,7 +1,7 @@
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { FailureLog } from '../history/failure-log.js';
+import { FailureLog } from '../logging/failure-log.js';
 import type { SinkOptions } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { FailureLog } from '../history/failure-log.js';
+import type { FailureLog } from '../logging/failure-log.js';
 import { BoundedQueue } from './bounded-queue.js';
 import { settle, SinkCounters, type SiemSink, type SinkOptions } from './sink.js';
 

@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
-import { FailureLog } from '../history/failure-log.js';
+import { FailureLog } from '../logging/failure-log.js';
 import type { SiemSink, SinkOptions } from './sink.js';
 import { StreamSink } from './stream-sink.js';
 import { octetCounted } from './syslog.js';

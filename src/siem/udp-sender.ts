@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { HostPort } from '../config/address.js';
-import type { FailureLog } from '../history/failure-log.js';
+import type { FailureLog } from '../logging/failure-log.js';
 import { settle, SinkCounters, type SiemSink, type SinkOptions } from './sink.js';
 
 /**
