@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 const LOG_EVERY_MS = 60_000;
 
 /**
- * Failures of one recurring database task (writing, purging): counted, kept as the current
- * degraded reason until the task succeeds again, and logged at most once a minute so a full
- * disk does not also fill the log.
+ * Failures of one recurring task (a history write or purge, a SIEM send): counted, kept as
+ * the current degraded reason until the task succeeds again, and logged at most once a
+ * minute so a full disk does not also fill the log.
  */
 export class FailureLog {
   count = 0;
