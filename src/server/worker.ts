@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { EventBatcher } from '../events/event-batcher.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
-import { SHIPPED } from '../tagging/shipped-data.js';
+import { SHIPPED, ownersFileOf } from '../tagging/shipped-data.js';
 import type { WorkerMessage } from './worker-messages.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
@@ -42,6 +42,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     [
       source.file,
       config.detection.catalogue || SHIPPED.catalogue,
+      ownersFileOf(config.detection.catalogue),
       config.detection.jurisdictions || SHIPPED.jurisdictions,
       config.detection.bypass_endpoints || SHIPPED.bypassEndpoints,
     ].filter((path): path is string => path !== undefined),

@@ -3,7 +3,8 @@ import { loadBypassEndpoints, type BypassEndpoint } from './bypass-endpoints.js'
 import { loadCatalogue, type Catalogue } from './catalogue.js';
 import { GeoTagger } from './geo-tagger.js';
 import { loadWatchlist } from './jurisdictions.js';
-import { SHIPPED } from './shipped-data.js';
+import { loadOwners } from './owners.js';
+import { SHIPPED, ownersFileOf } from './shipped-data.js';
 import type { SignatureIndex } from './signature-index.js';
 
 /** Everything tagging consults, loaded and validated together so a reload swaps it whole. */
@@ -17,7 +18,7 @@ export interface Detection {
 
 export function loadDetection(config: Config): Detection {
   const settings = config.detection;
-  const catalogue = loadCatalogue(settings.catalogue || SHIPPED.catalogue);
+  const catalogue = loadCatalogue(settings.catalogue || SHIPPED.catalogue, loadOwners(ownersFileOf(settings.catalogue)));
   return {
     catalogue,
     geo: GeoTagger.fromFiles(settings.geoip.country || SHIPPED.countryDatabase, settings.geoip.asn || SHIPPED.asnDatabase),

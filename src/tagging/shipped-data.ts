@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
@@ -8,9 +8,15 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 /** The data the package ships or installs, used when the configuration names no other. */
 export const SHIPPED = {
   catalogue: join(root, 'geo/apps'),
+  owners: join(root, 'geo/owners.yaml'),
   jurisdictions: join(root, 'geo/jurisdictions.yaml'),
   bypassEndpoints: join(root, 'geo/doh-endpoints.yaml'),
   /** Built from @ip-location-db/asn by `npm run build:geo`. */
   asnDatabase: join(root, 'geo/asn.mmdb'),
   countryDatabase: join(dirname(require.resolve('@ip-location-db/geo-whois-asn-country-mmdb/package.json')), 'geo-whois-asn-country.mmdb'),
 } as const;
+
+/** The owners file of a catalogue directory: `owners.yaml` beside it, as geo/owners.yaml sits beside geo/apps. */
+export function ownersFileOf(catalogueDir: string): string {
+  return catalogueDir === '' ? SHIPPED.owners : join(dirname(resolve(catalogueDir)), 'owners.yaml');
+}
