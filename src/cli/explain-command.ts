@@ -8,7 +8,7 @@ import { Policy } from '../policy/policy.js';
 import { buildUpstreamStage } from '../server/resolver-chain.js';
 import { tagsOf } from '../tagging/answer-tags.js';
 import { answerHosting } from '../tagging/tagger.js';
-import { loadDetection } from '../tagging/detection.js';
+import { loadDetection, type Detection } from '../tagging/detection.js';
 import type { HostingTag } from '../tagging/geo-tagger.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { ReadResult, readRequest } from '../wire/request.js';
@@ -35,10 +35,16 @@ export interface Explanation {
  * Explains what Wachtpost would do with NAME for a client: which rule matches which name,
  * the app and its owner, the client's group and the decision with its reason. With
  * --resolve the name is also resolved through the configured upstreams, so the answer's
- * CNAME chain and hosting count too.
+ * CNAME chain and hosting count too. A caller explaining many names passes the detection
+ * data it loaded once, since loading the catalogue is the costly part.
  */
-export async function explain(config: Config, name: string, client: string, resolve: boolean): Promise<Explanation> {
-  const detection = loadDetection(config);
+export async function explain(
+  config: Config,
+  name: string,
+  client: string,
+  resolve: boolean,
+  detection: Detection = loadDetection(config),
+): Promise<Explanation> {
   const policy = Policy.compile(config, detection.catalogue, detection.watchlist);
   const group = policy.groups.groupOf(client);
   let signature = detection.catalogue.index.matchName(name);

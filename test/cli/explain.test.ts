@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { explain } from '../../src/cli/explain-command.js';
 import { loadConfig } from '../../src/config/load.js';
 import { loadCatalogue } from '../../src/tagging/catalogue.js';
+import { loadDetection } from '../../src/tagging/detection.js';
 import { SHIPPED } from '../../src/tagging/shipped-data.js';
 import { withKnotUpstream } from '../integration/harness.js';
 
@@ -18,10 +19,11 @@ const offline = loadConfig({ text: POLICY, overrides: { upstream: ['127.0.0.1:53
 
 describe('wachtpost explain', () => {
   it('answers for every catalogued app, naming the rule, the owner and the decision', async () => {
+    const detection = loadDetection(offline);
     for (const app of loadCatalogue(SHIPPED.catalogue).apps) {
       const rule = app.rules.find((candidate) => 'domain' in candidate);
       if (rule === undefined || !('domain' in rule)) continue;
-      const result = await explain(offline, `api.${rule.domain}`, '10.1.2.3', false);
+      const result = await explain(offline, `api.${rule.domain}`, '10.1.2.3', false, detection);
       expect(result.app?.id, rule.domain).toBe(app.id);
       expect(result.matched_rule).not.toBeNull();
       expect(result.decision).toEqual({ action: 'monitor', rule: `owner-country:${app.owner_country}`, exemption: null });
