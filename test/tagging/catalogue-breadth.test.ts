@@ -140,6 +140,7 @@ const REPRESENTATIVE: readonly (readonly [app: string, host: string])[] = [
   ['wildberries', 'basket-18.wbbasket.ru'],
   ['wink', 'www.wink.ru'],
   ['wps-office', 'deviceapi.wps.cn'],
+  ['camscanner', 'www.camscanner.com'],
   ['xiaohongshu', 'ci.xiaohongshu.com'],
   ['xiaomi-cloud', 'www.micloud.xiaomi.net'],
   ['xiaomi-getapps', 'www.global.market.xiaomi.com'],
