@@ -80,5 +80,22 @@ export function encodeResponse(
   return packet.toBuffer();
 }
 
+/** A SOA record of the test zone for an authority section: its own TTL and MINIMUM (RFC 2308 negative caching). */
+export function soaRecord(ttl: number, minimum: number): object {
+  return {
+    name: 'test.wachtpost',
+    type: TYPE.SOA,
+    class: Packet.CLASS.IN,
+    ttl,
+    primary: 'ns.test.wachtpost',
+    admin: 'hostmaster.test.wachtpost',
+    serial: 1,
+    refresh: 3600,
+    retry: 600,
+    expiration: 86400,
+    minimum,
+  };
+}
+
 /** Record type codes the tests use (RFC 1035, 3596, 6891, 9460). */
 export const TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, MX: 15, TXT: 16, AAAA: 28, EDNS: 41, SVCB: 64, HTTPS: 65 } as const;

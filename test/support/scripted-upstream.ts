@@ -1,6 +1,6 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { TYPE, ednsRecord, newPacket, parsePacket, type LoosePacket } from './packets.js';
+import { TYPE, ednsRecord, newPacket, parsePacket, soaRecord, type LoosePacket } from './packets.js';
 import { freePort } from './ports.js';
 
 export interface FixtureRecord {
@@ -71,19 +71,7 @@ export async function startScriptedUpstream(options: { records?: Record<string, 
       // Nothing: a truncated answer carries no records here.
     } else if (known === undefined) {
       response.header.rcode = 3;
-      response.authorities.push({
-        name: 'test.wachtpost',
-        type: TYPE.SOA,
-        class: 1,
-        ttl: 300,
-        primary: 'ns.test.wachtpost',
-        admin: 'hostmaster.test.wachtpost',
-        serial: 1,
-        refresh: 3600,
-        retry: 600,
-        expiration: 86400,
-        minimum: 30,
-      });
+      response.authorities.push(soaRecord(300, 30));
     } else {
       for (const record of known) {
         const type = TYPE[record.type];
