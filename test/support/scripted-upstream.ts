@@ -13,6 +13,7 @@ export type Behaviour =
   | 'answer'
   | 'silent'
   | 'servfail'
+  | 'refused'
   /** TC=1 with no records over UDP, the full answer over TCP. */
   | 'truncate-udp'
   | { delayMs: number }
@@ -34,6 +35,12 @@ export interface ScriptedUpstream {
   queries: ReceivedQuery[];
   setBehaviour(behaviour: Behaviour): void;
   stop(): Promise<void>;
+}
+
+/** The rcode a behaviour answers every question with, over UDP and TCP alike; undefined for the others. */
+const FAILURE_RCODES: Partial<Record<string, number>> = { servfail: 2, refused: 5 };
+function failureRcode(behaviour: Behaviour): number | undefined {
+  return typeof behaviour === 'string' ? FAILURE_RCODES[behaviour] : undefined;
 }
 
 /** A misbehaving-on-demand upstream on loopback (UDP and TCP, one port) for failure-mode tests. */
@@ -103,7 +110,8 @@ export async function startScriptedUpstream(options: { records?: Record<string, 
     };
     const current = behaviour;
     if (current === 'silent') return;
-    if (current === 'servfail') return reply(respond(query, { rcode: 2 }));
+    const rcode = failureRcode(current);
+    if (rcode !== undefined) return reply(respond(query, { rcode }));
     if (current === 'truncate-udp') return reply(respond(query, { tc: true }));
     if (typeof current === 'object' && 'delayMs' in current) return later(current.delayMs, () => reply(respond(query, {})));
     if (typeof current === 'object' && 'spoofFirst' in current) {
@@ -127,7 +135,8 @@ export async function startScriptedUpstream(options: { records?: Record<string, 
         const query = parsePacket(message);
         record(query, 'tcp', socket.remotePort ?? 0);
         if (behaviour === 'silent') continue;
-        const answer = respond(query, behaviour === 'servfail' ? { rcode: 2 } : {});
+        const rcode = failureRcode(behaviour);
+        const answer = respond(query, rcode === undefined ? {} : { rcode });
         const length = Buffer.alloc(2);
         length.writeUInt16BE(answer.length);
         const send = (): void => void socket.write(Buffer.concat([length, answer]));
