@@ -3,7 +3,7 @@ import type { Config } from '../../src/config/schema.js';
 import type { Query } from '../../src/pipeline/query.js';
 import { Policy } from '../../src/policy/policy.js';
 import { PolicyStage } from '../../src/policy/policy-stage.js';
-import { NO_TAGS, WATCHLIST_HOSTED } from '../../src/tagging/answer-tags.js';
+import { NO_TAGS, tagsOf, WATCHLIST_HOSTED } from '../../src/tagging/answer-tags.js';
 import { tagAnswer } from '../../src/tagging/tagger.js';
 import { UpstreamFailure } from '../../src/upstream/errors.js';
 import { Answer, AnswerKind, BlockedAnswer } from '../../src/wire/answer.js';
@@ -102,7 +102,7 @@ describe('PolicyStage in enforce mode, by client group', () => {
     resolveNow(stage, query);
     expect(next.calls).toBe(0);
     expect(query.tags).toMatchObject({ matchedName: TIKTOK, ownerWatchlisted: true, hostingWatchlisted: false });
-    expect(query.tags?.app?.id).toBe('tiktok');
+    expect(tagsOf(query).app?.id).toBe('tiktok');
   });
 
   it('judges an app reached through a CNAME on the answer, and names the CNAME target in its tags', () => {
