@@ -4,15 +4,11 @@ import { AnswerKind, type Answer } from '../wire/answer.js';
 import { buildUpstreamQuery, setQueryId } from '../wire/upstream-query.js';
 import { UpstreamFailure, UpstreamOverloaded } from './errors.js';
 import { ExchangeCounters, TRUNCATED, type Expected } from './exchange.js';
+import { failureCause, type ExchangeObserver, type ExchangeProtocol } from './exchange-observer.js';
 import { randomQueryId } from './random-id.js';
 import { exchangeTcp } from './tcp-exchange.js';
 import { exchangeUdp } from './udp-exchange.js';
 import { tryOrder, type UpstreamServer } from './upstream-server.js';
-
-/** Told the duration of every answered exchange, in seconds (the metrics histogram). */
-export interface LatencySink {
-  observe(seconds: number): void;
-}
 
 export interface UpstreamSettings {
   servers: readonly UpstreamServer[];
@@ -23,7 +19,8 @@ export interface UpstreamSettings {
   udpSize: number;
   /** Upstream exchanges this worker allows at once; more fail fast instead of piling up sockets. */
   maxInFlight: number;
-  latency?: LatencySink;
+  /** Told of every attempt: per-server metrics, upstream health, dnstap. */
+  observer?: ExchangeObserver;
 }
 
 /**
@@ -77,13 +74,18 @@ export class UpstreamStage extends Stage {
       const server = servers[attempt % servers.length]!;
       expected.id = randomQueryId();
       setQueryId(wire, expected.id);
+      const observer = this.settings.observer;
       try {
+        observer?.asked(server, 'udp', wire);
         let result = await exchangeUdp(server, wire, expected, Math.min(attemptTimeoutMs, remaining), this.counters);
+        let protocol: ExchangeProtocol = 'udp';
         if (result === TRUNCATED) {
+          protocol = 'tcp';
+          observer?.asked(server, protocol, wire);
           result = await exchangeTcp(server, wire, expected, Math.max(1, deadline - Date.now()), this.counters);
         }
         server.recordSuccess(Date.now() - now);
-        this.settings.latency?.observe((performance.now() - startedPrecise) / 1000);
+        observer?.answered(server, protocol, result, (performance.now() - startedPrecise) / 1000);
         // SERVFAIL or REFUSED from one server is worth asking another about, once each.
         if (result.kind === AnswerKind.UNCACHEABLE && attempt + 1 < servers.length) {
           lastRefusal = result;
@@ -92,6 +94,10 @@ export class UpstreamStage extends Stage {
         return result;
       } catch (error) {
         server.recordFailure(Date.now());
+        if (observer !== undefined) {
+          const { cause, detail } = failureCause(error);
+          observer.failed(server, cause, detail);
+        }
         lastError = error;
       }
     }
