@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import ipaddr from 'ipaddr.js';
+import { parseDnstapTarget } from './dnstap-target.js';
 import { parseHostPort } from './address.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from './yaml-source.js';
@@ -14,6 +15,8 @@ export interface ConfigOverrides {
   http?: string;
   mode?: 'monitor' | 'enforce';
   workers?: number;
+  dnstap?: string;
+  logFormat?: 'auto' | 'json' | 'pretty';
 }
 
 export interface LoadOptions {
@@ -36,6 +39,8 @@ const OVERRIDE_PATHS: Record<keyof ConfigOverrides, string[]> = {
   http: ['http', 'listen'],
   mode: ['mode'],
   workers: ['dns', 'workers'],
+  dnstap: ['dnstap', 'target'],
+  logFormat: ['log', 'format'],
 };
 
 /**
@@ -104,6 +109,7 @@ function semanticProblems(config: Config, source: YamlSource): ConfigProblem[] {
     }),
   );
   check(['http', 'listen'], () => parseHostPort(config.http.listen, 8080));
+  if (config.dnstap.target !== '') check(['dnstap', 'target'], () => parseDnstapTarget(config.dnstap.target));
   if (config.siem.syslog.target !== '') check(['siem', 'syslog', 'target'], () => parseHostPort(config.siem.syslog.target, 514));
   check(['redis', 'url'], () => {
     if (config.redis.url !== '' && !/^rediss?:\/\/[^/\s]+/.test(config.redis.url)) throw new Error(`"${config.redis.url}" is not a redis:// or rediss:// URL`);

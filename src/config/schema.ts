@@ -284,12 +284,38 @@ export const ConfigSchema = Type.Object(
       },
       'Scale-out over Redis (optional)',
     ),
+    dnstap: section(
+      {
+        target: Type.String({
+          description: 'Frame Streams receiver of dnstap messages: "unix:PATH" or "tcp:HOST:PORT" (e.g. dnstap -u PATH, fstrm_capture, Vector); empty = off',
+          default: '',
+        }),
+        messages: Type.Array(Type.Union(['client_query', 'client_response', 'resolver_query', 'resolver_response'].map((kind) => Type.Literal(kind))), {
+          description: 'Which messages are sent: CLIENT_QUERY/CLIENT_RESPONSE for every reply, RESOLVER_QUERY/RESOLVER_RESPONSE for every upstream attempt',
+          uniqueItems: true,
+          default: ['client_query', 'client_response', 'resolver_query', 'resolver_response'],
+        }),
+        identity: Type.String({ description: 'Identity field of every message; empty = the instance name', default: '' }),
+        version: Type.String({ description: 'Version field of every message; empty = "wachtpost VERSION"', default: '' }),
+        buffer_bytes: Type.Integer({
+          description: 'Bytes of messages each worker holds while the receiver is slow or away; beyond it messages are dropped and counted',
+          minimum: 65_536,
+          maximum: 268_435_456,
+          default: 4_194_304,
+        }),
+      },
+      'dnstap output (Frame Streams + protobuf), the DNS telemetry format of Unbound, Knot, BIND and CoreDNS',
+    ),
     log: section(
       {
         level: Type.Union(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
           { description: 'Log level', default: 'info' },
         ),
+        format: Type.Union([Type.Literal('auto'), Type.Literal('json'), Type.Literal('pretty')], {
+          description: 'json: one JSON object per line, ISO timestamps; pretty: human-readable lines; auto: pretty when standard output is a terminal, else json',
+          default: 'auto',
+        }),
       },
       'Logging',
     ),

@@ -81,7 +81,8 @@ export class EventWriter implements EventSubscriber {
     return unwritten;
   }
 
-  private backlog(): number {
+  /** Events in the ring not yet written. */
+  backlog(): number {
     return this.ring === null ? 0 : this.ring.nextId - this.cursor;
   }
 

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { Database } from 'better-sqlite3';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -27,6 +28,8 @@ export { STATS_WINDOWS, type Stats, type StatsWindow } from './stats.js';
 export interface HistoryCounters extends WriterCounters {
   /** Write transactions the database refused (each is retried). */
   failures: number;
+  /** Events in the hub's ring not yet written. */
+  backlog: number;
 }
 
 /**
@@ -105,7 +108,12 @@ export class History {
   }
 
   get counters(): HistoryCounters {
-    return { ...this.writer.counters, failures: this.writeFailures.count };
+    return { ...this.writer.counters, failures: this.writeFailures.count, backlog: this.writer.backlog() };
+  }
+
+  /** Bytes of the database file and its write-ahead log, as the disk holds them now. */
+  sizeBytes(): number {
+    return [this.db.name, `${this.db.name}-wal`].reduce((total, path) => total + (statSync(path, { throwIfNoEntry: false })?.size ?? 0), 0);
   }
 
   events(filter: EventFilter): Page<DetectionEvent> {

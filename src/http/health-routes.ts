@@ -5,6 +5,8 @@ export interface HealthSource {
   ready(): boolean;
   /** Reasons the node runs degraded (e.g. the history cannot be written); empty when healthy. */
   degraded(): readonly string[];
+  /** Of those, the reasons DNS itself is impaired (every upstream failing). */
+  dnsDegraded?(): readonly string[];
 }
 
 const statusSchema = {
@@ -20,7 +22,9 @@ const statusSchema = {
 /**
  * Liveness (`/health`: the process answers) and readiness (`/ready`: DNS is being served),
  * unauthenticated, for load balancers, systemd and Kubernetes probes. A degraded node is
- * still ready: DNS works, only the SOC side is impaired.
+ * still ready: with the SOC side impaired DNS works, and with every upstream failing the
+ * cache (and stale answers) still does, and taking the node out of service would help no
+ * one whose upstreams are the same; /ready then says `degraded` with the reason.
  */
 export async function healthRoutes(app: FastifyInstance, { health }: { health: HealthSource }): Promise<void> {
   app.get('/health', { schema: { hide: true, response: { 200: statusSchema } } }, async () => {
@@ -28,7 +32,10 @@ export async function healthRoutes(app: FastifyInstance, { health }: { health: H
     return reasons.length === 0 ? { status: 'ok' as const } : { status: 'degraded' as const, reasons: [...reasons] };
   });
   app.get('/ready', { schema: { hide: true, response: { 200: statusSchema, 503: statusSchema } } }, async (_request, reply) => {
-    if (health.ready()) return { status: 'ok' as const };
+    if (health.ready()) {
+      const reasons = health.dnsDegraded?.() ?? [];
+      return reasons.length === 0 ? { status: 'ok' as const } : { status: 'degraded' as const, reasons: [...reasons] };
+    }
     return reply.code(503).send({ status: 'starting' as const });
   });
 }

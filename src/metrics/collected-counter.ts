@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
  * A counter whose value is read at scrape time from counts the code keeps anyway (plain
@@ -10,6 +10,31 @@ export function collectedCounter(registry: Registry, name: string, help: string,
     name,
     help,
     labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      collect(this);
+    },
+  });
+}
+
+/**
+ * A gauge read at scrape time, like collectedCounter. `aggregator` says how the cluster
+ * primary combines the workers' values: summed (a count), or the lowest or highest.
+ */
+export function collectedGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  aggregator: 'sum' | 'min' | 'max',
+  collect: (metric: Gauge) => void,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    aggregator,
     registers: [registry],
     collect() {
       this.reset();

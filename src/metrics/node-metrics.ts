@@ -1,5 +1,5 @@
 import { Gauge, Registry } from 'prom-client';
-import { collectedCounter } from './collected-counter.js';
+import { collectedCounter, collectedGauge } from './collected-counter.js';
 
 /** One SIEM sink's counts. */
 export interface SinkReadings {
@@ -15,7 +15,16 @@ export interface SinkReadings {
  */
 export interface NodeReadings {
   readonly hub: { readonly published: number; readonly droppedInWorkers: number };
-  readonly history: () => { readonly written: number; readonly batches: number; readonly failures: number; readonly lost: number } | null;
+  readonly history: () => {
+    readonly written: number;
+    readonly batches: number;
+    readonly failures: number;
+    readonly lost: number;
+    /** Events in the ring not yet written. */
+    readonly backlog: number;
+    /** Bytes of the SQLite file and its write-ahead log. */
+    readonly sizeBytes: number;
+  } | null;
   readonly feed: {
     readonly clients: number;
     readonly sent: number;
@@ -26,6 +35,12 @@ export interface NodeReadings {
   };
   /** Each SIEM sink's counts, by sink name. */
   readonly siem: () => ReadonlyArray<readonly [string, SinkReadings]>;
+  readonly health: {
+    /** DNS is served (every worker bound, not draining). */
+    ready(): boolean;
+    /** Each part that can degrade the node (history, redis, upstream: those in use) and whether it does now. */
+    components(): ReadonlyArray<readonly [string, boolean]>;
+  };
 }
 
 /** The primary's own registry: hub, history, feed and SIEM counters, collected at scrape time. */
@@ -52,6 +67,13 @@ export function nodeRegistry(readings: NodeReadings): Registry {
   siemCounter('wachtpost_siem_dropped_total', 'Events a SIEM sink never sent: queue full, send failed, or overwritten in the ring first', 'dropped');
   siemCounter('wachtpost_siem_errors_total', 'SIEM connection, send and file errors', 'errors');
   siemCounter('wachtpost_siem_truncated_total', 'Syslog datagrams cut to 8 KiB', 'truncated');
+  const gauge = (name: string, help: string, read: () => number): void => collectedGauge(registry, name, help, [], 'sum', (metric) => metric.set(read()));
+  gauge('wachtpost_history_backlog_events', 'Events published but not yet written to the history', () => readings.history()?.backlog ?? 0);
+  gauge('wachtpost_history_size_bytes', 'Bytes of the history database and its write-ahead log', () => readings.history()?.sizeBytes ?? 0);
+  gauge('wachtpost_ready', '1 while DNS is served (every worker bound, not draining)', () => (readings.health.ready() ? 1 : 0));
+  collectedGauge(registry, 'wachtpost_degraded', '1 while a part of the node is impaired (history not written, Redis away, every upstream failing)', ['component'], 'max', (metric) => {
+    for (const [component, degraded] of readings.health.components()) metric.set({ component }, degraded ? 1 : 0);
+  });
   new Gauge({
     name: 'wachtpost_feed_clients',
     help: 'Connected feed clients',

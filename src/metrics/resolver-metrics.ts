@@ -1,8 +1,10 @@
-import { Gauge, Histogram, Registry, type Counter } from 'prom-client';
+import { Gauge, Registry, type Counter } from 'prom-client';
 import { rcodeName, typeName } from '../events/dns-names.js';
 import { ACTIONS } from '../pipeline/action.js';
-import { collectedCounter } from './collected-counter.js';
+import { AnswerLatency } from './answer-latency.js';
+import { collectedCounter, collectedGauge } from './collected-counter.js';
 import { QueryCounters } from './query-counters.js';
+import { UpstreamMetrics, type ServerRef } from './upstream-metrics.js';
 
 /**
  * What the resolver metrics read at scrape time. The resolver provides it; the metrics see
@@ -20,6 +22,24 @@ export interface ResolverReadings {
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
+  /** Open TCP connections, and connections turned away because the cap was reached. */
+  readonly tcp: { readonly connections: number; readonly capReached: number };
+  /** The configured upstream servers, and whether each is failing now. */
+  readonly upstreamServers: readonly ServerRef[];
+  readonly upstreamStates: ReadonlyArray<{ readonly label: string; readonly failing: boolean }>;
+  /** The dnstap writer's counts, or null when dnstap is off. */
+  readonly dnstap: DnstapReadings | null;
+}
+
+/** What the dnstap output reports. */
+export interface DnstapReadings {
+  /** Messages handed to the receiver's socket. */
+  readonly sent: number;
+  /** Messages dropped because the buffer was full (receiver slow or away). */
+  readonly dropped: number;
+  readonly connected: boolean;
+  /** Connections made (the first and every reconnect). */
+  readonly connects: number;
 }
 
 /** Event counts, read by the collectors at scrape time. */
@@ -31,22 +51,23 @@ export interface EventCounts {
 
 /**
  * The DNS side's metrics in one registry per process (in a cluster, each worker's is
- * summed by the primary): queries by type and action, replies by rcode, cache hits,
- * upstream latency, events recorded and dropped before reaching the hub.
+ * summed by the primary): queries by type and action, replies by rcode, answer latency,
+ * cache hits, per-upstream answers, failures and latency, TCP connections, dnstap, events
+ * recorded and dropped before reaching the hub.
  */
 export class ResolverMetrics {
   readonly registry = new Registry();
   readonly queries = new QueryCounters();
-  readonly upstreamLatency = new Histogram({
-    name: 'wachtpost_upstream_latency_seconds',
-    help: 'Time from sending a question upstream to an accepted answer',
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
-    registers: [this.registry],
-  });
+  /** A reply observer of the responder. */
+  readonly latency = new AnswerLatency();
+  /** An exchange observer of the upstream stage. */
+  readonly upstream = new UpstreamMetrics();
 
   /** Starts reporting the resolver's readings and the given event counts. */
   attach(readings: ResolverReadings, events: EventCounts): void {
     const { queries, registry } = this;
+    this.latency.register(registry);
+    this.upstream.register(registry, readings.upstreamServers, () => readings.upstreamStates);
     const counter = (name: string, help: string, labelNames: string[], collect: (metric: Counter) => void): void =>
       collectedCounter(registry, name, help, labelNames, collect);
     counter('wachtpost_dns_queries_total', 'Answered queries by record type', ['qtype'], (metric) => {
@@ -74,6 +95,23 @@ export class ResolverMetrics {
       metric.inc(events.folded),
     );
     counter('wachtpost_events_dropped_total', 'Events dropped before reaching the hub (its queue was full)', [], (metric) => metric.inc(events.dropped));
+    counter('wachtpost_tcp_cap_reached_total', 'TCP connections turned away because dns.tcp.max_connections were open', [], (metric) =>
+      metric.inc(readings.tcp.capReached),
+    );
+    collectedGauge(registry, 'wachtpost_tcp_connections', 'Open DNS-over-TCP connections', [], 'sum', (metric) => metric.set(readings.tcp.connections));
+    if (readings.dnstap !== null) {
+      const dnstap = (): DnstapReadings => readings.dnstap ?? { sent: 0, dropped: 0, connects: 0, connected: false };
+      counter('wachtpost_dnstap_sent_total', 'dnstap messages handed to the receiver', [], (metric) => metric.inc(dnstap().sent));
+      counter('wachtpost_dnstap_dropped_total', 'dnstap messages dropped because the buffer was full (receiver slow or away)', [], (metric) =>
+        metric.inc(dnstap().dropped),
+      );
+      counter('wachtpost_dnstap_connects_total', 'Connections made to the dnstap receiver, the first and every reconnect', [], (metric) =>
+        metric.inc(dnstap().connects),
+      );
+      collectedGauge(registry, 'wachtpost_dnstap_connected', 'Processes connected to the dnstap receiver', [], 'sum', (metric) =>
+        metric.set(dnstap().connected ? 1 : 0),
+      );
+    }
     new Gauge({
       name: 'wachtpost_cache_hit_ratio',
       help: 'Share of questions answered from the cache since start',

@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/schema.js';
+import { VERSION } from '../config/version.js';
 import { Authenticator, OriginPolicy } from '../http/auth.js';
 import { startHttpServer, type RunningHttp } from '../http/http-server.js';
 import { nodeRegistry } from '../metrics/node-metrics.js';
+import { buildInfo, perProcess, processMetrics, type MetricsJson } from '../metrics/process-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
+import { bindError } from './bind-error.js';
 import { EventPath } from './event-path.js';
 
-/** One process's metrics as prom-client JSON, the form the cluster primary sums. */
-export type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 /** Metrics of other processes (cluster workers), gathered at scrape time. */
 export type RemoteMetrics = () => Promise<MetricsJson[]>;
 
@@ -18,6 +19,8 @@ export interface ControlPlaneOptions {
   /** With Redis: another instance shared a policy; validate it and swap it in (or refuse and log). */
   applySharedPolicy(shared: SharedPolicy): void;
   remoteMetrics: RemoteMetrics;
+  /** Reasons DNS itself is impaired (every upstream failing), as the workers report them. */
+  dnsDegraded(): string[];
 }
 
 /**
@@ -35,24 +38,36 @@ export class ControlPlane {
     const events = await EventPath.start(config, log, options.applySharedPolicy);
     try {
       const { hub, history, siem, feed } = events;
-      const registry = nodeRegistry({ hub: hub.counters, history: () => history?.counters ?? null, feed, siem: () => Object.entries(siem?.counters ?? {}) });
+      const degraded = (): string[] => [...events.degraded(), ...options.dnsDegraded()];
+      const registry = nodeRegistry({
+        hub: hub.counters,
+        history: () => (history === null ? null : { ...history.counters, sizeBytes: history.sizeBytes() }),
+        feed,
+        siem: () => Object.entries(siem?.counters ?? {}),
+        health: {
+          ready: options.ready,
+          components: () => [...events.parts(), ['upstream', options.dnsDegraded().length > 0] as const],
+        },
+      });
+      processMetrics(registry, 'primary');
+      buildInfo(registry, VERSION);
       const auth = new Authenticator(config.api);
       if (auth.tokenCount === 0) {
         log.warn('no API token configured: feed, API and dashboard refuse everyone; add api.tokens (wachtpost token NAME ROLE) or set WACHTPOST_ADMIN_TOKEN');
       }
       const http = await startHttpServer(config.http.listen, {
         log,
-        health: { ready: options.ready, degraded: () => events.degraded() },
+        health: { ready: options.ready, degraded, dnsDegraded: options.dnsDegraded },
         hub,
         history,
         auth,
         origins: new OriginPolicy(config.api.allowed_origins),
         metrics: {
           contentType: registry.contentType,
-          text: async () => AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())]).metrics(),
+          text: async () => AggregatorRegistry.aggregate(perProcess([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())])).metrics(),
         },
         feed: { counters: feed },
-      });
+      }).catch((error: unknown) => Promise.reject(bindError(`HTTP on ${config.http.listen}`, error)));
       return new ControlPlane(events, http);
     } catch (error) {
       await events.close();

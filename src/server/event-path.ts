@@ -78,6 +78,14 @@ export class EventPath {
     return [this.history?.degraded() ?? null, this.scaleOut?.degraded() ?? null].filter((reason): reason is string => reason !== null);
   }
 
+  /** Each part in use (history, redis) and whether it is impaired now, for the metrics. */
+  parts(): Array<readonly [string, boolean]> {
+    const parts: Array<readonly [string, boolean]> = [];
+    if (this.history !== null) parts.push(['history', this.history.degraded() !== null]);
+    if (this.scaleOut !== null) parts.push(['redis', this.scaleOut.degraded() !== null]);
+    return parts;
+  }
+
   /** With Redis: shares a policy this instance accepted (file change, SIGHUP) with the others. */
   sharePolicy(config: Config): void {
     void this.scaleOut?.sharePolicy(config);

@@ -22,6 +22,8 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   const listen = usesOwnSockets(config.dns.udp_batching) ? await claimUdpPorts(config.dns.listen, 53) : config.dns.listen;
   const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen } }) };
   const metrics = new WorkerMetrics();
+  /** Each worker's report that every upstream is failing, by worker id. */
+  const upstreamFailing = new Map<number, string>();
   let plane: ControlPlane | null = null;
   const pool = new WorkerPool(workers, env, log, (worker, message: WorkerMessage) => {
     switch (message.type) {
@@ -31,6 +33,10 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
         return metrics.answered(message);
       case 'ready':
         return sharing.workerReady(worker);
+      case 'upstream':
+        if (message.failing === null) upstreamFailing.delete(worker.id);
+        else upstreamFailing.set(worker.id, message.failing);
+        return;
     }
   });
   const sharing = new PolicySharing(source, (message) => pool.broadcast(message), (accepted) => plane?.events.sharePolicy(accepted), log);
@@ -39,8 +45,18 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     ready: () => pool.ready,
     applySharedPolicy: (shared) => sharing.adopt(shared),
     remoteMetrics: () => metrics.collect(pool.live()),
+    dnsDegraded: () => {
+      const live = pool.live().map((worker) => worker.id);
+      return [...new Set(live.map((id) => upstreamFailing.get(id)).filter((reason) => reason !== undefined))];
+    },
   });
-  await pool.start(workerScript);
+  try {
+    await pool.start(workerScript);
+  } catch (error) {
+    await pool.drain(0);
+    await plane.close();
+    throw error;
+  }
   log.info({ listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
 
   // Workers watch the files themselves; the primary watches too, to share an accepted policy change.

@@ -10,7 +10,8 @@ import { loadDetection, type Detection } from '../tagging/detection.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
-import { UpstreamStage, type LatencySink } from '../upstream/upstream-stage.js';
+import type { ExchangeObserver } from '../upstream/exchange-observer.js';
+import { UpstreamStage } from '../upstream/upstream-stage.js';
 import { chain, type Stage } from '../pipeline/stage.js';
 import { Swappable } from '../pipeline/swappable.js';
 
@@ -44,7 +45,7 @@ export interface ResolverChain {
  *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
-export function buildResolverChain(config: Config, upstreamLatency?: LatencySink): ResolverChain {
+export function buildResolverChain(config: Config, exchanges?: ExchangeObserver): ResolverChain {
   const access = new AccessStage(new ClientAcl(config.access.allow));
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
@@ -67,7 +68,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
   });
   const coalesce = new CoalesceStage();
   const tag = new TagStage(detection);
-  const upstream = buildUpstreamStage(config, upstreamLatency);
+  const upstream = buildUpstreamStage(config, exchanges);
   const stages: Stage[] = config.detection.enabled
     ? [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
     : [access, cache, coalesce, upstream];
@@ -75,7 +76,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
 }
 
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */
-export function buildUpstreamStage(config: Config, latency?: LatencySink): UpstreamStage {
+export function buildUpstreamStage(config: Config, observer?: ExchangeObserver): UpstreamStage {
   return new UpstreamStage({
     servers: config.upstream.servers.map((text) => {
       const { host, port, family } = parseHostPort(text, DNS_PORT);
@@ -85,6 +86,6 @@ export function buildUpstreamStage(config: Config, latency?: LatencySink): Upstr
     attemptTimeoutMs: config.upstream.attempt_timeout_ms,
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
-    ...(latency === undefined ? {} : { latency }),
+    ...(observer === undefined ? {} : { observer }),
   });
 }

@@ -9,12 +9,18 @@ import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import type { EventSink } from '../events/event-sink.js';
 import { RepeatFolder } from '../events/repeat-folder.js';
+import { DetectionCounts } from '../metrics/detection-counts.js';
+import { DnstapOutput } from '../dnstap/dnstap-output.js';
+import { VERSION } from '../config/version.js';
 import { ResolverMetrics, type ResolverReadings } from '../metrics/resolver-metrics.js';
+import { ExchangeObservers } from '../upstream/exchange-observer.js';
+import { UpstreamHealth } from '../upstream/upstream-health.js';
 import { Responder } from '../transport/responder.js';
 import { TcpListener } from '../transport/tcp-listener.js';
 import type { UdpEndpoint } from '../transport/udp-listener.js';
 import { openUdpEndpoint } from '../transport/udp-endpoints.js';
 import { ReplyWriter } from '../wire/reply.js';
+import { bindError } from './bind-error.js';
 import { instanceName } from './instance.js';
 
 export interface BoundAddress {
@@ -27,31 +33,53 @@ export class Resolver implements ResolverReadings {
   private draining: Promise<void> | null = null;
   private notice: { close(): Promise<void> } | null = null;
   private folder: RepeatFolder | null = null;
+  private dnstapOutput: DnstapOutput | null = null;
+  private health: UpstreamHealth | null = null;
 
   private constructor(
     readonly chain: ResolverChain,
     readonly dispatcher: Dispatcher,
     readonly responder: Responder,
     private readonly udp: UdpEndpoint[],
-    private readonly tcp: TcpListener[],
+    private readonly tcpListeners: TcpListener[],
     private readonly log: Logger,
   ) {}
 
   /**
    * Builds the chain and binds every listener. Answered queries go to `events` as detection
-   * events (the hub, or a worker's batcher) and are counted in `metrics`.
+   * events (the hub, or a worker's batcher) and are counted in `metrics`; with dnstap on,
+   * replies and upstream exchanges also go to its receiver. `upstreamHealth` hears when
+   * every upstream starts or stops failing (with the reason, else null).
    */
-  static async start(config: Config, log: Logger, events: EventSink | null = null, metrics = new ResolverMetrics()): Promise<Resolver> {
-    const chain = buildResolverChain(config, metrics.upstreamLatency);
+  static async start(
+    config: Config,
+    log: Logger,
+    events: EventSink | null = null,
+    metrics = new ResolverMetrics(),
+    upstreamHealth?: (everyFailing: string | null) => void,
+  ): Promise<Resolver> {
+    const dnstap = DnstapOutput.open(config.dnstap, { identity: instanceName(config), version: `wachtpost ${VERSION}` }, log);
+    const health = new UpstreamHealth(log.child({ component: 'upstream' }), upstreamHealth);
+    const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]));
+    health.track(chain.upstream.servers);
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
     const recording = events !== null && config.detection.enabled;
     const folder = recording && config.events.fold_window_ms > 0 ? new RepeatFolder(events, config.events.fold_window_ms) : null;
-    const recorder = recording ? new EventRecorder(chain.detection, folder ?? events, instanceName(config), config.events.all_queries) : null;
-    const responder = new Responder(writer, log, recorder === null ? [metrics.queries] : [metrics.queries, recorder]);
+    const detections = recording ? new DetectionCounts(folder ?? events) : null;
+    const recorder = detections === null ? null : new EventRecorder(chain.detection, detections, instanceName(config), config.events.all_queries);
+    const responder = new Responder(
+      writer,
+      log,
+      recorder === null ? [metrics.queries] : [metrics.queries, recorder],
+      dnstap?.tap.wantsReplies ? [metrics.latency, dnstap.tap] : [metrics.latency],
+    );
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
     resolver.folder = folder;
+    resolver.dnstapOutput = dnstap;
+    resolver.health = health;
+    detections?.register(metrics.registry);
     metrics.attach(resolver, {
       get recorded() {
         return recorder?.recorded ?? 0;
@@ -72,12 +100,14 @@ export class Resolver implements ResolverReadings {
       for (const text of config.dns.listen) {
         const address = parseHostPort(text, 53);
         const udp = openUdpEndpoint(address, config.dns.udp_batching, dispatcher, log);
-        await udp.listen();
+        await udp.listen().catch((error: unknown) => Promise.reject(bindError(`DNS on ${text} (UDP)`, error)));
         resolver.udp.push(udp);
+        dnstap?.tap.listening(udp, address.host, udp.address.port);
         // Port 0 (tests) picks a free UDP port; TCP then takes the same number.
         const tcp = new TcpListener(address.host, udp.address.port, dispatcher, tcpSettings, log);
-        await tcp.listen();
-        resolver.tcp.push(tcp);
+        await tcp.listen().catch((error: unknown) => Promise.reject(bindError(`DNS on ${text} (TCP)`, error)));
+        resolver.tcpListeners.push(tcp);
+        dnstap?.tap.listening(tcp, address.host, udp.address.port);
       }
       if (config.policy.sinkhole.listen !== '') {
         resolver.notice = await startNoticeServer(config.policy.sinkhole.listen, chain.detection, chain.policy, log);
@@ -113,6 +143,33 @@ export class Resolver implements ResolverReadings {
     return { ...stage.counters, entries: stage.cache.size, answerBytes: stage.cache.answerBytes };
   }
 
+  get tcp(): ResolverReadings['tcp'] {
+    let connections = 0;
+    let capReached = 0;
+    for (const listener of this.tcpListeners) {
+      connections += listener.openConnections;
+      capReached += listener.capReached;
+    }
+    return { connections, capReached };
+  }
+
+  get upstreamServers(): ResolverReadings['upstreamServers'] {
+    return this.chain.upstream.servers;
+  }
+
+  get upstreamStates(): ResolverReadings['upstreamStates'] {
+    return this.health?.states ?? [];
+  }
+
+  /** Why every upstream is failing right now, or null. */
+  get upstreamFailing(): string | null {
+    return this.health?.everyFailing ?? null;
+  }
+
+  get dnstap(): ResolverReadings['dnstap'] {
+    return this.dnstapOutput?.readings ?? null;
+  }
+
   /** UDP datagrams dropped unread and replies lost, over every listener. */
   get udpLosses(): { oversized: number; replies: number } {
     const total = { oversized: 0, replies: 0 };
@@ -138,7 +195,7 @@ export class Resolver implements ResolverReadings {
   }
 
   private async runDrain(timeoutMs: number): Promise<void> {
-    for (const listener of [...this.udp, ...this.tcp]) listener.stopAccepting();
+    for (const listener of [...this.udp, ...this.tcpListeners]) listener.stopAccepting();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), timeoutMs);
@@ -151,9 +208,11 @@ export class Resolver implements ResolverReadings {
 
   async close(): Promise<void> {
     await this.notice?.close();
-    await Promise.all([...this.udp, ...this.tcp].map((listener) => listener.close()));
+    await Promise.all([...this.udp, ...this.tcpListeners].map((listener) => listener.close()));
     for (const stage of this.chain.stages) await stage.close();
     // After the listeners: no query can start a fold any more, and held counts go out.
     this.folder?.close();
+    this.health?.close();
+    await this.dnstapOutput?.close();
   }
 }

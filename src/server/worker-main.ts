@@ -11,8 +11,11 @@ if (source === null) {
   process.exit(2);
 }
 const config = loadConfig(source);
-const log = createLogger(config.log.level);
+const log = createLogger(config.log.level, config.log.format);
 serveWorker(config, log, source, () => process.send?.({ type: 'ready' } satisfies WorkerMessage)).catch((error: unknown) => {
-  log.fatal({ err: error }, 'worker could not start');
-  process.exit(1);
+  // The primary stops the start and says why, in one line; the stack only helps a developer.
+  log.debug({ err: error }, 'worker could not start');
+  const reason = error instanceof Error ? error.message : String(error);
+  if (process.send === undefined) process.exit(1);
+  process.send({ type: 'failed', reason } satisfies WorkerMessage, undefined, undefined, () => process.exit(1));
 });

@@ -1,5 +1,5 @@
 import type { Worker } from 'node:cluster';
-import type { MetricsJson } from './control-plane.js';
+import type { MetricsJson } from '../metrics/process-metrics.js';
 import type { WorkerMessage } from './worker-messages.js';
 
 /** A worker's answer to a metrics request must come within this, or the scrape goes on without it. */

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
-import type { WorkerMessage } from './worker-messages.js';
+import { WORKER_SLOT_ENV, type WorkerMessage } from './worker-messages.js';
 
 const RESTART_DELAY_MS = 1000;
 /** Beyond the drain timeout, how long the primary waits before killing a worker. */
@@ -9,12 +9,17 @@ export const KILL_GRACE_MS = 2000;
 /**
  * The DNS workers of the primary: forks them, replaces one that dies (after a pause, so a
  * worker that cannot start does not spin), counts those ready, and drains them on shutdown.
- * Every message a worker sends goes to `onMessage`.
+ * Each worker has a slot number (1..size, kept by its replacement) that names it in the
+ * metrics. Every message a worker sends goes to `onMessage`.
  */
 export class WorkerPool {
   private draining = false;
   private readyWorkers = 0;
+  private started = false;
   private allReady: () => void = () => {};
+  private startFailed: (error: Error) => void = () => {};
+  private readonly slots = new Map<number, number>();
+  private readonly failures = new Map<number, string>();
 
   constructor(
     private readonly size: number,
@@ -23,24 +28,41 @@ export class WorkerPool {
     private readonly onMessage: (worker: Worker, message: WorkerMessage) => void,
   ) {}
 
-  /** Forks every worker (running `script`); resolves once each has said it is ready. */
+  /**
+   * Forks every worker (running `script`); resolves once each has said it is ready. A
+   * worker that cannot start (a port taken, a file unreadable) fails the whole start with
+   * its reason, rather than being replaced again and again.
+   */
   start(script: string): Promise<void> {
     // Structured clone carries event batches without a JSON round trip.
     cluster.setupPrimary({ exec: script, args: [], silent: false, serialization: 'advanced' });
     cluster.on('exit', (worker, code, signal) => {
       this.readyWorkers = Math.max(0, this.readyWorkers - 1);
+      const slot = this.slots.get(worker.id) ?? 0;
+      this.slots.delete(worker.id);
+      const reason = this.failures.get(worker.id);
+      this.failures.delete(worker.id);
       if (this.draining) return;
-      this.log.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting a replacement');
-      setTimeout(() => this.fork(), RESTART_DELAY_MS).unref();
+      if (!this.started) {
+        this.startFailed(new Error(reason ?? `a DNS worker exited while starting (code ${code}, signal ${signal})`));
+        return;
+      }
+      this.log.error({ worker: worker.process.pid, code, signal, reason }, 'worker exited; starting a replacement');
+      setTimeout(() => this.draining || this.fork(slot), RESTART_DELAY_MS).unref();
     });
     cluster.on('message', (worker: Worker, message: WorkerMessage) => {
-      if (message.type === 'ready' && ++this.readyWorkers === this.size) this.allReady();
+      if (message.type === 'failed') this.failures.set(worker.id, message.reason);
+      if (message.type === 'ready' && ++this.readyWorkers === this.size) {
+        this.started = true;
+        this.allReady();
+      }
       this.onMessage(worker, message);
     });
-    const ready = new Promise<void>((resolve) => {
+    const ready = new Promise<void>((resolve, reject) => {
       this.allReady = resolve;
+      this.startFailed = reject;
     });
-    for (let i = 0; i < this.size; i++) this.fork();
+    for (let slot = 1; slot <= this.size; slot++) this.fork(slot);
     return ready;
   }
 
@@ -72,7 +94,9 @@ export class WorkerPool {
     return Promise.all(exits).then(() => clearTimeout(killer));
   }
 
-  private fork(): Worker {
-    return cluster.fork(this.env);
+  private fork(slot: number): Worker {
+    const worker = cluster.fork({ ...this.env, [WORKER_SLOT_ENV]: String(slot) });
+    this.slots.set(worker.id, slot);
+    return worker;
   }
 }

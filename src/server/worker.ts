@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { EventBatcher } from '../events/event-batcher.js';
+import { processMetrics } from '../metrics/process-metrics.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
 import { SHIPPED, ownersFileOf } from '../tagging/shipped-data.js';
-import type { WorkerMessage } from './worker-messages.js';
+import { WORKER_SLOT_ENV, type WorkerMessage } from './worker-messages.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
 
@@ -29,7 +30,8 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     intervalMs: BATCH_INTERVAL_MS,
     send: (message, done) => process.send?.(message, undefined, undefined, done) ?? (done(), false),
   });
-  const resolver = await Resolver.start(config, log, batcher, metrics);
+  processMetrics(metrics.registry, `worker-${process.env[WORKER_SLOT_ENV] ?? process.pid}`);
+  const resolver = await Resolver.start(config, log, batcher, metrics, (failing) => process.send?.({ type: 'upstream', failing } satisfies WorkerMessage));
   const reload = (reason: string, shared?: SharedPolicy): void => {
     try {
       resolver.reload(loadConfig(shared === undefined ? source : { ...source, shared }));

@@ -22,6 +22,14 @@ export interface AnswerObserver {
 }
 
 /**
+ * Told of every reply sent, answers and errors alike, with its bytes (answer latency,
+ * dnstap). Runs after the send, on the hot path; must not throw.
+ */
+export interface ReplyObserver {
+  replied(query: Query, reply: Buffer): void;
+}
+
+/**
  * The one place where an outcome becomes bytes on the wire: answers, typed failures and
  * rejected requests are each mapped to a reply here, so stages never write to sockets.
  */
@@ -32,6 +40,7 @@ export class Responder {
     private readonly writer: ReplyWriter,
     private readonly log: Logger,
     private readonly observers: readonly AnswerObserver[] = [],
+    private readonly replyObservers: readonly ReplyObserver[] = [],
   ) {}
 
   answer(query: Query, answer: Answer): void {
@@ -42,6 +51,7 @@ export class Responder {
     const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
     this.counters.byRcode[answer.rcode < 24 ? answer.rcode : 0]!++;
     channel.send(query, reply);
+    this.tellReplied(query, reply);
     for (let i = 0; i < this.observers.length; i++) this.observers[i]!.answered(query, answer);
   }
 
@@ -76,6 +86,12 @@ export class Responder {
     const channel = query.channel;
     if (channel === null) return;
     this.counters.byRcode[rcode]!++;
-    channel.send(query, this.writer.synthetic(query, rcode, 0, ede, text));
+    const reply = this.writer.synthetic(query, rcode, 0, ede, text);
+    channel.send(query, reply);
+    this.tellReplied(query, reply);
+  }
+
+  private tellReplied(query: Query, reply: Buffer): void {
+    for (let i = 0; i < this.replyObservers.length; i++) this.replyObservers[i]!.replied(query, reply);
   }
 }

@@ -20,6 +20,8 @@ export class TcpListener implements ReplyChannel {
   private readonly server: net.Server;
   private readonly connections = new Set<TcpConnection>();
   private draining = false;
+  /** Connections turned away because maxConnections were open (read by the metrics). */
+  capReached = 0;
 
   constructor(
     private readonly host: string,
@@ -30,6 +32,7 @@ export class TcpListener implements ReplyChannel {
   ) {
     this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server.maxConnections = settings.maxConnections;
+    this.server.on('drop', () => this.capReached++);
     this.server.on('error', (error) => log.warn({ err: error }, 'TCP listener error'));
   }
 
