@@ -6,6 +6,7 @@ import { MIN_KEY_LENGTH } from '../events/pseudonymiser.js';
 import { ADMIN_TOKEN_ENV } from '../http/auth.js';
 import { Policy } from '../policy/policy.js';
 import { loadDetection } from '../tagging/detection.js';
+import { COMMAND_HELP } from './help.js';
 
 const SECRET_KEY = /token|secret|password/i;
 
@@ -20,12 +21,12 @@ export async function checkConfig(argv: string[], out: NodeJS.WritableStream, er
   try {
     parsed = parseArgs({ args: argv, options: { json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (error) {
-    err.write(`${(error as Error).message}\nusage: wachtpost check-config FILE [--json]\n`);
+    err.write(`${(error as Error).message}\n${COMMAND_HELP['check-config'].usage}\n`);
     return 2;
   }
   const [file, ...extra] = parsed.positionals;
   if (file === undefined || extra.length > 0) {
-    err.write('usage: wachtpost check-config FILE [--json]\n');
+    err.write(`${COMMAND_HELP['check-config'].usage}\n`);
     return 2;
   }
   try {

@@ -13,8 +13,9 @@ import type { HostingTag } from '../tagging/geo-tagger.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { ReadResult, readRequest } from '../wire/request.js';
 import { toWire } from '../tagging/signature-index.js';
+import { COMMAND_HELP } from './help.js';
 
-const USAGE = 'usage: wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--upstream HOST[:PORT]]... [--json]';
+const USAGE = COMMAND_HELP.explain.usage;
 
 export interface Explanation {
   name: string;

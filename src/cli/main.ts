@@ -1,53 +1,68 @@
 #!/usr/bin/env node
-import { publishedSchema } from '../config/published-schema.js';
-import { newToken } from '../http/auth.js';
-import { checkConfig } from './check-config.js';
-import { explainCommand } from './explain-command.js';
-import { serveCommand } from './serve-command.js';
+import { VERSION } from '../config/version.js';
+import { COMMAND_HELP, OVERVIEW, commandHelp, isCommand, type Command } from './help.js';
 
-const HELP = `wachtpost: DNS resolver and egress monitor for government work phones
-
-usage:
-  wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
-                  [--http HOST:PORT] [--mode monitor|enforce] [--workers N]
-  wachtpost check-config FILE [--json]
-  wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--upstream HOST[:PORT]]... [--json]
-  wachtpost schema          print the configuration's JSON Schema
-  wachtpost token NAME [analyst|admin]
-                            make an API token: the token for its holder, the hash for api.tokens
-  wachtpost help
-`;
+const HELP_FLAGS = new Set(['--help', '-h']);
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined) {
+    process.stderr.write(OVERVIEW);
+    return 2;
+  }
+  if (command === '--version' || command === '-V') return run('version', []);
+  if (command === 'help' || HELP_FLAGS.has(command)) {
+    const [topic, ...extra] = rest;
+    if (topic === undefined) {
+      process.stdout.write(OVERVIEW);
+      return 0;
+    }
+    if (!isCommand(topic) || extra.length > 0) {
+      process.stderr.write(`no help for "${[topic, ...extra].join(' ')}"\n\n${OVERVIEW}`);
+      return 2;
+    }
+    process.stdout.write(commandHelp(topic));
+    return 0;
+  }
+  if (!isCommand(command)) {
+    process.stderr.write(`unknown command "${command}"\n\n${OVERVIEW}`);
+    return 2;
+  }
+  if (rest.some((arg) => HELP_FLAGS.has(arg))) {
+    process.stdout.write(commandHelp(command));
+    return 0;
+  }
+  return run(command, rest);
+}
+
+/** Each command's code is loaded only when it runs, so --version and help answer at once. */
+async function run(command: Command, argv: string[]): Promise<number> {
   switch (command) {
     case 'serve':
-      return serveCommand(rest, process.stderr);
+      return (await import('./serve-command.js')).serveCommand(argv, process.stderr);
     case 'check-config':
-      return checkConfig(rest, process.stdout, process.stderr);
+      return (await import('./check-config.js')).checkConfig(argv, process.stdout, process.stderr);
     case 'explain':
-      return explainCommand(rest, process.stdout, process.stderr);
+      return (await import('./explain-command.js')).explainCommand(argv, process.stdout, process.stderr);
     case 'schema':
-      process.stdout.write(publishedSchema());
+    case 'version':
+      if (argv.length > 0) return usageError(command, `unexpected "${argv.join(' ')}"`);
+      process.stdout.write(command === 'schema' ? (await import('../config/published-schema.js')).publishedSchema() : `wachtpost ${VERSION}\n`);
       return 0;
     case 'token':
-      return tokenCommand(rest);
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(HELP);
-      return 0;
-    default:
-      process.stderr.write(command === undefined ? HELP : `unknown command "${command}"\n\n${HELP}`);
-      return 2;
+      return tokenCommand(argv, (await import('../http/auth.js')).newToken);
   }
 }
 
+function usageError(command: Command, problem: string): number {
+  process.stderr.write(`${problem}\n${COMMAND_HELP[command].usage}\n`);
+  return 2;
+}
+
 /** Prints a fresh token once (it is stored nowhere) and the configuration entry holding its hash. */
-function tokenCommand([name, role = 'analyst', ...extra]: string[]): number {
+function tokenCommand([name, role = 'analyst', ...extra]: string[], newToken: () => { token: string; sha256: string }): number {
   if (name === undefined || extra.length > 0 || (role !== 'analyst' && role !== 'admin')) {
-    process.stderr.write('usage: wachtpost token NAME [analyst|admin]\n');
-    return 2;
+    return usageError('token', name === undefined ? 'a NAME is needed' : `the role is analyst or admin, not "${[role, ...extra].join(' ')}"`);
   }
   const { token, sha256 } = newToken();
   process.stdout.write(
@@ -62,6 +77,7 @@ main(process.argv.slice(2)).then(
     if (code !== 0 || process.argv[2] !== 'serve') process.exitCode = code;
   },
   (error: unknown) => {
+    // A bug, not an operator's mistake: the stack helps whoever reports it.
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

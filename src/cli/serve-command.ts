@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type ConfigOverrides, type LoadOptions } from '../config/load.js';
 import { runPrimary } from '../server/primary.js';
 import { createLogger } from '../logging/log.js';
+import { COMMAND_HELP } from './help.js';
 
-const USAGE = `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
-                      [--http HOST:PORT] [--mode monitor|enforce] [--workers N]`;
+const USAGE = COMMAND_HELP.serve.usage;
+const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 /** `wachtpost serve`: flags override the file, the file overrides the embedded defaults. */
 export async function serveCommand(argv: string[], err: NodeJS.WritableStream): Promise<number> {
@@ -21,6 +22,8 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
         http: { type: 'string' },
         mode: { type: 'string' },
         workers: { type: 'string' },
+        dnstap: { type: 'string' },
+        'log-format': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -33,6 +36,16 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
   if (values.listen) overrides.listen = values.listen;
   if (values.upstream) overrides.upstream = values.upstream;
   if (values.http) overrides.http = values.http;
+  if (values.dnstap !== undefined) overrides.dnstap = values.dnstap;
+  const logFormat = values['log-format'];
+  if (logFormat !== undefined) {
+    const format = LOG_FORMATS.find((known) => known === logFormat);
+    if (format === undefined) {
+      err.write(`--log-format must be auto, json or pretty, not "${logFormat}"\n`);
+      return 2;
+    }
+    overrides.logFormat = format;
+  }
   if (values.mode !== undefined) {
     if (values.mode !== 'monitor' && values.mode !== 'enforce') {
       err.write(`--mode must be monitor or enforce, not "${values.mode}"\n`);
@@ -60,14 +73,16 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
     }
     throw error;
   }
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, config.log.format);
   const workers = config.dns.workers === 0 ? os.availableParallelism() : config.dns.workers;
   try {
     // Always a primary plus workers, even for one worker: DNS then never shares an event
     // loop with the history's writes, the feed or HTTP.
     await runPrimary(config, source, fileURLToPath(new URL('../server/worker-main.js', import.meta.url)), workers, log);
   } catch (error) {
-    log.fatal({ err: error }, 'could not start');
+    // An operator's problem (a port taken, a file unreadable, a token too short): one line, no stack.
+    log.debug({ err: error }, 'could not start');
+    err.write(`wachtpost: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
   return 0;

@@ -14,7 +14,7 @@ export interface Principal {
 export const ADMIN_TOKEN_ENV = 'WACHTPOST_ADMIN_TOKEN';
 export const SESSION_COOKIE = 'wachtpost_session';
 const MAX_SESSIONS = 10_000;
-const MIN_TOKEN_LENGTH = 16;
+export const MIN_TOKEN_LENGTH = 16;
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -1,0 +1,100 @@
+import { MIN_KEY_LENGTH } from '../events/pseudonymiser.js';
+import { ADMIN_TOKEN_ENV, MIN_TOKEN_LENGTH } from '../http/auth.js';
+
+/** Each command's synopsis (printed after a usage error) and its full help (`wachtpost help COMMAND`, `COMMAND --help`). */
+export const COMMAND_HELP = {
+  serve: {
+    usage: `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
+                       [--http HOST:PORT] [--mode monitor|enforce] [--workers N]
+                       [--dnstap unix:PATH|tcp:HOST:PORT] [--log-format auto|json|pretty]`,
+    text: `Runs the resolver: DNS on every listen address (UDP and TCP), and the dashboard, live
+feed, API, /health, /ready and /metrics on the HTTP address. Flags override the
+configuration file, which overrides the built-in defaults.
+
+  -c, --config FILE          YAML configuration (wachtpost schema prints its JSON Schema)
+      --listen HOST:PORT     serve DNS here; repeatable (default 127.0.0.1:5353)
+      --upstream HOST[:PORT] forward to this resolver; repeatable (default: /etc/resolv.conf)
+      --http HOST:PORT       HTTP address (default 127.0.0.1:8080)
+      --mode MODE            monitor (tag only) or enforce (also block)
+      --workers N            DNS worker processes; 0 = one per CPU core
+      --dnstap TARGET        send dnstap messages to unix:PATH or tcp:HOST:PORT
+      --log-format FORMAT    auto (pretty on a terminal, JSON otherwise), json or pretty
+  -h, --help                 this text
+
+Environment: ${ADMIN_TOKEN_ENV} adds an admin token (at least ${MIN_TOKEN_LENGTH} characters);
+WACHTPOST_PSEUDONYM_KEY holds the pseudonym key (at least ${MIN_KEY_LENGTH} characters) when
+privacy.pseudonymise is on. Exit status: 0 after a clean stop (SIGTERM, SIGINT), 1 when it
+cannot start (the reason in one line on standard error), 2 for a usage error.`,
+  },
+  'check-config': {
+    usage: 'usage: wachtpost check-config FILE [--json]',
+    text: `Validates a configuration file and everything it names (catalogue, watch list, GeoIP
+databases, policy), then prints the effective configuration with secrets redacted, as
+YAML or with --json as JSON. Problems are listed as FILE:LINE: field: message.
+
+      --json     print JSON instead of YAML
+  -h, --help     this text
+
+Exit status: 0 valid (warnings, e.g. expired exemptions, on standard error), 1 invalid,
+2 unreadable file or usage error.`,
+  },
+  explain: {
+    usage: 'usage: wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--upstream HOST[:PORT]]... [--json]',
+    text: `Tells what Wachtpost would do with a query for NAME: the catalogue rule that matches,
+the app and its owner, the client's group and the decision with its reason.
+
+  -c, --config FILE          the configuration to judge by (default: built-in defaults)
+      --client IP            the asking client, for its group (default 0.0.0.0)
+      --resolve              also resolve NAME upstream, so CNAMEs and hosting count
+      --upstream HOST[:PORT] resolver to ask with --resolve; repeatable
+      --json                 print JSON
+  -h, --help                 this text`,
+  },
+  schema: {
+    usage: 'usage: wachtpost schema',
+    text: `Prints the JSON Schema of the configuration file (also deploy/wachtpost.schema.json), for
+editors with a YAML language server and for CI checks.
+
+  -h, --help     this text`,
+  },
+  token: {
+    usage: 'usage: wachtpost token NAME [analyst|admin]',
+    text: `Makes an API token for NAME with the role analyst (default) or admin. Prints the token
+once, for its holder, and the api.tokens entry with its SHA-256 for the configuration; the
+token itself is stored nowhere.
+
+  -h, --help     this text`,
+  },
+  version: {
+    usage: 'usage: wachtpost version',
+    text: `Prints the version (also: wachtpost --version).
+
+  -h, --help     this text`,
+  },
+} as const;
+
+export type Command = keyof typeof COMMAND_HELP;
+
+export function isCommand(name: string): name is Command {
+  return Object.hasOwn(COMMAND_HELP, name);
+}
+
+/** The overview: every command's synopsis. */
+export const OVERVIEW = `wachtpost: DNS resolver and egress monitor for government work phones
+
+usage:
+  wachtpost serve [--config FILE] [flags]   run the resolver
+  wachtpost check-config FILE [--json]       validate a configuration
+  wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--json]
+                                            what would happen to a query for NAME
+  wachtpost schema                          print the configuration's JSON Schema
+  wachtpost token NAME [analyst|admin]      make an API token
+  wachtpost version                         print the version (also --version)
+  wachtpost help [COMMAND]                  this overview, or one command's flags
+`;
+
+/** The full help of one command. */
+export function commandHelp(command: Command): string {
+  const { usage, text } = COMMAND_HELP[command];
+  return `${usage}\n\n${text}\n`;
+}
