@@ -1,5 +1,4 @@
 import ipaddr from 'ipaddr.js';
-import protobuf from 'protobufjs';
 import { ACTION_INDEX, ACTIONS, type Action } from '../pipeline/action.js';
 import type { Query } from '../pipeline/query.js';
 import { tagsOf } from '../tagging/answer-tags.js';
@@ -74,7 +73,6 @@ export class DnstapTap implements ExchangeObserver {
     responseMessage: null,
   };
   private readonly envelope: { identity: Buffer | null; version: Buffer | null; extra: Buffer | null; type: number; message: MessageFields };
-  private readonly writer = protobuf.Writer.create();
   private readonly addresses = new Map<string, Buffer>();
   private readonly listeners = new Map<object, Endpoint>();
   private readonly upstreams = new Map<UpstreamServer, Buffer>();
@@ -181,7 +179,8 @@ export class DnstapTap implements ExchangeObserver {
   }
 
   private send(): void {
-    this.sink.write(DnstapType.encode(this.envelope, this.writer).finish());
+    // A fresh protobufjs Writer each time: finish() does not empty a writer for reuse.
+    this.sink.write(DnstapType.encode(this.envelope).finish());
   }
 
   private addressBytes(text: string): Buffer | null {

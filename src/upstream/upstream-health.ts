@@ -13,8 +13,6 @@ class ServerHealth {
   failing = false;
   cause: FailureCause = 'other';
   detail = '';
-  /** What the log last said, so a window that ends where it began logs nothing more. */
-  loggedFailing = false;
   lastLogged = -Infinity;
   suppressed = 0;
   timer: NodeJS.Timeout | null = null;
@@ -26,7 +24,8 @@ class ServerHealth {
  * Whether each upstream answers, and why not: a server is failing after two failed
  * attempts in a row and answering again after one answer. Each change is logged once
  * with its real cause (connection refused, timeout …), at most once a minute per server,
- * so a flapping server cannot flood the log. When every server is failing the resolver
+ * so a flapping server cannot flood the log: changes within the minute are counted and
+ * the state at its end is logged with that count. When every server is failing the resolver
  * answers only from the cache, which `everyFailing` reports for /health.
  */
 export class UpstreamHealth implements ExchangeObserver {
@@ -97,8 +96,7 @@ export class UpstreamHealth implements ExchangeObserver {
       health.suppressed++;
       health.timer ??= setTimeout(() => {
         health.timer = null;
-        if (health.failing !== health.loggedFailing) this.logState(health, this.now());
-        else health.suppressed = 0;
+        this.logState(health, this.now());
       }, health.lastLogged + LOG_EVERY_MS - now).unref();
     }
     this.update();
@@ -108,7 +106,6 @@ export class UpstreamHealth implements ExchangeObserver {
     const fields = { upstream: health.server.label, ...(health.suppressed > 0 ? { changesNotLogged: health.suppressed } : {}) };
     if (health.failing) this.log.warn({ ...fields, cause: health.cause }, `upstream ${health.server.label} failing: ${health.detail}`);
     else this.log.info(fields, `upstream ${health.server.label} answering again`);
-    health.loggedFailing = health.failing;
     health.lastLogged = now;
     health.suppressed = 0;
   }

@@ -44,11 +44,13 @@ function failureRcode(behaviour: Behaviour): number | undefined {
 }
 
 /** A misbehaving-on-demand upstream on loopback (UDP and TCP, one port) for failure-mode tests. */
-export async function startScriptedUpstream(options: { records?: Record<string, FixtureRecord[]>; behaviour?: Behaviour } = {}): Promise<ScriptedUpstream> {
+export async function startScriptedUpstream(
+  options: { records?: Record<string, FixtureRecord[]>; behaviour?: Behaviour; port?: number } = {},
+): Promise<ScriptedUpstream> {
   const records = new Map(Object.entries(options.records ?? {}).map(([name, list]) => [name.toLowerCase(), list]));
   let behaviour: Behaviour = options.behaviour ?? 'answer';
   const queries: ReceivedQuery[] = [];
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const udp = dgram.createSocket('udp4');
   const forger = dgram.createSocket('udp4');
   const timers = new Set<NodeJS.Timeout>();
