@@ -262,6 +262,37 @@ export async function startWachtpost(name: string, dir: string, upstreamPort: nu
   return { ...(await launch({ name, command: process.execPath, args, cwd: dir, port, ready })), httpPort };
 }
 
+/**
+ * A Wachtpost with dnstap on, to a real receiver: Debian's dnstap CLI reading the Unix
+ * socket and writing the raw frames to /dev/null (it decodes nothing, so its CPU stays
+ * small; it counts under "other"). The server measured is Wachtpost; stop() ends both.
+ */
+export async function startWachtpostWithDnstap(name: string, dir: string, upstreamPort: number, dnstap: string, variant: WachtpostVariant): Promise<Server> {
+  await mkdir(dir, { recursive: true });
+  const socket = join(dir, 'dnstap.sock');
+  const receiver = await launch({
+    name: `${name} dnstap receiver`,
+    command: dnstap,
+    args: ['-u', socket, '-w', '/dev/null'],
+    cwd: dir,
+    port: 0,
+    ready: async () => existsSync(socket),
+  });
+  try {
+    const server = await startWachtpost(name, dir, upstreamPort, { ...variant, extra: { ...variant.extra, dnstap: { target: `unix:${socket}` } } });
+    return {
+      ...server,
+      stop: async () => {
+        await server.stop();
+        await receiver.stop();
+      },
+    };
+  } catch (error) {
+    await receiver.stop();
+    throw error;
+  }
+}
+
 /** The Node UDP echo reference (echo-server.ts), run through tsx like the harness itself (so from the repository root). */
 export async function startEcho(): Promise<Server> {
   const port = await freePort();

@@ -57,7 +57,7 @@ function availableTargets(requested: readonly TargetSpec[], notes: string[]): { 
     if (spec.needs === undefined) return true;
     const binary = findBinary(spec.needs);
     if (binary === null) {
-      notes.push(`${spec.label} skipped: ${spec.needs} is not installed (apt-get install -y ${spec.needs}).`);
+      notes.push(`${spec.label} skipped: ${spec.needs} is not installed (apt-get install -y ${spec.needsPackage ?? spec.needs}).`);
       progress(`skipping ${spec.id}: ${spec.needs} is not installed`);
       return false;
     }

@@ -1,7 +1,7 @@
 /** What can be measured: each target, how it starts, which workloads suit it, and what it must answer. */
 import os from 'node:os';
 import { join } from 'node:path';
-import { startDnsmasq, startEcho, startUnbound, startWachtpost, type Server } from './peers.js';
+import { startDnsmasq, startEcho, startUnbound, startWachtpost, startWachtpostWithDnstap, type Server } from './peers.js';
 import { ask, type ProbeReply } from './probe.js';
 import type { TargetInfo } from './report.js';
 import { SAMPLE, WORKLOADS, type Workload } from './workloads.js';
@@ -21,8 +21,10 @@ export interface TargetSpec extends TargetInfo {
   resolver: boolean;
   /** Answers NXDOMAIN for the catalogued app names. */
   blocks: boolean;
-  /** The binary (and Debian package) it needs; the target is skipped with a note when missing. */
+  /** The binary it needs; the target is skipped with a note when missing. */
   needs?: string;
+  /** The Debian package holding `needs`, when its name differs. */
+  needsPackage?: string;
   start(context: StartContext): Promise<Server>;
 }
 
@@ -58,6 +60,18 @@ export const TARGETS: readonly TargetSpec[] = [
     resolver: true,
     blocks: true,
     start: wachtpost('wachtpost-1-unfolded', 1, true, { events: { fold_window_ms: 0 } }),
+  },
+  {
+    id: 'wachtpost-1-dnstap',
+    label: 'Wachtpost, 1 worker, dnstap on',
+    wachtpost: true,
+    workloads: ['hot'],
+    resolver: true,
+    blocks: true,
+    needs: 'dnstap',
+    needsPackage: 'golang-github-dnstap-golang-dnstap-cli',
+    start: (context) =>
+      startWachtpostWithDnstap('wachtpost-1-dnstap', join(context.dir, 'wachtpost-1-dnstap'), context.upstreamPort, context.binaries.dnstap!, { workers: 1, tagging: true }),
   },
   {
     id: 'unbound',
