@@ -736,6 +736,31 @@ describe('Grafana dashboard', () => {
     }
   });
 
+  it('charts client latency, each upstream, detections, health and every process', () => {
+    const text = queries.join('\n');
+    expect(text).toContain('histogram_quantile(0.99, sum by (le, transport, source) (rate(wachtpost_dns_answer_latency_seconds_bucket');
+    expect(text).toMatch(/sum by \(server\) \(rate\(wachtpost_upstream_answers_total/);
+    expect(text).toMatch(/sum by \(server, cause\) \(rate\(wachtpost_upstream_failures_total/);
+    expect(text).toContain('histogram_quantile(0.99, sum by (le, server) (rate(wachtpost_upstream_latency_seconds_bucket');
+    for (const metric of [
+      'wachtpost_upstream_timeouts_total',
+      'wachtpost_upstream_up',
+      'wachtpost_detections_total',
+      'wachtpost_tcp_connections',
+      'wachtpost_tcp_cap_reached_total',
+      'wachtpost_ready',
+      'wachtpost_degraded',
+      'wachtpost_history_size_bytes',
+      'wachtpost_dnstap_dropped_total',
+      'wachtpost_build_info',
+    ]) {
+      expect(queried, metric).toContain(metric);
+    }
+    for (const metric of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
+      expect(text).toMatch(new RegExp(`by \\(instance, process\\) \\(.*${metric}`));
+    }
+  });
+
   it('takes its data source from the ${DS_PROMETHEUS} input', () => {
     expect(dashboard.__inputs).toContainEqual(expect.objectContaining({ name: 'DS_PROMETHEUS', type: 'datasource', pluginId: 'prometheus' }));
     const sources = [
