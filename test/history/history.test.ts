@@ -60,7 +60,7 @@ describe('History writing', () => {
     expect(stored.map((event) => JSON.stringify(event))).toEqual(published.map((event) => JSON.stringify(event)));
     expect(stored.map((event) => event.id)).toEqual([1, 2, 3, 4]);
     expect(stored.map((event) => event.count)).toEqual([1, 1, 5, 1]);
-    expect(history.counters).toEqual({ written: 4, lost: 0, batches: 1, failures: 0 });
+    expect(history.counters).toEqual({ written: 4, lost: 0, batches: 1, failures: 0, backlog: 0 });
     await history.close();
   });
 

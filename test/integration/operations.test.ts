@@ -1,32 +1,10 @@
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { freePort } from '../support/ports.js';
+import { promtoolCheck, samplesOf as samples } from '../support/prometheus.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { sleep, spawnWachtpost, type ServedProcess } from './harness.js';
-
-/** `name{labels}` → value of every sample in Prometheus text. */
-function samples(text: string): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    found.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return found;
-}
-
-/** promtool's strict parser and linter; resolves with its complaints ('' when clean). */
-function promtoolCheck(text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) => {
-      if (error !== null && (error as { code?: unknown }).code === undefined) reject(error);
-      else resolve(`${stdout}${stderr}`.trim());
-    });
-    child.stdin!.end(text);
-  });
-}
 
 const PROM_CLIENT_NAMES = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
 

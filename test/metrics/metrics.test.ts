@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { Registry, AggregatorRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { AnswerLatency } from '../../src/metrics/answer-latency.js';
@@ -10,30 +9,9 @@ import { ResolverMetrics, type ResolverReadings } from '../../src/metrics/resolv
 import { Query } from '../../src/pipeline/query.js';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { sampleEvent } from '../support/events.js';
-
-/** `name{labels} value` samples of Prometheus text. */
-function samplesOf(text: string): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    found.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return found;
-}
+import { promtoolCheck, samplesOf } from '../support/prometheus.js';
 
 const samples = async (registry: Registry): Promise<Map<string, number>> => samplesOf(await registry.metrics());
-
-/** promtool's strict parser and linter over exposition text; resolves with its complaints ('' when clean). */
-function promtoolCheck(text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('promtool', ['check', 'metrics'], (error, stdout, stderr) => {
-      if (error !== null && (error as { code?: unknown }).code === undefined) reject(error);
-      else resolve(`${stdout}${stderr}`.trim());
-    });
-    child.stdin!.end(text);
-  });
-}
 
 const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings => ({
   replies: { byRcode: new Float64Array(24), dropped: 0 },
