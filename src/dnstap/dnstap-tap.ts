@@ -130,7 +130,9 @@ export class DnstapTap implements ExchangeObserver {
       this.send();
     }
     if (this.clientResponse) {
+      // The question is in the reply; the query's bytes travel in CLIENT_QUERY (as the spec recommends).
       m.type = MessageType.CLIENT_RESPONSE;
+      m.queryMessage = null;
       m.responseMessage = reply;
       setTime(m, 'response', performance.timeOrigin + performance.now());
       this.send();

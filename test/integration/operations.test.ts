@@ -1,10 +1,11 @@
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dig } from '../support/dig.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { freePort } from '../support/ports.js';
 import { promtoolCheck, samplesOf as samples } from '../support/prometheus.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
-import { sleep, spawnWachtpost, type ServedProcess } from './harness.js';
+import { sleep, spawnWachtpost, startWachtpost, type ServedProcess } from './harness.js';
 
 const PROM_CLIENT_NAMES = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
 
@@ -136,4 +137,29 @@ describe('health with a dead upstream', () => {
       await upstream?.stop();
     }
   }, 60_000);
+});
+
+describe('TCP readings for the metrics', () => {
+  it('count open connections and those turned away at dns.tcp.max_connections', async () => {
+    const wp = await startWachtpost([{ host: '127.0.0.1', port: 9 }], 'dns:\n  tcp:\n    max_connections: 1\n');
+    const sockets: net.Socket[] = [];
+    const connect = async (): Promise<net.Socket> => {
+      const socket = net.connect(wp.server.port, wp.server.host);
+      sockets.push(socket);
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      return socket;
+    };
+    try {
+      await connect();
+      await until(async () => wp.resolver.tcp, (tcp) => tcp.connections === 1);
+      const refused = await connect();
+      const closed = new Promise((resolve) => refused.once('close', resolve));
+      await closed;
+      expect(wp.resolver.tcp).toEqual({ connections: 1, capReached: 1 });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await wp.stop();
+    }
+  });
 });
