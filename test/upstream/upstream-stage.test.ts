@@ -39,7 +39,7 @@ describe('UpstreamStage', () => {
   it('forwards the lower-cased question and hands back the scanned answer', async () => {
     const up = await upstream();
     const observed: number[] = [];
-    const stage = upstreamStage([up], { latency: { observe: (seconds) => observed.push(seconds) } });
+    const stage = upstreamStage([up], { observer: { asked: () => {}, answered: (_server, _protocol, _answer, seconds) => observed.push(seconds), failed: () => {} } });
     const query = makeQuery('WWW.Test.Wachtpost');
     const answer = await stage.resolve(query);
     expect(answer).toMatchObject({ kind: AnswerKind.POSITIVE, rcode: 0, ttl: 300 });
