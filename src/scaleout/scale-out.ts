@@ -69,10 +69,11 @@ export class ScaleOut {
     return this.sync?.share(config) ?? Promise.resolve(false);
   }
 
-  /** Why the deployment-wide view is impaired right now, or null. */
-  degraded(): string | null {
-    if (this.links.every((link) => link.up)) return null;
-    return `redis unreachable: ${this.publisher.pending} events waiting, ${this.publisher.counters.dropped} dropped`;
+  /** Why the deployment-wide view is impaired right now (Redis away, history behind the stream); empty when not. */
+  degraded(): string[] {
+    if (!this.links.every((link) => link.up)) return [`redis unreachable: ${this.publisher.pending} events waiting, ${this.publisher.counters.dropped} dropped`];
+    const lag = this.consumer?.degraded() ?? null;
+    return lag === null ? [] : [lag];
   }
 
   /** Hands over what is buffered (if Redis is there), then closes every connection. */

@@ -73,9 +73,10 @@ export class EventPath {
     this.hub.counters.droppedInWorkers += batch.dropped;
   }
 
-  /** Reasons the SOC side is impaired right now (history not written, Redis away); empty when healthy. */
+  /** Reasons the SOC side is impaired right now (history not written or behind, Redis away); empty when healthy. */
   degraded(): string[] {
-    return [this.history?.degraded() ?? null, this.scaleOut?.degraded() ?? null].filter((reason): reason is string => reason !== null);
+    const history = this.history?.degraded() ?? null;
+    return [...(history === null ? [] : [history]), ...(this.scaleOut?.degraded() ?? [])];
   }
 
   /** Each part in use (history, redis) and whether it is impaired now, for the metrics. */
