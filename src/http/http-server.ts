@@ -32,6 +32,8 @@ export interface HttpOptions {
 }
 
 const WS_MAX_PAYLOAD = 64 * 1024;
+/** On close, how long open connections (feed clients in their close handshake) may linger before they are cut. */
+const FORCE_CLOSE_MS = 2000;
 
 /**
  * The node's HTTP server: health and readiness, sign-in, the live feed (WebSocket), the
@@ -84,5 +86,19 @@ export async function startHttpServer(listen: string, options: HttpOptions): Pro
   const { host, port } = parseHostPort(listen, 8080);
   await app.listen({ host, port });
   const address = app.server.address();
-  return { port: typeof address === 'object' && address !== null ? address.port : port, close: () => app.close() };
+  return { port: typeof address === 'object' && address !== null ? address.port : port, close: () => closeBounded(app) };
+}
+
+/** Closes the app; connections still open after FORCE_CLOSE_MS (a client that ignores the close frame) are cut. */
+async function closeBounded(app: FastifyInstance): Promise<void> {
+  const closing = app.close();
+  const force = setTimeout(() => {
+    for (const client of app.websocketServer.clients) client.terminate();
+    app.server.closeAllConnections();
+  }, FORCE_CLOSE_MS);
+  try {
+    await closing;
+  } finally {
+    clearTimeout(force);
+  }
 }

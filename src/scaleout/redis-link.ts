@@ -3,11 +3,19 @@ import type { Logger } from 'pino';
 
 /** Longest pause between reconnection attempts. */
 const MAX_BACKOFF_MS = 2000;
+/**
+ * Longest any command may wait for its reply, blocking reads (1 s) included. Without it a
+ * command sent just before Redis went away can wait forever: ioredis keeps it for resending
+ * after a reconnect that may never complete (a port that accepts but never answers, a Redis
+ * killed again while reconnecting), and a shutdown waiting for it never ended.
+ */
+const COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * One Redis connection that fails fast instead of queueing: while Redis is away, commands
  * reject at once (the callers buffer and count), and the client keeps reconnecting in the
- * background with a capped backoff. `up` tells whether it is connected right now.
+ * background with a capped backoff. No command waits longer than COMMAND_TIMEOUT_MS. `up`
+ * tells whether it is connected right now.
  */
 export class RedisLink {
   readonly client: Redis;
@@ -23,6 +31,7 @@ export class RedisLink {
       enableAutoPipelining: false,
       retryStrategy: (attempt) => Math.min(attempt * 100, MAX_BACKOFF_MS),
       reconnectOnError: () => false,
+      commandTimeout: COMMAND_TIMEOUT_MS,
     });
     this.client.on('ready', () => {
       this.up = true;

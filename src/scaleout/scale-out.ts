@@ -12,6 +12,9 @@ export type { SharedPolicy } from './policy-sync.js';
 
 /** How long start-up waits for Redis before going on without it (DNS must come up regardless). */
 const CONNECT_WAIT_MS = 2000;
+/** On shutdown, how long buffered events may take to reach Redis, and the readers to stop. */
+const HANDOVER_MS = 3000;
+const READERS_STOP_MS = 2000;
 
 /**
  * Several instances as one deployment, over Redis: this instance's events go into a capped
@@ -76,10 +79,30 @@ export class ScaleOut {
     return lag === null ? [] : [lag];
   }
 
-  /** Hands over what is buffered (if Redis is there), then closes every connection. */
+  /**
+   * Hands over what is buffered (if Redis is there), then closes every connection. Each step
+   * has a deadline, so an unreachable or silent Redis cannot hold up a shutdown; what could
+   * not be handed over is logged.
+   */
   async close(): Promise<void> {
-    await this.publisher.close();
-    await Promise.all([this.reader?.close(), this.consumer?.close()]);
+    if (!(await within(this.publisher.close(), HANDOVER_MS))) this.log.error({ waited_ms: HANDOVER_MS }, 'handing events to Redis did not finish in time');
+    if (this.publisher.pending > 0) this.log.error({ events: this.publisher.pending }, 'events not handed to Redis before shutdown are lost');
     for (const link of this.links) link.close();
+    if (!(await within(Promise.all([this.reader?.close(), this.consumer?.close()]), READERS_STOP_MS))) {
+      this.log.error({ waited_ms: READERS_STOP_MS }, 'the event stream readers did not stop in time');
+    }
+  }
+}
+
+/** Whether `work` settled (either way) within `ms`. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

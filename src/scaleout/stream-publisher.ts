@@ -45,7 +45,8 @@ export class PublisherCounters {
 export class StreamPublisher implements EventSink {
   readonly counters = new PublisherCounters();
   private queue: DetectionEvent[] = [];
-  private flushing = false;
+  /** The flush under way, which a second caller waits for instead of starting another. */
+  private flushing: Promise<void> | null = null;
   private readonly timer: NodeJS.Timeout;
 
   /** Set on every (re)connect: a Redis that restarted empty must not hand out ids again. */
@@ -86,9 +87,15 @@ export class StreamPublisher implements EventSink {
   }
 
   /** Appends everything queued, batch by batch; stops at the first failure (retried next tick). */
-  async flush(): Promise<void> {
-    if (this.flushing || !this.link.up) return;
-    this.flushing = true;
+  flush(): Promise<void> {
+    if (!this.link.up) return Promise.resolve();
+    this.flushing ??= this.appendQueued().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async appendQueued(): Promise<void> {
     try {
       if (this.mustRaise) {
         await (this.link.client as unknown as ScriptClient).wachtpostRaise(this.keys.lastId, String(this.highestKnown()));
@@ -105,13 +112,17 @@ export class StreamPublisher implements EventSink {
       }
     } catch (error) {
       this.log.debug({ err: (error as Error).message }, 'append to the event stream failed; will retry');
-    } finally {
-      this.flushing = false;
     }
   }
 
+  /**
+   * Stops the timer and hands over what is queued: the first flush may be one already under
+   * way (started before the last events came), the second sends the rest. What is still
+   * `pending` afterwards could not be handed over.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await this.flush();
     await this.flush();
   }
 }

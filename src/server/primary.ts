@@ -8,14 +8,15 @@ import { PolicySharing } from './policy-sharing.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
-import { WorkerPool } from './worker-pool.js';
+import { KILL_GRACE_MS, WorkerPool } from './worker-pool.js';
 
 /**
  * The primary process: the control plane (events, history, feed, HTTP) and `workers` DNS
  * workers, all serving the DNS ports (each on a batched UDP socket of its own, or Node's
  * cluster hands every worker the same dgram socket; TCP connections are balanced by the
  * cluster). SIGHUP reloads every worker; SIGTERM/SIGINT drains every worker, then closes
- * the control plane and exits 0.
+ * the control plane and exits 0, always within the drain timeout plus KILL_GRACE_MS plus
+ * CLOSE_BOUND_MS (exit 1 when that bound cuts it short); a second signal exits 1 at once.
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
   // Batched UDP: every worker binds a socket of its own, on ports the primary proved free.
@@ -69,25 +70,45 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   handleSignals(pool, plane, watcher, config.dns.drain_timeout_ms, log, () => sharing.filesChanged());
 }
 
+/**
+ * Beyond the drain timeout and the workers' kill grace, how long closing the control plane
+ * (HTTP, the hand-over to Redis, the last history and SIEM writes) may take in all. Each of
+ * those steps has a shorter deadline of its own; this bound catches anything they miss.
+ */
+export const CLOSE_BOUND_MS = 10_000;
+
 function handleSignals(pool: WorkerPool, plane: ControlPlane, watcher: ReloadWatcher | null, drainTimeoutMs: number, log: Logger, filesChanged: () => void): void {
-  let stopping = false;
+  /** What the shutdown is doing, for the log when it has to be cut short; null while serving. */
+  let stage: string | null = null;
+  const exit = (code: number): never => process.exit(code);
   const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
+    if (stage !== null) {
+      log.error({ signal, stage }, 'second signal during shutdown: exiting at once');
+      exit(1);
+    }
+    stage = 'draining workers';
+    const boundMs = drainTimeoutMs + KILL_GRACE_MS + CLOSE_BOUND_MS;
+    setTimeout(() => {
+      log.error({ stage, bound_ms: boundMs }, 'shutdown did not finish in time: exiting');
+      exit(1);
+    }, boundMs);
     watcher?.close();
     log.info({ signal }, 'draining workers');
     // Workers hand over their last events before they exit; only then is the history closed.
     pool
       .drain(drainTimeoutMs)
-      .then(() => plane.close())
+      .then(() => {
+        stage = 'closing HTTP, the event stream, the history and the SIEM export';
+        return plane.close();
+      })
       .then(
         () => {
           log.info('stopped');
-          process.exit(0);
+          exit(0);
         },
         (error: unknown) => {
           log.error({ err: error }, 'shutdown failed');
-          process.exit(1);
+          exit(1);
         },
       );
   };

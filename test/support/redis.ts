@@ -36,7 +36,8 @@ export async function startRedis(): Promise<RedisServer> {
   };
   const kill = async (): Promise<void> => {
     const running = child;
-    if (running === null || running.exitCode !== null) return;
+    // Killed already (a kill without a start since): its exit has been and gone.
+    if (running === null || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise((resolve) => running.once('exit', resolve));
     running.kill('SIGKILL');
     await exited;
