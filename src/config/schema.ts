@@ -192,6 +192,11 @@ export const ConfigSchema = Type.Object(
           default: 1000,
         }),
         buffer: Type.Integer({ description: 'Events kept in memory for the live feed and resumes (a ring: the oldest go first)', minimum: 1024, maximum: 4_194_304, default: 65_536 }),
+        id_file: Type.String({
+          description:
+            'Without history: a file that keeps the event id reservation, so ids never repeat across restarts and crashes; empty = ids start at 1 again after every restart. Not used with history (which keeps it) or Redis (which numbers)',
+          default: '',
+        }),
         residual_window_s: Type.Integer({
           description: 'A device still asking for a blocked app within this window yields one residual event per app per window',
           minimum: 10,

@@ -1,6 +1,7 @@
 import type { DetectionEvent } from './detection-event.js';
 import type { EventSink } from './event-sink.js';
 import { EventRing } from './event-ring.js';
+import { ID_BLOCK, type IdStore } from './id-store.js';
 import type { Pseudonymiser } from './pseudonymiser.js';
 import { ResidualTracker } from './residual-tracker.js';
 
@@ -19,8 +20,13 @@ export class HubCounters {
 
 export interface HubSettings {
   capacity: number;
-  /** Id of the first event: one past the highest id in the history, so ids never repeat. */
+  /** Id of the first event: one past the highest id stored or reserved, so ids never repeat. */
   firstId: number;
+  /**
+   * Where ids are reserved, a block at a time, before they are handed out; null: nowhere
+   * (a node without history or id file, or one numbered by the shared stream).
+   */
+  ids?: IdStore | null;
   residualWindowMs: number;
   pseudonymiser: Pseudonymiser | null;
   /**
@@ -34,7 +40,7 @@ export interface HubSettings {
  * Where every worker's events meet, in the process that owns the feed and the history:
  * numbers them, replaces client addresses by pseudonyms, derives residual-activity events,
  * stores them in the ring and wakes subscribers once per turn. Publishing is O(1) and never
- * waits for a subscriber.
+ * waits for a subscriber; once per ID_BLOCK ids it writes the next id reservation first.
  */
 export class EventHub implements EventSink {
   readonly ring: EventRing;
@@ -47,9 +53,13 @@ export class EventHub implements EventSink {
     for (const subscriber of this.subscribers) subscriber.wake();
   };
 
+  /** Highest id reserved in the id store; ids above it are not handed out before it is raised. */
+  private reservedThrough: number;
+
   constructor(private readonly settings: HubSettings) {
     this.ring = new EventRing(settings.capacity, settings.firstId);
     this.residual = new ResidualTracker(settings.residualWindowMs);
+    this.reservedThrough = settings.firstId - 1;
   }
 
   /** The hub takes every event; only its readers can fall behind. */
@@ -65,12 +75,18 @@ export class EventHub implements EventSink {
       if (residual !== null) forward.publish(residual);
       return;
     }
+    this.number(event);
+    if (residual !== null) this.number(residual);
+  }
+
+  private number(event: DetectionEvent): void {
+    if (this.ring.nextId > this.reservedThrough) {
+      // Persisted before the id is used: a crash can skip ids, never hand one out twice.
+      this.reservedThrough = this.ring.nextId + ID_BLOCK - 1;
+      this.settings.ids?.reserve(this.reservedThrough);
+    }
     this.ring.push(event);
     this.published();
-    if (residual !== null) {
-      this.ring.push(residual);
-      this.published();
-    }
   }
 
   /** Takes an event already numbered by the shared stream (any instance's, own ones included). */

@@ -10,6 +10,8 @@ import { EventQueries, type EventFilter } from './event-queries.js';
 import { EventStore } from './event-store.js';
 import { EventWriter, type WriterCounters } from './event-writer.js';
 import { FailureLog } from '../logging/failure-log.js';
+import type { IdStore } from '../events/id-store.js';
+import { IdReservation } from './id-reservation.js';
 import { Inventory, type DeviceSummary, type InventoryApp } from './inventory.js';
 import type { Page } from './page.js';
 import { PseudonymStore } from './pseudonyms.js';
@@ -50,6 +52,8 @@ export class History {
   private readonly statsQueries: StatsQueries;
   private readonly purger: Purger;
   private readonly purgeTimer: NodeJS.Timeout;
+  /** The hub's id reservation (`reserved_until`), kept with the events. */
+  readonly ids: IdStore;
   private purging: Promise<PurgeCounts | null> | null = null;
   private closed = false;
 
@@ -74,6 +78,7 @@ export class History {
     this.queries = new EventQueries(db);
     this.statsQueries = new StatsQueries(db);
     this.purger = new Purger(db, settings.retention_days);
+    this.ids = new IdReservation(db, new FailureLog(this.log, 'event id reservation'));
     this.purgeTimer = setInterval(() => void this.purge(), settings.purge_interval_s * 1000).unref();
   }
 

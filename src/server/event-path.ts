@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { EventBatchMessage } from '../events/event-batcher.js';
 import { EventHub } from '../events/event-hub.js';
+import { IdFile } from '../events/id-file.js';
+import type { IdStore } from '../events/id-store.js';
 import { Pseudonymiser } from '../events/pseudonymiser.js';
 import { FeedCounters } from '../feed/feed-counters.js';
 import { History } from '../history/history.js';
@@ -38,6 +40,8 @@ export class EventPath {
     readonly history: History | null,
     readonly siem: SiemExport | null,
     private readonly scaleOut: ScaleOut | null,
+    /** Where the hub reserves its ids; null with Redis (the shared counter numbers) or with nowhere to keep them. */
+    private readonly ids: IdStore | null,
   ) {}
 
   /** `applySharedPolicy`: with Redis, another instance shared a policy to validate and swap in. */
@@ -45,21 +49,27 @@ export class EventPath {
     const history = config.history.path === '' ? null : History.open(config.history, log);
     let scaleOut: ScaleOut | null = null;
     try {
-      const highestStored = history?.maxId() ?? 0;
+      // Without history, ids survive a restart only in events.id_file (or nowhere: see README).
+      const idStore = history?.ids ?? (config.events.id_file === '' ? null : new IdFile(config.events.id_file, log));
+      const highestUsed = (): number => Math.max(history?.maxId() ?? 0, idStore?.reserved() ?? 0);
+      const firstId = highestUsed() + 1;
       let hub: EventHub | null = null;
-      const highestKnown = (): number => Math.max(highestStored, (hub?.ring.nextId ?? 1) - 1);
+      // Read afresh at each reconnect: a Redis that restarted empty must count on from here.
+      const highestKnown = (): number => Math.max(highestUsed(), (hub?.ring.nextId ?? 1) - 1);
       scaleOut = config.redis.url === '' ? null : await ScaleOut.connect(config, instanceName(config), log, highestKnown);
+      const ids = scaleOut === null ? idStore : null;
       hub = new EventHub({
         capacity: config.events.buffer,
-        firstId: highestStored + 1,
+        firstId,
         residualWindowMs: config.events.residual_window_s * 1000,
         pseudonymiser: pseudonymiserFor(config, history),
         forward: scaleOut?.publisher ?? null,
+        ids,
       });
       if (scaleOut === null) history?.attach(hub);
       else scaleOut.follow(hub, Math.min(config.events.buffer, STREAM_PREFILL), history, applySharedPolicy);
       const siem = SiemExport.start(config.siem, hub, log, instanceName(config));
-      return new EventPath(hub, history, siem, scaleOut);
+      return new EventPath(hub, history, siem, scaleOut, ids);
     } catch (error) {
       await scaleOut?.close();
       await history?.close();
@@ -75,8 +85,8 @@ export class EventPath {
 
   /** Reasons the SOC side is impaired right now (history not written or behind, Redis away); empty when healthy. */
   degraded(): string[] {
-    const history = this.history?.degraded() ?? null;
-    return [...(history === null ? [] : [history]), ...(this.scaleOut?.degraded() ?? [])];
+    const reasons = [this.history?.degraded() ?? null, this.ids?.degraded() ?? null].filter((reason): reason is string => reason !== null);
+    return [...reasons, ...(this.scaleOut?.degraded() ?? [])];
   }
 
   /** Each part in use (history, redis) and whether it is impaired now, for the metrics. */
@@ -97,8 +107,13 @@ export class EventPath {
     this.siem?.reopen();
   }
 
-  /** Hands buffered events to Redis, then writes every pending event to the history and the SIEM. */
+  /**
+   * Hands buffered events to Redis, then writes every pending event to the history and the
+   * SIEM. Called once the workers are gone, so nothing is numbered any more: the reservation
+   * shrinks to the last id handed out and a graceful restart continues without a jump.
+   */
   async close(): Promise<void> {
+    this.ids?.release(this.hub.ring.nextId - 1);
     await this.scaleOut?.close();
     await Promise.all([this.history?.close(), this.siem?.close()]);
   }

@@ -74,13 +74,14 @@ export async function tempHistory(): Promise<{ history: History; close: () => Pr
   };
 }
 
-/** A hub numbered after the history's last id, with the history attached, as serve wires them. */
+/** A hub numbered after the history's last id or reservation, reserving its ids there, with the history attached, as serve wires them. */
 export function attachedHub(history: History, options: { capacity?: number; pseudonymiser?: Pseudonymiser } = {}): EventHub {
   const hub = new EventHub({
     capacity: options.capacity ?? 4096,
-    firstId: history.maxId() + 1,
+    firstId: Math.max(history.maxId(), history.ids.reserved()) + 1,
     residualWindowMs: 300_000,
     pseudonymiser: options.pseudonymiser ?? null,
+    ids: history.ids,
   });
   history.attach(hub);
   return hub;

@@ -2,6 +2,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ID_BLOCK } from '../../src/events/id-store.js';
 import { History } from '../../src/history/history.js';
 import { allEvents, attachedHub, historySettings, makeEvent, publishAll, silentLog, T0, tempDir, TELEGRAM, written } from './fixtures.js';
 
@@ -90,9 +91,12 @@ describe('History writing', () => {
     await reopened.close();
   });
 
-  it('events survive close and reopen, and a restarted hub continues the numbering', async () => {
+  it('events survive close and reopen, and a hub restarted after a graceful stop continues the numbering', async () => {
     const first = open();
-    const before = publishAll(attachedHub(first), VARIED.slice(0, 2));
+    const hub = attachedHub(first);
+    const before = publishAll(hub, VARIED.slice(0, 2));
+    // As serve stops: the ids reserved beyond the last one handed out are given back.
+    first.ids.release(hub.ring.nextId - 1);
     await first.close();
 
     const second = open();
@@ -104,6 +108,23 @@ describe('History writing', () => {
     const third = open();
     expect(allEvents(third)).toEqual([...before, ...after]);
     await third.close();
+  });
+
+  it('reserves ids before handing them out, so a crash skips unwritten ids instead of reusing them', async () => {
+    const first = open();
+    const shown = publishAll(attachedHub(first), VARIED.slice(0, 2)).map((event) => event.id);
+    // Before the writer's first batch: the events are not stored yet, their ids are reserved.
+    const raw = new Database(path, { readonly: true });
+    expect(raw.prepare("SELECT value FROM meta WHERE key = 'reserved_until'").get()).toEqual({ value: ID_BLOCK });
+    expect(first.maxId()).toBe(0);
+    raw.close();
+    // What a restart after kill -9 finds: the reservation, not the events.
+    const restarted = open();
+    const next = publishAll(attachedHub(restarted), VARIED.slice(2)).map((event) => event.id);
+    expect(next).toEqual([ID_BLOCK + 1, ID_BLOCK + 2]);
+    expect(next.filter((id) => shown.includes(id))).toEqual([]);
+    await restarted.close();
+    await first.close();
   });
 
   it('counts events the ring overwrote before they were written as lost', async () => {
