@@ -180,7 +180,17 @@ export const ConfigSchema = Type.Object(
       },
       'What enforce mode blocks, for whom, and who is exempt',
     ),
-    http: section({ listen: Type.String({ description: 'API, feed and dashboard address', minLength: 1, default: '127.0.0.1:8080' }) }, 'HTTP'),
+    http: section(
+      {
+        listen: Type.String({ description: 'API, feed and dashboard address', minLength: 1, default: '127.0.0.1:8080' }),
+        trusted_proxies: Type.Array(Cidr, {
+          description:
+            'Reverse proxies (CIDR ranges) whose X-Forwarded-For, X-Forwarded-Proto and Forwarded headers are believed: the client address for throttling, and HTTPS for the Secure cookie; empty = none',
+          default: [],
+        }),
+      },
+      'HTTP',
+    ),
     events: section(
       {
         all_queries: Type.Boolean({ description: 'Publish every answered query, not only tagged, blocked, exempted or flagged ones', default: false }),

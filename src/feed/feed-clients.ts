@@ -12,8 +12,15 @@ import type { FeedSettings } from './feed-settings.js';
  * The connected clients of one feed: admits up to the limit and drives all of them from one
  * timer (heartbeats, stalled-client checks), which runs only while someone is connected.
  */
+/** Who opened a feed socket: a name for the log, and the keys of the access it hangs on. */
+export interface FeedOwner {
+  readonly name: string;
+  readonly keys: readonly string[];
+}
+
 export class FeedClients {
-  private readonly clients = new Set<FeedClient>();
+  /** Each client with the access keys it was opened with. */
+  private readonly clients = new Map<FeedClient, readonly string[]>();
   private readonly scope: { -readonly [K in keyof FeedScope]: FeedScope[K] };
   private timer: NodeJS.Timeout | null = null;
 
@@ -27,9 +34,9 @@ export class FeedClients {
     this.scope = { hub, settings, counters, degraded: health(), released: (client) => this.released(client) };
   }
 
-  /** Takes a new client, or closes it with 1013 when the feed is full; `principal` names who signed in, for the log. */
-  admit(socket: WebSocket, transport: Writable, start: FeedStart, principal: string): void {
-    const log = this.log.child({ principal });
+  /** Takes a new client, or closes it with 1013 when the feed is full. */
+  admit(socket: WebSocket, transport: Writable, start: FeedStart, owner: FeedOwner): void {
+    const log = this.log.child({ principal: owner.name });
     if (this.clients.size >= this.scope.settings.maxClients) {
       this.scope.counters.refused++;
       log.warn({ clients: this.clients.size }, 'feed full, connection refused');
@@ -37,13 +44,18 @@ export class FeedClients {
       return;
     }
     this.scope.degraded = this.health();
-    this.clients.add(new FeedClient(socket, transport, this.scope, log, start));
+    this.clients.set(new FeedClient(socket, transport, this.scope, log, start), owner.keys);
     this.scope.counters.clients++;
     this.timer ??= setInterval(this.tick, this.scope.settings.heartbeatMs).unref();
   }
 
   closeAll(): void {
-    for (const client of this.clients) client.close(CloseCode.GOING_AWAY, 'server shutting down');
+    for (const client of this.clients.keys()) client.close(CloseCode.GOING_AWAY, 'server shutting down');
+  }
+
+  /** Closes every client opened with access `key` (a session or a token that ended). */
+  closeOwnedBy(key: string, code: number, reason: string): void {
+    for (const [client, keys] of this.clients) if (keys.includes(key)) client.close(code, reason);
   }
 
   private released(client: FeedClient): void {
@@ -62,7 +74,7 @@ export class FeedClients {
     const changed = degraded.join('\n') !== this.scope.degraded.join('\n');
     this.scope.degraded = degraded;
     const status = changed ? statusMessage(degraded) : null;
-    for (const client of this.clients) {
+    for (const client of this.clients.keys()) {
       if (status !== null) client.notify(status);
       client.tick(now);
     }

@@ -7,6 +7,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   POLICY_VIOLATION: 1008,
   TRY_AGAIN_LATER: 1013,
+  /** The sign-in the socket was opened with ended (signed out, expired, token removed). */
+  ACCESS_ENDED: 4001,
   TOO_SLOW: 4008,
 } as const;
 

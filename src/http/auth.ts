@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Config } from '../config/schema.js';
+import { SessionStore, type EndReason } from './sessions.js';
 
 export type Role = 'analyst' | 'admin';
 
@@ -13,7 +14,6 @@ export interface Principal {
 /** The environment variable that adds an admin token (containers get secrets this way). */
 export const ADMIN_TOKEN_ENV = 'WACHTPOST_ADMIN_TOKEN';
 export const SESSION_COOKIE = 'wachtpost_session';
-const MAX_SESSIONS = 10_000;
 export const MIN_TOKEN_LENGTH = 16;
 
 export function sha256Hex(text: string): string {
@@ -26,27 +26,44 @@ export function newToken(): { token: string; sha256: string } {
   return { token, sha256: sha256Hex(token) };
 }
 
+/** A request's proven identity. */
+export interface Authenticated {
+  readonly principal: Principal;
+  readonly viaCookie: boolean;
+  /**
+   * What this access hangs on, as announced when it ends: `token:SHA256`, and for a browser
+   * also `session:ID`. A feed socket keeps them, so sign-out, expiry or a removed token close it.
+   */
+  readonly keys: readonly string[];
+}
+
+/** Told when access through `key` ended (see Authenticated.keys) and why. */
+export type AccessEndedListener = (key: string, reason: EndReason) => void;
+
 /**
  * Bearer tokens (configured as SHA-256 hashes, so the file holds no secret) and browser
  * sessions. A browser signs in once by POSTing its token and then carries an HttpOnly
- * cookie, so the token never appears in a URL, a page or a log.
+ * cookie, so the token never appears in a URL, a page or a log. The configured tokens can be
+ * replaced at run time (SIGHUP, file change); a removed token stops working at once, with
+ * its sessions.
  */
 export class Authenticator {
-  private readonly tokens = new Map<string, Principal>();
-  private readonly sessions = new Map<string, { principal: Principal; expires: number }>();
+  private tokens: Map<string, Principal>;
+  private readonly envToken: string | null;
+  private readonly sessions: SessionStore;
+  private readonly listeners = new Set<AccessEndedListener>();
 
   constructor(
     settings: Config['api'],
     env: NodeJS.ProcessEnv = process.env,
-    private readonly now: () => number = Date.now,
+    now: () => number = Date.now,
   ) {
     this.sessionTtlMs = settings.session_ttl_s * 1000;
-    for (const token of settings.tokens) this.tokens.set(token.sha256, { name: token.name, role: token.role });
-    const fromEnv = env[ADMIN_TOKEN_ENV];
-    if (fromEnv !== undefined && fromEnv !== '') {
-      if (fromEnv.length < MIN_TOKEN_LENGTH) throw new Error(`${ADMIN_TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters`);
-      this.tokens.set(sha256Hex(fromEnv), { name: 'env-admin', role: 'admin' });
-    }
+    this.sessions = new SessionStore(this.sessionTtlMs, (key, reason) => this.ended(key, reason), now);
+    const fromEnv = env[ADMIN_TOKEN_ENV] ?? '';
+    if (fromEnv !== '' && fromEnv.length < MIN_TOKEN_LENGTH) throw new Error(`${ADMIN_TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters`);
+    this.envToken = fromEnv === '' ? null : sha256Hex(fromEnv);
+    this.tokens = this.tokenMap(settings);
   }
 
   private readonly sessionTtlMs: number;
@@ -55,32 +72,52 @@ export class Authenticator {
     return this.tokens.size;
   }
 
-  /** The holder of `token`; hashing first makes the look-up independent of the secret's bytes. */
-  byToken(token: string): Principal | null {
-    return this.tokens.get(sha256Hex(token)) ?? null;
+  /**
+   * Takes the tokens of a reloaded configuration (the environment's admin token stays).
+   * Sessions and feed sockets of removed tokens end at once; a changed name or role applies
+   * to the next request. Returns how many tokens were removed.
+   */
+  replaceTokens(settings: Config['api']): number {
+    const previous = this.tokens;
+    this.tokens = this.tokenMap(settings);
+    let removed = 0;
+    for (const hash of previous.keys()) {
+      if (this.tokens.has(hash)) continue;
+      removed++;
+      this.sessions.revoke(hash);
+    }
+    return removed;
   }
 
-  /** Opens a session for a browser that proved it holds a token; returns the cookie value. */
-  openSession(principal: Principal): string {
-    if (this.sessions.size >= MAX_SESSIONS) this.dropExpired();
-    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
-    const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { principal, expires: this.now() + this.sessionTtlMs });
-    return id;
+  /** Registers a listener for ended access; returns the function that removes it. */
+  onAccessEnded(listener: AccessEndedListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The holder of `token` and its hash; hashing first makes the look-up independent of the secret's bytes. */
+  byToken(token: string): { principal: Principal; hash: string } | null {
+    const hash = sha256Hex(token);
+    const principal = this.tokens.get(hash);
+    return principal === undefined ? null : { principal, hash };
+  }
+
+  /** Opens a session for a browser that proved it holds the token with this hash; returns the cookie value. */
+  openSession(tokenHash: string): string {
+    return this.sessions.open(tokenHash);
   }
 
   closeSession(id: string): void {
-    this.sessions.delete(id);
+    this.sessions.end(id, 'signed out');
   }
 
-  bySession(id: string): Principal | null {
-    const session = this.sessions.get(id);
-    if (session === undefined) return null;
-    if (session.expires <= this.now()) {
-      this.sessions.delete(id);
-      return null;
-    }
-    return session.principal;
+  /** Ends sessions past their expiry now (a timer does this every 15 s). */
+  expireSessions(): void {
+    this.sessions.expire();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
   }
 
   get sessionTtlSeconds(): number {
@@ -88,21 +125,29 @@ export class Authenticator {
   }
 
   /** The principal behind a request: `Authorization: Bearer …` or the session cookie. */
-  authenticate(request: FastifyRequest): { principal: Principal; viaCookie: boolean } | null {
+  authenticate(request: FastifyRequest): Authenticated | null {
     const header = request.headers.authorization;
     if (header !== undefined && header.startsWith('Bearer ')) {
-      const principal = this.byToken(header.slice('Bearer '.length).trim());
-      return principal === null ? null : { principal, viaCookie: false };
+      const found = this.byToken(header.slice('Bearer '.length).trim());
+      return found === null ? null : { principal: found.principal, viaCookie: false, keys: [`token:${found.hash}`] };
     }
     const session = sessionCookie(request.headers.cookie);
     if (session === null) return null;
-    const principal = this.bySession(session);
-    return principal === null ? null : { principal, viaCookie: true };
+    const token = this.sessions.tokenOf(session);
+    const principal = token === null ? undefined : this.tokens.get(token);
+    if (principal === undefined) return null;
+    return { principal, viaCookie: true, keys: [`token:${token}`, `session:${session}`] };
   }
 
-  private dropExpired(): void {
-    const now = this.now();
-    for (const [id, session] of this.sessions) if (session.expires <= now) this.sessions.delete(id);
+  private tokenMap(settings: Config['api']): Map<string, Principal> {
+    const tokens = new Map<string, Principal>();
+    for (const token of settings.tokens) tokens.set(token.sha256, { name: token.name, role: token.role });
+    if (this.envToken !== null) tokens.set(this.envToken, { name: 'env-admin', role: 'admin' });
+    return tokens;
+  }
+
+  private ended(key: string, reason: EndReason): void {
+    for (const listener of this.listeners) listener(key, reason);
   }
 }
 
@@ -140,6 +185,8 @@ export class OriginPolicy {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+    /** What the request's access hangs on (see Authenticated.keys); null until authenticated. */
+    accessKeys: readonly string[] | null;
   }
 }
 
@@ -173,5 +220,6 @@ function requireRole(auth: Authenticator, origins: OriginPolicy, role: Role): on
       return reply;
     }
     request.principal = found.principal;
+    request.accessKeys = found.keys;
   };
 }

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ClientAcl } from '../access/client-acl.js';
 import { parseHostPort } from '../config/address.js';
 import { dashboardRoutes } from '../dashboard/dashboard-routes.js';
 import type { EventHub } from '../events/event-hub.js';
@@ -25,6 +26,8 @@ export interface HttpOptions {
   readonly history: History | null;
   readonly auth: Authenticator;
   readonly origins: OriginPolicy;
+  /** http.trusted_proxies: peers whose forwarding headers are believed. */
+  readonly trustedProxies?: readonly string[];
   readonly metrics: MetricsSource;
   readonly feed: { readonly counters: FeedCounters; readonly settings?: Partial<FeedSettings> };
   /** Where the dashboard's files are (default: the installed ones). */
@@ -42,13 +45,18 @@ const FORCE_CLOSE_MS = 2000;
  */
 export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
   const { log, auth, origins, history } = options;
+  const proxies = new ClientAcl(options.trustedProxies ?? []);
+  const fromTrustedProxy = (address: string): boolean => proxies.allows(address);
   const app = Fastify({
+    // Client address (X-Forwarded-For) and protocol (X-Forwarded-Proto) from trusted proxies only.
+    trustProxy: fromTrustedProxy,
     loggerInstance: log.child({ component: 'http' }) as FastifyBaseLogger,
     // Per-request lines would log client addresses and URLs of every poll; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
   });
   app.decorateRequest('principal', null);
+  app.decorateRequest('accessKeys', null);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Wachtpost API', version: '1', description: 'Detections, history, statistics and device inventories of a Wachtpost node' },
@@ -67,10 +75,10 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   });
   const guards = roleGuards(auth, origins);
   await app.register(healthRoutes, { health: options.health });
-  await app.register(sessionRoutes, { auth, origins, guards });
+  await app.register(sessionRoutes, { auth, origins, guards, fromTrustedProxy });
   await app.register(metricsRoutes, { metrics: options.metrics });
   await app.register(apiRoutes, { history, guards });
-  await app.register(feedRoutes, { hub: options.hub, ...options.feed, degraded: options.health.degraded, guards, log });
+  await app.register(feedRoutes, { hub: options.hub, ...options.feed, degraded: options.health.degraded, guards, auth, log });
   await app.register(dashboardRoutes, { log, ...(options.dashboardDir === undefined ? {} : { dir: options.dashboardDir }) });
   return app;
 }

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SESSION_COOKIE, sessionCookie, type Authenticator, type OriginPolicy, type RoleGuards } from './auth.js';
+import { viaHttps } from './forwarded.js';
 
 const principalSchema = {
   type: 'object',
@@ -21,9 +22,13 @@ export interface SessionRouteOptions {
   readonly auth: Authenticator;
   readonly origins: OriginPolicy;
   readonly guards: RoleGuards;
+  /** Whether a peer address is one of http.trusted_proxies (whose word on HTTPS counts). */
+  readonly fromTrustedProxy: (address: string) => boolean;
 }
 
-export async function sessionRoutes(app: FastifyInstance, { auth, origins, guards }: SessionRouteOptions): Promise<void> {
+export async function sessionRoutes(app: FastifyInstance, { auth, origins, guards, fromTrustedProxy }: SessionRouteOptions): Promise<void> {
+  /** Secure whenever the browser came over HTTPS (here, or through a trusted proxy): the cookie then never travels in clear. */
+  const cookieAttributes = (request: FastifyRequest): string => `; Path=/; HttpOnly; SameSite=Strict${viaHttps(request, fromTrustedProxy) ? '; Secure' : ''}`;
   app.post(
     '/api/session',
     {
@@ -37,14 +42,10 @@ export async function sessionRoutes(app: FastifyInstance, { auth, origins, guard
     },
     async (request, reply) => {
       if (!origins.permits(request)) return reply.code(403).send({ error: 'forbidden_origin', message: 'cross-site request refused' });
-      const principal = auth.byToken((request.body as { token: string }).token);
-      if (principal === null) return reply.code(401).send({ error: 'unauthenticated', message: 'unknown token' });
-      const secure = request.protocol === 'https' ? '; Secure' : '';
-      reply.header(
-        'set-cookie',
-        `${SESSION_COOKIE}=${auth.openSession(principal)}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${auth.sessionTtlSeconds}${secure}`,
-      );
-      return principal;
+      const found = auth.byToken((request.body as { token: string }).token);
+      if (found === null) return reply.code(401).send({ error: 'unauthenticated', message: 'unknown token' });
+      reply.header('set-cookie', `${SESSION_COOKIE}=${auth.openSession(found.hash)}; Max-Age=${auth.sessionTtlSeconds}${cookieAttributes(request)}`);
+      return found.principal;
     },
   );
   app.get(
@@ -58,7 +59,7 @@ export async function sessionRoutes(app: FastifyInstance, { auth, origins, guard
     async (request, reply) => {
       const id = sessionCookie(request.headers.cookie);
       if (id !== null) auth.closeSession(id);
-      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+      reply.header('set-cookie', `${SESSION_COOKIE}=; Max-Age=0${cookieAttributes(request)}`);
       return reply.code(204).send();
     },
   );

@@ -32,6 +32,8 @@ export class ControlPlane {
   private constructor(
     readonly events: EventPath,
     readonly http: RunningHttp,
+    private readonly auth: Authenticator,
+    private readonly log: Logger,
   ) {}
 
   static async start(config: Config, log: Logger, options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -62,17 +64,27 @@ export class ControlPlane {
         history,
         auth,
         origins: new OriginPolicy(config.api.allowed_origins),
+        trustedProxies: config.http.trusted_proxies,
         metrics: {
           contentType: registry.contentType,
           text: async () => AggregatorRegistry.aggregate(perProcess([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())])).metrics(),
         },
         feed: { counters: feed },
       }).catch((error: unknown) => Promise.reject(bindError(`HTTP on ${config.http.listen}`, error)));
-      return new ControlPlane(events, http);
+      return new ControlPlane(events, http, auth, log);
     } catch (error) {
       await events.close();
       throw error;
     }
+  }
+
+  /**
+   * Takes the API tokens of a reloaded configuration (SIGHUP or a file change): a removed
+   * token stops working at once, with its sessions and feed sockets.
+   */
+  reloadTokens(api: Config['api']): void {
+    const removed = this.auth.replaceTokens(api);
+    this.log.info({ tokens: this.auth.tokenCount, removed }, 'API tokens reloaded');
   }
 
   /** Stops serving HTTP (closing feed clients with 1001), then closes the event path. */

@@ -39,13 +39,9 @@ export class PolicySharing {
     if (this.shared !== undefined) worker.send({ type: 'reload', shared: this.shared } satisfies WorkerMessage);
   }
 
-  /** This instance's files changed (or SIGHUP): they win locally and are offered to the others. */
-  filesChanged(): void {
+  /** This instance's files changed (or SIGHUP) and loaded as `config`: they win locally and are offered to the others. */
+  filesChanged(config: ReturnType<typeof loadConfig>): void {
     this.shared = undefined;
-    try {
-      this.share(loadConfig(this.source));
-    } catch {
-      // The workers log why the file was refused.
-    }
+    this.share(config);
   }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LoadOptions } from '../config/load.js';
+import { loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
 import { claimUdpPorts, usesOwnSockets } from '../transport/udp-endpoints.js';
@@ -14,7 +14,7 @@ import { KILL_GRACE_MS, WorkerPool } from './worker-pool.js';
  * The primary process: the control plane (events, history, feed, HTTP) and `workers` DNS
  * workers, all serving the DNS ports (each on a batched UDP socket of its own, or Node's
  * cluster hands every worker the same dgram socket; TCP connections are balanced by the
- * cluster). SIGHUP reloads every worker; SIGTERM/SIGINT drains every worker, then closes
+ * cluster). SIGHUP reloads every worker and the primary's API tokens; SIGTERM/SIGINT drains every worker, then closes
  * the control plane and exits 0, always within the drain timeout plus KILL_GRACE_MS plus
  * CLOSE_BOUND_MS (exit 1 when that bound cuts it short); a second signal exits 1 at once.
  */
@@ -60,14 +60,26 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   }
   log.info({ listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
 
-  // Workers watch the files themselves; the primary watches too, to share an accepted policy change.
-  const watcher =
-    config.redis.url === ''
-      ? null
-      : new ReloadWatcher([source.file, config.detection.catalogue || SHIPPED.catalogue].filter((path): path is string => path !== undefined), () =>
-          sharing.filesChanged(),
-        );
-  handleSignals(pool, plane, watcher, config.dns.drain_timeout_ms, log, () => sharing.filesChanged());
+  // Workers watch the files themselves; the primary watches too, for the API tokens and (with
+  // Redis) to share an accepted policy change.
+  const control = plane;
+  const filesChanged = (): void => {
+    let reloaded;
+    try {
+      reloaded = loadConfig(source);
+    } catch (error) {
+      log.error({ err: error }, 'configuration not reloaded; the API tokens stay as they are');
+      return;
+    }
+    control.reloadTokens(reloaded.api);
+    sharing.filesChanged(reloaded);
+  };
+  const watched = [source.file, config.redis.url === '' ? undefined : config.detection.catalogue || SHIPPED.catalogue];
+  const watcher = new ReloadWatcher(
+    watched.filter((path): path is string => path !== undefined),
+    filesChanged,
+  );
+  handleSignals(pool, plane, watcher, config.dns.drain_timeout_ms, log, filesChanged);
 }
 
 /**
@@ -77,7 +89,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
  */
 export const CLOSE_BOUND_MS = 10_000;
 
-function handleSignals(pool: WorkerPool, plane: ControlPlane, watcher: ReloadWatcher | null, drainTimeoutMs: number, log: Logger, filesChanged: () => void): void {
+function handleSignals(pool: WorkerPool, plane: ControlPlane, watcher: ReloadWatcher, drainTimeoutMs: number, log: Logger, filesChanged: () => void): void {
   /** What the shutdown is doing, for the log when it has to be cut short; null while serving. */
   let stage: string | null = null;
   const exit = (code: number): never => process.exit(code);
@@ -92,7 +104,7 @@ function handleSignals(pool: WorkerPool, plane: ControlPlane, watcher: ReloadWat
       log.error({ stage, bound_ms: boundMs }, 'shutdown did not finish in time: exiting');
       exit(1);
     }, boundMs);
-    watcher?.close();
+    watcher.close();
     log.info({ signal }, 'draining workers');
     // Workers hand over their last events before they exit; only then is the history closed.
     pool
