@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Config } from '../config/schema.js';
+import { refuseThrottled, type AuthThrottle } from './auth-throttle.js';
 import { SessionStore, type EndReason } from './sessions.js';
 
 export type Role = 'analyst' | 'admin';
@@ -196,22 +197,26 @@ export interface RoleGuards {
   readonly admin: onRequestAsyncHookHandler;
 }
 
-export function roleGuards(auth: Authenticator, origins: OriginPolicy): RoleGuards {
-  return { analyst: requireRole(auth, origins, 'analyst'), admin: requireRole(auth, origins, 'admin') };
+export function roleGuards(auth: Authenticator, origins: OriginPolicy, throttle: AuthThrottle): RoleGuards {
+  return { analyst: requireRole(auth, origins, throttle, 'analyst'), admin: requireRole(auth, origins, throttle, 'admin') };
 }
 
 /**
  * An onRequest hook that lets through only `role` (admin includes analyst) and answers
- * 401/403 otherwise, before any handler or WebSocket upgrade runs.
+ * 401/403 otherwise, or 429 to a source that failed too often, before any handler or
+ * WebSocket upgrade runs.
  */
-function requireRole(auth: Authenticator, origins: OriginPolicy, role: Role): onRequestAsyncHookHandler {
+function requireRole(auth: Authenticator, origins: OriginPolicy, throttle: AuthThrottle, role: Role): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (!origins.permits(request)) {
       await reply.code(403).send({ error: 'forbidden_origin', message: 'cross-site request refused' });
       return reply;
     }
+    const wait = throttle.retryAfter(request.ip);
+    if (wait > 0) return refuseThrottled(reply, wait);
     const found = auth.authenticate(request);
     if (found === null) {
+      throttle.failed(request.ip);
       await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthenticated', message: 'a valid token or session is required' });
       return reply;
     }

@@ -11,6 +11,7 @@ import type { FeedCounters } from '../feed/feed-counters.js';
 import type { FeedSettings } from '../feed/feed-settings.js';
 import type { History } from '../history/history.js';
 import { apiRoutes } from './api-routes.js';
+import { AuthThrottle } from './auth-throttle.js';
 import { roleGuards, type Authenticator, type OriginPolicy } from './auth.js';
 import { feedRoutes } from './feed-routes.js';
 import { healthRoutes, type HealthSource } from './health-routes.js';
@@ -28,6 +29,8 @@ export interface HttpOptions {
   readonly origins: OriginPolicy;
   /** http.trusted_proxies: peers whose forwarding headers are believed. */
   readonly trustedProxies?: readonly string[];
+  /** Per-source throttling of failed authentication (made here when not given). */
+  readonly throttle?: AuthThrottle;
   readonly metrics: MetricsSource;
   readonly feed: { readonly counters: FeedCounters; readonly settings?: Partial<FeedSettings> };
   /** Where the dashboard's files are (default: the installed ones). */
@@ -73,9 +76,10 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
       socket.terminate();
     },
   });
-  const guards = roleGuards(auth, origins);
+  const throttle = options.throttle ?? new AuthThrottle(log.child({ component: 'http' }));
+  const guards = roleGuards(auth, origins, throttle);
   await app.register(healthRoutes, { health: options.health });
-  await app.register(sessionRoutes, { auth, origins, guards, fromTrustedProxy });
+  await app.register(sessionRoutes, { auth, origins, guards, fromTrustedProxy, throttle });
   await app.register(metricsRoutes, { metrics: options.metrics });
   await app.register(apiRoutes, { history, guards });
   await app.register(feedRoutes, { hub: options.hub, ...options.feed, degraded: options.health.degraded, guards, auth, log });

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SESSION_COOKIE, sessionCookie, type Authenticator, type OriginPolicy, type RoleGuards } from './auth.js';
+import { refuseThrottled, type AuthThrottle } from './auth-throttle.js';
 import { viaHttps } from './forwarded.js';
 
 const principalSchema = {
@@ -24,9 +25,10 @@ export interface SessionRouteOptions {
   readonly guards: RoleGuards;
   /** Whether a peer address is one of http.trusted_proxies (whose word on HTTPS counts). */
   readonly fromTrustedProxy: (address: string) => boolean;
+  readonly throttle: AuthThrottle;
 }
 
-export async function sessionRoutes(app: FastifyInstance, { auth, origins, guards, fromTrustedProxy }: SessionRouteOptions): Promise<void> {
+export async function sessionRoutes(app: FastifyInstance, { auth, origins, guards, fromTrustedProxy, throttle }: SessionRouteOptions): Promise<void> {
   /** Secure whenever the browser came over HTTPS (here, or through a trusted proxy): the cookie then never travels in clear. */
   const cookieAttributes = (request: FastifyRequest): string => `; Path=/; HttpOnly; SameSite=Strict${viaHttps(request, fromTrustedProxy) ? '; Secure' : ''}`;
   app.post(
@@ -37,13 +39,18 @@ export async function sessionRoutes(app: FastifyInstance, { auth, origins, guard
         summary: 'Sign in with a token; sets the session cookie',
         security: [],
         body: { type: 'object', properties: { token: { type: 'string', minLength: 1, maxLength: 512 } }, required: ['token'], additionalProperties: false },
-        response: { 200: principalSchema, 401: errorSchema, 403: errorSchema },
+        response: { 200: principalSchema, 401: errorSchema, 403: errorSchema, 429: errorSchema },
       },
     },
     async (request, reply) => {
       if (!origins.permits(request)) return reply.code(403).send({ error: 'forbidden_origin', message: 'cross-site request refused' });
+      const wait = throttle.retryAfter(request.ip);
+      if (wait > 0) return refuseThrottled(reply, wait);
       const found = auth.byToken((request.body as { token: string }).token);
-      if (found === null) return reply.code(401).send({ error: 'unauthenticated', message: 'unknown token' });
+      if (found === null) {
+        throttle.failed(request.ip);
+        return reply.code(401).send({ error: 'unauthenticated', message: 'unknown token' });
+      }
       reply.header('set-cookie', `${SESSION_COOKIE}=${auth.openSession(found.hash)}; Max-Age=${auth.sessionTtlSeconds}${cookieAttributes(request)}`);
       return found.principal;
     },

@@ -41,11 +41,13 @@ export interface NodeReadings {
     /** Each part that can degrade the node (history, redis, upstream: those in use) and whether it does now. */
     components(): ReadonlyArray<readonly [string, boolean]>;
   };
+  /** Failed authentication of the API, feed and sign-in, and requests refused for it. */
+  readonly auth: { readonly failures: number; readonly throttled: number };
 }
 
-/** The primary's own registry: hub, history, feed and SIEM counters, collected at scrape time. */
+/** The primary's own registry: hub, history, feed, SIEM and authentication counters, collected at scrape time. */
 export function nodeRegistry(readings: NodeReadings): Registry {
-  const { hub, feed } = readings;
+  const { hub, feed, auth } = readings;
   const registry = new Registry();
   const counter = (name: string, help: string, read: () => number): void => collectedCounter(registry, name, help, [], (metric) => metric.inc(read()));
   counter('wachtpost_events_published_total', 'Events taken into the hub (after worker batching)', () => hub.published);
@@ -59,6 +61,8 @@ export function nodeRegistry(readings: NodeReadings): Registry {
   counter('wachtpost_feed_events_missed_total', 'Events feed clients lost because they fell a ring behind', () => feed.missed);
   counter('wachtpost_feed_refused_total', 'Feed connections refused because the client limit was reached', () => feed.refused);
   counter('wachtpost_feed_slow_closes_total', 'Feed clients closed for staying too far behind', () => feed.slowCloses);
+  counter('wachtpost_auth_failures_total', 'Requests to the API, feed or sign-in with a missing, unknown or expired token or session', () => auth.failures);
+  counter('wachtpost_auth_throttled_total', 'Requests refused with 429 because their source failed authentication too often', () => auth.throttled);
   const siemCounter = (name: string, help: string, field: keyof SinkReadings): void =>
     collectedCounter(registry, name, help, ['sink'], (metric) => {
       for (const [sink, counters] of readings.siem()) metric.inc({ sink }, counters[field]);

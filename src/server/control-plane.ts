@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { VERSION } from '../config/version.js';
+import { AuthThrottle } from '../http/auth-throttle.js';
 import { Authenticator, OriginPolicy } from '../http/auth.js';
 import { startHttpServer, type RunningHttp } from '../http/http-server.js';
 import { nodeRegistry } from '../metrics/node-metrics.js';
@@ -41,11 +42,13 @@ export class ControlPlane {
     try {
       const { hub, history, siem, feed } = events;
       const degraded = (): string[] => [...events.degraded(), ...options.dnsDegraded()];
+      const throttle = new AuthThrottle(log.child({ component: 'http' }));
       const registry = nodeRegistry({
         hub: hub.counters,
         history: () => (history === null ? null : { ...history.counters, sizeBytes: history.sizeBytes() }),
         feed,
         siem: () => Object.entries(siem?.counters ?? {}),
+        auth: throttle.counters,
         health: {
           ready: options.ready,
           components: () => [...events.parts(), ['upstream', options.dnsDegraded().length > 0] as const],
@@ -65,6 +68,7 @@ export class ControlPlane {
         auth,
         origins: new OriginPolicy(config.api.allowed_origins),
         trustedProxies: config.http.trusted_proxies,
+        throttle,
         metrics: {
           contentType: registry.contentType,
           text: async () => AggregatorRegistry.aggregate(perProcess([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())])).metrics(),

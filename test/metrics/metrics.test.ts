@@ -182,7 +182,7 @@ describe('process metrics', () => {
 });
 
 describe('node metrics', () => {
-  it('count the hub, history, feed and each SIEM sink, report health, and leave history at 0 when it is off', async () => {
+  it('count the hub, history, feed, authentication and each SIEM sink, report health, and leave history at 0 when it is off', async () => {
     const hub = { published: 10, droppedInWorkers: 1 };
     let history: ReturnType<NodeReadings['history']> = { written: 8, batches: 2, failures: 0, lost: 0, backlog: 2, sizeBytes: 8192 };
     const feed = { clients: 2, sent: 20, gaps: 0, missed: 0, refused: 0, slowCloses: 0 };
@@ -194,6 +194,7 @@ describe('node metrics', () => {
       feed,
       siem: () => [['syslog', { exported: 6, dropped: 1, errors: 0, truncated: 0 }]],
       health: { ready: () => ready, components: () => [['history', historyDegraded], ['upstream', false]] },
+      auth: { failures: 25, throttled: 5 },
     });
     let found = await samples(registry);
     expect(found.get('wachtpost_events_published_total')).toBe(10);
@@ -205,6 +206,8 @@ describe('node metrics', () => {
     expect(found.get('wachtpost_ready')).toBe(0);
     expect(found.get('wachtpost_degraded{component="history"}')).toBe(1);
     expect(found.get('wachtpost_degraded{component="upstream"}')).toBe(0);
+    expect(found.get('wachtpost_auth_failures_total')).toBe(25);
+    expect(found.get('wachtpost_auth_throttled_total')).toBe(5);
     hub.published = 12;
     history = null;
     ready = true;
