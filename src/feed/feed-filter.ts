@@ -1,4 +1,4 @@
-import { isIP, SocketAddress } from 'node:net';
+import { CLIENT_EXPECTED, normaliseClient } from '../events/client-id.js';
 import type { DetectionEvent, EventHosting } from '../events/detection-event.js';
 import { FeedError } from './feed-error.js';
 
@@ -27,14 +27,7 @@ const country: FieldRule = {
 };
 
 /** Addresses are compared in Node's spelling, which is how events carry them. */
-const client: FieldRule = {
-  expects: 'an IP address or a pseudonym ("p:" and 24 hex digits)',
-  normalise(value) {
-    if (/^p:[0-9a-f]{24}$/.test(value)) return value;
-    const family = isIP(value);
-    return family === 0 ? null : new SocketAddress({ address: value, family: family === 4 ? 'ipv4' : 'ipv6' }).address;
-  },
-};
+const client: FieldRule = { expects: CLIENT_EXPECTED, normalise: normaliseClient };
 
 const FIELDS = {
   app: pattern(/^[a-z0-9][a-z0-9-]*$/, 'an app id (lower-case letters, digits and "-")'),

@@ -1,6 +1,7 @@
 /** Schemas and helpers shared by the REST API's route files. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import type { FastifyError, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
+import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
+import { CLIENT_EXPECTED } from '../events/client-id.js';
 import { ACTIONS, EVENT_KINDS, type History } from '../history/history.js';
 import type { RoleGuards } from './auth.js';
 
@@ -20,8 +21,8 @@ export const ErrorSchema = Type.Object({
 });
 export type ApiError = Static<typeof ErrorSchema>;
 
-/** The errors every API route can answer with. */
-export const COMMON_ERRORS = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 503: ErrorSchema } as const;
+/** The errors every API route can answer with (429: the source failed authentication too often). */
+export const COMMON_ERRORS = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema } as const;
 
 /** A DetectionEvent exactly as published (see src/events/detection-event.ts). */
 export const EventSchema = Type.Object({
@@ -65,7 +66,7 @@ export const EventSchema = Type.Object({
 });
 
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Most items returned' });
-export const BeforeId = Type.Integer({ minimum: 1, description: 'Cursor: only items with a smaller id (next_before_id of the previous page)' });
+export const BeforeId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Cursor: only items with a smaller id (next_before_id of the previous page)' });
 export const NextBeforeId = nullable(Type.Integer({ description: 'Cursor for the next (older) page; null on the last page' }));
 
 const NO_HISTORY: ApiError = { error: 'no_history', message: 'this node keeps no history (history.path is empty)' };
@@ -85,20 +86,7 @@ export function withHistory<RG extends RouteGenericInterface>(
     history === null ? reply.code(503).send(NO_HISTORY) : handler(history, request, reply);
 }
 
-const CLIENT_ERROR_CODES: Readonly<Record<number, string>> = {
-  404: 'not_found',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-};
-
-/**
- * Every API error as `{ error, message }` with a stable code, including Fastify's own
- * (schema validation, bad JSON); server faults are logged and answered without detail.
- */
-export function apiErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error.validation !== undefined) return reply.code(400).send({ error: 'invalid_request', message: error.message });
-  const status = error.statusCode ?? 500;
-  if (status < 500) return reply.code(status).send({ error: CLIENT_ERROR_CODES[status] ?? 'bad_request', message: error.message });
-  request.log.error({ err: error, route: request.routeOptions.url }, 'API request failed');
-  return reply.code(500).send({ error: 'internal_error', message: 'internal error' });
+/** The 400 body for a client parameter that is neither an address nor a pseudonym (the feed refuses it alike). */
+export function invalidClient(field: string, value: string): ApiError {
+  return { error: 'invalid_request', message: `${field}: ${JSON.stringify(value.slice(0, 64))} is not ${CLIENT_EXPECTED}` };
 }

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { COMMON_ERRORS, ErrorSchema, Limit, withHistory, type ApiRouteOptions } from './api-common.js';
+import { normaliseClient } from '../events/client-id.js';
+import { COMMON_ERRORS, ErrorSchema, invalidClient, Limit, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const Client = Type.String({ minLength: 1, maxLength: 255, description: 'Client address or pseudonym (URL-encoded)' });
 const Ms = (description: string) => Type.Number({ description: `${description}, epoch ms` });
@@ -46,7 +47,8 @@ export async function deviceRoutes(app: FastifyInstance, { history, guards }: Ap
       onRequest: guards.analyst,
     },
     withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
-      const { client } = request.params;
+      const client = normaliseClient(request.params.client);
+      if (client === null) return reply.code(400).send(invalidClient('params/client', request.params.client));
       const apps = history.deviceApps(client);
       if (apps.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no app has been seen on this device within the retention period' });
       return { client, apps };

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACTIONS, EVENT_KINDS } from '../history/history.js';
-import { BeforeId, COMMON_ERRORS, EventSchema, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
+import { normaliseClient } from '../events/client-id.js';
+import { BeforeId, COMMON_ERRORS, EventSchema, invalidClient, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const Instant = Type.String({
   pattern: '^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].*)?)$',
@@ -50,12 +51,14 @@ export async function eventRoutes(app: FastifyInstance, { history, guards }: Api
       onRequest: guards.analyst,
     },
     withHistory<{ Querystring: EventsQuery }>(history, (history, request, reply) => {
-      const { since, until, limit, ...filters } = request.query;
+      const { since, until, limit, client, ...filters } = request.query;
       const range = { since: instant(since), until: instant(until) };
       if (Number.isNaN(range.since) || Number.isNaN(range.until)) {
         return reply.code(400).send({ error: 'invalid_time', message: 'since and until must be ISO 8601 dates or epoch milliseconds' });
       }
-      const page = history.events({ ...filters, ...range, limit: limit ?? Limit.default });
+      const device = client === undefined ? undefined : normaliseClient(client);
+      if (device === null) return reply.code(400).send(invalidClient('querystring/client', client!));
+      const page = history.events({ ...filters, ...(device === undefined ? {} : { client: device }), ...range, limit: limit ?? Limit.default });
       return { events: page.items, next_before_id: page.next_before_id };
     }),
   );

@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -13,6 +12,8 @@ import type { History } from '../history/history.js';
 import { apiRoutes } from './api-routes.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { roleGuards, type Authenticator, type OriginPolicy } from './auth.js';
+import { docsRoutes } from './docs-routes.js';
+import { uniformErrors } from './errors.js';
 import { feedRoutes } from './feed-routes.js';
 import { healthRoutes, type HealthSource } from './health-routes.js';
 import { metricsRoutes, type MetricsSource } from './metrics-routes.js';
@@ -58,6 +59,9 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
   });
+  uniformErrors(app);
+  // Every body this server takes is JSON: anything else is 415, not a text to validate.
+  app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', null);
   app.decorateRequest('accessKeys', null);
   await app.register(swagger, {
@@ -67,7 +71,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(docsRoutes);
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD },
     // A client's oversized message or abrupt disconnect is its problem, not an error of ours.

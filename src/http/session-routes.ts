@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { SESSION_COOKIE, sessionCookie, type Authenticator, type OriginPolicy, type RoleGuards } from './auth.js';
+import { ErrorSchema } from './api-common.js';
 import { refuseThrottled, type AuthThrottle } from './auth-throttle.js';
 import { viaHttps } from './forwarded.js';
 
@@ -8,11 +9,6 @@ const principalSchema = {
   properties: { name: { type: 'string' }, role: { type: 'string', enum: ['analyst', 'admin'] } },
   required: ['name', 'role'],
   additionalProperties: false,
-} as const;
-const errorSchema = {
-  type: 'object',
-  properties: { error: { type: 'string' }, message: { type: 'string' } },
-  required: ['error', 'message'],
 } as const;
 
 /**
@@ -39,7 +35,7 @@ export async function sessionRoutes(app: FastifyInstance, { auth, origins, guard
         summary: 'Sign in with a token; sets the session cookie',
         security: [],
         body: { type: 'object', properties: { token: { type: 'string', minLength: 1, maxLength: 512 } }, required: ['token'], additionalProperties: false },
-        response: { 200: principalSchema, 401: errorSchema, 403: errorSchema, 429: errorSchema },
+        response: { 200: principalSchema, 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 429: ErrorSchema },
       },
     },
     async (request, reply) => {

@@ -167,6 +167,60 @@ describe('GET /api/events', () => {
   });
 });
 
+describe('parameters', () => {
+  it.each([
+    ['limit=1e400', 'limit'],
+    ['limit=-1e400', 'limit'],
+    ['limit=Infinity', 'limit'],
+    ['limit=0x10', 'limit'],
+    ['limit=1.5', 'limit'],
+    ['limit=010', 'limit'],
+    ['limit=+5', 'limit'],
+    ['limit=5&limit=6', 'limit'],
+    ['before_id=1e400', 'before_id'],
+    ['before_id=99999999999999999', 'before_id'],
+    ['client=not-an-ip', 'client'],
+    ['client=10.064.0.7', 'client'],
+    ['client=p:ABCDEF0123456789abcdef01', 'client'],
+  ])('refuses %s with 400 naming the field', async (query, field) => {
+    const response = await get(`/api/events?${query}`);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining(field) });
+  });
+
+  it('refuses a device that is neither an address nor a pseudonym', async () => {
+    const response = await get('/api/devices/not-an-ip/apps');
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining('params/client') });
+  });
+
+});
+
+describe('error bodies', () => {
+  const shaped = (status: number, error: string) => ({ status, body: { error, message: expect.any(String) } });
+  it.each([
+    ['GET', '/nope', undefined, {}, shaped(404, 'not_found')],
+    ['GET', '/api/nope', undefined, analyst, shaped(404, 'not_found')],
+    ['GET', '/dashboard/missing.js', undefined, {}, shaped(404, 'not_found')],
+    ['PUT', '/api/session', undefined, {}, shaped(405, 'method_not_allowed')],
+    ['DELETE', '/api/events', undefined, analyst, shaped(405, 'method_not_allowed')],
+    ['POST', '/api/session', 'x'.repeat(70_000), { 'content-type': 'application/json' }, shaped(413, 'payload_too_large')],
+    ['POST', '/api/session', 'token', { 'content-type': 'text/plain' }, shaped(415, 'unsupported_media_type')],
+    ['POST', '/api/session', '{"token":', { 'content-type': 'application/json' }, shaped(400, 'bad_request')],
+    ['POST', '/api/session', '{}', { 'content-type': 'application/json' }, shaped(400, 'invalid_request')],
+    ['GET', '/feed', undefined, {}, shaped(401, 'unauthenticated')],
+    ['GET', '/feed?colour=red', undefined, analyst, shaped(400, 'bad_filter')],
+  ] as const)('%s %s answers %j', async (method, url, payload, headers, expected) => {
+    const response = await app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload }) });
+    expect({ status: response.statusCode, body: response.json() }).toEqual(expected);
+  });
+
+  it('names the methods a path serves in Allow', async () => {
+    const response = await app.inject({ method: 'PUT', url: '/api/session' });
+    expect(String(response.headers.allow).split(', ').sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST']);
+  });
+});
+
 describe('GET /api/stats', () => {
   it('aggregates over the default window of 24 hours', async () => {
     const response = await get('/api/stats');
