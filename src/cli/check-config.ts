@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, formatProblem, inspectConfig, loadConfig, type ConfigInspection } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MIN_KEY_LENGTH } from '../events/pseudonymiser.js';
 import { ADMIN_TOKEN_ENV } from '../http/auth.js';
-import { Policy } from '../policy/policy.js';
+import { Policy, PolicyError } from '../policy/policy.js';
 import { loadDetection } from '../tagging/detection.js';
 import { COMMAND_HELP } from './help.js';
 
@@ -12,9 +12,9 @@ const SECRET_KEY = /token|secret|password/i;
 
 /**
  * `wachtpost check-config FILE [--json]`: prints the effective configuration and exits 0,
- * or lists every problem as FILE:LINE: field: message and exits 1 (2 for usage errors).
- * The catalogue, watch list, GeoIP databases and policy it names are loaded and checked
- * too; expired exemptions are reported as warnings.
+ * or lists every problem as FILE:LINE: field: message, in line order, and exits 1 (2 for
+ * usage errors). Schema, addresses and the policy (against the catalogue, watch list and
+ * GeoIP databases it names) are all checked in one pass; expired exemptions are warnings.
  */
 export async function checkConfig(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   let parsed;
@@ -29,27 +29,54 @@ export async function checkConfig(argv: string[], out: NodeJS.WritableStream, er
     err.write(`${COMMAND_HELP['check-config'].usage}\n`);
     return 2;
   }
+  let inspection: ConfigInspection;
   try {
-    const config = loadConfig({ file });
-    let policy: Policy;
-    try {
-      const detection = loadDetection(config);
-      policy = Policy.compile(config, detection.catalogue, detection.watchlist);
-    } catch (error) {
-      err.write(`${file}: ${(error as Error).message}\n`);
-      return 1;
-    }
-    for (const expired of policy.expired) err.write(`${file}: warning: exemption ${expired}; it no longer applies\n`);
-    for (const warning of environmentWarnings(config)) err.write(`${file}: warning: ${warning}\n`);
-    const shown = redact(config);
-    out.write(parsed.values.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown));
-    return 0;
+    inspection = inspectConfig({ file });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     err.write(`${error.message}\n`);
-    const unreadable = error.problems.length === 1 && error.problems[0]!.message.startsWith('cannot read');
-    return unreadable ? 2 : 1;
+    return error.problems.length === 1 && error.problems[0]!.message.startsWith('cannot read') ? 2 : 1;
   }
+  // The policy is judged against the catalogue even when other settings are wrong, so one
+  // run lists every problem; only a policy or detection section the schema refused cannot be.
+  const problems = [...inspection.problems];
+  let policy: Policy | null = null;
+  if (['mode', 'detection', 'policy'].every((setting) => inspection.schemaValid(setting))) {
+    try {
+      const config = inspection.raw as Config;
+      const detection = loadDetection(config);
+      policy = Policy.compile(config, detection.catalogue, detection.watchlist);
+    } catch (error) {
+      if (!(error instanceof PolicyError)) {
+        // A catalogue, watch-list or GeoIP file: its message names that file (and line).
+        problems.push({ path: 'detection', message: (error as Error).message });
+      } else {
+        for (const found of error.problems) {
+          const path = found.path.join('.');
+          // The same field may already be reported, more precisely, by the configuration's checks.
+          if (!problems.some((problem) => problem.path === path)) problems.push(inspection.source.locate(found.path.map(String), found.message));
+        }
+      }
+    }
+  }
+  if (problems.length > 0) {
+    problems.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity));
+    err.write(`${problems.map((problem) => formatProblem(file, problem)).join('\n')}\n`);
+    return 1;
+  }
+  let config: Config;
+  try {
+    config = loadConfig({ file });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    err.write(`${error.message}\n`);
+    return 1;
+  }
+  for (const expired of policy?.expired ?? []) err.write(`${file}: warning: exemption ${expired}; it no longer applies\n`);
+  for (const warning of environmentWarnings(config)) err.write(`${file}: warning: ${warning}\n`);
+  const shown = redact(config);
+  out.write(parsed.values.json ? `${JSON.stringify(shown, null, 2)}\n` : stringify(shown));
+  return 0;
 }
 
 /** What the file cannot say for itself: secrets that come from the environment. */

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import ipaddr from 'ipaddr.js';
 import { parseDnstapTarget } from './dnstap-target.js';
-import { parseHostPort } from './address.js';
+import { parseHostPort, strictCidr, strictIp } from './address.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from './yaml-source.js';
 
@@ -43,11 +42,24 @@ const OVERRIDE_PATHS: Record<keyof ConfigOverrides, string[]> = {
   logFormat: ['log', 'format'],
 };
 
+/** A configuration file read and checked, whether or not it passed. */
+export interface ConfigInspection {
+  readonly file: string;
+  /** The settings with defaults filled in; a Config only when `problems` is empty. */
+  readonly raw: Record<string, unknown>;
+  readonly source: YamlSource;
+  /** Schema and semantic problems together, each with its line where it has one. */
+  readonly problems: ConfigProblem[];
+  /** Whether the schema found nothing wrong at or below this top-level setting (e.g. "policy"). */
+  schemaValid(setting: string): boolean;
+}
+
 /**
- * YAML → defaults → flag overrides → schema validation → semantic checks → resolv.conf
- * for empty upstreams → deep freeze. Throws ConfigError listing every problem with its line.
+ * YAML → defaults → flag overrides → schema validation and semantic checks (both, always,
+ * so one pass lists every problem). Throws ConfigError only when there is nothing to check:
+ * an unreadable file, broken YAML, or a document that is not a mapping.
  */
-export function loadConfig(options: LoadOptions = {}): Config {
+export function inspectConfig(options: LoadOptions = {}): ConfigInspection {
   const file = options.file ?? '<config>';
   let text = options.text;
   if (text === undefined && options.file !== undefined) {
@@ -62,15 +74,29 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ path: '', line: 1, message: 'must be a mapping of settings' }], file);
   }
+  const settings = raw as Record<string, unknown>;
   if (options.shared !== undefined) {
-    (raw as Record<string, unknown>).mode = options.shared.mode;
-    (raw as Record<string, unknown>).policy = structuredClone(options.shared.policy);
+    settings.mode = options.shared.mode;
+    settings.policy = structuredClone(options.shared.policy);
   }
-  applyOverrides(raw as Record<string, unknown>, options.overrides ?? {}, source.overridden);
+  applyOverrides(settings, options.overrides ?? {}, source.overridden);
+  const schemaProblems = validate(settings) ? [] : source.schemaProblems(validate.errors ?? []);
+  return {
+    file,
+    raw: settings,
+    source,
+    problems: [...schemaProblems, ...semanticProblems(settings, source)],
+    schemaValid: (setting) => !schemaProblems.some((problem) => problem.path === setting || problem.path.startsWith(`${setting}.`)),
+  };
+}
 
-  const problems = validate(raw) ? semanticProblems(raw, source) : source.schemaProblems(validate.errors ?? []);
+/**
+ * inspectConfig, then resolv.conf for empty upstreams and a deep freeze. Throws ConfigError
+ * listing every problem with its line.
+ */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const { file, raw, problems } = inspectConfig(options);
   if (problems.length > 0) throw new ConfigError(problems, file);
-
   const config = raw as Config;
   if (config.upstream.servers.length === 0) {
     config.upstream.servers = systemNameservers(options.resolvConfPath ?? '/etc/resolv.conf', file);
@@ -92,8 +118,11 @@ function applyOverrides(raw: Record<string, unknown>, overrides: ConfigOverrides
   }
 }
 
-/** Checks the schema cannot express: addresses, ranges and relations between fields. */
-function semanticProblems(config: Config, source: YamlSource): ConfigProblem[] {
+/**
+ * Checks the schema cannot express: addresses, ranges and relations between fields. Runs
+ * on settings the schema may have refused, so every value is type-checked before use.
+ */
+function semanticProblems(settings: Record<string, unknown>, source: YamlSource): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const check = (path: Array<string | number>, test: () => void): void => {
     try {
@@ -102,31 +131,47 @@ function semanticProblems(config: Config, source: YamlSource): ConfigProblem[] {
       problems.push(source.locate(path.map(String), (error as Error).message));
     }
   };
-  config.dns.listen.forEach((text, i) => check(['dns', 'listen', i], () => parseHostPort(text, 53)));
-  config.upstream.servers.forEach((text, i) =>
-    check(['upstream', 'servers', i], () => {
-      if (parseHostPort(text, 53).port === 0) throw new Error(`"${text}": an upstream needs a real port`);
-    }),
-  );
-  check(['http', 'listen'], () => parseHostPort(config.http.listen, 8080));
-  if (config.dnstap.target !== '') check(['dnstap', 'target'], () => parseDnstapTarget(config.dnstap.target));
-  if (config.siem.syslog.target !== '') check(['siem', 'syslog', 'target'], () => parseHostPort(config.siem.syslog.target, 514));
-  check(['redis', 'url'], () => {
-    if (config.redis.url !== '' && !/^rediss?:\/\/[^/\s]+/.test(config.redis.url)) throw new Error(`"${config.redis.url}" is not a redis:// or rediss:// URL`);
+  const at = (path: Array<string | number>): unknown =>
+    path.reduce<unknown>((value, step) => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[step] : undefined), settings);
+  /** Runs `test` on the string at `path`, if one is there (and, with `skipEmpty`, not empty). */
+  const text = (path: Array<string | number>, test: (value: string) => void, skipEmpty = false): void => {
+    const value = at(path);
+    if (typeof value === 'string' && !(skipEmpty && value === '')) check(path, () => test(value));
+  };
+  const texts = (path: Array<string | number>, test: (value: string) => void): void => {
+    const list = at(path);
+    if (Array.isArray(list)) list.forEach((_value, i) => text([...path, i], test));
+  };
+  const hostPort = (defaultPort: number) => (value: string) => void parseHostPort(value, defaultPort);
+
+  texts(['dns', 'listen'], hostPort(53));
+  texts(['upstream', 'servers'], (value) => {
+    if (parseHostPort(value, 53).port === 0) throw new Error(`"${value}": an upstream needs a real port`);
   });
-  config.access.allow.forEach((text, i) =>
-    check(['access', 'allow', i], () => {
-      if (!ipaddr.isValidCIDR(text)) throw new Error(`"${text}" is not a CIDR range like 10.64.0.0/10`);
-    }),
-  );
-  check(['cache', 'min_ttl'], () => {
-    if (config.cache.min_ttl > config.cache.max_ttl) throw new Error(`must not exceed cache.max_ttl (${config.cache.max_ttl})`);
+  text(['http', 'listen'], hostPort(8080));
+  texts(['http', 'trusted_proxies'], strictCidr);
+  text(['dnstap', 'target'], (value) => void parseDnstapTarget(value), true);
+  text(['siem', 'syslog', 'target'], hostPort(514), true);
+  text(['redis', 'url'], (value) => {
+    if (value !== '' && !/^rediss?:\/\/[^/\s]+/.test(value)) throw new Error(`"${value}" is not a redis:// or rediss:// URL`);
   });
-  check(['upstream', 'attempt_timeout_ms'], () => {
-    if (config.upstream.attempt_timeout_ms > config.upstream.timeout_ms) {
-      throw new Error(`must not exceed upstream.timeout_ms (${config.upstream.timeout_ms})`);
-    }
-  });
+  texts(['access', 'allow'], strictCidr);
+  const groups = at(['policy', 'groups']);
+  if (Array.isArray(groups)) groups.forEach((_group, i) => texts(['policy', 'groups', i, 'cidrs'], strictCidr));
+  text(['policy', 'sinkhole', 'ipv4'], (value) => {
+    if (strictIp(value) !== 4) throw new Error(`"${value}" is not an IPv4 address`);
+  }, true);
+  text(['policy', 'sinkhole', 'ipv6'], (value) => {
+    if (strictIp(value) !== 6) throw new Error(`"${value}" is not an IPv6 address`);
+  }, true);
+  text(['policy', 'sinkhole', 'listen'], hostPort(80), true);
+  /** `path`'s number must not exceed `limit`'s, when both are numbers. */
+  const atMost = (path: string[], limit: string[]): void => {
+    const [value, bound] = [at(path), at(limit)];
+    if (typeof value === 'number' && typeof bound === 'number' && value > bound) problems.push(source.locate(path, `must not exceed ${limit.join('.')} (${bound})`));
+  };
+  atMost(['cache', 'min_ttl'], ['cache', 'max_ttl']);
+  atMost(['upstream', 'attempt_timeout_ms'], ['upstream', 'timeout_ms']);
   return problems;
 }
 
@@ -141,8 +186,8 @@ export function systemNameservers(path: string, file: string): string[] {
   const servers: string[] = [];
   for (const line of text.split('\n')) {
     const [keyword, address] = line.replace(/[#;].*/, '').trim().split(/\s+/);
-    // Link-local addresses with a zone (fe80::1%eth0) cannot be expressed as HOST:PORT.
-    if (keyword === 'nameserver' && address !== undefined && !address.includes('%') && ipaddr.isValid(address)) {
+    // Strictly written only: a zone (fe80::1%eth0) cannot be expressed as HOST:PORT.
+    if (keyword === 'nameserver' && address !== undefined && isStrictIp(address)) {
       servers.push(address.includes(':') ? `[${address}]:53` : `${address}:53`);
     }
   }
@@ -150,4 +195,13 @@ export function systemNameservers(path: string, file: string): string[] {
     throw new ConfigError([{ path: 'upstream.servers', message: `empty, and ${path} lists no usable nameserver; set upstream.servers or --upstream` }], file);
   }
   return servers;
+}
+
+function isStrictIp(text: string): boolean {
+  try {
+    strictIp(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

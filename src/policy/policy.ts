@@ -26,6 +26,21 @@ export interface Group {
 
 const DAY_MS = 86_400_000;
 
+/** One thing wrong with the policy, at its field (e.g. ["policy", "block_apps", 2]). */
+export interface PolicyProblem {
+  readonly path: ReadonlyArray<string | number>;
+  readonly message: string;
+}
+
+/** The policy refers to what the catalogue or the groups do not have; lists every such reference. */
+export class PolicyError extends Error {
+  override readonly name = 'PolicyError';
+
+  constructor(readonly problems: readonly PolicyProblem[]) {
+    super(`policy does not fit the catalogue:\n${problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('\n')}`);
+  }
+}
+
 /**
  * The compiled policy: groups, rules and exemptions checked against the catalogue once, so
  * a decision is a few set look-ups. Built whole and swapped whole on reload.
@@ -52,28 +67,28 @@ export class Policy {
     this.ipv6 = sinkhole ? addressBytes(settings.sinkhole.ipv6, 'ipv6') : settings.block_answer === 'null' ? Buffer.alloc(16) : null;
   }
 
-  /** Compiles the policy; throws an Error listing every reference to an unknown app or group. */
+  /** Compiles the policy; throws a PolicyError listing every reference to an unknown app or group, each at its field. */
   static compile(config: Config, catalogue: Catalogue, watchlist: ReadonlySet<string>, now = Date.now()): Policy {
     const settings = config.policy;
     const policy = new Policy(settings, config.mode, watchlist);
     const appIds = new Set(catalogue.apps.map((app) => app.id));
-    const problems: string[] = [];
-    const unknownApps = (where: string, ids: readonly string[]): void => {
-      for (const id of ids) if (!appIds.has(id)) problems.push(`${where}: unknown app "${id}"`);
-    };
-    unknownApps('policy.block_apps', settings.block_apps);
+    const problems: PolicyProblem[] = [];
+    const problem = (path: Array<string | number>, message: string): void => void problems.push({ path: ['policy', ...path], message });
+    const unknownApps = (path: Array<string | number>, ids: readonly string[]): void =>
+      ids.forEach((id, i) => {
+        if (!appIds.has(id)) problem([...path, i], `unknown app "${id}"`);
+      });
+    unknownApps(['block_apps'], settings.block_apps);
     if (settings.block_answer === 'sinkhole') {
-      if (!ipaddr.IPv4.isValidFourPartDecimal(settings.sinkhole.ipv4)) problems.push('policy.sinkhole.ipv4: block_answer sinkhole needs an IPv4 address');
-      if (settings.sinkhole.ipv6 !== '' && !ipaddr.IPv6.isValid(settings.sinkhole.ipv6)) problems.push('policy.sinkhole.ipv6: not an IPv6 address');
+      if (!ipaddr.IPv4.isValidFourPartDecimal(settings.sinkhole.ipv4)) problem(['sinkhole', 'ipv4'], 'block_answer sinkhole needs an IPv4 address');
+      if (settings.sinkhole.ipv6 !== '' && !ipaddr.IPv6.isValid(settings.sinkhole.ipv6)) problem(['sinkhole', 'ipv6'], 'not an IPv6 address');
     }
     const exemptionsByGroup = new Map<string, Exemption[]>();
     settings.exemptions.forEach((exemption, i) => {
-      unknownApps(`policy.exemptions.${i} (${exemption.id})`, exemption.apps);
-      if (!settings.groups.some((group) => group.name === exemption.group)) {
-        problems.push(`policy.exemptions.${i} (${exemption.id}): unknown group "${exemption.group}"`);
-      }
+      unknownApps(['exemptions', i, 'apps'], exemption.apps);
+      if (!settings.groups.some((group) => group.name === exemption.group)) problem(['exemptions', i, 'group'], `exemption ${exemption.id}: unknown group "${exemption.group}"`);
       const until = Date.parse(`${exemption.expires}T00:00:00Z`) + DAY_MS;
-      if (Number.isNaN(until)) problems.push(`policy.exemptions.${i} (${exemption.id}): expires is not a date`);
+      if (Number.isNaN(until)) problem(['exemptions', i, 'expires'], `exemption ${exemption.id}: expires is not a date`);
       if (until <= now) policy.expired.push(`${exemption.id} (group ${exemption.group}) expired on ${exemption.expires}`);
       const list = exemptionsByGroup.get(exemption.group) ?? [];
       list.push({ id: exemption.id, apps: new Set(exemption.apps), until });
@@ -81,9 +96,9 @@ export class Policy {
     });
     const names = new Set<string>();
     settings.groups.forEach((settingsGroup, i) => {
-      if (names.has(settingsGroup.name)) problems.push(`policy.groups.${i}: group "${settingsGroup.name}" is defined twice`);
+      if (names.has(settingsGroup.name)) problem(['groups', i, 'name'], `group "${settingsGroup.name}" is defined twice`);
       names.add(settingsGroup.name);
-      if (settingsGroup.managed_apps) unknownApps(`policy.groups.${i} (${settingsGroup.name}).managed_apps`, settingsGroup.managed_apps);
+      if (settingsGroup.managed_apps) unknownApps(['groups', i, 'managed_apps'], settingsGroup.managed_apps);
       const group: Group = {
         name: settingsGroup.name,
         organisation: settingsGroup.organisation,
@@ -91,15 +106,15 @@ export class Policy {
         managedApps: settingsGroup.managed_apps ? new Set(settingsGroup.managed_apps) : null,
         exemptions: exemptionsByGroup.get(settingsGroup.name) ?? [],
       };
-      for (const cidr of settingsGroup.cidrs) {
+      settingsGroup.cidrs.forEach((cidr, j) => {
         try {
           policy.groups.add(cidr, group);
         } catch {
-          problems.push(`policy.groups.${i} (${settingsGroup.name}): "${cidr}" is not a CIDR range`);
+          problem(['groups', i, 'cidrs', j], `"${cidr}" is not a CIDR range`);
         }
-      }
+      });
     });
-    if (problems.length > 0) throw new Error(`policy does not fit the catalogue:\n${problems.join('\n')}`);
+    if (problems.length > 0) throw new PolicyError(problems);
     return policy;
   }
 

@@ -58,7 +58,7 @@ describe('wachtpost check-config', () => {
       'policy:\n  block_apps: [tiktak]\n  exemptions:\n    - { id: EX-1, group: nobody, apps: [tiktok], legal_basis: other, reason: r, approved_by: a, expires: 2099-01-01 }\n',
     );
     expect(result.code).toBe(1);
-    expect(result.err).toContain('policy.block_apps: unknown app "tiktak"');
+    expect(result.err).toContain('wachtpost.yaml:3: policy.block_apps.0: unknown app "tiktak"');
     expect(result.err).toContain('unknown group "nobody"');
   });
 
@@ -69,4 +69,29 @@ describe('wachtpost check-config', () => {
     expect(result.code).toBe(0);
     expect(result.err).toContain('warning: exemption EX-OLD (group fiod) expired on 2020-01-01');
   });
+
+  it('reports schema, address and policy problems in one pass, each with its line, in line order', async () => {
+    const result = await run(
+      [
+        /* 2 */ 'dns: { udp_size: 99999 }',
+        /* 3 */ 'access: { allow: ["010.64.0.0/10"] }',
+        /* 4 */ 'policy:',
+        /* 5 */ '  block_apps: [tiktak]',
+        /* 6 */ '  groups: [{ name: fiod, organisation: FIOD, cidrs: ["10.1/16"] }]',
+        /* 7 */ '  exemptions:',
+        /* 8 */ '    - { id: EX-1, group: nobody, apps: [tiktok], legal_basis: other, reason: r, approved_by: a, expires: 2099-01-01 }',
+        '',
+      ].join('\n'),
+    );
+    expect(result.code).toBe(1);
+    const lines = result.err.trim().split('\n').map((line) => line.replace(/^.*wachtpost\.yaml:/, ''));
+    expect(lines).toEqual([
+      '2: dns.udp_size: must be <= 4096',
+      expect.stringMatching(/^3: access\.allow\.0: "010\.64\.0\.0\/10": "010\.64\.0\.0" is not an IPv4 address/),
+      '5: policy.block_apps.0: unknown app "tiktak"',
+      expect.stringMatching(/^6: policy\.groups\.0\.cidrs\.0: "10\.1\/16": "10\.1" is not an IPv4 address/),
+      '8: policy.exemptions.0.group: exemption EX-1: unknown group "nobody"',
+    ]);
+  });
 });
+
