@@ -49,10 +49,6 @@ export class FeedClients {
     this.timer ??= setInterval(this.tick, this.scope.settings.heartbeatMs).unref();
   }
 
-  closeAll(): void {
-    for (const client of this.clients.keys()) client.close(CloseCode.GOING_AWAY, 'server shutting down');
-  }
-
   /** Closes every client opened with access `key` (a session or a token that ended). */
   closeOwnedBy(key: string, code: number, reason: string): void {
     for (const [client, keys] of this.clients) if (keys.includes(key)) client.close(code, reason);

@@ -1,7 +1,10 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { pageOf, type Page } from './page.js';
 
-/** One administrator action on personal data, kept for `history.retention_days.audit`. */
+/** What came of an attempt to re-identify a device. */
+export type AuditOutcome = 'disclosed' | 'not_found' | 'refused';
+
+/** One attempt at an action on personal data, allowed or not, kept for `history.retention_days.audit`. */
 export interface AuditEntry {
   id: number;
   ts: number;
@@ -13,25 +16,27 @@ export interface AuditEntry {
   reason: string;
   /** Whether an address was found (and so disclosed). */
   found: boolean;
+  /** disclosed, not_found, or refused (the caller may not re-identify: nothing was looked up). */
+  outcome: AuditOutcome;
 }
 
 interface AuditRow extends Omit<AuditEntry, 'found'> {
   found: number;
 }
 
-/** The append-only trail of who re-identified which device, when and why. */
+/** The append-only trail of who re-identified (or tried to re-identify) which device, when and why. */
 export class AuditLog {
-  private readonly insert: Statement<[number, string, string, string, string, number]>;
+  private readonly insert: Statement<[number, string, string, string, string, number, AuditOutcome]>;
   private readonly list: Statement<[number, number], AuditRow>;
 
   constructor(db: Database) {
-    this.insert = db.prepare('INSERT INTO audit (ts, principal, action, subject, reason, found) VALUES (?, ?, ?, ?, ?, ?)');
-    this.list = db.prepare('SELECT id, ts, principal, action, subject, reason, found FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?');
+    this.insert = db.prepare('INSERT INTO audit (ts, principal, action, subject, reason, found, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.list = db.prepare('SELECT id, ts, principal, action, subject, reason, found, outcome FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?');
   }
 
   /** Throws when the entry cannot be stored, so the caller can refuse to disclose anything. */
-  record(entry: Omit<AuditEntry, 'id'>): void {
-    this.insert.run(entry.ts, entry.principal, entry.action, entry.subject, entry.reason, entry.found ? 1 : 0);
+  record(entry: Omit<AuditEntry, 'id' | 'found'>): void {
+    this.insert.run(entry.ts, entry.principal, entry.action, entry.subject, entry.reason, entry.outcome === 'disclosed' ? 1 : 0, entry.outcome);
   }
 
   page(beforeId: number | null, limit: number): Page<AuditEntry> {

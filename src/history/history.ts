@@ -147,6 +147,15 @@ export class History {
     return address;
   }
 
+  /**
+   * Audits an attempt to re-identify by a principal without the right (an analyst), so the
+   * trail shows tries as well as disclosures. Throws when the entry cannot be stored.
+   */
+  refusePseudonym(pseudonym: string, principal: string, reason: string): void {
+    this.pseudonyms.refused(pseudonym, principal, reason);
+    this.log.warn({ principal, pseudonym }, 'pseudonym resolution refused: admin role needed');
+  }
+
   audit(beforeId: number | null, limit: number): Page<AuditEntry> {
     return this.auditLog.page(beforeId, limit);
   }

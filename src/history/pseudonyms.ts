@@ -60,7 +60,12 @@ export class PseudonymStore {
    */
   resolve(pseudonym: string, principal: string, reason: string): string | null {
     const address = this.lookup.get(pseudonym)?.address ?? this.pending.get(pseudonym)?.address ?? null;
-    this.audit.record({ ts: this.now(), principal, action: 'resolve_pseudonym', subject: pseudonym, reason, found: address !== null });
+    this.audit.record({ ts: this.now(), principal, action: 'resolve_pseudonym', subject: pseudonym, reason, outcome: address === null ? 'not_found' : 'disclosed' });
     return address;
+  }
+
+  /** Audits an attempt by someone who may not re-identify; nothing is looked up. Throws when it cannot be stored. */
+  refused(pseudonym: string, principal: string, reason: string): void {
+    this.audit.record({ ts: this.now(), principal, action: 'resolve_pseudonym', subject: pseudonym, reason, outcome: 'refused' });
   }
 }

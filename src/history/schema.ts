@@ -105,6 +105,11 @@ export const MIGRATIONS: readonly string[] = [
   -- Queries an event stands for (repeats folded into one event); older rows stand for one each.
   ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
   `,
+  `
+  -- What came of an attempt: refused attempts (a non-admin asking) are audited too.
+  ALTER TABLE audit ADD COLUMN outcome TEXT NOT NULL DEFAULT 'not_found';
+  UPDATE audit SET outcome = 'disclosed' WHERE found = 1;
+  `,
 ];
 
 /** Brings the database up to the current schema; refuses one written by a newer version. */

@@ -32,10 +32,8 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
   const clients = new FeedClients(options.hub, { ...DEFAULT_FEED_SETTINGS, ...options.settings }, options.counters, options.degraded, options.log.child({ component: 'feed' }));
   const starts = new WeakMap<FastifyRequest, FeedStart>();
   const unsubscribe = options.auth.onAccessEnded((key, reason) => clients.closeOwnedBy(key, CloseCode.ACCESS_ENDED, reason));
-  app.addHook('onClose', async () => {
-    unsubscribe();
-    clients.closeAll();
-  });
+  // The server's pre-close hook has closed every socket with 1001 (http-server.ts) by now.
+  app.addHook('onClose', async () => unsubscribe());
   app.get(
     '/feed',
     {

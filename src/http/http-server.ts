@@ -12,6 +12,7 @@ import type { History } from '../history/history.js';
 import { apiRoutes } from './api-routes.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { roleGuards, type Authenticator, type OriginPolicy } from './auth.js';
+import { CloseCode } from '../feed/feed-protocol.js';
 import { docsRoutes } from './docs-routes.js';
 import { uniformErrors } from './errors.js';
 import { feedRoutes } from './feed-routes.js';
@@ -74,6 +75,13 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   await app.register(docsRoutes);
   await app.register(websocket, {
     options: { maxPayload: WS_MAX_PAYLOAD },
+    // The plugin's own pre-close hook closes sockets without a code (clients see 1005); feed
+    // clients are promised 1001, which tells them to reconnect elsewhere or later.
+    preClose(done) {
+      for (const client of this.websocketServer.clients) client.close(CloseCode.GOING_AWAY, 'server shutting down');
+      this.websocketServer.close();
+      done();
+    },
     // A client's oversized message or abrupt disconnect is its problem, not an error of ours.
     errorHandler: (error, socket, request) => {
       request.log.warn({ err: error.message }, 'websocket closed on error');

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
-import { BeforeId, COMMON_ERRORS, ErrorSchema, Limit, NextBeforeId, withHistory, type ApiRouteOptions } from './api-common.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { History } from '../history/history.js';
+import { BeforeId, COMMON_ERRORS, ErrorSchema, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const ResolveBody = Type.Object(
   {
@@ -24,13 +25,34 @@ const AuditSchema = Type.Object({
       subject: Type.String({ description: 'The pseudonym looked up' }),
       reason: Type.String(),
       found: Type.Boolean({ description: 'Whether an address was disclosed' }),
+      outcome: stringEnum(['disclosed', 'not_found', 'refused'], { description: 'refused: the caller lacks the admin role; nothing was looked up' }),
     }),
     { description: 'Newest first' },
   ),
   next_before_id: NextBeforeId,
 });
 
-/** Re-identification of pseudonymised devices, for administrators only, every use audited. */
+/**
+ * Before the body is validated, once it is parsed: a caller without the admin role is
+ * refused with 403, and the attempt is audited with whatever pseudonym and reason it gave.
+ */
+function refuseNonAdmins(history: History | null) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const principal = request.principal!;
+    if (principal.role === 'admin') return;
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const field = (value: unknown, max: number): string => (typeof value === 'string' ? value.slice(0, max) : '');
+    try {
+      history?.refusePseudonym(field(body.pseudonym, 64), principal.name, field(body.reason, 500));
+    } catch (error) {
+      request.log.error({ err: error, principal: principal.name }, 'refused pseudonym resolution could not be audited');
+    }
+    await reply.code(403).send({ error: 'forbidden', message: 'this needs the admin role' });
+    return reply;
+  };
+}
+
+/** Re-identification of pseudonymised devices, for administrators only, every attempt audited. */
 export async function pseudonymRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
   app.post<{ Body: ResolveBody }>(
     '/api/pseudonyms/resolve',
@@ -38,11 +60,14 @@ export async function pseudonymRoutes(app: FastifyInstance, { history, guards }:
       schema: {
         tags: ['privacy'],
         summary: 'The address behind a pseudonym (admin; audited)',
-        description: 'Every call is recorded in the audit trail with the caller and the reason, found or not.',
+        description:
+          'Every call is recorded in the audit trail with the caller and the reason, found or not; so is a refused attempt by a caller without the admin role (outcome refused).',
         body: ResolveBody,
         response: { 200: Type.Object({ pseudonym: Type.String(), address: Type.String() }), 404: ErrorSchema, ...COMMON_ERRORS },
       },
-      onRequest: guards.admin,
+      // Any signed-in role gets this far, so that a refusal can be audited with the body it sent.
+      onRequest: guards.analyst,
+      preValidation: refuseNonAdmins(history),
     },
     withHistory<{ Body: ResolveBody }>(history, (history, request, reply) => {
       const { pseudonym, reason } = request.body;

@@ -39,13 +39,22 @@ describe('pseudonyms', () => {
       subject: pseudonym,
       reason: 'INC-42 lost phone',
       found: true,
+      outcome: 'disclosed',
     });
     expect(Math.abs(entry!.ts - Date.now())).toBeLessThan(5000);
   });
 
   it('audits a look-up that finds nothing', () => {
     expect(history.resolvePseudonym('p:000000000000000000000000', 'bob', 'curious')).toBeNull();
-    expect(history.audit(null, 10).items).toEqual([expect.objectContaining({ principal: 'bob', subject: 'p:000000000000000000000000', found: false })]);
+    expect(history.audit(null, 10).items).toEqual([expect.objectContaining({ principal: 'bob', subject: 'p:000000000000000000000000', found: false, outcome: 'not_found' })]);
+  });
+
+  it('audits a refused attempt without looking anything up', () => {
+    history.rememberPseudonym('p:000000000000000000000001', '10.64.3.9');
+    history.refusePseudonym('p:000000000000000000000001', 'carol', 'just looking');
+    expect(history.audit(null, 10).items).toEqual([
+      expect.objectContaining({ principal: 'carol', subject: 'p:000000000000000000000001', reason: 'just looking', found: false, outcome: 'refused' }),
+    ]);
   });
 
   it('resolves a pseudonym not yet written, and keeps the pair across a restart', async () => {

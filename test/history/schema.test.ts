@@ -2,13 +2,11 @@ import { join } from 'node:path';
 import Database, { type Database as Db } from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
-import { AuditLog } from '../../src/history/audit.js';
 import { openDatabase } from '../../src/history/database.js';
 import { EventQueries, type EventFilter } from '../../src/history/event-queries.js';
 import { hostingCountries, toRow, type EventRow } from '../../src/history/event-row.js';
 import { History } from '../../src/history/history.js';
 import { Inventory } from '../../src/history/inventory.js';
-import { PseudonymStore } from '../../src/history/pseudonyms.js';
 import { Purger } from '../../src/history/purge.js';
 import { MIGRATIONS } from '../../src/history/schema.js';
 import { StatsQueries } from '../../src/history/stats.js';
@@ -76,7 +74,7 @@ function columnsOf(db: Db, table: string): string[] {
 }
 
 /** Versions a released Wachtpost may have left a history at (1 was the first release). */
-const OLD_VERSIONS = [1, 2];
+const OLD_VERSIONS = [1, 2, 3];
 
 /**
  * A database at an older schema version, holding EVENTS, an inventory and a pseudonym pair.
@@ -91,8 +89,8 @@ function writeOldDatabase(version: number): void {
   const columns = columnsOf(db, 'events') as (keyof EventRow)[];
   const insertEvent = db.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`);
   const insertCountry = db.prepare('INSERT INTO event_countries (country, event_id) VALUES (?, ?)');
-  const pseudonyms = new PseudonymStore(db, new AuditLog(db), () => T0);
-  pseudonyms.remember(PSEUDONYM, '10.64.0.42');
+  const insertPseudonym = db.prepare('INSERT INTO pseudonyms (pseudonym, address, first_seen, last_seen) VALUES (?, ?, ?, ?)');
+  const insertAudit = db.prepare('INSERT INTO audit (ts, principal, action, subject, reason, found) VALUES (?, ?, ?, ?, ?, ?)');
   db.transaction(() => {
     for (const event of EVENTS) {
       const row = toRow(event);
@@ -100,7 +98,9 @@ function writeOldDatabase(version: number): void {
       for (const country of hostingCountries(event)) insertCountry.run(country, event.id);
     }
     new Inventory(db).write(EVENTS);
-    pseudonyms.write(EVENTS);
+    insertPseudonym.run(PSEUDONYM, '10.64.0.42', T0, T0 - 2 * HOUR);
+    insertAudit.run(T0, 'root', 'resolve_pseudonym', PSEUDONYM, 'INC-1', 1);
+    insertAudit.run(T0, 'root', 'resolve_pseudonym', 'p:ffffffffffffffffffffffff', 'INC-2', 0);
   })();
   db.close();
 }
@@ -148,6 +148,12 @@ describe('schema migrations', () => {
     expect(history.maxId()).toBe(8);
     expect(history.deviceApps(PSEUDONYM)).toMatchObject([{ id: 'tiktok', count: 1 }]);
     expect(history.resolvePseudonym(PSEUDONYM, 'admin', 'incident 42')).toBe('10.64.0.42');
+    // Audit entries from before outcomes were kept get theirs from `found`.
+    expect(history.audit(null, 10).items.map((entry) => [entry.reason, entry.found, entry.outcome])).toEqual([
+      ['incident 42', true, 'disclosed'],
+      ['INC-2', false, 'not_found'],
+      ['INC-1', true, 'disclosed'],
+    ]);
     const stats = history.stats('24h', T0 + 5 * HOUR);
     expect(stats.kinds).toEqual({ detection: 5, residual: 1, bypass: 1, query: 1 });
     expect(stats.actions).toEqual({ allow: 1, monitor: 2, block: 3, exempt: 1 });

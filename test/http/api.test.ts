@@ -85,12 +85,18 @@ describe('API access control', () => {
     }
   });
 
-  it('answers 403 to an analyst on admin routes', async () => {
+  it('answers 403 to an analyst on admin routes, and audits a refused re-identification', async () => {
     expect((await get('/api/audit')).statusCode).toBe(403);
     const response = await resolve({ pseudonym, reason: 'curious' }, analyst);
     expect(response.statusCode).toBe(403);
-    expect(response.json().error).toBe('forbidden');
-    expect(history.audit(null, 100).items.filter((entry) => entry.principal === 'alice')).toEqual([]);
+    expect(response.json()).toEqual({ error: 'forbidden', message: 'this needs the admin role' });
+    const tried = history.audit(null, 100).items.filter((entry) => entry.principal === 'alice');
+    expect(tried).toEqual([
+      { id: expect.any(Number), ts: expect.any(Number), principal: 'alice', action: 'resolve_pseudonym', subject: pseudonym, reason: 'curious', found: false, outcome: 'refused' },
+    ]);
+    // Even without a valid body: the attempt is refused and recorded, never answered with the schema's 400.
+    expect((await resolve({ pseudonym: 42 }, analyst)).statusCode).toBe(403);
+    expect(history.audit(null, 1).items[0]).toMatchObject({ principal: 'alice', subject: '', reason: '', outcome: 'refused' });
   });
 
   it('refuses a session cookie sent from a foreign origin', async () => {
@@ -285,6 +291,7 @@ describe('pseudonym resolution', () => {
       subject: pseudonym,
       reason: 'INC-7 compromised phone',
       found: true,
+      outcome: 'disclosed',
     });
     expect(JSON.stringify(audit)).not.toContain(ADMIN_TOKEN);
   });
@@ -294,7 +301,7 @@ describe('pseudonym resolution', () => {
     expect(response.statusCode).toBe(404);
     expect(response.json().error).toBe('unknown_pseudonym');
     const latest = (await get('/api/audit?limit=1', admin)).json().entries[0];
-    expect(latest).toMatchObject({ subject: 'p:ffffffffffffffffffffffff', found: false, principal: 'root' });
+    expect(latest).toMatchObject({ subject: 'p:ffffffffffffffffffffffff', found: false, outcome: 'not_found', principal: 'root' });
   });
 
   it('requires a reason', async () => {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { dig } from '../support/dig.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { sleep, spawnWachtpost, type ServedProcess } from './harness.js';
@@ -41,6 +42,19 @@ describe.each([1, 2])('wachtpost serve with %i worker(s)', (workers) => {
     expect(await served.exited).toBe(0);
     const after = await dig(server, 'slow.test.wachtpost', 'A', { timeoutSeconds: 1 });
     expect(after.status).toBe('TIMEOUT');
+  }, 30_000);
+});
+
+describe('wachtpost serve on SIGTERM', () => {
+  it('closes feed clients with 1001 "server shutting down"', async () => {
+    const token = 'process-admin-token-0123456789';
+    const served = await spawnWachtpost(['--upstream', `127.0.0.1:${up.port}`, '--workers', '1'], { WACHTPOST_ADMIN_TOKEN: token });
+    const socket = new WebSocket(`ws://127.0.0.1:${served.httpPort}/feed`, { headers: { authorization: `Bearer ${token}` } });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    await new Promise((resolve) => socket.once('open', resolve));
+    served.child.kill('SIGTERM');
+    expect(await closed).toEqual({ code: 1001, reason: 'server shutting down' });
+    expect(await served.exited).toBe(0);
   }, 30_000);
 });
 
