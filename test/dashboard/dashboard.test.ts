@@ -266,6 +266,18 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
     expect(problems).toEqual([]);
   });
 
+  it('returns to the sign-in form when its session is ended elsewhere (feed closed with 4001)', async () => {
+    const { page, context, problems } = await open();
+    await signIn(page);
+    await waitLive(page);
+    const [cookie] = await context.cookies();
+    // Signing out from another tab (or an administrator removing the token) ends the session.
+    const signOut = await fetch(`${base}/api/session`, { method: 'DELETE', headers: { cookie: `${cookie!.name}=${cookie!.value}` } });
+    expect(signOut.status).toBe(204);
+    await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(problems).toEqual([]);
+  });
+
   it('marks a folded event with ×N beside the name and counts every query it stands for', async () => {
     const { page, problems } = await open();
     await signIn(page);

@@ -9,6 +9,8 @@ const DEFAULT_HEARTBEAT_MS = 15_000;
 const MISSED_HEARTBEATS = 2.5;
 
 const CLOSE_TOO_SLOW = 4008;
+/** The sign-in the socket hung on ended: signed out elsewhere, expired, or the token removed. */
+const CLOSE_ACCESS_ENDED = 4001;
 const CLOSE_TOO_MANY = 1013;
 const CLOSE_POLICY = 1008;
 
@@ -215,7 +217,7 @@ export class FeedConnection {
       return;
     }
     // A refused upgrade (no session) shows up only as a close before any hello.
-    if (code === CLOSE_POLICY || !greeted) {
+    if (code === CLOSE_POLICY || code === CLOSE_ACCESS_ENDED || !greeted) {
       const signedIn = await sessionValid();
       // Stopped, or stopped and started again, while asking: the answer concerns no one.
       if (!this.running || this.socket !== null) return;
