@@ -89,30 +89,31 @@ async function silentListener(port: number): Promise<net.Server> {
   return server;
 }
 
+/**
+ * A real redis-server and a `wachtpost serve` on it; `count` detections are stored, Redis is
+ * killed and started again empty, and `count` more detections are sent and must be stored.
+ */
+async function throughEmptyRestart(name: string, count: number): Promise<{ redis: RedisServer; served: ServedProcess }> {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const served = await serveWithRedis(redis, name);
+  await detections(served, 'before', count);
+  await until(async () => (await storedNames(served)).length === count, 'the first events in the history');
+  await redis.kill();
+  await redis.start();
+  await detections(served, 'after', count);
+  await until(async () => (await storedNames(served)).filter((stored) => stored.startsWith('after')).length === count, 'the events after the restart in the history');
+  return { redis, served };
+}
+
 describe('wachtpost serve when Redis restarts empty', () => {
   it('stores the events written after the restart and reports healthy again', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const served = await serveWithRedis(redis, 'restart');
-    await detections(served, 'before', 5);
-    await until(async () => (await storedNames(served)).length === 5, 'the first events in the history');
-    await redis.kill();
-    await redis.start();
-    await detections(served, 'after', 5);
-    await until(async () => (await storedNames(served)).filter((name) => name.startsWith('after')).length === 5, 'the events after the restart in the history');
+    const { served } = await throughEmptyRestart('restart', 5);
     await until(async () => (await health(served)).status === 'ok', 'the node to report healthy');
   }, 60_000);
 
   it('ends a SIGTERM within the bound when Redis then goes silent, saying what it could not hand over', async () => {
-    const redis = await startRedis();
-    cleanups.push(() => redis.stop());
-    const served = await serveWithRedis(redis, 'silent');
-    await detections(served, 'before', 3);
-    await until(async () => (await storedNames(served)).length === 3, 'the first events in the history');
-    await redis.kill();
-    await redis.start();
-    await detections(served, 'after', 3);
-    await until(async () => (await storedNames(served)).length === 6, 'the events after the restart in the history');
+    const { redis, served } = await throughEmptyRestart('silent', 3);
     // Redis stops again, and its port now takes connections without ever answering.
     await redis.kill();
     await silentListener(redis.port);
