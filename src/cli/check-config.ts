@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { ConfigError, formatProblem, inspectConfig, loadConfig, type ConfigInspection } from '../config/load.js';
@@ -79,11 +80,14 @@ export async function checkConfig(argv: string[], out: NodeJS.WritableStream, er
   return 0;
 }
 
-/** What the file cannot say for itself: secrets that come from the environment. */
+/** What the file cannot say for itself: secrets that come from the environment, files that do not exist yet. */
 function environmentWarnings(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const warnings: string[] = [];
   if (config.privacy.pseudonymise && (env[config.privacy.key_env] ?? '').length < MIN_KEY_LENGTH) {
     warnings.push(`privacy.pseudonymise is on but ${config.privacy.key_env} holds no key of ${MIN_KEY_LENGTH}+ characters here; serve will refuse to start without it`);
+  }
+  if (config.detection.local_rules !== '' && !existsSync(config.detection.local_rules)) {
+    warnings.push(`detection.local_rules: ${config.detection.local_rules} does not exist yet; it adds nothing until the first rule is added`);
   }
   if (config.api.tokens.length === 0 && !env[ADMIN_TOKEN_ENV]) {
     warnings.push(`no api.tokens and no ${ADMIN_TOKEN_ENV}: feed, API and dashboard will refuse everyone`);

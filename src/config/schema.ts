@@ -112,6 +112,10 @@ export const ConfigSchema = Type.Object(
           default: true,
         }),
         catalogue: Type.String({ description: 'Directory of app files (*.yaml); empty = the catalogue shipped in geo/apps', default: '' }),
+        local_rules: Type.String({
+          description: "This installation's own apps and extra rules (YAML, see geo/README.md), kept apart from the catalogue so updates never touch them; empty = none",
+          default: '',
+        }),
         jurisdictions: Type.String({ description: 'Watch-list file; empty = geo/jurisdictions.yaml', default: '' }),
         bypass_endpoints: Type.String({ description: 'Public DNS-over-HTTPS resolvers whose lookup is a bypass attempt; empty = geo/doh-endpoints.yaml', default: '' }),
         geoip: section(

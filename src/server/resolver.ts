@@ -131,7 +131,8 @@ export class Resolver implements ResolverReadings {
     this.chain.detection.current = detection;
     this.chain.policy.current = policy;
     for (const expired of policy.expired) this.log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
-    this.log.info({ apps: detection.catalogue.apps.length, rules: detection.catalogue.ruleCount, mode: config.mode }, 'detection and policy reloaded');
+    const { apps, ruleCount, local } = detection.catalogue;
+    this.log.info({ apps: apps.length, rules: ruleCount, localApps: local.apps.length, localRules: local.rules.length, mode: config.mode }, 'detection and policy reloaded');
   }
 
   get replies(): ResolverReadings['replies'] {

@@ -19,8 +19,9 @@ const BATCH_MAX = 1000;
  * in-flight queries, hands over its last events and exits 0. Its events go to the primary,
  * which owns the hub, history, feed and HTTP, so nothing but DNS ever runs on this event
  * loop. A reload message from the primary (with a policy another instance shared, or
- * none), SIGHUP, or a change to the configuration, catalogue, watch-list or bypass-list
- * files reloads detection and policy; a broken file keeps the running version and says why.
+ * none), SIGHUP, or a change to the configuration, catalogue, local-rules, watch-list or
+ * bypass-list files reloads detection and policy; a broken file keeps the running version
+ * and says why.
  */
 export async function serveWorker(config: Config, log: Logger, source: LoadOptions, onReady: () => void): Promise<Resolver> {
   let draining = false;
@@ -45,6 +46,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
       source.file,
       config.detection.catalogue || SHIPPED.catalogue,
       ownersFileOf(config.detection.catalogue),
+      config.detection.local_rules || undefined,
       config.detection.jurisdictions || SHIPPED.jurisdictions,
       config.detection.bypass_endpoints || SHIPPED.bypassEndpoints,
     ].filter((path): path is string => path !== undefined),

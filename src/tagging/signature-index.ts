@@ -1,10 +1,15 @@
 import { MAX_NAME_LENGTH } from '../wire/constants.js';
 
+/** Where a rule comes from: the catalogue as published, or the operator's local rules file. */
+export type RuleOrigin = 'shipped' | 'local';
+
 /** One hostname rule of one app, as compiled into the index. */
 export interface Signature<App> {
   readonly app: App;
   /** The rule as written: a domain ("tiktokv.com") or an anchored pattern. */
   readonly rule: string;
+  /** So events and explain can tell an operator's own rule from a published one. */
+  readonly origin: RuleOrigin;
   /** Lower-cased wire form of the domain (or of the pattern's literal suffix), root label excluded. */
   readonly suffix: Buffer;
   /** For pattern rules: the whole name must match this; checked only for names ending in `suffix`. */
@@ -53,7 +58,7 @@ export class SignatureIndex<App> {
   /** Labels in the longest rule: labels further left can never change the answer. */
   private maxLabels = 0;
 
-  add(app: App, rule: string, domain: string, pattern: RegExp | null = null): void {
+  add(app: App, rule: string, domain: string, pattern: RegExp | null = null, origin: RuleOrigin = 'shipped'): void {
     const suffix = toWire(domain);
     let labels = 0;
     for (let pos = 0; pos < suffix.length; pos += suffix[pos]! + 1) labels++;
@@ -61,7 +66,7 @@ export class SignatureIndex<App> {
     this.ruleDepths[labels] = 1;
 
     // The table numbers its entries in the order added, as `signatures` is indexed.
-    this.signatures.push({ app, rule, suffix, pattern });
+    this.signatures.push({ app, rule, origin, suffix, pattern });
     const offset = this.wordCount;
     if (offset + MAX_WORDS > this.words.length) this.words = grown(this.words, offset + MAX_WORDS);
     const words = this.words.subarray(offset);
