@@ -29,6 +29,8 @@ export interface ResolverReadings {
   readonly upstreamStates: ReadonlyArray<{ readonly label: string; readonly failing: boolean }>;
   /** The dnstap writer's counts, or null when dnstap is off. */
   readonly dnstap: DnstapReadings | null;
+  /** The release of the catalogue tagging queries now. */
+  readonly catalogueVersion: string;
 }
 
 /** What the dnstap output reports. */
@@ -120,6 +122,18 @@ export class ResolverMetrics {
       collect() {
         const { hits, misses } = readings.cache;
         this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
+      },
+    });
+    new Gauge({
+      name: 'wachtpost_catalogue_info',
+      help: 'Always 1; the label names the catalogue release in use',
+      labelNames: ['version'],
+      // Every worker reports 1: the node's value is 1 too, not the number of workers.
+      aggregator: 'max',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.set({ version: readings.catalogueVersion }, 1);
       },
     });
     new Gauge({

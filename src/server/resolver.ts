@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { startNoticeServer } from '../policy/notice-server.js';
 import { Policy } from '../policy/policy.js';
 import { buildResolverChain, type ResolverChain } from './resolver-chain.js';
-import { loadDetection } from '../tagging/detection.js';
+import { loadDetection, type Detection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import type { EventSink } from '../events/event-sink.js';
@@ -62,6 +62,7 @@ export class Resolver implements ResolverReadings {
     const health = new UpstreamHealth(log.child({ component: 'upstream' }), upstreamHealth);
     const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]));
     health.track(chain.upstream.servers);
+    logCatalogue(log, chain.detection.current, config, 'detection and policy loaded');
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
     const recording = events !== null && config.detection.enabled;
@@ -131,8 +132,11 @@ export class Resolver implements ResolverReadings {
     this.chain.detection.current = detection;
     this.chain.policy.current = policy;
     for (const expired of policy.expired) this.log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
-    const { apps, ruleCount, local } = detection.catalogue;
-    this.log.info({ apps: apps.length, rules: ruleCount, localApps: local.apps.length, localRules: local.rules.length, mode: config.mode }, 'detection and policy reloaded');
+    logCatalogue(this.log, detection, config, 'detection and policy reloaded');
+  }
+
+  get catalogueVersion(): string {
+    return this.chain.detection.current.catalogue.info?.version ?? 'none';
   }
 
   get replies(): ResolverReadings['replies'] {
@@ -216,4 +220,13 @@ export class Resolver implements ResolverReadings {
     this.health?.close();
     await this.dnstapOutput?.close();
   }
+}
+
+/** Which catalogue release now tags queries, and what the local rules add to it. */
+function logCatalogue(log: Logger, detection: Detection, config: Config, message: string): void {
+  const { info, apps, ruleCount, local } = detection.catalogue;
+  log.info(
+    { catalogue: info?.version ?? 'none', apps: apps.length, rules: ruleCount, localApps: local.apps.length, localRules: local.rules.length, mode: config.mode },
+    message,
+  );
 }

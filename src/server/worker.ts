@@ -5,7 +5,7 @@ import { EventBatcher } from '../events/event-batcher.js';
 import { processMetrics } from '../metrics/process-metrics.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
-import { SHIPPED, ownersFileOf } from '../tagging/shipped-data.js';
+import { SHIPPED, infoFileOf, ownersFileOf } from '../tagging/shipped-data.js';
 import { WORKER_SLOT_ENV, type WorkerMessage } from './worker-messages.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
@@ -46,6 +46,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
       source.file,
       config.detection.catalogue || SHIPPED.catalogue,
       ownersFileOf(config.detection.catalogue),
+      infoFileOf(config.detection.catalogue),
       config.detection.local_rules || undefined,
       config.detection.jurisdictions || SHIPPED.jurisdictions,
       config.detection.bypass_endpoints || SHIPPED.bypassEndpoints,

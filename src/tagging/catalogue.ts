@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from '../config/yaml-source.js';
+import type { CatalogueInfo } from './catalogue-info.js';
 import { AppSchema, type App, type AppRule } from './catalogue-schema.js';
 import type { Owners } from './owners.js';
 import { SignatureIndex, normaliseName, toWire, type RuleOrigin } from './signature-index.js';
@@ -11,6 +12,8 @@ const validate = ajv.compile<App>(AppSchema);
 
 /** The validated catalogue and the index compiled from it. */
 export interface Catalogue {
+  /** Version and description; null for a bare directory of app files (tests, tools). */
+  readonly info: CatalogueInfo | null;
   /** The catalogue's own apps, then the operator's. */
   readonly apps: readonly App[];
   readonly index: SignatureIndex<App>;
@@ -109,7 +112,7 @@ export function loadCatalogue(dir: string, owners?: Owners): Catalogue {
 }
 
 /** Compiles the index over the catalogue's apps and the local additions, each rule marked with its origin. */
-export function compileCatalogue(shipped: ShippedApps, local: LocalAdditions = NO_ADDITIONS): Catalogue {
+export function compileCatalogue(shipped: ShippedApps, local: LocalAdditions = NO_ADDITIONS, info: CatalogueInfo | null = null): Catalogue {
   const index = new SignatureIndex<App>();
   let ruleCount = 0;
   const add = (app: App, rule: AppRule, origin: RuleOrigin): void => {
@@ -120,7 +123,7 @@ export function compileCatalogue(shipped: ShippedApps, local: LocalAdditions = N
   for (const app of shipped.apps) for (const rule of app.rules) add(app, rule, 'shipped');
   for (const app of local.apps) for (const rule of app.rules) add(app, rule, 'local');
   for (const { app, rule } of local.rules) add(app, rule, 'local');
-  return { apps: Object.freeze([...shipped.apps, ...local.apps]), index, ruleCount, local };
+  return { info, apps: Object.freeze([...shipped.apps, ...local.apps]), index, ruleCount, local };
 }
 
 export class CatalogueError extends Error {

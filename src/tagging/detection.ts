@@ -1,11 +1,12 @@
 import type { Config } from '../config/schema.js';
 import { loadBypassEndpoints, type BypassEndpoint } from './bypass-endpoints.js';
+import { loadCatalogueInfo } from './catalogue-info.js';
 import { compileCatalogue, loadShippedApps, type Catalogue } from './catalogue.js';
 import { GeoTagger } from './geo-tagger.js';
 import { loadWatchlist } from './jurisdictions.js';
 import { loadLocalRules } from './local-rules.js';
 import { loadOwners } from './owners.js';
-import { SHIPPED, ownersFileOf } from './shipped-data.js';
+import { SHIPPED, infoFileOf, ownersFileOf } from './shipped-data.js';
 import type { SignatureIndex } from './signature-index.js';
 
 /** Everything tagging consults, loaded and validated together so a reload swaps it whole. */
@@ -34,5 +35,6 @@ export function loadDetection(config: Config): Detection {
  */
 export function loadConfiguredCatalogue(settings: Config['detection']): Catalogue {
   const shipped = loadShippedApps(settings.catalogue || SHIPPED.catalogue, loadOwners(ownersFileOf(settings.catalogue)));
-  return compileCatalogue(shipped, settings.local_rules === '' ? undefined : loadLocalRules(settings.local_rules, shipped));
+  const local = settings.local_rules === '' ? undefined : loadLocalRules(settings.local_rules, shipped);
+  return compileCatalogue(shipped, local, loadCatalogueInfo(infoFileOf(settings.catalogue)));
 }

@@ -9,6 +9,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export const SHIPPED = {
   catalogue: join(root, 'geo/apps'),
   owners: join(root, 'geo/owners.yaml'),
+  info: join(root, 'geo/catalogue.yaml'),
   jurisdictions: join(root, 'geo/jurisdictions.yaml'),
   bypassEndpoints: join(root, 'geo/doh-endpoints.yaml'),
   /** Built from @ip-location-db/asn by `npm run build:geo`. */
@@ -18,5 +19,14 @@ export const SHIPPED = {
 
 /** The owners file of a catalogue directory: `owners.yaml` beside it, as geo/owners.yaml sits beside geo/apps. */
 export function ownersFileOf(catalogueDir: string): string {
-  return catalogueDir === '' ? SHIPPED.owners : join(dirname(resolve(catalogueDir)), 'owners.yaml');
+  return catalogueDir === '' ? SHIPPED.owners : besideCatalogue(catalogueDir, 'owners.yaml');
+}
+
+/** The version file of a catalogue directory: `catalogue.yaml` beside it, as geo/catalogue.yaml sits beside geo/apps. */
+export function infoFileOf(catalogueDir: string): string {
+  return catalogueDir === '' ? SHIPPED.info : besideCatalogue(catalogueDir, 'catalogue.yaml');
+}
+
+function besideCatalogue(catalogueDir: string, name: string): string {
+  return join(dirname(resolve(catalogueDir)), name);
 }

@@ -42,6 +42,7 @@ async function until(name: string, status: string): Promise<string> {
 
 describe('local rules in a running server', () => {
   it('tags (and here blocks) a name once a rule for it is appended, without a restart', async () => {
+    expect(served.output()).toMatch(/"catalogue":"\d{4}\.\d{2}\.\d{2}".*"localRules":0.*detection and policy loaded/);
     expect((await dig({ host: '127.0.0.1', port: served.port }, 'a.test.wachtpost', 'A')).status).toBe('NOERROR');
     // The file does not exist yet: the first rule creates it, by rename, in a watched directory.
     appendLocalRule(join(dir, 'local-rules.yaml'), { app: 'tiktok', domain: 'a.test.wachtpost', source: 'test', verified: '2026-12-03' }, shipped);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { sha256Hex } from '../../src/http/auth.js';
+import { loadCatalogueInfo } from '../../src/tagging/catalogue-info.js';
+import { SHIPPED } from '../../src/tagging/shipped-data.js';
 import { dig } from '../support/dig.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
 import { udpLoad } from '../support/udp-load.js';
@@ -170,6 +172,8 @@ describe('the SOC side of a running node', () => {
     expect(samples.get('wachtpost_cache_hits_total')! + samples.get('wachtpost_cache_misses_total')!).toBe(6);
     expect([...samples.keys()].some((key) => key.startsWith('wachtpost_upstream_latency_seconds_bucket{le="+Inf",server='))).toBe(true);
     expect(samples.get('wachtpost_feed_clients')).toBe(0);
+    // One release, reported once however many workers use it.
+    expect(samples.get(`wachtpost_catalogue_info{version="${loadCatalogueInfo(SHIPPED.info).version}"}`)).toBe(1);
     node.child.kill('SIGTERM');
     expect(await node.exited).toBe(0);
   }, 30_000);

@@ -21,6 +21,7 @@ const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings =
   upstreamServers: [],
   upstreamStates: [],
   dnstap: null,
+  catalogueVersion: '2026.12.03',
   ...overrides,
 });
 
@@ -31,7 +32,9 @@ describe('resolver metrics', () => {
     const tcp = { connections: 2, capReached: 1 };
     const metrics = new ResolverMetrics();
     const read = readings({ replies: { byRcode, dropped: 2 }, udpLosses: { oversized: 1, replies: 0 }, tcp });
+    let catalogueVersion = '2026.12.03';
     Object.defineProperty(read, 'cache', { get: () => ({ ...cache }) });
+    Object.defineProperty(read, 'catalogueVersion', { get: () => catalogueVersion });
     metrics.attach(read, { recorded: 5, dropped: 0, folded: 1 });
     byRcode[0] = 7;
     byRcode[3] = 2;
@@ -44,12 +47,17 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_tcp_connections')).toBe(2);
     expect(found.get('wachtpost_tcp_cap_reached_total')).toBe(1);
     expect(found.has('wachtpost_dnstap_sent_total')).toBe(false);
+    expect(found.get('wachtpost_catalogue_info{version="2026.12.03"}')).toBe(1);
     cache.hits = 9;
     cache.entries = 10;
     tcp.capReached = 4;
+    catalogueVersion = '2026.12.04';
     found = await samples(metrics.registry);
     expect(found.get('wachtpost_cache_hits_total')).toBe(9);
     expect(found.get('wachtpost_cache_entries')).toBe(10);
+    // After a reload only the release in use is reported.
+    expect(found.get('wachtpost_catalogue_info{version="2026.12.04"}')).toBe(1);
+    expect(found.has('wachtpost_catalogue_info{version="2026.12.03"}')).toBe(false);
     expect(found.get('wachtpost_events_folded_total')).toBe(1);
     expect(found.get('wachtpost_tcp_cap_reached_total')).toBe(4);
   });
