@@ -57,6 +57,14 @@ editors with a YAML language server and for CI checks.
 
   -h, --help     this text`,
   },
+  catalogue: {
+    usage: 'usage: wachtpost catalogue stats|bundle|verify|install|import|export [options]',
+    text: `Looks at, exchanges and extends the app catalogue (wachtpost catalogue with no
+subcommand lists each one's options).
+
+  stats     apps, rules and owners per owner country, and the release in use
+  -h, --help     this text`,
+  },
   token: {
     usage: 'usage: wachtpost token NAME [analyst|admin]',
     text: `Makes an API token for NAME with the role analyst (default) or admin. Prints the token
@@ -88,6 +96,7 @@ usage:
   wachtpost explain NAME [--config FILE] [--client IP] [--resolve] [--json]
                                             what would happen to a query for NAME
   wachtpost schema                          print the configuration's JSON Schema
+  wachtpost catalogue SUBCOMMAND            catalogue stats, signed bundles, import, export
   wachtpost token NAME [analyst|admin]      make an API token
   wachtpost version                         print the version (also --version)
   wachtpost help [COMMAND]                  this overview, or one command's flags

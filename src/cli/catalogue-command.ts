@@ -1,0 +1,40 @@
+import { ConfigError } from '../config/yaml-source.js';
+import { CatalogueError } from '../tagging/catalogue.js';
+import { statsCommand } from './catalogue-stats.js';
+import { UsageError } from './usage.js';
+
+const USAGE = `usage:
+  wachtpost catalogue stats [--config FILE] [--json]
+`;
+
+type Subcommand = (args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => number | Promise<number>;
+
+const SUBCOMMANDS: Record<string, Subcommand> = {
+  stats: statsCommand,
+};
+
+/**
+ * `wachtpost catalogue SUBCOMMAND`: look at, exchange and extend the catalogue. A problem
+ * with the files involved is one clear message and exit 1; wrong usage exits 2.
+ */
+export async function catalogueCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const [name, ...args] = argv;
+  const run = name === undefined ? undefined : SUBCOMMANDS[name];
+  if (run === undefined) {
+    err.write(name === undefined || name === 'help' ? USAGE : `unknown catalogue command "${name}"\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(args, out, err);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err.write(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ConfigError || error instanceof CatalogueError) {
+      err.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
