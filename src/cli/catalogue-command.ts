@@ -1,16 +1,24 @@
 import { ConfigError } from '../config/yaml-source.js';
 import { CatalogueError } from '../tagging/catalogue.js';
+import { BundleError } from '../tagging/catalogue-bundle.js';
+import { bundleCommand, installCommand, verifyCommand } from './catalogue-bundle-commands.js';
 import { statsCommand } from './catalogue-stats.js';
 import { UsageError } from './usage.js';
 
 const USAGE = `usage:
   wachtpost catalogue stats [--config FILE] [--json]
+  wachtpost catalogue bundle --key PRIVATE.pem [--dir DIR] -o FILE
+  wachtpost catalogue verify FILE [--config FILE]
+  wachtpost catalogue install FILE [--config FILE] [--allow-downgrade]
 `;
 
 type Subcommand = (args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => number | Promise<number>;
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
   stats: statsCommand,
+  bundle: bundleCommand,
+  verify: verifyCommand,
+  install: installCommand,
 };
 
 /**
@@ -31,7 +39,7 @@ export async function catalogueCommand(argv: string[], out: NodeJS.WritableStrea
       err.write(`${error.message}\n${USAGE}`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof CatalogueError) {
+    if (error instanceof ConfigError || error instanceof CatalogueError || error instanceof BundleError) {
       err.write(`${error.message}\n`);
       return 1;
     }

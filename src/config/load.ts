@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parseDnstapTarget } from './dnstap-target.js';
 import { parseHostPort, strictCidr, strictIp } from './address.js';
+import { parsePublicKey } from './public-key.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from './yaml-source.js';
 
@@ -155,6 +156,7 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   text(['redis', 'url'], (value) => {
     if (value !== '' && !/^rediss?:\/\/[^/\s]+/.test(value)) throw new Error(`"${value}" is not a redis:// or rediss:// URL`);
   });
+  texts(['detection', 'catalogue_keys'], (value) => void parsePublicKey(value));
   texts(['access', 'allow'], strictCidr);
   const groups = at(['policy', 'groups']);
   if (Array.isArray(groups)) groups.forEach((_group, i) => texts(['policy', 'groups', i, 'cidrs'], strictCidr));

@@ -111,7 +111,14 @@ export const ConfigSchema = Type.Object(
           description: 'false: a plain caching forwarder without canaries, tagging, policy or events; for measuring what detection costs',
           default: true,
         }),
-        catalogue: Type.String({ description: 'Directory of app files (*.yaml); empty = the catalogue shipped in geo/apps', default: '' }),
+        catalogue: Type.String({
+          description: 'Directory of app files (*.yaml), or a signed bundle file that `wachtpost catalogue install` writes; empty = the catalogue shipped in geo/apps',
+          default: '',
+        }),
+        catalogue_keys: Type.Array(Type.String({ minLength: 1 }), {
+          description: 'Ed25519 public keys, PEM or base64 DER SubjectPublicKeyInfo (as `wachtpost catalogue bundle` prints them): a bundle must be signed by one',
+          default: [],
+        }),
         local_rules: Type.String({
           description: "This installation's own apps and extra rules (YAML, see geo/README.md), kept apart from the catalogue so updates never touch them; empty = none",
           default: '',

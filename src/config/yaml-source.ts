@@ -55,15 +55,18 @@ export class YamlSource {
     return new YamlSource(file, doc.toJS() ?? {}, doc, lines);
   }
 
-  /** Turns ajv errors into problems at their lines; alternatives (anyOf of consts) become one list. */
-  schemaProblems(errors: readonly ErrorObject[]): ConfigProblem[] {
+  /**
+   * Turns ajv errors into problems at their lines; alternatives (anyOf of consts) become one
+   * list. `prefix` is where the validated value sits in the file, when it is not the whole.
+   */
+  schemaProblems(errors: readonly ErrorObject[], prefix: readonly string[] = []): ConfigProblem[] {
     const allowed = new Map<string, unknown[]>();
     for (const error of errors) {
       if (error.keyword === 'const') allowed.set(error.instancePath, [...(allowed.get(error.instancePath) ?? []), error.params.allowedValue]);
     }
     const problems: ConfigProblem[] = [];
     for (const error of errors) {
-      const path = error.instancePath.split('/').slice(1).map(decodePointer);
+      const path = [...prefix, ...error.instancePath.split('/').slice(1).map(decodePointer)];
       if (error.keyword === 'additionalProperties') {
         const key = String(error.params.additionalProperty);
         problems.push(this.locate([...path, key], `unknown setting "${key}"`, true));

@@ -5,7 +5,7 @@ import { EventBatcher } from '../events/event-batcher.js';
 import { processMetrics } from '../metrics/process-metrics.js';
 import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
-import { SHIPPED, infoFileOf, ownersFileOf } from '../tagging/shipped-data.js';
+import { detectionFiles } from '../tagging/detection.js';
 import { WORKER_SLOT_ENV, type WorkerMessage } from './worker-messages.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
@@ -42,15 +42,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     }
   };
   const watcher = new ReloadWatcher(
-    [
-      source.file,
-      config.detection.catalogue || SHIPPED.catalogue,
-      ownersFileOf(config.detection.catalogue),
-      infoFileOf(config.detection.catalogue),
-      config.detection.local_rules || undefined,
-      config.detection.jurisdictions || SHIPPED.jurisdictions,
-      config.detection.bypass_endpoints || SHIPPED.bypassEndpoints,
-    ].filter((path): path is string => path !== undefined),
+    [source.file, ...detectionFiles(config.detection)].filter((path): path is string => path !== undefined),
     () => reload('file changed'),
   );
   const stop = (reason: string): void => {

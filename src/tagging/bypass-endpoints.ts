@@ -1,28 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
-import { ConfigError, YamlSource } from '../config/yaml-source.js';
+import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from '../config/yaml-source.js';
 import type { App } from './catalogue-schema.js';
-import { SignatureIndex } from './signature-index.js';
+import { SignatureIndex, toWire } from './signature-index.js';
 
 const closed = { additionalProperties: false } as const;
 
-export const BypassEndpointsSchema = Type.Object(
+/** A public DNS-over-HTTPS resolver, as geo/doh-endpoints.yaml and catalogue bundles list them. */
+export const PublicEndpointSchema = Type.Object(
   {
-    endpoints: Type.Array(
-      Type.Object(
-        {
-          host: Type.String({ minLength: 1 }),
-          operator: Type.String({ minLength: 1 }),
-          source: Type.String({ minLength: 8 }),
-          verified: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
-        },
-        closed,
-      ),
-    ),
+    host: Type.String({ minLength: 1 }),
+    operator: Type.String({ minLength: 1 }),
+    source: Type.String({ minLength: 8 }),
+    verified: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' }),
   },
   closed,
 );
+
+export type PublicEndpoint = Static<typeof PublicEndpointSchema>;
+
+const BypassEndpointsSchema = Type.Object({ endpoints: Type.Array(PublicEndpointSchema) }, closed);
 
 /** A resolver a phone could use instead of the network's: public DoH, or an app's own HTTPDNS. */
 export interface BypassEndpoint {
@@ -34,22 +32,34 @@ export interface BypassEndpoint {
 
 const validate = new Ajv({ allErrors: true, strict: true }).compile<Static<typeof BypassEndpointsSchema>>(BypassEndpointsSchema);
 
-/**
- * Indexes the public endpoints of `file` together with the catalogue's vendor endpoints;
- * a name at or below any of them is a bypass attempt. ConfigError lists every problem.
- */
-export function loadBypassEndpoints(file: string, apps: readonly App[]): SignatureIndex<BypassEndpoint> {
+/** Loads a file of public DoH resolvers; ConfigError lists every problem. */
+export function loadPublicEndpoints(file: string): readonly PublicEndpoint[] {
   const source = YamlSource.parse(readFileSync(file, 'utf8'), file);
   if (!validate(source.value)) throw new ConfigError(source.schemaProblems(validate.errors ?? []), file);
-  const index = new SignatureIndex<BypassEndpoint>();
-  const add = (endpoint: BypassEndpoint, path: string[]): void => {
+  const problems = endpointProblems(source.value.endpoints, source, ['endpoints']);
+  if (problems.length > 0) throw new ConfigError(problems, file);
+  return deepFreeze(source.value.endpoints);
+}
+
+/** Hosts DNS cannot carry, in a schema-valid list found at `path` in `source`. */
+export function endpointProblems(endpoints: readonly PublicEndpoint[], source: YamlSource, path: readonly string[]): ConfigProblem[] {
+  return endpoints.flatMap((endpoint, i) => {
     try {
-      index.add(endpoint, endpoint.host, endpoint.host);
+      toWire(endpoint.host);
+      return [];
     } catch (error) {
-      throw new ConfigError([source.locate(path, (error as Error).message)], file);
+      return [source.locate([...path, String(i), 'host'], (error as Error).message)];
     }
-  };
-  source.value.endpoints.forEach((entry, i) => add({ host: entry.host, operator: entry.operator, app: null }, ['endpoints', String(i), 'host']));
+  });
+}
+
+/**
+ * Indexes the public endpoints together with the catalogue's vendor endpoints; a name at
+ * or below any of them is a bypass attempt.
+ */
+export function indexBypassEndpoints(endpoints: readonly PublicEndpoint[], apps: readonly App[]): SignatureIndex<BypassEndpoint> {
+  const index = new SignatureIndex<BypassEndpoint>();
+  for (const entry of endpoints) index.add({ host: entry.host, operator: entry.operator, app: null }, entry.host, entry.host);
   for (const app of apps) {
     for (const endpoint of app.dns_endpoints) index.add({ host: endpoint.host, operator: app.owner, app }, endpoint.host, endpoint.host);
   }

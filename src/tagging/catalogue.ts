@@ -2,6 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from '../config/yaml-source.js';
+import type { PublicEndpoint } from './bypass-endpoints.js';
 import type { CatalogueInfo } from './catalogue-info.js';
 import { AppSchema, type App, type AppRule } from './catalogue-schema.js';
 import type { Owners } from './owners.js';
@@ -49,6 +50,14 @@ export interface ShippedApps {
   readonly apps: readonly App[];
   readonly claims: Claims;
   readonly owners?: Owners;
+}
+
+/** A catalogue as published, from a directory laid out as geo/ or from a signed bundle. */
+export interface CatalogueRelease extends ShippedApps {
+  readonly owners: Owners;
+  readonly info: CatalogueInfo;
+  /** Public DoH resolvers a bundle carries; null for a directory (geo/doh-endpoints.yaml or detection.bypass_endpoints apply). */
+  readonly endpoints: readonly PublicEndpoint[] | null;
 }
 
 /** Who holds an app id, a domain or a pattern. */
@@ -132,9 +141,10 @@ export class CatalogueError extends Error {
 
 /**
  * What a schema cannot check of one schema-valid app at `path` in `source`: names DNS can
- * carry, anchored patterns, no id, domain or pattern claimed twice, and (given the owners
- * file) an owner it lists, with the same country. An operator's own (local) app may name
- * an owner the file does not list: its country is then the operator's word.
+ * carry (rules and HTTPDNS hosts), anchored patterns, no id, domain or pattern claimed
+ * twice, and (given the owners file) an owner it lists, with the same country. An
+ * operator's own (local) app may name an owner the file does not list: its country is then
+ * the operator's word.
  */
 export function appProblems(app: App, source: YamlSource, path: string[], claims: Claims, origin: RuleOrigin, owners?: Owners): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -148,6 +158,13 @@ export function appProblems(app: App, source: YamlSource, path: string[], claims
     if (invalid.length > 0) return;
     const holder = claims.take(claimKey(rule), claim);
     if (holder !== null) problems.push(source.locate(rulePath, `${describeRule(rule)} is already claimed by ${describeClaim(holder)}`));
+  });
+  app.dns_endpoints.forEach((endpoint, i) => {
+    try {
+      toWire(endpoint.host);
+    } catch (error) {
+      problems.push(source.locate([...path, 'dns_endpoints', String(i), 'host'], (error as Error).message));
+    }
   });
   if (owners !== undefined) problems.push(...ownerProblems(app, source, path, owners, origin));
   return problems;

@@ -17,20 +17,25 @@ export interface Owners {
 export function loadOwners(file: string): Owners {
   const source = YamlSource.parse(readFileSync(file, 'utf8'), file);
   if (!validate(source.value)) throw new ConfigError(source.schemaProblems(validate.errors ?? []), file);
-  const list = deepFreeze(source.value.owners);
+  return indexOwners(source.value.owners, source, ['owners']);
+}
+
+/** Indexes a schema-valid list of owners found at `path` in `source`, refusing a name or a network listed twice. */
+export function indexOwners(owners: Owner[], source: YamlSource, path: readonly string[]): Owners {
+  const list = deepFreeze(owners);
   const byName = new Map<string, Owner>();
   const byAsn = new Map<number, Owner>();
   const problems: ConfigProblem[] = [];
   list.forEach((owner, i) => {
     const claimed = byName.get(owner.name);
-    if (claimed !== undefined) problems.push(source.locate(['owners', String(i), 'name'], `owner "${owner.name}" is listed twice`));
+    if (claimed !== undefined) problems.push(source.locate([...path, String(i), 'name'], `owner "${owner.name}" is listed twice`));
     else byName.set(owner.name, owner);
     owner.asns.forEach((network, j) => {
       const holder = byAsn.get(network.asn);
-      if (holder !== undefined) problems.push(source.locate(['owners', String(i), 'asns', String(j), 'asn'], `AS${network.asn} is already claimed by ${holder.name}`));
+      if (holder !== undefined) problems.push(source.locate([...path, String(i), 'asns', String(j), 'asn'], `AS${network.asn} is already claimed by ${holder.name}`));
       else byAsn.set(network.asn, owner);
     });
   });
-  if (problems.length > 0) throw new ConfigError(problems, file);
-  return { file, list, byName, byAsn };
+  if (problems.length > 0) throw new ConfigError(problems, source.file);
+  return { file: source.file, list, byName, byAsn };
 }

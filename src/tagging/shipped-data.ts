@@ -7,6 +7,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The data the package ships or installs, used when the configuration names no other. */
 export const SHIPPED = {
+  /** The directory the catalogue's files sit in, as `wachtpost catalogue bundle` reads them. */
+  geo: join(root, 'geo'),
   catalogue: join(root, 'geo/apps'),
   owners: join(root, 'geo/owners.yaml'),
   info: join(root, 'geo/catalogue.yaml'),
