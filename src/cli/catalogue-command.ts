@@ -2,14 +2,17 @@ import { ConfigError } from '../config/yaml-source.js';
 import { CatalogueError } from '../tagging/catalogue.js';
 import { BundleError } from '../tagging/catalogue-bundle.js';
 import { bundleCommand, installCommand, verifyCommand } from './catalogue-bundle-commands.js';
+import { importCommand } from './catalogue-import.js';
 import { statsCommand } from './catalogue-stats.js';
-import { UsageError } from './usage.js';
+import { CommandError, UsageError } from './usage.js';
 
 const USAGE = `usage:
   wachtpost catalogue stats [--config FILE] [--json]
   wachtpost catalogue bundle --key PRIVATE.pem [--dir DIR] -o FILE
   wachtpost catalogue verify FILE [--config FILE]
   wachtpost catalogue install FILE [--config FILE] [--allow-downgrade]
+  wachtpost catalogue import --app ID --owner-country CC [--name NAME] [--owner OWNER] [--category CAT]
+                             [--source TEXT] [--dry-run] [--config FILE] FILE...
 `;
 
 type Subcommand = (args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => number | Promise<number>;
@@ -19,6 +22,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   bundle: bundleCommand,
   verify: verifyCommand,
   install: installCommand,
+  import: importCommand,
 };
 
 /**
@@ -39,7 +43,7 @@ export async function catalogueCommand(argv: string[], out: NodeJS.WritableStrea
       err.write(`${error.message}\n${USAGE}`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof CatalogueError || error instanceof BundleError) {
+    if (error instanceof ConfigError || error instanceof CatalogueError || error instanceof BundleError || error instanceof CommandError) {
       err.write(`${error.message}\n`);
       return 1;
     }

@@ -3,7 +3,7 @@ import type { Catalogue } from '../tagging/catalogue.js';
 import { loadConfiguredCatalogue } from '../tagging/detection.js';
 import { loadWatchlist } from '../tagging/jurisdictions.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
-import { parseCommand, UsageError } from './usage.js';
+import { count, parseCommand, UsageError } from './usage.js';
 
 export interface CountryCounts {
   country: string;
@@ -79,7 +79,7 @@ function describe(stats: CatalogueStats, localFile: string): string {
   if (localFile !== '') {
     const { local_apps: apps, local_rules: rules } = stats.total;
     const redundant = stats.redundant_local_rules === 0 ? '' : `, ${stats.redundant_local_rules} redundant (the catalogue has them now)`;
-    lines.push(`local rules: ${localFile} (${apps} apps, ${rules} rules${redundant})`);
+    lines.push(`local rules: ${localFile} (${count(apps, 'app')}, ${count(rules, 'rule')}${redundant})`);
   }
   lines.push('');
   const row = (cells: (string | number)[]) => cells.map((cell, i) => (i < 2 ? String(cell).padEnd(i === 0 ? 8 : 13) : String(cell).padStart(7))).join('').trimEnd();

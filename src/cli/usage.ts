@@ -5,6 +5,11 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/** A command refused to act and says why in its message: exit 1, nothing changed. */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+}
+
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** parseArgs in strict mode, its complaints turned into UsageError. */
@@ -14,4 +19,9 @@ export function parseCommand<T extends Options>(args: string[], options: T) {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/** "1 rule", "2 rules". */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

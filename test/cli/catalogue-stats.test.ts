@@ -53,7 +53,7 @@ describe('wachtpost catalogue stats', () => {
     const { code, stdout } = await runCli(['catalogue', 'stats', '--config', withLocal]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^catalogue \d{4}\.\d{2}\.\d{2}: /);
-    expect(stdout).toContain(`local rules: ${join(dir, 'local-rules.yaml')} (1 apps, 3 rules, 1 redundant (the catalogue has them now))`);
+    expect(stdout).toContain(`local rules: ${join(dir, 'local-rules.yaml')} (1 app, 3 rules, 1 redundant (the catalogue has them now))`);
     expect(stdout).toMatch(/^CN +yes +\d+ +\d+ +\d+ +1$/m);
     expect(stdout).toMatch(/^NL +no +1 +2 +1 +2$/m);
     expect(stdout).toMatch(/^total +\d+ +\d+ +\d+ +3$/m);
