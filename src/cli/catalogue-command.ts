@@ -2,6 +2,7 @@ import { ConfigError } from '../config/yaml-source.js';
 import { CatalogueError } from '../tagging/catalogue.js';
 import { BundleError } from '../tagging/catalogue-bundle.js';
 import { bundleCommand, installCommand, verifyCommand } from './catalogue-bundle-commands.js';
+import { exportCommand } from './catalogue-export.js';
 import { importCommand } from './catalogue-import.js';
 import { statsCommand } from './catalogue-stats.js';
 import { CommandError, UsageError } from './usage.js';
@@ -13,6 +14,7 @@ const USAGE = `usage:
   wachtpost catalogue install FILE [--config FILE] [--allow-downgrade]
   wachtpost catalogue import --app ID --owner-country CC [--name NAME] [--owner OWNER] [--category CAT]
                              [--source TEXT] [--dry-run] [--config FILE] FILE...
+  wachtpost catalogue export --rpz [--zone NAME] [--all] [--config FILE] [-o FILE]
 `;
 
 type Subcommand = (args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream) => number | Promise<number>;
@@ -23,6 +25,7 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
   verify: verifyCommand,
   install: installCommand,
   import: importCommand,
+  export: exportCommand,
 };
 
 /**
