@@ -59,7 +59,8 @@ export function importCommand(args: string[], out: NodeJS.WritableStream, err: N
     out.write(`nothing to add: ${what} already covers every name\n`);
     return 0;
   }
-  const summary = `${count(rules.length, 'rule')} for ${what} to ${target} (${count(found.length - chosen.length, 'name')} left out: repeated, or covered already)`;
+  const leftOut = found.length - chosen.length;
+  const summary = `${count(rules.length, 'rule')} for ${what} to ${target}${leftOut === 0 ? '' : ` (${count(leftOut, 'name')} left out: repeated, or covered already)`}`;
   if (values['dry-run'] === true) {
     out.write(`would add ${summary}:\n${chosen.map((entry) => `  ${entry.name}  (${sourceOf(entry)})\n`).join('')}`);
     return 0;
