@@ -46,10 +46,15 @@ export async function catalogueCommand(argv: string[], out: NodeJS.WritableStrea
       err.write(`${error.message}\n${USAGE}`);
       return 2;
     }
-    if (error instanceof ConfigError || error instanceof CatalogueError || error instanceof BundleError || error instanceof CommandError) {
-      err.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof CatalogueError || error instanceof BundleError || error instanceof CommandError || isFileError(error)) {
+      err.write(`${(error as Error).message}\n`);
       return 1;
     }
     throw error;
   }
+}
+
+/** A file that cannot be read or written (missing directory, permissions): the system's message says it. */
+function isFileError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }

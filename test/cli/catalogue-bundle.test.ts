@@ -125,6 +125,10 @@ describe('wachtpost catalogue bundle, verify and install', () => {
     const wrongKind = await runCli(['catalogue', 'bundle', '--key', rsa, '-o', join(dir, 'rsa.bundle')]);
     expect(wrongKind.code).toBe(1);
     expect(wrongKind.stderr).toBe('the signing key is a rsa private key; bundles are signed with an Ed25519 private key\n');
+    const nowhere = await configWith('nowhere.yaml', `  catalogue: ${join(dir, 'no-such-dir', 'catalogue.bundle')}\n`);
+    const unwritable = await runCli(['catalogue', 'install', bundle, '--config', nowhere]);
+    expect(unwritable.code).toBe(1);
+    expect(unwritable.stderr).toMatch(/^ENOENT: no such file or directory, open '.*no-such-dir\/\.catalogue\.bundle\.[0-9a-f]+\.tmp'\n$/);
     expect((await runCli(['catalogue', 'install', '--config', config])).code).toBe(2);
   }, 60_000);
 });
