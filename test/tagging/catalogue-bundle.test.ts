@@ -7,6 +7,7 @@ import { BundleError, bundlePayload, canonicalJson, openBundle, signBundle, type
 import { loadCatalogueInfo } from '../../src/tagging/catalogue-info.js';
 import { loadShippedApps } from '../../src/tagging/catalogue.js';
 import { SHIPPED } from '../../src/tagging/shipped-data.js';
+import { thrown } from '../support/errors.js';
 
 const publisher = generateKeyPairSync('ed25519');
 const stranger = generateKeyPairSync('ed25519');
@@ -19,15 +20,6 @@ function variant(change: (copy: BundlePayload) => void, key: KeyObject = publish
   const copy = structuredClone(payload);
   change(copy);
   return signBundle(copy, key);
-}
-
-function errorOf(run: () => unknown): Error {
-  try {
-    run();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected an error');
 }
 
 describe('a signed catalogue bundle', () => {
@@ -55,20 +47,20 @@ describe('a signed catalogue bundle', () => {
   it('is refused when changed after signing', () => {
     const tampered = signed.replace('"domain": "tiktokv.com"', '"domain": "tiktokv.net"');
     expect(tampered).not.toBe(signed);
-    const error = errorOf(() => openBundle(tampered, 'catalogue.bundle', KEYS));
+    const error = thrown(() => openBundle(tampered, 'catalogue.bundle', KEYS));
     expect(error).toBeInstanceOf(BundleError);
     expect(error.message).toBe(`catalogue.bundle: the signature of key ${keyId(publisher.publicKey)} does not match the content: the bundle was changed after it was signed`);
     const swapped = JSON.parse(signed) as { signature: { value: string } };
     swapped.signature.value = 'AAAA';
-    expect(errorOf(() => openBundle(JSON.stringify(swapped), 'catalogue.bundle', KEYS)).message).toMatch(/does not match the content/);
+    expect(thrown(() => openBundle(JSON.stringify(swapped), 'catalogue.bundle', KEYS)).message).toMatch(/does not match the content/);
   });
 
   it('is refused when signed by a key that is not configured, naming both', () => {
-    const error = errorOf(() => openBundle(variant(() => {}, stranger.privateKey), 'catalogue.bundle', KEYS));
+    const error = thrown(() => openBundle(variant(() => {}, stranger.privateKey), 'catalogue.bundle', KEYS));
     expect(error.message).toBe(
       `catalogue.bundle: signed by key ${keyId(stranger.publicKey)}, which is not in detection.catalogue_keys (${keyId(publisher.publicKey)})`,
     );
-    expect(errorOf(() => openBundle(signed, 'catalogue.bundle', [])).message).toMatch(/detection\.catalogue_keys is empty/);
+    expect(thrown(() => openBundle(signed, 'catalogue.bundle', [])).message).toMatch(/detection\.catalogue_keys is empty/);
   });
 
   it('is refused unsigned, as garbage, or in another format, in one line', () => {
@@ -84,7 +76,7 @@ describe('a signed catalogue bundle', () => {
       [signed.slice(0, signed.length / 2), /not JSON$/],
     ];
     for (const [text, message] of cases) {
-      const error = errorOf(() => openBundle(text, 'x.bundle', KEYS));
+      const error = thrown(() => openBundle(text, 'x.bundle', KEYS));
       expect(error).toBeInstanceOf(BundleError);
       expect(error.message).toMatch(message);
       expect(error.message).not.toContain('\n');
@@ -98,14 +90,14 @@ describe('a signed catalogue bundle', () => {
       tiktok.rules.push({ domain: 'qq.com', source: 'https://example.org/x', verified: '2026-12-03' });
       copy.apps.find((app) => app.id === 'wechat')!.rules.push({ pattern: 'unanchored', suffix: 'qq.com', source: 'https://example.org/x', verified: '2026-12-03' });
     });
-    const error = errorOf(() => openBundle(broken, 'broken.bundle', KEYS));
+    const error = thrown(() => openBundle(broken, 'broken.bundle', KEYS));
     expect(error).toBeInstanceOf(ConfigError);
     const lineOf = (text: string) => broken.slice(0, broken.indexOf(text)).split('\n').length;
     expect(error.message).toContain(`broken.bundle:${lineOf('"owner": "Nobody Ltd."')}: payload.apps.`);
     expect(error.message).toMatch(/payload\.apps\.\d+\.owner: owner "Nobody Ltd\." is not in broken\.bundle/);
     expect(error.message).toMatch(/domain qq\.com is already claimed by (qq|tiktok) \(broken\.bundle\)/);
     expect(error.message).toMatch(/payload\.apps\.\d+\.rules\.\d+\.pattern: must be anchored/);
-    const invalid = errorOf(() => openBundle(variant((copy) => (copy.version = 'latest')), 'invalid.bundle', KEYS));
+    const invalid = thrown(() => openBundle(variant((copy) => (copy.version = 'latest')), 'invalid.bundle', KEYS));
     expect(invalid.message).toMatch(/^invalid\.bundle:\d+: payload\.version: must match pattern/);
   });
 });

@@ -8,6 +8,7 @@ import { loadConfiguredCatalogue } from '../../src/tagging/detection.js';
 import { addToLocalRules, appendLocalRule, loadLocalRules, parseLocalRules } from '../../src/tagging/local-rules.js';
 import { loadOwners } from '../../src/tagging/owners.js';
 import { SHIPPED } from '../../src/tagging/shipped-data.js';
+import { thrown } from '../support/errors.js';
 
 let shipped: ShippedApps;
 let dir: string;
@@ -32,14 +33,7 @@ rules:
   - { app: tiktok, domain: tiktokv.com, source: "we saw it too", verified: 2026-12-03 }
 `;
 
-function problemsOf(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error('expected an error');
-}
+const problemsOf = (run: () => unknown): string => thrown(run).message;
 
 describe('loadLocalRules', () => {
   it('adds apps and rules to the catalogue, each match saying where its rule comes from', () => {
