@@ -58,12 +58,26 @@ editors with a YAML language server and for CI checks.
   -h, --help     this text`,
   },
   catalogue: {
-    usage: 'usage: wachtpost catalogue stats|bundle|verify|install|import|export [options]',
-    text: `Looks at, exchanges and extends the app catalogue (wachtpost catalogue with no
-subcommand lists each one's options).
+    usage: `usage: wachtpost catalogue stats [--config FILE] [--json]
+       wachtpost catalogue bundle --key PRIVATE.pem [--dir DIR] -o FILE
+       wachtpost catalogue verify FILE [--config FILE]
+       wachtpost catalogue install FILE [--config FILE] [--allow-downgrade]
+       wachtpost catalogue import --app ID --owner-country CC [--name NAME] [--owner OWNER]
+                                  [--category CAT] [--source TEXT] [--dry-run] [--config FILE] FILE...
+       wachtpost catalogue export --rpz [--zone NAME] [--all] [--config FILE] [-o FILE]`,
+    text: `Looks at, exchanges and extends the app catalogue.
 
   stats     apps, rules and owners per owner country, and the release in use
-  -h, --help     this text`,
+  bundle    sign a catalogue directory laid out as geo/ into one bundle (publishers)
+  verify    check a bundle's signature against detection.catalogue_keys and its content
+  install   verify, then put the bundle where detection.catalogue names it; a running
+            server reloads it; an older release needs --allow-downgrade
+  import    hosts files, domain lists, AdGuard ||name^ rules or RPZ zones into the local
+            rules file (detection.local_rules), for app ID; one bad line refuses all
+  export    the catalogue as an RPZ zone for Unbound, BIND, Knot Resolver or PowerDNS
+  -h, --help     this text
+
+Exit status: 0 done, 1 refused (the reason in one line), 2 for a usage error.`,
   },
   token: {
     usage: 'usage: wachtpost token NAME [analyst|admin]',

@@ -44,6 +44,8 @@ async function run(command: Command, argv: string[]): Promise<number> {
       return (await import('./check-config.js')).checkConfig(argv, process.stdout, process.stderr);
     case 'explain':
       return (await import('./explain-command.js')).explainCommand(argv, process.stdout, process.stderr);
+    case 'catalogue':
+      return (await import('./catalogue-command.js')).catalogueCommand(argv, process.stdout, process.stderr);
     case 'schema':
     case 'version':
       if (argv.length > 0) return usageError(command, `unexpected "${argv.join(' ')}"`);
