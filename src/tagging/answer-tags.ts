@@ -1,5 +1,13 @@
 import type { App } from './catalogue-schema.js';
 import type { HostingTag } from './geo-tagger.js';
+import type { Owner } from './owners-schema.js';
+
+/**
+ * How a query was tied to an owner: `name` when a catalogue rule matched the query name or
+ * a name in its answer (certain), `network` when no rule matched but an answer address lies
+ * in a network the owner operates itself (likely: the owner, or a customer of its cloud).
+ */
+export type Attribution = 'name' | 'network';
 
 /** Tags computed once per upstream answer and stored with it in the cache. */
 export class AnswerTags {
@@ -14,11 +22,17 @@ export class AnswerTags {
     readonly addresses: readonly string[],
     /** Country and ASN of each public address. */
     readonly hosting: readonly HostingTag[],
-    /** The app's owner sits in a watch-listed jurisdiction. */
+    /** The owner (the app's, or the network's) sits in a watch-listed jurisdiction. */
     readonly ownerWatchlisted: boolean,
     /** At least one answer address is hosted in a watch-listed jurisdiction. */
     readonly hostingWatchlisted: boolean,
+    /** For answers of no app: the owner whose own network (ASN) holds an answer address. */
+    readonly networkOwner: Owner | null = null,
   ) {}
+
+  get attribution(): Attribution | null {
+    return this.app !== null ? 'name' : this.networkOwner !== null ? 'network' : null;
+  }
 }
 
 /** Shared by every tag set with nothing in a list, so cached answers carry no empty arrays. */

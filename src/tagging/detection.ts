@@ -7,7 +7,7 @@ import { compileCatalogue, loadShippedApps, type Catalogue, type CatalogueReleas
 import { GeoTagger } from './geo-tagger.js';
 import { loadWatchlist } from './jurisdictions.js';
 import { loadLocalRules } from './local-rules.js';
-import { loadOwners } from './owners.js';
+import { loadOwners, type Owners } from './owners.js';
 import { SHIPPED, infoFileOf, ownersFileOf } from './shipped-data.js';
 import type { SignatureIndex } from './signature-index.js';
 
@@ -18,6 +18,8 @@ export interface Detection {
   readonly catalogue: Catalogue;
   readonly geo: GeoTagger;
   readonly watchlist: ReadonlySet<string>;
+  /** The owners file: who owns the apps, and the networks each operates (network attribution). */
+  readonly owners: Owners;
   /** Public DoH resolvers and the apps' own HTTPDNS hosts: looking one up is a bypass attempt. */
   readonly bypass: SignatureIndex<BypassEndpoint>;
 }
@@ -28,6 +30,7 @@ export function loadDetection(config: Config, release: CatalogueRelease = loadRe
   const catalogue = withLocalRules(release, settings.local_rules);
   return {
     catalogue,
+    owners: release.owners,
     geo: GeoTagger.fromFiles(settings.geoip.country || SHIPPED.countryDatabase, settings.geoip.asn || SHIPPED.asnDatabase),
     watchlist: loadWatchlist(settings.jurisdictions || SHIPPED.jurisdictions),
     bypass: indexBypassEndpoints(publicEndpoints(settings, release), catalogue.apps),

@@ -6,6 +6,8 @@ import { AnswerTags, NO_TAGS, NONE, WATCHLIST_HOSTED } from './answer-tags.js';
 import type { App } from './catalogue-schema.js';
 import type { Detection } from './detection.js';
 import type { HostingTag } from './geo-tagger.js';
+import type { Owner } from './owners-schema.js';
+import type { Owners } from './owners.js';
 
 const TYPE_A = 1;
 const TYPE_CNAME = 5;
@@ -18,7 +20,9 @@ const SVC_PARAM_IPV6HINT = 6;
 /**
  * Tags one upstream answer: which app it serves (query name first, then every CNAME and
  * SVCB/HTTPS target, so CNAME cloaking is caught), which addresses it hands out and where
- * they are hosted, and whether owner or hosting sit in a watch-listed jurisdiction.
+ * they are hosted, and whether owner or hosting sit in a watch-listed jurisdiction. An
+ * answer of no app whose address lies in an owner's own network (its ASN is one the owners
+ * file lists) is attributed to that owner by network.
  */
 export function tagAnswer(query: Query, answer: Answer, detection: Detection): AnswerTags {
   const index = detection.catalogue.index;
@@ -39,11 +43,17 @@ export function tagAnswer(query: Query, answer: Answer, detection: Detection): A
   const hosting: HostingTag[] = [];
   const hostingWatchlisted = hostingOf(addresses, detection, hosting);
   const found = app as App | null;
-  // The policy reads of an answer of no app only whether it is hosted on the watch list, and
-  // most answers are such: they share one of two tag sets rather than carry arrays through
-  // the cache (230-400 bytes each at a million entries). Their hosting is looked up again
-  // for an event (answerHosting, hostedTags).
-  if (found === null) return hostingWatchlisted ? WATCHLIST_HOSTED : NO_TAGS;
+  if (found === null) {
+    const owner = networkOwner(hosting, detection.owners);
+    if (owner !== null) {
+      return new AnswerTags(null, null, chain.length === 0 ? NONE : chain, addresses, hosting, detection.watchlist.has(owner.country), hostingWatchlisted, owner);
+    }
+    // The policy reads of an answer of no app and no owner only whether it is hosted on the
+    // watch list, and most answers are such: they share one of two tag sets rather than
+    // carry arrays through the cache (230-400 bytes each at a million entries). Their
+    // hosting is looked up again for an event (answerHosting, hostedTags).
+    return hostingWatchlisted ? WATCHLIST_HOSTED : NO_TAGS;
+  }
   const ownerWatchlisted = detection.watchlist.has(found.owner_country);
   return new AnswerTags(
     found,
@@ -94,6 +104,16 @@ function readAnswer(msg: Buffer, addresses: string[], target: ((name: string) =>
         break;
     }
   });
+}
+
+/** The owner operating the network of the first answer address that lies in one, or null. */
+function networkOwner(hosting: readonly HostingTag[], owners: Owners): Owner | null {
+  for (const tag of hosting) {
+    if (tag.asn === null) continue;
+    const owner = owners.byAsn.get(tag.asn);
+    if (owner !== undefined) return owner;
+  }
+  return null;
 }
 
 /** Geo-tags `addresses` into `hosting`; true when one is hosted in a watch-listed jurisdiction. */

@@ -58,16 +58,16 @@ describe('tagging answers from a real upstream', () => {
   });
 
   it('tags hosting country and ASN, apart from the owner jurisdiction', async () => {
-    await dig(wp.server, 'ru-hosted.test.wachtpost', 'A');
+    await dig(wp.server, 'cn-hosted.test.wachtpost', 'A');
     // Cached with the shared tag set that says only "hosted on the watch list"…
-    const ru = cachedTags('ru-hosted.test.wachtpost', TYPE.A);
-    expect(ru).toBe(WATCHLIST_HOSTED);
-    expect(ru.hostingWatchlisted).toBe(true);
+    const cn = cachedTags('cn-hosted.test.wachtpost', TYPE.A);
+    expect(cn).toBe(WATCHLIST_HOSTED);
+    expect(cn.hostingWatchlisted).toBe(true);
     // …and the hosting looked up again when it is served, for the event.
     const cache = wp.resolver.chain.cache.cache;
-    const served = hostedTags(cache.view(cache.find(request('ru-hosted.test.wachtpost', TYPE.A))), wp.resolver.chain.detection.current);
+    const served = hostedTags(cache.view(cache.find(request('cn-hosted.test.wachtpost', TYPE.A))), wp.resolver.chain.detection.current);
     expect(served.ownerWatchlisted).toBe(false);
-    expect(served.hosting).toEqual([{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }]);
+    expect(served.hosting).toEqual([{ ip: '36.110.0.1', country: 'CN', asn: 4847, org: 'China Networks Inter-Exchange' }]);
 
     await dig(wp.server, 'api16-normal-c-useast1a.tiktokv.com', 'A');
     const tiktok = cachedTags('api16-normal-c-useast1a.tiktokv.com', TYPE.A);
@@ -75,12 +75,24 @@ describe('tagging answers from a real upstream', () => {
     expect(tiktok.hostingWatchlisted).toBe(false); // a documentation address: no jurisdiction
   });
 
+  it("attributes an answer of no app inside an owner's own network to that owner, by network", async () => {
+    await dig(wp.server, 'ru-hosted.test.wachtpost', 'A');
+    // 77.88.8.8 is in AS13238, which geo/owners.yaml gives to Yandex: the tags carry it in the cache.
+    const tags = cachedTags('ru-hosted.test.wachtpost', TYPE.A);
+    expect(tags.app).toBeNull();
+    expect(tags.attribution).toBe('network');
+    expect(tags.networkOwner).toMatchObject({ name: 'Yandex MKPAO', country: 'RU' });
+    expect(tags.ownerWatchlisted).toBe(true);
+    expect(tags.hostingWatchlisted).toBe(true);
+    expect(tags.hosting).toEqual([{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }]);
+  });
+
   it('leaves names of no catalogued app untagged, sharing one empty tag set', async () => {
     await dig(wp.server, 'chain.test.wachtpost', 'A');
     // A CNAME chain to a documentation address: no app, no public hosting, nothing to carry.
     expect(cachedTags('chain.test.wachtpost', TYPE.A)).toBe(NO_TAGS);
-    await dig(wp.server, 'ru-hosted.test.wachtpost', 'A');
-    expect(cachedTags('ru-hosted.test.wachtpost', TYPE.A)).toBe(WATCHLIST_HOSTED);
+    await dig(wp.server, 'cn-hosted.test.wachtpost', 'A');
+    expect(cachedTags('cn-hosted.test.wachtpost', TYPE.A)).toBe(WATCHLIST_HOSTED);
     // Publicly hosted outside the watch list: nothing the policy reads, so no tags either.
     await dig(wp.server, 'nl-hosted.test.wachtpost', 'A');
     expect(cachedTags('nl-hosted.test.wachtpost', TYPE.A)).toBe(NO_TAGS);
