@@ -158,6 +158,11 @@ export const ConfigSchema = Type.Object(
           description: 'Answers hosted in a watch-listed jurisdiction: only tag them, or block them too',
           default: 'tag',
         }),
+        network_attribution: Type.Union([Type.Literal('tag'), Type.Literal('block')], {
+          description:
+            "Answers of no catalogued app with an address in a watch-listed owner's own network (attribution network): only tag them, or block them too",
+          default: 'tag',
+        }),
         groups: Type.Array(
           Type.Object(
             {

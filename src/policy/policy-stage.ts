@@ -11,8 +11,8 @@ import { ALLOW } from './verdict.js';
 /**
  * Sits above the cache: the verdict depends on the client's group, so every answer, cached
  * or fresh, is judged for the client asking. A query for an app's own name is judged before
- * anything is sent upstream; one that reaches an app only through its CNAME chain is judged
- * on the tagged answer.
+ * anything is sent upstream; one that reaches an app only through its CNAME chain, or an
+ * owner only through its network (attribution `network`), is judged on the tagged answer.
  */
 export class PolicyStage extends Stage {
   readonly name = 'policy';
@@ -47,12 +47,13 @@ export class PolicyStage extends Stage {
     let tags = tagsOf(answer);
     if (tags === WATCHLIST_HOSTED) tags = hostedTags(answer, this.detection.current);
     query.tags = tags;
-    if (tags.app === null && !tags.hostingWatchlisted) {
+    const networkOwner = tags.networkOwner;
+    if (tags.app === null && networkOwner === null && !tags.hostingWatchlisted) {
       query.verdict = ALLOW;
       return answer;
     }
     const policy = this.policy.current;
-    const verdict = policy.decide(query.group as Group | null, tags.app, tags.hostingWatchlisted, Date.now());
+    const verdict = policy.decide(query.group as Group | null, tags.app, tags.hostingWatchlisted, Date.now(), networkOwner === null ? null : networkOwner.country);
     query.verdict = verdict;
     return verdict.action === 'block' ? policy.blockAnswer(verdict.rule!) : answer;
   }

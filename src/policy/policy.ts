@@ -118,9 +118,13 @@ export class Policy {
     return policy;
   }
 
-  /** The decision for one client group (null: no group) about an app and the answer's hosting. */
-  decide(group: Group | null, app: App | null, hostingWatchlisted: boolean, now: number): Verdict {
-    const rule = this.matchingRule(group, app, hostingWatchlisted);
+  /**
+   * The decision for one client group (null: no group) about an app and the answer's
+   * hosting; `networkCountry` is the country of the owner whose network an answer of no app
+   * lies in (network attribution), or null.
+   */
+  decide(group: Group | null, app: App | null, hostingWatchlisted: boolean, now: number, networkCountry: string | null = null): Verdict {
+    const rule = this.matchingRule(group, app, hostingWatchlisted, networkCountry);
     if (rule === null) return ALLOW;
     if (group !== null && app !== null) {
       for (const exemption of group.exemptions) {
@@ -140,13 +144,15 @@ export class Policy {
     return answer;
   }
 
-  private matchingRule(group: Group | null, app: App | null, hostingWatchlisted: boolean): string | null {
+  private matchingRule(group: Group | null, app: App | null, hostingWatchlisted: boolean, networkCountry: string | null): string | null {
     if (app !== null) {
       if (group?.managedApps) return group.managedApps.has(app.id) ? null : `managed-device:${group.name}`;
       if (this.blockApps.has(app.id)) return `app:${app.id}`;
       if (this.blockCategories.has(app.category)) return `category:${app.category}`;
       if (this.settings.block_watchlisted_owners && this.watchlist.has(app.owner_country)) return `owner-country:${app.owner_country}`;
     }
+    // A network match is likely, not certain (the owner's cloud serves others too): blocked only when asked for.
+    if (networkCountry !== null && this.settings.network_attribution === 'block' && this.watchlist.has(networkCountry)) return `owner-network:${networkCountry}`;
     if (hostingWatchlisted && this.settings.hosting === 'block') return 'hosting-country';
     return null;
   }

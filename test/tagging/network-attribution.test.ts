@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { Query } from '../../src/pipeline/query.js';
+import { Policy } from '../../src/policy/policy.js';
 import { NO_TAGS, WATCHLIST_HOSTED } from '../../src/tagging/answer-tags.js';
 import { loadDetection, type Detection } from '../../src/tagging/detection.js';
 import { GeoTagger } from '../../src/tagging/geo-tagger.js';
@@ -81,5 +82,38 @@ describe('network attribution', () => {
     expect(tags.app?.id).toBe('tiktok');
     expect(tags.attribution).toBe('name');
     expect(tags.networkOwner).toBeNull();
+  });
+});
+
+describe('policy.network_attribution', () => {
+  const decide = (yaml: string, group: string | null = null) => {
+    const settings = loadConfig({ text: yaml, overrides: { upstream: ['127.0.0.1:1'] } });
+    const policy = Policy.compile(settings, detection.catalogue, detection.watchlist);
+    const found = group === null ? null : policy.groups.groupOf(group);
+    return (country: string | null) => policy.decide(found, null, false, 0, country);
+  };
+
+  it('tags by default: a network match is allowed, in enforce mode too', () => {
+    const verdict = decide('mode: enforce')('CN');
+    expect(verdict).toMatchObject({ action: 'allow', rule: null });
+  });
+
+  it('blocks with block, in enforce mode; monitors in monitor mode and in a monitoring group', () => {
+    expect(decide('mode: enforce\npolicy: { network_attribution: block }')('CN')).toMatchObject({ action: 'block', rule: 'owner-network:CN' });
+    expect(decide('policy: { network_attribution: block }')('RU')).toMatchObject({ action: 'monitor', rule: 'owner-network:RU' });
+    const grouped = decide(
+      'mode: enforce\npolicy:\n  network_attribution: block\n  groups: [{ name: lab, organisation: Lab, cidrs: ["10.1.0.0/16"], mode: monitor }]',
+      '10.1.2.3',
+    );
+    expect(grouped('CN')).toMatchObject({ action: 'monitor', rule: 'owner-network:CN' });
+  });
+
+  it('acts only on owners in a watch-listed country', () => {
+    expect(decide('mode: enforce\npolicy: { network_attribution: block }')('AE')).toMatchObject({ action: 'allow' });
+    expect(decide('mode: enforce\npolicy: { network_attribution: block }')(null)).toMatchObject({ action: 'allow' });
+  });
+
+  it('refuses values other than tag and block', () => {
+    expect(() => loadConfig({ text: 'policy: { network_attribution: guess }' })).toThrow(/network_attribution/);
   });
 });
