@@ -37,6 +37,11 @@ function random(seed: number): () => number {
   };
 }
 
+/** An app's events are attributed by name to its owner. */
+function byName(app: EventApp): Pick<DetectionEvent, 'attribution' | 'owner'> {
+  return { attribution: 'name', owner: { name: app.owner, country: app.owner_country } };
+}
+
 function pick<T>(next: () => number, items: readonly T[]): T {
   return items[Math.floor(next() * items.length)]!;
 }
@@ -66,15 +71,15 @@ export function templates(count: number, seed: number, blocksOnly: boolean): Det
     const { domain: _domain, ...eventApp } = app;
     if (roll < 0.55 || roll >= 0.97) {
       // A block (or, for the last 3 %, its residual repeat): NXDOMAIN, no addresses.
-      return { ...base, kind: roll < 0.55 ? 'detection' : 'residual', qname: appName, rcode: 'NXDOMAIN', app: eventApp, matched_name: app.domain, hosting: [], owner_watchlisted: true, action: 'block', rule: `owner-country:${app.owner_country}` };
+      return { ...base, kind: roll < 0.55 ? 'detection' : 'residual', qname: appName, rcode: 'NXDOMAIN', app: eventApp, matched_name: app.domain, ...byName(eventApp), hosting: [], owner_watchlisted: true, action: 'block', rule: `owner-country:${app.owner_country}` };
     }
     if (roll < 0.7) {
-      return { ...base, kind: 'detection', qname: appName, rcode: 'NOERROR', app: eventApp, matched_name: app.domain, hosting, action: 'monitor', rule: `app:${app.id}` };
+      return { ...base, kind: 'detection', qname: appName, rcode: 'NOERROR', app: eventApp, matched_name: app.domain, ...byName(eventApp), hosting, action: 'monitor', rule: `app:${app.id}` };
     }
     if (roll < 0.72) {
-      return { ...base, kind: 'bypass', qname: 'dns.google', rcode: 'NOERROR', app: null, matched_name: 'dns.google', hosting, action: 'monitor', rule: 'bypass' };
+      return { ...base, kind: 'bypass', qname: 'dns.google', rcode: 'NOERROR', app: null, matched_name: 'dns.google', attribution: null, owner: null, hosting, action: 'monitor', rule: 'bypass' };
     }
     // A plain query (events.all_queries): no app, no rule.
-    return { ...base, kind: 'query', qname: `host${i % 5000}.example${i % 37}.nl`, rcode: 'NOERROR', app: null, matched_name: null, hosting, action: 'allow', rule: null };
+    return { ...base, kind: 'query', qname: `host${i % 5000}.example${i % 37}.nl`, rcode: 'NOERROR', app: null, matched_name: null, attribution: null, owner: null, hosting, action: 'allow', rule: null };
   });
 }

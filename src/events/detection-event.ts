@@ -13,6 +13,22 @@ export interface EventApp {
   readonly owner_country: string;
 }
 
+/**
+ * How an event was tied to an owner: `name` when a catalogue rule matched the query name
+ * or a name in its answer (certain), `network` when an answer address lies in a network
+ * the owner operates itself (likely: the owner, or a customer of its cloud).
+ */
+export type Attribution = 'name' | 'network';
+
+export const ATTRIBUTIONS = Object.keys({ name: 0, network: 0 } satisfies Record<Attribution, 0>) as Attribution[];
+
+/** The company a query was attributed to: the app's owner, or the owner of the network it reached. */
+export interface EventOwner {
+  readonly name: string;
+  /** ISO 3166-1 alpha-2 country where control sits. */
+  readonly country: string;
+}
+
 export interface EventHosting {
   readonly ip: string;
   readonly country: string | null;
@@ -37,8 +53,12 @@ export interface DetectionEvent {
   qname: string;
   qtype: string;
   rcode: string;
+  /** The catalogued app; null for network attribution, which knows the owner only. */
   app: EventApp | null;
   matched_name: string | null;
+  attribution: Attribution | null;
+  /** Set whenever `attribution` is. */
+  owner: EventOwner | null;
   hosting: readonly EventHosting[];
   owner_watchlisted: boolean;
   hosting_watchlisted: boolean;

@@ -1,20 +1,22 @@
 import type { Query } from '../pipeline/query.js';
-import { NO_TAGS, tagsOf } from '../tagging/answer-tags.js';
+import { NO_TAGS, tagsOf, type AnswerTags } from '../tagging/answer-tags.js';
 import { answerHosting } from '../tagging/tagger.js';
 import type { Swappable } from '../pipeline/swappable.js';
 import type { Detection } from '../tagging/detection.js';
 import type { Answer } from '../wire/answer.js';
-import type { DetectionEvent, EventApp, EventKind } from './detection-event.js';
+import type { DetectionEvent, EventApp, EventKind, EventOwner } from './detection-event.js';
 import { rcodeName, typeName } from './dns-names.js';
 import type { EventSink } from './event-sink.js';
 
 const EVENT_APPS = new WeakMap<object, EventApp>();
+/** Keyed by the catalogue's app (name attribution) or the owners file's entry (network attribution). */
+const EVENT_OWNERS = new WeakMap<object, EventOwner>();
 
 /**
- * Turns an answered query into an event when it is worth one: tagged with an app or a
- * watch-listed hosting, blocked or exempted, a bypass attempt, or any query when
- * `allQueries` is set. Untagged, allowed queries cost two field reads and one index probe
- * and allocate nothing.
+ * Turns an answered query into an event when it is worth one (see eventKind): attributed
+ * to an owner by name or network, tagged with a watch-listed hosting, blocked or exempted,
+ * a bypass attempt, or any query when `allQueries` is set. Untagged, allowed queries cost
+ * a few field reads and one index probe and allocate nothing.
  */
 export class EventRecorder {
   recorded = 0;
@@ -27,14 +29,10 @@ export class EventRecorder {
   ) {}
 
   answered(query: Query, answer: Answer): void {
+    const kind = eventKind(query, this.detection.current, this.allQueries);
+    if (kind === null) return;
     const verdict = query.verdict;
     const tags = tagsOf(query);
-    let kind: EventKind | null = null;
-    if (verdict !== null && verdict.bypassSignal) kind = 'bypass';
-    else if (this.detection.current.bypass.match(query.question, 0, query.qnameText) !== null) kind = 'bypass';
-    else if (tags.app !== null || tags.hostingWatchlisted || (verdict !== null && verdict.action !== 'allow')) kind = 'detection';
-    else if (this.allQueries) kind = 'query';
-    if (kind === null) return;
     const app = tags.app;
     this.recorded++;
     this.sink.publish({
@@ -49,6 +47,8 @@ export class EventRecorder {
       rcode: rcodeName(answer.rcode),
       app: app === null ? null : eventApp(app),
       matched_name: tags.matchedName,
+      attribution: tags.attribution,
+      owner: ownerOf(tags),
       // Plain answers share NO_TAGS in the cache (see tagAnswer): their hosting is looked up here.
       hosting: tags === NO_TAGS ? answerHosting(answer, this.detection.current) : tags.hosting,
       owner_watchlisted: tags.ownerWatchlisted,
@@ -61,6 +61,38 @@ export class EventRecorder {
       count: 1,
     });
   }
+}
+
+/**
+ * What a query answered with its tags and verdict is recorded as, or null when it is not
+ * worth an event: a bypass attempt (canary or DoH/HTTPDNS endpoint), a detection (an owner
+ * attributed by name or network, a watch-listed hosting, or any verdict but allow), or any
+ * other query when `allQueries`. Shared with `wachtpost explain`, so both say the same.
+ */
+export function eventKind(query: Query, detection: Detection, allQueries: boolean): EventKind | null {
+  const verdict = query.verdict;
+  if (verdict !== null && verdict.bypassSignal) return 'bypass';
+  if (detection.bypass.match(query.question, 0, query.qnameText) !== null) return 'bypass';
+  const tags = tagsOf(query);
+  if (tags.attribution !== null || tags.hostingWatchlisted || (verdict !== null && verdict.action !== 'allow')) return 'detection';
+  return allQueries ? 'query' : null;
+}
+
+/** The app's owner (name attribution) or the network's (network attribution), as events carry it. */
+function ownerOf(tags: AnswerTags): EventOwner | null {
+  if (tags.app !== null) return eventOwner(tags.app, tags.app.owner, tags.app.owner_country);
+  const owner = tags.networkOwner;
+  return owner === null ? null : eventOwner(owner, owner.name, owner.country);
+}
+
+/** Built once per app or owners-file entry. */
+function eventOwner(key: object, name: string, country: string): EventOwner {
+  let found = EVENT_OWNERS.get(key);
+  if (found === undefined) {
+    found = { name, country };
+    EVENT_OWNERS.set(key, found);
+  }
+  return found;
 }
 
 /** The app as events carry it, built once per catalogue entry. */

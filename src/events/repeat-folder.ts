@@ -113,6 +113,8 @@ function sameDetection(a: DetectionEvent, b: DetectionEvent): boolean {
     a.rcode === b.rcode &&
     a.app?.id === b.app?.id &&
     a.matched_name === b.matched_name &&
+    a.attribution === b.attribution &&
+    a.owner?.name === b.owner?.name &&
     a.owner_watchlisted === b.owner_watchlisted &&
     a.hosting_watchlisted === b.hosting_watchlisted &&
     a.instance === b.instance &&

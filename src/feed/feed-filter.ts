@@ -1,5 +1,5 @@
 import { CLIENT_EXPECTED, normaliseClient } from '../events/client-id.js';
-import type { DetectionEvent, EventHosting } from '../events/detection-event.js';
+import { ATTRIBUTIONS, type DetectionEvent, type EventHosting } from '../events/detection-event.js';
 import { FeedError } from './feed-error.js';
 
 /** Values one filter field may list; a longer list is a mistake, not a filter. */
@@ -34,6 +34,7 @@ const FIELDS = {
   action: oneOf(['allow', 'monitor', 'block', 'exempt']),
   kind: oneOf(['detection', 'residual', 'bypass', 'query']),
   group: pattern(/^[A-Za-z0-9_.-]+$/, 'a group name'),
+  attribution: oneOf(ATTRIBUTIONS),
   owner_country: country,
   hosting_country: country,
   client,
@@ -85,6 +86,7 @@ export class FeedFilter {
   private readonly actions: ReadonlySet<string> | null;
   private readonly kinds: ReadonlySet<string> | null;
   private readonly groups: ReadonlySet<string> | null;
+  private readonly attributions: ReadonlySet<string> | null;
   private readonly ownerCountries: ReadonlySet<string> | null;
   private readonly hostingCountries: ReadonlySet<string> | null;
   private readonly clients: ReadonlySet<string> | null;
@@ -94,6 +96,7 @@ export class FeedFilter {
     this.actions = setOf(spec.action);
     this.kinds = setOf(spec.kind);
     this.groups = setOf(spec.group);
+    this.attributions = setOf(spec.attribution);
     this.ownerCountries = setOf(spec.owner_country);
     this.hostingCountries = setOf(spec.hosting_country);
     this.clients = setOf(spec.client);
@@ -103,7 +106,8 @@ export class FeedFilter {
     if (this.kinds !== null && !this.kinds.has(event.kind)) return false;
     if (this.actions !== null && !this.actions.has(event.action)) return false;
     if (this.apps !== null && (event.app === null || !this.apps.has(event.app.id))) return false;
-    if (this.ownerCountries !== null && (event.app === null || !this.ownerCountries.has(event.app.owner_country))) return false;
+    if (this.ownerCountries !== null && (event.owner === null || !this.ownerCountries.has(event.owner.country))) return false;
+    if (this.attributions !== null && (event.attribution === null || !this.attributions.has(event.attribution))) return false;
     if (this.groups !== null && (event.group === null || !this.groups.has(event.group))) return false;
     if (this.clients !== null && !this.clients.has(event.client)) return false;
     return this.hostingCountries === null || hostedIn(event.hosting, this.hostingCountries);

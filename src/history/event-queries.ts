@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { EVENT_KINDS, type DetectionEvent, type EventKind } from '../events/detection-event.js';
+import { EVENT_KINDS, type Attribution, type DetectionEvent, type EventKind } from '../events/detection-event.js';
 import type { Action } from '../pipeline/action.js';
 import { fromRow, kindIn, reversedName, type EventRow } from './event-row.js';
 import { pageOf, type Page } from './page.js';
@@ -12,8 +12,9 @@ export interface EventFilter {
   app?: string;
   group?: string;
   client?: string;
-  /** ISO 3166 alpha-2 country of the app's owner. */
+  /** ISO 3166 alpha-2 country of the owner the event was attributed to (by name or network). */
   owner_country?: string;
+  attribution?: Attribution;
   /** Events with any answer address hosted in this country. */
   hosting_country?: string;
   /** This name and every name below it. */
@@ -42,7 +43,8 @@ const CONDITIONS: readonly Condition[] = [
   (f) => equals('app_id', f.app),
   (f) => equals('grp', f.group),
   (f) => equals('client', f.client),
-  (f) => equals('app_owner_country', f.owner_country?.toUpperCase()),
+  (f) => equals('owner_country', f.owner_country?.toUpperCase()),
+  (f) => equals('attribution', f.attribution),
   (f) =>
     f.hosting_country === undefined
       ? null

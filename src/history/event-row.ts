@@ -1,4 +1,4 @@
-import type { DetectionEvent, EventHosting, EventKind } from '../events/detection-event.js';
+import type { Attribution, DetectionEvent, EventHosting, EventKind } from '../events/detection-event.js';
 import type { Action } from '../pipeline/action.js';
 
 /** An event as stored: one column per field, booleans as 0/1, hosting as JSON text. */
@@ -27,6 +27,9 @@ export interface EventRow {
   latency_ms: number;
   cached: number;
   count: number;
+  attribution: Attribution | null;
+  owner_name: string | null;
+  owner_country: string | null;
 }
 
 /** Every column once; `satisfies` makes the compiler catch a column missing here. */
@@ -34,7 +37,8 @@ const COLUMN_SET = {
   id: true, ts: true, kind: true, instance: true, client: true, grp: true, qname: true, qname_rev: true,
   qtype: true, rcode: true, app_id: true, app_name: true, app_owner: true, app_owner_country: true,
   matched_name: true, hosting: true, owner_watchlisted: true, hosting_watchlisted: true, action: true,
-  rule: true, exemption: true, latency_ms: true, cached: true, count: true,
+  rule: true, exemption: true, latency_ms: true, cached: true, count: true, attribution: true, owner_name: true,
+  owner_country: true,
 } satisfies Record<keyof EventRow, true>;
 export const EVENT_COLUMNS = Object.keys(COLUMN_SET) as (keyof EventRow)[];
 
@@ -90,6 +94,9 @@ export function toRow(event: DetectionEvent): EventRow {
     latency_ms: event.latency_ms,
     cached: event.cached ? 1 : 0,
     count: event.count,
+    attribution: event.attribution,
+    owner_name: event.owner?.name ?? null,
+    owner_country: event.owner?.country ?? null,
   };
 }
 
@@ -120,6 +127,8 @@ export function fromRow(row: EventRow): DetectionEvent {
         ? null
         : { id: row.app_id, name: row.app_name ?? '', owner: row.app_owner ?? '', owner_country: row.app_owner_country ?? '' },
     matched_name: row.matched_name,
+    attribution: row.attribution,
+    owner: row.owner_name === null ? null : { name: row.owner_name, country: row.owner_country ?? '' },
     hosting: JSON.parse(row.hosting) as EventHosting[],
     owner_watchlisted: row.owner_watchlisted !== 0,
     hosting_watchlisted: row.hosting_watchlisted !== 0,

@@ -18,7 +18,7 @@ import { PseudonymStore } from './pseudonyms.js';
 import { Purger, type PurgeCounts } from './purge.js';
 import { StatsQueries, type Stats, type StatsWindow } from './stats.js';
 
-export { EVENT_KINDS } from '../events/detection-event.js';
+export { ATTRIBUTIONS, EVENT_KINDS, type Attribution } from '../events/detection-event.js';
 export { ACTIONS } from '../pipeline/action.js';
 export type { EventFilter } from './event-queries.js';
 export type { AuditEntry } from './audit.js';

@@ -110,6 +110,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE audit ADD COLUMN outcome TEXT NOT NULL DEFAULT 'not_found';
   UPDATE audit SET outcome = 'disclosed' WHERE found = 1;
   `,
+  `
+  -- How an event was tied to an owner ('name': a catalogue rule, 'network': an answer inside
+  -- the owner's own network) and that owner; older rows were tied by name only, to their app's.
+  ALTER TABLE events ADD COLUMN attribution TEXT;
+  ALTER TABLE events ADD COLUMN owner_name TEXT;
+  ALTER TABLE events ADD COLUMN owner_country TEXT;
+  UPDATE events SET attribution = 'name', owner_name = app_owner, owner_country = app_owner_country WHERE app_id IS NOT NULL;
+  -- The owner-country filter and statistics now read the owner, whichever way it was found.
+  DROP INDEX events_owner_country;
+  CREATE INDEX events_owner_country ON events (owner_country, id) WHERE owner_country IS NOT NULL;
+  CREATE INDEX events_attribution ON events (attribution, id) WHERE attribution IS NOT NULL;
+  `,
 ];
 
 /** Brings the database up to the current schema; refuses one written by a newer version. */

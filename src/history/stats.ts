@@ -26,6 +26,7 @@ export interface Stats {
   actions: Record<Action, number>;
   top_apps: { id: string; name: string; count: number }[];
   top_devices: { client: string; count: number }[];
+  /** Owners attributed by name or by network. */
   top_owner_countries: { country: string; count: number }[];
   top_hosting_countries: { country: string; count: number }[];
   /** One entry per hour of the window, oldest first, zeros included. */
@@ -74,8 +75,8 @@ export class StatsQueries {
       `SELECT client, sum(count) AS count FROM events WHERE ${queriesIn()} GROUP BY client ORDER BY count DESC, client LIMIT ${TOP}`,
     );
     this.ownerCountries = db.prepare(
-      `SELECT app_owner_country AS country, sum(count) AS count FROM events
-       WHERE ${queriesIn()} AND app_owner_country IS NOT NULL GROUP BY country ORDER BY count DESC, country LIMIT ${TOP}`,
+      `SELECT owner_country AS country, sum(count) AS count FROM events
+       WHERE ${queriesIn()} AND owner_country IS NOT NULL GROUP BY country ORDER BY count DESC, country LIMIT ${TOP}`,
     );
     this.hostingCountries = db.prepare(
       `SELECT c.country AS country, sum(e.count) AS count FROM events e JOIN event_countries c ON c.event_id = e.id

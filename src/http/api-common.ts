@@ -2,7 +2,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import { CLIENT_EXPECTED } from '../events/client-id.js';
-import { ACTIONS, EVENT_KINDS, type History } from '../history/history.js';
+import { ACTIONS, ATTRIBUTIONS, EVENT_KINDS, type Attribution, type History } from '../history/history.js';
 import type { RoleGuards } from './auth.js';
 
 /** `schema` or null, in the JSON Schema form @fastify/swagger turns into OpenAPI's `nullable`. */
@@ -36,14 +36,29 @@ export const EventSchema = Type.Object({
   qtype: Type.String(),
   rcode: Type.String(),
   app: nullable(
-    Type.Object({
-      id: Type.String(),
-      name: Type.String(),
-      owner: Type.String(),
-      owner_country: Type.String({ description: 'ISO 3166-1 alpha-2' }),
-    }),
+    Type.Object(
+      {
+        id: Type.String(),
+        name: Type.String(),
+        owner: Type.String(),
+        owner_country: Type.String({ description: 'ISO 3166-1 alpha-2' }),
+      },
+      { description: 'The catalogued app (attribution name); null for network attribution, which knows only the owner' },
+    ),
   ),
-  matched_name: nullable(Type.String({ description: 'The catalogue rule name that matched' })),
+  matched_name: nullable(Type.String({ description: 'The name a catalogue rule matched: the query name, a CNAME target or an SVCB/HTTPS target' })),
+  attribution: Type.Unsafe<Attribution | null>({
+    type: ['string', 'null'],
+    enum: [...ATTRIBUTIONS, null],
+    description:
+      'How the query was tied to an owner: name (a catalogue rule matched, certain) or network (an answer address lies in a network the owner operates, likely); null: neither',
+  }),
+  owner: nullable(
+    Type.Object(
+      { name: Type.String(), country: Type.String({ description: 'ISO 3166-1 alpha-2 country where control sits' }) },
+      { description: "The app's owner (attribution name) or the network's (attribution network); set whenever attribution is" },
+    ),
+  ),
   hosting: Type.Array(
     Type.Object({
       ip: Type.String(),

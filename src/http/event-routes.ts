@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { ACTIONS, EVENT_KINDS } from '../history/history.js';
+import { ACTIONS, ATTRIBUTIONS, EVENT_KINDS } from '../history/history.js';
 import { normaliseClient } from '../events/client-id.js';
 import { BeforeId, COMMON_ERRORS, EventSchema, invalidClient, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
 
@@ -19,6 +19,7 @@ const EventsQuery = Type.Object(
     group: Type.Optional(Text('Client group')),
     client: Type.Optional(Text('Client address or pseudonym')),
     owner_country: Type.Optional(Country),
+    attribution: Type.Optional(stringEnum(ATTRIBUTIONS, { description: 'name (a catalogue rule matched) or network (an answer in the owner\'s own network)' })),
     hosting_country: Type.Optional(Country),
     qname: Type.Optional(Text('This name and every name below it')),
     since: Type.Optional(Instant),

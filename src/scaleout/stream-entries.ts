@@ -18,6 +18,9 @@ export function eventOf(entry: StreamEntry): DetectionEvent | null {
     event.id = id;
     // Written by an instance from before repeats were folded: each event was one query.
     event.count ??= 1;
+    // From before network attribution: an app was the only way to an owner.
+    event.attribution ??= event.app === null ? null : 'name';
+    event.owner ??= event.app === null ? null : { name: event.app.owner, country: event.app.owner_country };
     return event;
   } catch {
     return null;

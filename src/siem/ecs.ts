@@ -47,6 +47,9 @@ export interface EcsDocument {
     kind: string;
     app?: { id: string; name: string; owner: string; owner_country: string };
     matched_name?: string;
+    /** name: a catalogue rule matched (certain); network: an answer lies in the owner's own network (likely). */
+    attribution?: 'name' | 'network';
+    owner?: { name: string; country: string };
     owner_watchlisted: boolean;
     hosting_watchlisted: boolean;
     exemption?: string;
@@ -109,6 +112,8 @@ export function ecsDocument(event: DetectionEvent): EcsDocument {
       kind: event.kind,
       ...(event.app !== null && { app: event.app }),
       ...(event.matched_name !== null && { matched_name: event.matched_name }),
+      ...(event.attribution !== null && { attribution: event.attribution }),
+      ...(event.owner !== null && { owner: event.owner }),
       owner_watchlisted: event.owner_watchlisted,
       hosting_watchlisted: event.hosting_watchlisted,
       ...(event.exemption !== null && { exemption: event.exemption }),
@@ -136,17 +141,20 @@ function hostingEntry({ ip, country, asn, org }: EventHosting): HostingEntry {
 /** Flat keyword labels for quick filters; ECS label keys carry no dots. */
 function labels(event: DetectionEvent): Record<string, string> {
   const result: Record<string, string> = { kind: event.kind };
-  if (event.app !== null) {
-    result.app_id = event.app.id;
-    result.owner_country = event.app.owner_country;
-  }
+  if (event.app !== null) result.app_id = event.app.id;
+  if (event.owner !== null) result.owner_country = event.owner.country;
+  if (event.attribution !== null) result.attribution = event.attribution;
   if (event.group !== null) result.group = event.group;
   if (event.exemption !== null) result.exemption = event.exemption;
   return result;
 }
 
-/** One line for list views: "block api.example.com A: tiktok, rule owner-country:CN". */
+/**
+ * One line for list views: "block api.example.com A: tiktok, rule owner-country:CN", or for
+ * network attribution "allow x.example A: network of Yandex (RU)".
+ */
 function summary(event: DetectionEvent): string {
-  const details = [event.app?.id, event.rule === null ? undefined : `rule ${event.rule}`].filter((part) => part !== undefined);
+  const attributed = event.app?.id ?? (event.owner === null ? undefined : `network of ${event.owner.name} (${event.owner.country})`);
+  const details = [attributed, event.rule === null ? undefined : `rule ${event.rule}`].filter((part) => part !== undefined);
   return `${event.action} ${event.qname} ${event.qtype}${details.length > 0 ? `: ${details.join(', ')}` : ''}`;
 }

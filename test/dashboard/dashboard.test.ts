@@ -15,6 +15,7 @@ import { Authenticator, OriginPolicy } from '../../src/http/auth.js';
 import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
 import { spawnWachtpost, type ServedProcess } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
+import { nameAttribution } from '../support/events.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 
 const TOKEN = 'dashboard-test-token-0123456789';
@@ -26,6 +27,7 @@ function launch(): Promise<Browser> {
 }
 
 function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
+  const app = overrides.app === undefined ? { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' } : overrides.app;
   return {
     id: 0,
     ts: Date.now(),
@@ -36,8 +38,9 @@ function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     qname: 'api16-normal-c-useast1a.tiktokv.com',
     qtype: 'A',
     rcode: 'NOERROR',
-    app: { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' },
+    app,
     matched_name: 'api16-normal-c-useast1a.tiktokv.com',
+    ...nameAttribution(app),
     hosting: [{ ip: '192.0.2.30', country: 'US', asn: 64500, org: 'Example Hosting' }],
     owner_watchlisted: true,
     hosting_watchlisted: false,
@@ -275,6 +278,34 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
     const signOut = await fetch(`${base}/api/session`, { method: 'DELETE', headers: { cookie: `${cookie!.name}=${cookie!.value}` } });
     expect(signOut.status).toBe(204);
     await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(problems).toEqual([]);
+  });
+
+  it('tells a network attribution (owner, marked as likely) from a name match, and filters on attribution', async () => {
+    const { page, problems } = await open();
+    await signIn(page);
+    await waitLive(page);
+    const yandex = { name: 'Yandex MKPAO', country: 'RU' };
+    hub.publish(detection({ qname: 'edge.unlisted-cdn.example', app: null, matched_name: null, attribution: 'network', owner: yandex, action: 'allow', rule: null }));
+    hub.publish(detection({ qname: 'named.tiktokv.com' }));
+    await rowFor(page, 'named.tiktokv.com').waitFor({ timeout: WAIT_MS });
+
+    const network = rowFor(page, 'edge.unlisted-cdn.example').locator('td').nth(5);
+    expect(await network.textContent()).toBe('≈ Yandex MKPAO (RU)');
+    expect(await network.getAttribute('title')).toBe(
+      'Attributed by network: an answer address lies in a network Yandex MKPAO (RU) operates; no catalogue rule names edge.unlisted-cdn.example',
+    );
+    expect(await network.locator('mark').textContent()).toBe('(RU)');
+    expect(await rowFor(page, 'named.tiktokv.com').locator('td').nth(5).textContent()).toBe('TikTok (CN)');
+
+    await applyFilter(page, async (p) => {
+      await p.getByLabel('by network').check();
+    });
+    await rowFor(page, 'named.tiktokv.com').waitFor({ state: 'detached', timeout: WAIT_MS });
+    hub.publish(detection({ qname: 'late.tiktokv.com' }));
+    hub.publish(detection({ qname: 'late.unlisted-cdn.example', app: null, matched_name: null, attribution: 'network', owner: yandex, action: 'allow', rule: null }));
+    await rowFor(page, 'late.unlisted-cdn.example').waitFor({ timeout: WAIT_MS });
+    expect(await rowFor(page, 'late.tiktokv.com').count()).toBe(0);
     expect(problems).toEqual([]);
   });
 

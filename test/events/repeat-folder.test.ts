@@ -86,6 +86,8 @@ describe('RepeatFolder', () => {
     ['the group', { group: 'nvwa' }],
     ['the kind', { kind: 'bypass' }],
     ['the hosting', { hosting: [{ ip: '203.0.113.7', country: 'CN', asn: 4134, org: 'Chinanet' }], hosting_watchlisted: true }],
+    ['the attributed owner', { owner: { name: 'Beijing Douyin Information Service Co., Ltd.', country: 'CN' } }],
+    ['the attribution', { attribution: 'network' }],
   ])('closes the fold early when %s changes: the count so far goes out first', (_, change) => {
     const { sink, folder } = folding();
     folder.publish(sampleEvent({ ts: 1 }));

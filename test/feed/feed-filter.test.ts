@@ -17,6 +17,8 @@ const sample: DetectionEvent = {
   rcode: 'NOERROR',
   app: { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' },
   matched_name: 'tiktokv.com',
+  attribution: 'name',
+  owner: { name: 'ByteDance Ltd.', country: 'CN' },
   hosting: [
     { ip: '192.0.2.1', country: 'NL', asn: 64_500, org: 'Example' },
     { ip: '192.0.2.2', country: null, asn: null, org: null },
@@ -101,6 +103,7 @@ describe('FeedFilter', () => {
     ['kind', 'detection', 'residual'],
     ['group', 'ministry-a', 'ministry-b'],
     ['owner_country', 'CN', 'RU'],
+    ['attribution', 'name', 'network'],
     ['hosting_country', 'SG', 'RU,US'],
     ['client', '2001:DB8::7', '2001:db8::8'],
   ])('%s: matches %s, not %s', (field, hit, miss) => {
@@ -111,9 +114,21 @@ describe('FeedFilter', () => {
 
   it('does not match app, owner or group fields of events without them', () => {
     expect(matches({ app: 'tiktok' }, { app: null })).toBe(false);
-    expect(matches({ owner_country: 'CN' }, { app: null })).toBe(false);
+    expect(matches({ owner_country: 'CN' }, { app: null, attribution: null, owner: null })).toBe(false);
+    expect(matches({ attribution: 'name' }, { app: null, attribution: null, owner: null })).toBe(false);
     expect(matches({ group: 'ministry-a' }, { group: null })).toBe(false);
     expect(matches({ hosting_country: 'NL' }, { hosting: [] })).toBe(false);
+  });
+
+  it('filters on attribution, and on the owner country of name and network attributions alike', () => {
+    const network = { app: null, matched_name: null, attribution: 'network', owner: { name: 'Yandex', country: 'RU' } } as const;
+    expect(matches({ attribution: 'network' }, network)).toBe(true);
+    expect(matches({ attribution: 'name' }, network)).toBe(false);
+    expect(matches({ attribution: 'name,network' })).toBe(true);
+    expect(matches({ owner_country: 'ru' }, network)).toBe(true);
+    expect(matches({ owner_country: 'CN' }, network)).toBe(false);
+    expect(matches({ app: 'tiktok' }, network)).toBe(false);
+    expect(() => parseFilter({ attribution: 'guess' })).toThrow(/attribution: "guess" is not one of name, network/);
   });
 
   it('needs every field to match', () => {

@@ -8,6 +8,7 @@ import type { DetectionEvent, EventApp } from '../../src/events/detection-event.
 import { EventHub } from '../../src/events/event-hub.js';
 import type { Pseudonymiser } from '../../src/events/pseudonymiser.js';
 import { History } from '../../src/history/history.js';
+import { nameAttribution } from '../support/events.js';
 
 export const silentLog = pino({ level: 'silent' });
 
@@ -22,6 +23,7 @@ export const DAY = 24 * HOUR;
 
 /** A blocked TikTok lookup; override what a test is about. */
 export function makeEvent(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
+  const app = overrides.app === undefined ? TIKTOK : overrides.app;
   return {
     id: 0,
     ts: T0,
@@ -32,8 +34,9 @@ export function makeEvent(overrides: Partial<DetectionEvent> = {}): DetectionEve
     qname: 'api16-normal-c-useast1a.tiktokv.com',
     qtype: 'A',
     rcode: 'NOERROR',
-    app: TIKTOK,
+    app,
     matched_name: 'tiktokv.com',
+    ...nameAttribution(app),
     hosting: [{ ip: '203.0.113.7', country: 'US', asn: 64500, org: 'Example CDN' }],
     owner_watchlisted: true,
     hosting_watchlisted: false,

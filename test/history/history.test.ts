@@ -188,6 +188,36 @@ describe('History writing', () => {
     await history.close();
   });
 
+  it('keeps a network attribution (an owner without an app) and finds it by attribution and owner country', async () => {
+    const history = open();
+    const yandex = { name: 'MKPAO Yandex', country: 'RU' };
+    const network = makeEvent({
+      id: 2,
+      qname: 'static.example-cdn.ru',
+      app: null,
+      matched_name: null,
+      attribution: 'network',
+      owner: yandex,
+      hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }],
+      action: 'allow',
+      rule: null,
+    });
+    history.writeEvents([makeEvent({ id: 1 }), network]);
+    expect(allEvents(history)[1]).toEqual(network);
+    const ids = (filter: Parameters<History['events']>[0]): number[] => history.events(filter).items.map((event) => event.id);
+    expect(ids({ limit: 10, attribution: 'network' })).toEqual([2]);
+    expect(ids({ limit: 10, attribution: 'name' })).toEqual([1]);
+    expect(ids({ limit: 10, owner_country: 'ru' })).toEqual([2]);
+    expect(ids({ limit: 10, owner_country: 'CN' })).toEqual([1]);
+    expect(history.stats('24h', T0 + 1).top_owner_countries).toEqual([
+      { country: 'CN', count: 1 },
+      { country: 'RU', count: 1 },
+    ]);
+    // No app, so nothing for the device's app inventory.
+    expect(history.deviceApps('10.64.0.7').map((app) => app.id)).toEqual(['tiktok']);
+    await history.close();
+  });
+
   it('creates a missing directory, private to the service', async () => {
     const nested = join(dir, 'var', 'lib', 'wachtpost', 'history.sqlite');
     const history = History.open(historySettings(nested), silentLog);

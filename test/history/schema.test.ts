@@ -55,6 +55,7 @@ const FILTERS: [string, Omit<EventFilter, 'limit'>, number[]][] = [
   ['group', { group: 'ministry' }, [8, 7, 6, 4, 3, 1]],
   ['client', { client: PSEUDONYM }, [2]],
   ['owner country', { owner_country: 'cn' }, [7, 6, 3, 2, 1]],
+  ['attribution', { attribution: 'name' }, [7, 6, 4, 3, 2, 1]],
   ['hosting country', { hosting_country: 'CN' }, [6, 3]],
   ['hosting country of a bypass', { hosting_country: 'us' }, [8, 4, 2, 1]],
   ['qname and below', { qname: 'tiktokv.com' }, [7, 6, 2, 1]],
@@ -193,13 +194,14 @@ describe('schema migrations', () => {
     const migrated = openDatabase(path);
     const fresh = openDatabase(join(path, '..', 'fresh.sqlite'));
     expect(columnsOf(migrated, 'events')).toEqual(columnsOf(fresh, 'events'));
-    expect(columnsOf(fresh, 'events').at(-1)).toBe('count');
+    expect(columnsOf(fresh, 'events').at(-1)).toBe('owner_country');
     expect(indexes(migrated)).toEqual(indexes(fresh));
     expect(Object.keys(indexes(fresh))).toEqual([
       'audit_ts',
       'event_countries_event',
       'events_action',
       'events_app',
+      'events_attribution',
       'events_client',
       'events_group',
       'events_kind_ts',
@@ -207,6 +209,7 @@ describe('schema migrations', () => {
       'events_qname',
     ]);
     expect(indexes(fresh)['events_app']).toMatch(/WHERE app_id IS NOT NULL$/);
+    expect(indexes(fresh)['events_owner_country']).toMatch(/\(owner_country, id\) WHERE owner_country IS NOT NULL$/);
     migrated.close();
     fresh.close();
   });

@@ -62,6 +62,18 @@ beforeAll(async () => {
     /* 3 */ makeEvent({ ts: T0, client: '10.64.0.7', app: TELEGRAM, qname: 'web.telegram.org', action: 'exempt', exemption: 'press' }),
     /* 4 */ makeEvent({ ts: T0 + HOUR, client: '10.64.0.9', kind: 'query', app: null, action: 'allow', qname: 'example.nl' }),
     /* 5 */ makeEvent({ ts: T0 + 2 * HOUR, client: '10.64.0.8', action: 'block' }),
+    /* 6 */ makeEvent({
+      ts: T0 + 3 * HOUR,
+      client: '10.64.0.9',
+      app: null,
+      matched_name: null,
+      attribution: 'network',
+      owner: { name: 'Yandex MKPAO', country: 'RU' },
+      qname: 'edge.unlisted-cdn.example',
+      action: 'allow',
+      rule: null,
+      hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }],
+    }),
   ]);
   pseudonym = pseudonymiser.of('10.64.0.7');
   await written(history, published.length);
@@ -136,10 +148,13 @@ describe('GET /api/events', () => {
     ['?kind=query', [4]],
     ['?app=wechat', [2]],
     ['?owner_country=ae', [3]],
+    ['?owner_country=RU', [6]],
+    ['?attribution=network', [6]],
+    ['?attribution=name&action=block', [5, 1]],
     ['?hosting_country=CN', [2]],
     ['?qname=tiktokv.com', [5, 1]],
     ['?group=ministry&action=exempt', [3]],
-    [`?since=${new Date(T0).toISOString()}`, [5, 4, 3]],
+    [`?since=${new Date(T0).toISOString()}`, [6, 5, 4, 3]],
     [`?since=${T0 - HOUR}&until=${T0 + HOUR}`, [3, 2]],
   ])('filters %s', async (query, expected) => {
     expect(await idsOf(query)).toEqual(expected);
@@ -150,11 +165,11 @@ describe('GET /api/events', () => {
   });
 
   it('pages with before_id', async () => {
-    const first = (await get('/api/events?limit=2')).json();
-    expect(first.events.map((event: DetectionEvent) => event.id)).toEqual([5, 4]);
-    expect(first.next_before_id).toBe(4);
-    const second = (await get(`/api/events?limit=2&before_id=${first.next_before_id}`)).json();
-    expect(second.events.map((event: DetectionEvent) => event.id)).toEqual([3, 2]);
+    const first = (await get('/api/events?limit=4')).json();
+    expect(first.events.map((event: DetectionEvent) => event.id)).toEqual([6, 5, 4, 3]);
+    expect(first.next_before_id).toBe(3);
+    const second = (await get(`/api/events?limit=1&before_id=${first.next_before_id}`)).json();
+    expect(second.events.map((event: DetectionEvent) => event.id)).toEqual([2]);
     const last = (await get(`/api/events?limit=2&before_id=${second.next_before_id}`)).json();
     expect(last).toEqual({ events: [published[0]], next_before_id: null });
   });
@@ -164,6 +179,7 @@ describe('GET /api/events', () => {
     ['?limit=0', 'invalid_request'],
     ['?kind=everything', 'invalid_request'],
     ['?owner_country=CHN', 'invalid_request'],
+    ['?attribution=guess', 'invalid_request'],
     ['?since=yesterday', 'invalid_request'],
     ['?since=2025-13-01', 'invalid_time'],
   ])('rejects %s with a stable error code', async (query, code) => {
@@ -340,10 +356,13 @@ describe('OpenAPI', () => {
     const { paths } = response.json();
     expect(paths['/api/events'].get.tags).toEqual(['history']);
     expect(paths['/api/events'].get.parameters.map((parameter: { name: string }) => parameter.name)).toEqual(
-      expect.arrayContaining(['kind', 'action', 'app', 'group', 'client', 'owner_country', 'hosting_country', 'qname', 'since', 'until', 'before_id', 'limit']),
+      expect.arrayContaining(['kind', 'action', 'app', 'group', 'client', 'owner_country', 'attribution', 'hosting_country', 'qname', 'since', 'until', 'before_id', 'limit']),
     );
     const event = paths['/api/events'].get.responses['200'].content['application/json'].schema.properties.events.items;
     expect(event.properties.app.nullable).toBe(true);
+    expect(event.properties.attribution).toMatchObject({ type: 'string', nullable: true, enum: ['name', 'network', null] });
+    expect(event.properties.owner).toMatchObject({ nullable: true, properties: { name: { type: 'string' }, country: { type: 'string' } } });
+    expect(event.required).toEqual(expect.arrayContaining(['attribution', 'owner']));
     expect(event.properties.count).toMatchObject({ type: 'integer', minimum: 1, description: expect.stringContaining('folded') });
     expect(event.required).toContain('count');
     expect(paths['/api/stats'].get.summary).toMatch(/Top apps/);

@@ -10,6 +10,7 @@ import { FeedCounters } from '../../src/feed/feed-counters.js';
 import type { FeedSettings } from '../../src/feed/feed-settings.js';
 import { Authenticator, OriginPolicy, sha256Hex } from '../../src/http/auth.js';
 import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
+import { nameAttribution } from '../support/events.js';
 
 const TOKEN = 'analyst-token-for-feed-tests-0123';
 
@@ -19,6 +20,7 @@ const EVENT_PREFIX = '{"type":"event","event":{"id":';
 type Message = { type: string; event?: DetectionEvent; [field: string]: unknown };
 
 function event(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
+  const app = overrides.app === undefined ? null : overrides.app;
   return {
     id: 0,
     ts: 1_750_000_000_000,
@@ -29,8 +31,9 @@ function event(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     qname: 'example.nl',
     qtype: 'A',
     rcode: 'NOERROR',
-    app: null,
+    app,
     matched_name: null,
+    ...nameAttribution(app),
     hosting: [],
     owner_watchlisted: false,
     hosting_watchlisted: false,

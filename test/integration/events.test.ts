@@ -79,16 +79,44 @@ describe('events recorded for answered queries', () => {
   });
 
   it('records watch-listed hosting with country and ASN even without an app', async () => {
-    await dig(monitor.wp.server, 'ru-hosted.test.wachtpost', 'A');
+    await dig(monitor.wp.server, 'cn-hosted.test.wachtpost', 'A');
     expect(monitor.take()).toMatchObject([
       {
         kind: 'detection',
         app: null,
-        hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }],
+        attribution: null,
+        owner: null,
+        hosting: [{ ip: '36.110.0.1', country: 'CN', asn: 4847 }],
         hosting_watchlisted: true,
+        owner_watchlisted: false,
         action: 'allow',
       },
     ]);
+  });
+
+  it("records an answer inside an owner's own network as attributed by network, to the owner, without an app", async () => {
+    for (const cached of [false, true]) {
+      await dig(monitor.wp.server, 'ru-hosted.test.wachtpost', 'A');
+      expect(monitor.take()).toMatchObject([
+        {
+          kind: 'detection',
+          app: null,
+          matched_name: null,
+          attribution: 'network',
+          owner: { name: 'Yandex MKPAO', country: 'RU' },
+          owner_watchlisted: true,
+          hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }],
+          hosting_watchlisted: true,
+          // Tagged, not acted on: policy.network_attribution is `tag` by default.
+          action: 'allow',
+          rule: null,
+          cached,
+        },
+      ]);
+    }
+    // A name match says so too.
+    await dig(monitor.wp.server, TIKTOK, 'AAAA');
+    expect(monitor.take()).toMatchObject([{ app: { id: 'tiktok' }, attribution: 'name', owner: { name: 'ByteDance Ltd.', country: 'CN' } }]);
   });
 
   it('records nothing for an ordinary query', async () => {
@@ -129,6 +157,21 @@ describe('events under enforcement and with every query recorded', () => {
     expect(enforce.take()).toMatchObject([
       { kind: 'detection', qtype: 'AAAA', rcode: 'NXDOMAIN', action: 'block', rule: 'owner-country:CN', app: { id: 'tiktok' }, matched_name: TIKTOK },
     ]);
+  });
+
+  it('acts on network attribution only when policy.network_attribution says block', async () => {
+    const tagging = await recorded('mode: enforce\nevents:\n  fold_window_ms: 0');
+    expect((await dig(tagging.wp.server, 'ru-hosted.test.wachtpost', 'A')).status).toBe('NOERROR');
+    expect(tagging.take()).toMatchObject([{ attribution: 'network', action: 'allow', rule: null }]);
+    const blocking = await recorded('mode: enforce\nevents:\n  fold_window_ms: 0\npolicy:\n  network_attribution: block');
+    for (const cached of [false, true]) {
+      const result = await dig(blocking.wp.server, 'ru-hosted.test.wachtpost', 'AAAA');
+      expect(result.status).toBe('NXDOMAIN');
+      expect(result.ede?.text).toBe('blocked by wachtpost: owner-network:RU');
+      expect(blocking.take()).toMatchObject([{ attribution: 'network', owner: { country: 'RU' }, action: 'block', rule: 'owner-network:RU', rcode: 'NXDOMAIN', cached }]);
+    }
+    // Hosting alone is no network attribution: still allowed.
+    expect((await dig(blocking.wp.server, 'cn-hosted.test.wachtpost', 'A')).status).toBe('NOERROR');
   });
 
   it('leaves the canaries to the upstream when they are switched off', async () => {

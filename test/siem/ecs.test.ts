@@ -41,11 +41,13 @@ describe('ecsDocument', () => {
       destination: { ip: '203.0.113.7', geo: { country_iso_code: 'US' }, as: { number: 64500, organization: { name: 'Example CDN' } } },
       rule: { name: 'owner-country:CN', ruleset: 'wachtpost-policy' },
       related: { ip: ['127.0.0.9', '203.0.113.7', '2001:db8::1'] },
-      labels: { kind: 'detection', app_id: 'tiktok', owner_country: 'CN', group: 'ministry' },
+      labels: { kind: 'detection', app_id: 'tiktok', owner_country: 'CN', attribution: 'name', group: 'ministry' },
       wachtpost: {
         kind: 'detection',
         app: { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' },
         matched_name: 'api16-normal-c-useast1a.tiktokv.com',
+        attribution: 'name',
+        owner: { name: 'ByteDance Ltd.', country: 'CN' },
         owner_watchlisted: true,
         hosting_watchlisted: false,
         cached: false,
@@ -64,6 +66,15 @@ describe('ecsDocument', () => {
     expect(document).not.toHaveProperty('rule');
     expect(document.labels).toEqual({ kind: 'detection' });
     expect(document.message).toBe('monitor api16-normal-c-useast1a.tiktokv.com A');
+  });
+
+  it('carries a network attribution: the owner without an app, in the custom fields, labels and message', () => {
+    const owner = { name: 'MKPAO Yandex', country: 'RU' };
+    const document = ecsDocument(sampleEvent({ app: null, matched_name: null, attribution: 'network', owner, action: 'allow', rule: null, owner_watchlisted: true }));
+    expect(document.wachtpost).toMatchObject({ attribution: 'network', owner, owner_watchlisted: true });
+    expect(document.wachtpost).not.toHaveProperty('app');
+    expect(document.labels).toEqual({ kind: 'detection', owner_country: 'RU', attribution: 'network' });
+    expect(document.message).toBe('allow api16-normal-c-useast1a.tiktokv.com A: network of MKPAO Yandex (RU)');
   });
 
   it.each<[Partial<DetectionEvent>, string, string[]]>([

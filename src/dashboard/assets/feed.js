@@ -22,7 +22,8 @@ export function matches(event, filter) {
     accepts(filter.action, event.action) &&
     accepts(filter.kind, event.kind) &&
     accepts(filter.group, event.group) &&
-    accepts(filter.owner_country, event.app?.owner_country) &&
+    accepts(filter.owner_country, event.owner?.country) &&
+    accepts(filter.attribution, event.attribution) &&
     (filter.hosting_country === undefined ||
       filter.hosting_country.length === 0 ||
       (event.hosting ?? []).some((host) => filter.hosting_country.includes(host.country))) &&

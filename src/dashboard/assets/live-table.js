@@ -160,6 +160,7 @@ export class LiveTable {
     cells[4].textContent = cells[4].title = event.rcode && event.rcode !== 'NOERROR' ? `${event.qtype} ${event.rcode}` : String(event.qtype ?? '');
 
     const app = event.app;
+    const owner = event.owner;
     if (app) {
       cells[5].append(`${app.name} `);
       const country = document.createElement(event.owner_watchlisted ? 'mark' : 'span');
@@ -167,6 +168,17 @@ export class LiveTable {
       cells[5].append(country);
       cells[5].title = `${app.name}: ${app.owner}, ${app.owner_country}${event.owner_watchlisted ? ', watch-listed' : ''}` +
         (event.matched_name && event.matched_name !== event.qname ? `; matched ${event.matched_name}` : '');
+    } else if (event.attribution === 'network' && owner) {
+      // Likely, not certain: the network is the owner's, the name is in no catalogue rule.
+      const likely = document.createElement('span');
+      likely.className = 'attribution-network';
+      likely.textContent = '≈ ';
+      likely.setAttribute('aria-label', 'likely: ');
+      cells[5].append(likely, `${owner.name} `);
+      const country = document.createElement(event.owner_watchlisted ? 'mark' : 'span');
+      country.textContent = `(${owner.country})`;
+      cells[5].append(country);
+      cells[5].title = `Attributed by network: an answer address lies in a network ${owner.name} (${owner.country}) operates; no catalogue rule names ${event.qname}`;
     }
 
     const hosting = hostingText(event.hosting);

@@ -5,7 +5,7 @@ import { FeedConnection, queryCount } from './feed.js';
 import { clockTime, LiveTable } from './live-table.js';
 import { InventoryPanel, StatsPanel } from './panels.js';
 
-const FILTER_KEYS = ['app', 'action', 'kind', 'group', 'owner_country', 'hosting_country', 'client'];
+const FILTER_KEYS = ['app', 'action', 'kind', 'attribution', 'group', 'owner_country', 'hosting_country', 'client'];
 const ACTIONS = ['allow', 'monitor', 'block', 'exempt'];
 /** The feed's own rules for typed values, so a typo is explained here instead of refused there. */
 const TEXT_FIELDS = {
@@ -103,7 +103,7 @@ const stats = new StatsPanel({
 /** The form's filter, or null after marking the first invalid field. */
 function currentFilter() {
   const data = new FormData(filterForm);
-  const filter = { action: data.getAll('action').map(String), kind: data.getAll('kind').map(String) };
+  const filter = { action: data.getAll('action').map(String), kind: data.getAll('kind').map(String), attribution: data.getAll('attribution').map(String) };
   filterError.textContent = '';
   for (const [key, rule] of Object.entries(TEXT_FIELDS)) {
     const input = filterForm.elements.namedItem(key);
