@@ -19,7 +19,6 @@ import { Swappable } from '../pipeline/swappable.js';
 const MAX_UPSTREAM_IN_FLIGHT = 1000;
 const DNS_PORT = 53;
 
-
 export interface ResolverChain {
   readonly head: Stage;
   readonly stages: readonly Stage[];
@@ -46,10 +45,9 @@ export interface ResolverChain {
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
 export function buildResolverChain(config: Config, exchanges?: ExchangeObserver): ResolverChain {
-  const access = new AccessStage(new ClientAcl(config.access.allow));
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
-  const policyStage = new PolicyStage(policy, detection);
+  const { access, canary, policy: policyStage, tag } = buildJudgingStages(config, detection, policy);
   const cache = new CacheStage({
     maxEntries: config.cache.max_entries,
     minTtl: config.cache.min_ttl,
@@ -67,12 +65,33 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver)
     },
   });
   const coalesce = new CoalesceStage();
-  const tag = new TagStage(detection);
   const upstream = buildUpstreamStage(config, exchanges);
   const stages: Stage[] = config.detection.enabled
-    ? [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
+    ? [access, canary, policyStage, cache, coalesce, tag, upstream]
     : [access, cache, coalesce, upstream];
   return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
+}
+
+/** The stages that decide what a query gets and what it is recorded as, in the chain's order. */
+export interface JudgingStages {
+  readonly access: AccessStage;
+  readonly canary: CanaryStage;
+  readonly policy: PolicyStage;
+  readonly tag: TagStage;
+}
+
+/**
+ * The deciding stages as the resolver builds them, unlinked. `wachtpost explain` links the
+ * same ones (without the cache and coalescing, which never change a decision), so that it
+ * and the server cannot disagree about a name.
+ */
+export function buildJudgingStages(config: Config, detection: Swappable<Detection>, policy: Swappable<Policy>): JudgingStages {
+  return {
+    access: new AccessStage(new ClientAcl(config.access.allow)),
+    canary: new CanaryStage(config.events.canaries),
+    policy: new PolicyStage(policy, detection),
+    tag: new TagStage(detection),
+  };
 }
 
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */
