@@ -2,7 +2,9 @@ import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import type { Swappable } from '../pipeline/swappable.js';
 import { nameTags, tagsOf, WATCHLIST_HOSTED } from '../tagging/answer-tags.js';
-import { hostedTags } from '../tagging/tagger.js';
+import type { App } from '../tagging/catalogue-schema.js';
+import type { Signature } from '../tagging/signature-index.js';
+import { hostedTags, tagAnswer } from '../tagging/tagger.js';
 import type { Detection } from '../tagging/detection.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import type { Group, Policy } from './policy.js';
@@ -38,14 +40,18 @@ export class PolicyStage extends Stage {
       }
     }
     const outcome = this.next.resolve(query);
-    if (outcome instanceof Promise) return outcome.then((answer) => this.judge(query, answer));
-    return this.judge(query, outcome);
+    if (outcome instanceof Promise) return outcome.then((answer) => this.judge(query, answer, signature));
+    return this.judge(query, outcome, signature);
   }
 
-  private judge(query: Query, answer: Answer): Answer {
+  /** `signature`: the rule the query name matches now, or null. */
+  private judge(query: Query, answer: Answer, signature: Signature<App> | null): Answer {
     if (answer.kind === AnswerKind.SYNTHETIC || answer.kind === AnswerKind.BLOCKED) return answer;
     let tags = tagsOf(answer);
-    if (tags === WATCHLIST_HOSTED) tags = hostedTags(answer, this.detection.current);
+    // Tagged before a reload gave its name a rule (a promotion, a catalogue update): tagged
+    // again, as it would be now. Only such answers pay for it, once per hit until they expire.
+    if (signature !== null && tags.app?.id !== signature.app.id) tags = tagAnswer(query, answer, this.detection.current);
+    else if (tags === WATCHLIST_HOSTED) tags = hostedTags(answer, this.detection.current);
     query.tags = tags;
     const networkOwner = tags.networkOwner;
     if (tags.app === null && networkOwner === null && !tags.hostingWatchlisted) {

@@ -1,11 +1,16 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NO_SLOT } from '../../src/cache/answer-cache.js';
+import { loadConfig } from '../../src/config/load.js';
+import { EventHub } from '../../src/events/event-hub.js';
 import { NO_TAGS, tagsOf, WATCHLIST_HOSTED } from '../../src/tagging/answer-tags.js';
 import { hostedTags } from '../../src/tagging/tagger.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
 import { dig } from '../support/dig.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
-import { withKnotUpstream, type RunningWachtpost } from './harness.js';
+import { startWachtpost, withKnotUpstream, type RunningWachtpost } from './harness.js';
 
 const setup = withKnotUpstream();
 let wp: RunningWachtpost;
@@ -96,5 +101,28 @@ describe('tagging answers from a real upstream', () => {
     // Publicly hosted outside the watch list: nothing the policy reads, so no tags either.
     await dig(wp.server, 'nl-hosted.test.wachtpost', 'A');
     expect(cachedTags('nl-hosted.test.wachtpost', TYPE.A)).toBe(NO_TAGS);
+  });
+});
+
+describe('tagging after a reload', () => {
+  it('attributes a cached answer to the app its name became part of (a local rule), on the next hit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-retag-'));
+    const hub = new EventHub({ capacity: 64, firstId: 1, residualWindowMs: 60_000, pseudonymiser: null });
+    const own = await startWachtpost([setup.knot], 'events:\n  fold_window_ms: 0', {}, hub);
+    try {
+      expect((await dig(own.server, 'multi.test.wachtpost', 'A')).status).toBe('NOERROR');
+      expect(hub.ring.nextId).toBe(1); // a plain name: no event
+      const rules = join(dir, 'local-rules.yaml');
+      await writeFile(rules, 'rules:\n  - { app: wechat, domain: multi.test.wachtpost, source: "capture", verified: 2026-12-03 }\n');
+      own.resolver.reload(
+        loadConfig({ text: `events:\n  fold_window_ms: 0\ndetection:\n  local_rules: ${JSON.stringify(rules)}`, overrides: { upstream: [`127.0.0.1:${setup.knot.port}`] } }),
+      );
+      expect((await dig(own.server, 'multi.test.wachtpost', 'A')).status).toBe('NOERROR');
+      expect(hub.ring.get(1)).toMatchObject({ qname: 'multi.test.wachtpost', cached: true, app: { id: 'wechat' }, attribution: 'name', action: 'monitor' });
+      expect(hub.ring.get(1)!.hosting).toEqual([]);
+    } finally {
+      await own.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
