@@ -1,14 +1,15 @@
 /**
  * The cache-hit path end to end in one process, without sockets: read the question, run
  * the chain (access, canary, policy with the shipped catalogue, cache), write the reply
- * (copy, ID patch, TTL ageing), time it (the answer-latency histogram) and record the
- * event. Once with detection, policy and events on, once with the bare access → cache
- * chain, so their cost on the hit path shows as a ratio; and once with dnstap on too
- * (CLIENT_QUERY and CLIENT_RESPONSE encoded and copied into a buffer, as the writer does; no socket),
- * so its cost shows beside the same path with it off.
+ * (copy, ID patch, TTL ageing), time it (the answer-latency histogram), record the event and
+ * count discovery candidates. Once with detection, policy and events on, once with the bare
+ * access → cache chain, so their cost on the hit path shows as a ratio; and once with dnstap
+ * on too (CLIENT_QUERY and CLIENT_RESPONSE encoded and copied into a buffer, as the writer
+ * does; no socket), so its cost shows beside the same path with it off.
  */
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
+import { DiscoveryObserver } from '../../src/discovery/discovery-observer.js';
 import { EventHub } from '../../src/events/event-hub.js';
 import { EventRecorder } from '../../src/events/event-recorder.js';
 import { chain } from '../../src/pipeline/stage.js';
@@ -39,7 +40,11 @@ const copyFrame = { write: (payload: Uint8Array) => frames.set(payload, 4) };
 function setUp(stagesOn: boolean, dnstap = false): { dispatch: (msg: Buffer) => void; names: Buffer[] } {
   const resolver = buildResolverChain(config);
   const hub = new EventHub({ capacity: 65_536, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null });
-  const observers: AnswerObserver[] = stagesOn ? [new EventRecorder(resolver.detection, hub, 'bench', false)] : [];
+  // As the resolver attaches them; the one client asks an app's names too, so every other
+  // name it asks is a discovery candidate (the observer's costliest case).
+  const observers: AnswerObserver[] = stagesOn
+    ? [new EventRecorder(resolver.detection, hub, 'bench', false), new DiscoveryObserver(resolver.detection, config.discovery.window_ms, () => {})]
+    : [];
   const tap = new DnstapTap(copyFrame, { identity: 'bench', version: 'wachtpost bench', messages: ['client_query', 'client_response'] });
   const replyObservers: ReplyObserver[] = dnstap ? [new AnswerLatency(), tap] : [new AnswerLatency()];
   const head = stagesOn ? resolver.head : chain([resolver.stages[0]!, resolver.cache]);

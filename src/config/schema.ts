@@ -239,6 +239,24 @@ export const ConfigSchema = Type.Object(
       },
       'Detection events for the live feed, history and metrics',
     ),
+    discovery: section(
+      {
+        enabled: Type.Boolean({ description: 'Collect names no rule matches that look like an app\'s, as candidates for local rules', default: true }),
+        window_ms: Type.Integer({
+          description: "A name no rule matches, asked by a device within this long after one of a catalogued app's names, counts as following that app",
+          minimum: 100,
+          maximum: 60_000,
+          default: 3000,
+        }),
+        capacity: Type.Integer({
+          description: 'Candidate names kept; a new one beyond it first evicts the weakest tenth (fewest devices, then queries, then the longest unseen)',
+          minimum: 100,
+          maximum: 100_000,
+          default: 2000,
+        }),
+      },
+      "The discovery queue: names no rule matches that resolve into a watch-listed owner's network or hosting, or follow an app's names",
+    ),
     privacy: section(
       {
         pseudonymise: Type.Boolean({ description: 'Publish and store a keyed pseudonym (HMAC-SHA256) instead of the client address', default: false }),

@@ -105,3 +105,27 @@ export function withHistory<RG extends RouteGenericInterface>(
 export function invalidClient(field: string, value: string): ApiError {
   return { error: 'invalid_request', message: `${field}: ${JSON.stringify(value.slice(0, 64))} is not ${CLIENT_EXPECTED}` };
 }
+
+/** API answers carry personal data: no browser or proxy may keep a copy. */
+export async function noStore(_request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  reply.header('cache-control', 'no-store');
+  return payload;
+}
+
+/** A whole number as a query carries it: decimal digits only, no sign, exponent, hex or leading zero. */
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Before the schema coerces them: integer query parameters must be plain decimal. Ajv turns
+ * "0x10" into 16 and "1e400" or "Infinity" into Infinity, which then reached SQLite.
+ */
+export async function decimalIntegers(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const properties = (request.routeOptions.schema?.querystring as { properties?: Record<string, { type?: unknown }> } | undefined)?.properties ?? {};
+  const query = request.query as Record<string, unknown>;
+  for (const [name, property] of Object.entries(properties)) {
+    const value = query[name];
+    if (property.type !== 'integer' || value === undefined || (typeof value === 'string' && DECIMAL.test(value))) continue;
+    await reply.code(400).send({ error: 'invalid_request', message: `querystring/${name} must be a whole number written in decimal digits` });
+    return reply;
+  }
+}

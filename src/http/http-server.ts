@@ -11,6 +11,7 @@ import type { FeedSettings } from '../feed/feed-settings.js';
 import type { History } from '../history/history.js';
 import { apiRoutes } from './api-routes.js';
 import { AuthThrottle } from './auth-throttle.js';
+import { discoveryRoutes, type DiscoveryApi } from './discovery-routes.js';
 import { roleGuards, type Authenticator, type OriginPolicy } from './auth.js';
 import { CloseCode } from '../feed/feed-protocol.js';
 import { docsRoutes } from './docs-routes.js';
@@ -35,6 +36,8 @@ export interface HttpOptions {
   readonly throttle?: AuthThrottle;
   readonly metrics: MetricsSource;
   readonly feed: { readonly counters: FeedCounters; readonly settings?: Partial<FeedSettings> };
+  /** The discovery queue; null (or absent) when this node keeps none. */
+  readonly discovery?: DiscoveryApi | null;
   /** Where the dashboard's files are (default: the installed ones). */
   readonly dashboardDir?: string;
 }
@@ -45,7 +48,8 @@ const FORCE_CLOSE_MS = 2000;
 
 /**
  * The node's HTTP server: health and readiness, sign-in, the live feed (WebSocket), the
- * REST API with its OpenAPI description at /docs, Prometheus metrics and the dashboard.
+ * REST API with its OpenAPI description at /docs, the discovery queue, Prometheus metrics
+ * and the dashboard.
  * Built without listening so tests can `inject`.
  */
 export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstance> {
@@ -94,6 +98,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   await app.register(sessionRoutes, { auth, origins, guards, fromTrustedProxy, throttle });
   await app.register(metricsRoutes, { metrics: options.metrics });
   await app.register(apiRoutes, { history, guards });
+  await app.register(discoveryRoutes, { discovery: options.discovery ?? null, guards });
   await app.register(feedRoutes, { hub: options.hub, ...options.feed, degraded: options.health.degraded, guards, auth, log });
   await app.register(dashboardRoutes, { log, ...(options.dashboardDir === undefined ? {} : { dir: options.dashboardDir }) });
   return app;

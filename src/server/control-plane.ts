@@ -9,6 +9,8 @@ import { nodeRegistry } from '../metrics/node-metrics.js';
 import { buildInfo, perProcess, processMetrics, type MetricsJson } from '../metrics/process-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
 import { bindError } from './bind-error.js';
+import { DiscoveryQueue } from '../discovery/discovery-queue.js';
+import { DiscoveryService } from './discovery-service.js';
 import { EventPath } from './event-path.js';
 
 /** Metrics of other processes (cluster workers), gathered at scrape time. */
@@ -26,12 +28,14 @@ export interface ControlPlaneOptions {
 
 /**
  * The SOC side of a node, in the cluster primary: the event path (hub, history, SIEM,
- * Redis) and the HTTP server with feed, API, metrics and dashboard. The resolver only ever
- * hands events over to it.
+ * Redis), the discovery queue and the HTTP server with feed, API, metrics and dashboard.
+ * The resolver only ever hands events and candidate reports over to it.
  */
 export class ControlPlane {
   private constructor(
     readonly events: EventPath,
+    /** Null when discovery or detection is switched off. */
+    readonly discovery: DiscoveryQueue | null,
     readonly http: RunningHttp,
     private readonly auth: Authenticator,
     private readonly log: Logger,
@@ -56,6 +60,11 @@ export class ControlPlane {
       });
       processMetrics(registry, 'primary');
       buildInfo(registry, VERSION);
+      const pseudonymiser = events.pseudonymiser;
+      const discovery =
+        config.detection.enabled && config.discovery.enabled
+          ? new DiscoveryQueue(config.discovery.capacity, pseudonymiser === null ? null : (address) => pseudonymiser.of(address))
+          : null;
       const auth = new Authenticator(config.api);
       if (auth.tokenCount === 0) {
         log.warn('no API token configured: feed, API and dashboard refuse everyone; add api.tokens (wachtpost token NAME ROLE) or set WACHTPOST_ADMIN_TOKEN');
@@ -74,8 +83,9 @@ export class ControlPlane {
           text: async () => AggregatorRegistry.aggregate(perProcess([await registry.getMetricsAsJSON(), ...(await options.remoteMetrics())])).metrics(),
         },
         feed: { counters: feed },
+        discovery: discovery === null ? null : new DiscoveryService(discovery, config.detection, log.child({ component: 'discovery' })),
       }).catch((error: unknown) => Promise.reject(bindError(`HTTP on ${config.http.listen}`, error)));
-      return new ControlPlane(events, http, auth, log);
+      return new ControlPlane(events, discovery, http, auth, log);
     } catch (error) {
       await events.close();
       throw error;

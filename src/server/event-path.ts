@@ -42,6 +42,8 @@ export class EventPath {
     private readonly scaleOut: ScaleOut | null,
     /** Where the hub reserves its ids; null with Redis (the shared counter numbers) or with nowhere to keep them. */
     private readonly ids: IdStore | null,
+    /** Null unless privacy.pseudonymise: then every client address the node shows goes through it. */
+    readonly pseudonymiser: Pseudonymiser | null,
   ) {}
 
   /** `applySharedPolicy`: with Redis, another instance shared a policy to validate and swap in. */
@@ -58,18 +60,19 @@ export class EventPath {
       const highestKnown = (): number => Math.max(highestUsed(), (hub?.ring.nextId ?? 1) - 1);
       scaleOut = config.redis.url === '' ? null : await ScaleOut.connect(config, instanceName(config), log, highestKnown);
       const ids = scaleOut === null ? idStore : null;
+      const pseudonymiser = pseudonymiserFor(config, history);
       hub = new EventHub({
         capacity: config.events.buffer,
         firstId,
         residualWindowMs: config.events.residual_window_s * 1000,
-        pseudonymiser: pseudonymiserFor(config, history),
+        pseudonymiser,
         forward: scaleOut?.publisher ?? null,
         ids,
       });
       if (scaleOut === null) history?.attach(hub);
       else scaleOut.follow(hub, Math.min(config.events.buffer, STREAM_PREFILL), history, applySharedPolicy);
       const siem = SiemExport.start(config.siem, hub, log, instanceName(config));
-      return new EventPath(hub, history, siem, scaleOut, ids);
+      return new EventPath(hub, history, siem, scaleOut, ids, pseudonymiser);
     } catch (error) {
       await scaleOut?.close();
       await history?.close();

@@ -30,6 +30,8 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     switch (message.type) {
       case 'events':
         return plane?.events.handOver(message);
+      case 'discovery':
+        return plane?.discovery?.merge(message);
       case 'metrics':
         return metrics.answered(message);
       case 'ready':

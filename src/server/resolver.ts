@@ -8,6 +8,8 @@ import { loadDetection, type Detection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder } from '../events/event-recorder.js';
 import type { EventSink } from '../events/event-sink.js';
+import type { DiscoveryReportMessage } from '../discovery/candidate-report.js';
+import { DiscoveryObserver } from '../discovery/discovery-observer.js';
 import { RepeatFolder } from '../events/repeat-folder.js';
 import { DetectionCounts } from '../metrics/detection-counts.js';
 import { DnstapOutput } from '../dnstap/dnstap-output.js';
@@ -35,6 +37,7 @@ export class Resolver implements ResolverReadings {
   private folder: RepeatFolder | null = null;
   private dnstapOutput: DnstapOutput | null = null;
   private health: UpstreamHealth | null = null;
+  private discovery: DiscoveryObserver | null = null;
 
   private constructor(
     readonly chain: ResolverChain,
@@ -49,7 +52,8 @@ export class Resolver implements ResolverReadings {
    * Builds the chain and binds every listener. Answered queries go to `events` as detection
    * events (the hub, or a worker's batcher) and are counted in `metrics`; with dnstap on,
    * replies and upstream exchanges also go to its receiver. `upstreamHealth` hears when
-   * every upstream starts or stops failing (with the reason, else null).
+   * every upstream starts or stops failing (with the reason, else null); candidate names
+   * for the discovery queue go to `discovery` (the primary) once a second.
    */
   static async start(
     config: Config,
@@ -57,6 +61,7 @@ export class Resolver implements ResolverReadings {
     events: EventSink | null = null,
     metrics = new ResolverMetrics(),
     upstreamHealth?: (everyFailing: string | null) => void,
+    discovery: ((report: DiscoveryReportMessage) => void) | null = null,
   ): Promise<Resolver> {
     const dnstap = DnstapOutput.open(config.dnstap, { identity: instanceName(config), version: `wachtpost ${VERSION}` }, log);
     const health = new UpstreamHealth(log.child({ component: 'upstream' }), upstreamHealth);
@@ -69,10 +74,12 @@ export class Resolver implements ResolverReadings {
     const folder = recording && config.events.fold_window_ms > 0 ? new RepeatFolder(events, config.events.fold_window_ms) : null;
     const detections = recording ? new DetectionCounts(folder ?? events) : null;
     const recorder = detections === null ? null : new EventRecorder(chain.detection, detections, instanceName(config), config.events.all_queries);
+    const observer =
+      discovery !== null && config.detection.enabled && config.discovery.enabled ? new DiscoveryObserver(chain.detection, config.discovery.window_ms, discovery) : null;
     const responder = new Responder(
       writer,
       log,
-      recorder === null ? [metrics.queries] : [metrics.queries, recorder],
+      [metrics.queries, ...(recorder === null ? [] : [recorder]), ...(observer === null ? [] : [observer])],
       dnstap?.tap.wantsReplies ? [metrics.latency, dnstap.tap] : [metrics.latency],
     );
     const dispatcher = new Dispatcher(chain.head, responder);
@@ -80,6 +87,7 @@ export class Resolver implements ResolverReadings {
     resolver.folder = folder;
     resolver.dnstapOutput = dnstap;
     resolver.health = health;
+    resolver.discovery = observer;
     detections?.register(metrics.registry);
     metrics.attach(resolver, {
       get recorded() {
@@ -219,6 +227,7 @@ export class Resolver implements ResolverReadings {
     this.folder?.close();
     this.health?.close();
     await this.dnstapOutput?.close();
+    this.discovery?.close();
   }
 }
 

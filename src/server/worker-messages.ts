@@ -1,3 +1,4 @@
+import type { DiscoveryReportMessage } from '../discovery/candidate-report.js';
 import type { EventBatchMessage } from '../events/event-batcher.js';
 import type { MetricsJson } from '../metrics/process-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
@@ -19,4 +20,5 @@ export type WorkerMessage =
   | { type: 'metrics'; id: number; values: MetricsJson }
   /** Every upstream started failing (`failing` says why) or one answers again (null). */
   | { type: 'upstream'; failing: string | null }
-  | EventBatchMessage;
+  | EventBatchMessage
+  | DiscoveryReportMessage;

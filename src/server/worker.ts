@@ -32,7 +32,14 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     send: (message, done) => process.send?.(message, undefined, undefined, done) ?? (done(), false),
   });
   processMetrics(metrics.registry, `worker-${process.env[WORKER_SLOT_ENV] ?? process.pid}`);
-  const resolver = await Resolver.start(config, log, batcher, metrics, (failing) => process.send?.({ type: 'upstream', failing } satisfies WorkerMessage));
+  const resolver = await Resolver.start(
+    config,
+    log,
+    batcher,
+    metrics,
+    (failing) => process.send?.({ type: 'upstream', failing } satisfies WorkerMessage),
+    (report) => process.send?.(report satisfies WorkerMessage),
+  );
   const reload = (reason: string, shared?: SharedPolicy): void => {
     try {
       resolver.reload(loadConfig(shared === undefined ? source : { ...source, shared }));

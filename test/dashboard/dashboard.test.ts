@@ -494,7 +494,10 @@ describe('end to end: wachtpost serve, Knot upstream, dig and the dashboard', ()
     dir = await mkdtemp(join(tmpdir(), 'wachtpost-dashboard-'));
     knot = await startKnot();
     const config = join(dir, 'wachtpost.yaml');
-    await writeFile(config, [`history:`, `  path: ${join(dir, 'history.sqlite')}`, `events:`, `  all_queries: true`, ''].join('\n'));
+    await writeFile(
+      config,
+      [`history:`, `  path: ${join(dir, 'history.sqlite')}`, `events:`, `  all_queries: true`, `detection:`, `  local_rules: ${join(dir, 'local-rules.yaml')}`, ''].join('\n'),
+    );
     served = await spawnWachtpost(['--config', config, '--upstream', `127.0.0.1:${knot.port}`, '--workers', '1'], { WACHTPOST_ADMIN_TOKEN: TOKEN });
     browser = await launch();
   }, 60_000);
@@ -543,4 +546,49 @@ describe('end to end: wachtpost serve, Knot upstream, dig and the dashboard', ()
       await context.close();
     }
   }, 60_000);
+
+  it('lists discovery candidates with their evidence, promotes one into a rule the server then applies, and dismisses another', async () => {
+    const { context, page, problems } = await openPage(browser, `http://127.0.0.1:${served!.httpPort}`);
+    try {
+      await signIn(page);
+      await waitLive(page);
+      const dns = { host: '127.0.0.1', port: served!.port };
+      expect((await dig(dns, 'api16-normal-c-useast1a.tiktokv.com', 'AAAA')).status).toBe('NOERROR');
+      expect((await dig(dns, 'mail.test.wachtpost', 'A')).status).toBe('NOERROR');
+      expect((await dig(dns, 'cn-hosted.test.wachtpost', 'A')).status).toBe('NOERROR');
+
+      // Workers report once a second: refresh until both are listed.
+      const item = (name: string) => page.locator(`#discovery-list li[data-name="${name}"]`);
+      const deadline = Date.now() + WAIT_MS;
+      while ((await item('mail.test.wachtpost').count()) === 0 || (await item('cn-hosted.test.wachtpost').count()) === 0) {
+        if (Date.now() > deadline) throw new Error('the candidates were never listed');
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        await page.waitForTimeout(300);
+      }
+      expect(await item('mail.test.wachtpost').locator('.evidence').textContent()).toMatch(/^asked after tiktok ×\d+$/);
+      expect(await item('cn-hosted.test.wachtpost').locator('.evidence').textContent()).toMatch(/^hosted in CN \(AS4847\)/);
+
+      // The app it followed is offered; an administrator adds a reason and promotes it.
+      expect(await page.getByLabel('App id for mail.test.wachtpost').inputValue()).toBe('tiktok');
+      await page.getByLabel('Reason for promoting mail.test.wachtpost').fill('INC-9: seen with TikTok');
+      await item('mail.test.wachtpost').getByRole('button', { name: 'Promote' }).click();
+      await page.locator('#discovery-status', { hasText: 'mail.test.wachtpost is now a rule of tiktok' }).waitFor({ timeout: WAIT_MS });
+      await item('mail.test.wachtpost').waitFor({ state: 'detached', timeout: WAIT_MS });
+
+      await item('cn-hosted.test.wachtpost').getByRole('button', { name: 'Dismiss' }).click();
+      await page.locator('#discovery-status', { hasText: 'cn-hosted.test.wachtpost dismissed.' }).waitFor({ timeout: WAIT_MS });
+      expect(await item('cn-hosted.test.wachtpost').count()).toBe(0);
+
+      // Once the worker has reloaded the local rules, the name is TikTok's in the live table.
+      const tagged = page.locator('#events tbody tr', { has: page.locator('td:nth-child(4)', { hasText: 'mail.test.wachtpost' }) }).filter({ hasText: 'TikTok (CN)' });
+      while ((await tagged.count()) === 0) {
+        if (Date.now() > deadline + WAIT_MS) throw new Error('the promoted name was never tagged');
+        await dig(dns, 'mail.test.wachtpost', 'A');
+        await page.waitForTimeout(300);
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 });

@@ -3,6 +3,7 @@
 
 import { FeedConnection, queryCount } from './feed.js';
 import { clockTime, LiveTable } from './live-table.js';
+import { DiscoveryPanel } from './discovery-panel.js';
 import { InventoryPanel, StatsPanel } from './panels.js';
 
 const FILTER_KEYS = ['app', 'action', 'kind', 'attribution', 'group', 'owner_country', 'hosting_country', 'client'];
@@ -95,6 +96,7 @@ const feed = new FeedConnection({
 });
 
 const inventory = new InventoryPanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
+const discovery = new DiscoveryPanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
 const stats = new StatsPanel({
   onClient: (client) => inventory.show(client),
   onUnauthorized: () => signedOut('Your session has ended. Sign in again.'),
@@ -165,14 +167,17 @@ function signedIn(principal) {
   describeFilter(filter);
   feed.start(filter);
   stats.start();
+  discovery.start(principal.role === 'admin');
 }
 
 function signedOut(message, status = 'Signed out') {
   feed.stop();
   stats.stop();
+  discovery.stop();
   // Nothing seen while signed in may stay on screen.
   stats.clear();
   inventory.clear();
+  discovery.clear();
   table.clear();
   counts = Object.fromEntries(ACTIONS.map((action) => [action, 0]));
   renderChrome();

@@ -9,15 +9,20 @@ const MAX_BARS = 48;
 const BUCKET_HOURS = [1, 2, 3, 4, 6, 8, 12, 24];
 
 /** Thrown for a 401, so the page can return to the sign-in form. */
-class Unauthorized extends Error {}
+export class Unauthorized extends Error {}
 
-/** {status, body}, or on an error {status, body: null, error: the API's error code if any}. */
-async function getJson(path) {
-  const response = await fetch(path, { headers: { accept: 'application/json' } });
+/**
+ * {status, body}, or on an error {status, body: null, error, message: the API's error code
+ * and explanation if any}. With `payload`, a POST of it as JSON.
+ */
+export async function apiJson(path, payload) {
+  const init = { headers: { accept: 'application/json' } };
+  if (payload !== undefined) Object.assign(init, { method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  const response = await fetch(path, init);
   if (response.status === 401) throw new Unauthorized();
   if (response.ok) return { status: response.status, body: await response.json() };
   const error = await response.json().catch(() => null);
-  return { status: response.status, body: null, error: error?.error };
+  return { status: response.status, body: null, error: error?.error, message: error?.message };
 }
 
 function noHistoryText(status) {
@@ -101,7 +106,7 @@ export class StatsPanel {
     const generation = ++this.generation;
     let result;
     try {
-      result = await getJson(`/api/stats?window=${encodeURIComponent(this.window.value)}`);
+      result = await apiJson(`/api/stats?window=${encodeURIComponent(this.window.value)}`);
     } catch (error) {
       if (generation !== this.generation) return;
       if (error instanceof Unauthorized) this.onUnauthorized();
@@ -201,7 +206,7 @@ export class InventoryPanel {
     this.note.textContent = `Loading the apps of ${client}…`;
     let result;
     try {
-      result = await getJson(`/api/devices/${encodeURIComponent(client)}/apps`);
+      result = await apiJson(`/api/devices/${encodeURIComponent(client)}/apps`);
     } catch (error) {
       if (generation !== this.generation) return;
       if (error instanceof Unauthorized) this.onUnauthorized();

@@ -1,0 +1,52 @@
+/**
+ * Devices bounded: far more phones than use apps within one window on one worker. When
+ * full, devices whose last app query is older than the window are forgotten (they no longer
+ * count for anything), and if every one is recent, the one noted first.
+ */
+export const MAX_DEVICES = 65_536;
+
+interface LastApp {
+  app: string;
+  /** performance.now() ms of the device's last query for one of the app's names. */
+  at: number;
+}
+
+/**
+ * The catalogued app each device asked for last, and when: what co-occurrence is judged
+ * on. One entry per device, updated in place, so an app asking its names over and over
+ * costs a look-up and two writes.
+ */
+export class RecentApps {
+  private readonly byClient = new Map<string, LastApp>();
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxDevices = MAX_DEVICES,
+  ) {}
+
+  get size(): number {
+    return this.byClient.size;
+  }
+
+  note(client: string, app: string, at: number): void {
+    const last = this.byClient.get(client);
+    if (last !== undefined) {
+      last.app = app;
+      last.at = at;
+      return;
+    }
+    if (this.byClient.size >= this.maxDevices) this.forget(at - this.windowMs);
+    this.byClient.set(client, { app, at });
+  }
+
+  /** The app `client` asked for last, if within the window before `now`; else null. */
+  appWithin(client: string, now: number): string | null {
+    const last = this.byClient.get(client);
+    return last !== undefined && last.at >= now - this.windowMs ? last.app : null;
+  }
+
+  private forget(before: number): void {
+    for (const [client, last] of this.byClient) if (last.at < before) this.byClient.delete(client);
+    if (this.byClient.size >= this.maxDevices) this.byClient.delete(this.byClient.keys().next().value!);
+  }
+}
