@@ -1,13 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
-import { sleep, spawnWachtpost, type ServedProcess } from '../integration/harness.js';
+import { sleep, withServedWachtpost } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
-import { startKnot, type KnotServer } from '../support/knot.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const ADMIN = 'explain-agreement-admin-token-0123';
@@ -39,34 +37,14 @@ interface Decision {
   attribution: string | null;
 }
 
-let knot: KnotServer;
-let dir: string;
-let config: string;
-let server: ServedProcess;
-
-beforeAll(async () => {
-  knot = await startKnot();
-  dir = await mkdtemp(join(tmpdir(), 'wachtpost-agreement-'));
+const setup = withServedWachtpost(async (dir) => {
   const rules = join(dir, 'local-rules.yaml');
   await writeFile(rules, 'rules:\n  - { app: wechat, domain: mail.test.wachtpost, source: "capture of 2026-12-01", verified: 2026-12-03 }\n');
-  config = join(dir, 'wachtpost.yaml');
-  await writeFile(
-    config,
-    ['mode: enforce', 'detection:', `  local_rules: ${JSON.stringify(rules)}`, 'policy:', '  network_attribution: block', `history:\n  path: ${JSON.stringify(join(dir, 'history.sqlite'))}`, ''].join('\n'),
-  );
-  server = await spawnWachtpost(['--config', config, '--upstream', `127.0.0.1:${knot.port}`, '--workers', '1'], { WACHTPOST_ADMIN_TOKEN: ADMIN });
-}, 30_000);
-afterAll(async () => {
-  if (server?.child.exitCode === null) {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  }
-  await knot?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+  return ['mode: enforce', 'detection:', `  local_rules: ${JSON.stringify(rules)}`, 'policy:', '  network_attribution: block', `history:\n  path: ${JSON.stringify(join(dir, 'history.sqlite'))}`, ''].join('\n');
+}, { WACHTPOST_ADMIN_TOKEN: ADMIN });
 
 function explainJson(name: string): Promise<Record<string, unknown>> {
-  const args = [CLI, 'explain', name, '--config', config, '--upstream', `127.0.0.1:${knot.port}`, '--client', '127.0.0.1', '--resolve', '--json'];
+  const args = [CLI, 'explain', name, '--config', setup.config, '--upstream', `127.0.0.1:${setup.knot.port}`, '--client', '127.0.0.1', '--resolve', '--json'];
   return new Promise((resolve, reject) =>
     execFile(process.execPath, args, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout)))),
   );
@@ -76,7 +54,7 @@ function explainJson(name: string): Promise<Record<string, unknown>> {
 async function serverEvents(count: number): Promise<Map<string, DetectionEvent>> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const response = await fetch(`http://127.0.0.1:${server.httpPort}/api/events?limit=100`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const response = await fetch(`http://127.0.0.1:${setup.served.httpPort}/api/events?limit=100`, { headers: { authorization: `Bearer ${ADMIN}` } });
     const { events } = (await response.json()) as { events: DetectionEvent[] };
     if (events.length >= count || Date.now() > deadline) return new Map(events.map((event) => [event.qname, event]));
     await sleep(100);
@@ -95,7 +73,7 @@ describe('wachtpost explain and wachtpost serve', { timeout: 120_000 }, () => {
     });
 
     const rcodes = new Map<string, string>();
-    for (const name of NAMES) rcodes.set(name, (await dig({ host: '127.0.0.1', port: server.port }, name, 'A')).status);
+    for (const name of NAMES) rcodes.set(name, (await dig({ host: '127.0.0.1', port: setup.served.port }, name, 'A')).status);
     const recorded = [...explained.values()].filter((decision) => decision.event !== null).length;
     const events = await serverEvents(recorded);
     const served = new Map<string, Decision>(

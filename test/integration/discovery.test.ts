@@ -1,33 +1,21 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CandidateView } from '../../src/discovery/discovery-queue.js';
 import { dig } from '../support/dig.js';
-import { startKnot, type KnotServer } from '../support/knot.js';
-import { sleep, spawnWachtpost, type ServedProcess } from './harness.js';
+import { sleep, withServedWachtpost } from './harness.js';
 
 const ADMIN = 'discovery-e2e-admin-token-0123456789';
 const TIKTOK = 'api16-normal-c-useast1a.tiktokv.com';
 const WAIT_MS = 20_000;
 
-let knot: KnotServer;
-let dir: string;
-let rules: string;
-let server: ServedProcess;
-
-beforeAll(async () => {
-  knot = await startKnot();
-  dir = await mkdtemp(join(tmpdir(), 'wachtpost-discovery-'));
-  // Created by the first promotion.
-  rules = join(dir, 'local-rules.yaml');
-  const config = join(dir, 'wachtpost.yaml');
-  await writeFile(
-    config,
+const setup = withServedWachtpost(
+  (dir) =>
     [
       'mode: enforce',
       'detection:',
-      `  local_rules: ${JSON.stringify(rules)}`,
+      // Created by the first promotion.
+      `  local_rules: ${JSON.stringify(join(dir, 'local-rules.yaml'))}`,
       // A long window: under load, the name after the app's must still count as following it.
       'discovery:',
       '  window_ms: 60000',
@@ -35,22 +23,13 @@ beforeAll(async () => {
       `  path: ${JSON.stringify(join(dir, 'history.sqlite'))}`,
       '',
     ].join('\n'),
-  );
-  server = await spawnWachtpost(['--config', config, '--upstream', `127.0.0.1:${knot.port}`, '--workers', '1'], { WACHTPOST_ADMIN_TOKEN: ADMIN });
-}, 30_000);
-afterAll(async () => {
-  if (server?.child.exitCode === null) {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  }
-  await knot?.stop();
-  await rm(dir, { recursive: true, force: true });
-});
+  { WACHTPOST_ADMIN_TOKEN: ADMIN },
+);
 
-const dns = () => ({ host: '127.0.0.1', port: server.port });
+const dns = () => ({ host: '127.0.0.1', port: setup.served.port });
 
 function api(path: string, payload?: object): Promise<Response> {
-  return fetch(`http://127.0.0.1:${server.httpPort}${path}`, {
+  return fetch(`http://127.0.0.1:${setup.served.httpPort}${path}`, {
     method: payload === undefined ? 'GET' : 'POST',
     headers: { authorization: `Bearer ${ADMIN}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
@@ -88,7 +67,7 @@ describe('discovery queue of a running server', { timeout: 90_000 }, () => {
 
     const promoted = await api('/api/discovery/a.test.wachtpost/promote', { app: 'tiktok', reason: 'INC-7: seen right after TikTok' });
     expect(promoted.status).toBe(200);
-    expect(await readFile(rules, 'utf8')).toContain('domain: a.test.wachtpost');
+    expect(await readFile(join(setup.dir, 'local-rules.yaml'), 'utf8')).toContain('domain: a.test.wachtpost');
     // The worker reloads the file it watches: from then on the name is TikTok's, and blocked.
     const deadline = Date.now() + WAIT_MS;
     let result = await dig(dns(), 'a.test.wachtpost', 'A');

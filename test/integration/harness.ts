@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,4 +108,37 @@ export async function spawnWachtpost(flags: string[], env: NodeJS.ProcessEnv = {
     await sleep(50);
   }
   return { child, port, httpPort, output: () => output, exited };
+}
+
+/** A running `wachtpost serve` in front of a Knot upstream, with its directory and configuration file. */
+export interface ServedSetup {
+  knot: KnotServer;
+  dir: string;
+  config: string;
+  served: ServedProcess;
+}
+
+/**
+ * Starts Knot and `wachtpost serve` (one worker) with the configuration `yaml(dir)` in a
+ * fresh directory before the file's tests, and stops both and removes the directory after.
+ * The returned object is filled in by the time the first test runs.
+ */
+export function withServedWachtpost(yaml: (dir: string) => string | Promise<string>, env: NodeJS.ProcessEnv = {}): ServedSetup {
+  const setup = {} as ServedSetup;
+  beforeAll(async () => {
+    setup.knot = await startKnot();
+    setup.dir = await mkdtemp(join(tmpdir(), 'wachtpost-served-'));
+    setup.config = join(setup.dir, 'wachtpost.yaml');
+    await writeFile(setup.config, await yaml(setup.dir));
+    setup.served = await spawnWachtpost(['--config', setup.config, '--upstream', `127.0.0.1:${setup.knot.port}`, '--workers', '1'], env);
+  }, 30_000);
+  afterAll(async () => {
+    if (setup.served?.child.exitCode === null) {
+      setup.served.child.kill('SIGTERM');
+      await setup.served.exited;
+    }
+    await setup.knot?.stop();
+    if (setup.dir !== undefined) await rm(setup.dir, { recursive: true, force: true });
+  });
+  return setup;
 }

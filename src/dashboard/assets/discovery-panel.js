@@ -2,7 +2,7 @@
 // app's, with their evidence, refreshed while the page is visible. Analysts dismiss them;
 // administrators promote one into a local rule of an app in one step.
 
-import { apiJson, Unauthorized } from './panels.js';
+import { apiJson, RefreshingPanel, Unauthorized } from './panels.js';
 
 const REFRESH_MS = 15_000;
 const SHOWN = 20;
@@ -23,18 +23,14 @@ function countsText(candidate) {
   return `${Number(candidate.queries).toLocaleString()} queries, ${devices >= 64 ? '64+' : devices} device${devices === 1 ? '' : 's'}, last ${last}`;
 }
 
-export class DiscoveryPanel {
+export class DiscoveryPanel extends RefreshingPanel {
   constructor({ onUnauthorized }) {
+    super(REFRESH_MS);
     this.onUnauthorized = onUnauthorized;
     this.note = document.getElementById('discovery-note');
     this.list = document.getElementById('discovery-list');
     this.status = document.getElementById('discovery-status');
     this.admin = false;
-    this.timer = 0;
-    this.generation = 0;
-    document.addEventListener('visibilitychange', () => {
-      if (this.timer !== 0 && !document.hidden) this.refresh();
-    });
     document.getElementById('discovery-refresh').addEventListener('click', () => {
       if (this.timer !== 0) this.refresh();
     });
@@ -42,19 +38,13 @@ export class DiscoveryPanel {
 
   /** `admin`: the signed-in principal may promote. */
   start(admin) {
-    this.stop();
     this.admin = admin;
-    this.timer = setInterval(() => {
-      // Never redraw under someone typing a promotion.
-      if (!document.hidden && !this.list.contains(document.activeElement)) this.refresh();
-    }, REFRESH_MS);
-    this.refresh();
+    super.start();
   }
 
-  stop() {
-    clearInterval(this.timer);
-    this.timer = 0;
-    this.generation++;
+  /** Never redraw under someone typing a promotion. */
+  mayRefresh() {
+    return super.mayRefresh() && !this.list.contains(document.activeElement);
   }
 
   clear() {

@@ -64,27 +64,31 @@ function renderBars(list, entries, label, button) {
   );
 }
 
-export class StatsPanel {
-  /** onClient(client): a device was chosen; onUnauthorized(): the session ended. */
-  constructor({ onClient, onUnauthorized }) {
-    this.onClient = onClient;
-    this.onUnauthorized = onUnauthorized;
+/**
+ * A panel that refreshes itself every `refreshMs` while signed in and the page is visible
+ * (and at once when it becomes visible again). `generation` grows with every refresh and
+ * stop, so an answer that arrives after a newer request or a sign-out is dropped.
+ */
+export class RefreshingPanel {
+  constructor(refreshMs) {
+    this.refreshMs = refreshMs;
     this.timer = 0;
     this.generation = 0;
-    this.window = document.getElementById('stats-window');
-    this.note = document.getElementById('stats-note');
-    this.body = document.getElementById('stats-body');
-    this.window.addEventListener('change', () => this.refresh());
     document.addEventListener('visibilitychange', () => {
       if (this.timer !== 0 && !document.hidden) this.refresh();
     });
   }
 
+  /** Whether the timer may redraw now; a panel with a form says no while it is in use. */
+  mayRefresh() {
+    return !document.hidden;
+  }
+
   start() {
     this.stop();
     this.timer = setInterval(() => {
-      if (!document.hidden) this.refresh();
-    }, REFRESH_MS);
+      if (this.mayRefresh()) this.refresh();
+    }, this.refreshMs);
     this.refresh();
   }
 
@@ -92,6 +96,19 @@ export class StatsPanel {
     clearInterval(this.timer);
     this.timer = 0;
     this.generation++;
+  }
+}
+
+export class StatsPanel extends RefreshingPanel {
+  /** onClient(client): a device was chosen; onUnauthorized(): the session ended. */
+  constructor({ onClient, onUnauthorized }) {
+    super(REFRESH_MS);
+    this.onClient = onClient;
+    this.onUnauthorized = onUnauthorized;
+    this.window = document.getElementById('stats-window');
+    this.note = document.getElementById('stats-note');
+    this.body = document.getElementById('stats-body');
+    this.window.addEventListener('change', () => this.refresh());
   }
 
   clear() {
