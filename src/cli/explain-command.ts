@@ -78,7 +78,9 @@ export async function explain(
   const shared = new Swappable(detection);
   const stages = buildJudgingStages(config, shared, new Swappable(Policy.compile(config, detection.catalogue, detection.watchlist)));
   const last = resolve ? buildUpstreamStage(config) : new NamesOnly();
-  const links = [...(client === null ? [] : [stages.access]), stages.canary, stages.policy, stages.tag, last];
+  // With detection off the server is a plain forwarder: access, then the upstream.
+  const deciding = config.detection.enabled ? [stages.canary, stages.policy, stages.tag] : [];
+  const links = [...(client === null ? [] : [stages.access]), ...deciding, last];
   const query = queryFor(name, client ?? '');
   let answer: Answer;
   try {
@@ -112,7 +114,7 @@ export async function explain(
     owner_watchlisted: recorded.owner_watchlisted,
     hosting_watchlisted: recorded.hosting_watchlisted,
     decision: { action: recorded.action, rule: recorded.rule, exemption: recorded.exemption },
-    event: eventKind(query, detection, config.events.all_queries),
+    event: config.detection.enabled ? eventKind(query, detection, config.events.all_queries) : null,
     rcode: last instanceof NamesOnly && last.answered(answer) ? null : recorded.rcode,
   };
 }

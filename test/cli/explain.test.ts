@@ -75,6 +75,13 @@ describe('wachtpost explain', () => {
     expect(await explain(offline, 'dns.weixin.qq.com', null, false)).toMatchObject({ app: { id: 'wechat' }, event: 'bypass' });
   });
 
+  it('is a plain forwarder with detection switched off, as the server is', async () => {
+    const off = loadConfig({ text: 'mode: enforce\ndetection:\n  enabled: false', overrides: { upstream: ['127.0.0.1:5300'] } });
+    for (const name of ['api16-normal-c-useast1a.tiktokv.com', 'use-application-dns.net', 'dns.google']) {
+      expect(await explain(off, name, null, false), name).toMatchObject({ app: null, decision: { action: 'allow', rule: null }, event: null, rcode: null });
+    }
+  });
+
   it('refuses a client outside access.allow, as the server does', async () => {
     expect(await explain(offline, 'api16-normal-c-useast1a.tiktokv.com', '192.168.1.9', false)).toMatchObject({
       decision: { action: 'refused', rule: 'access.allow' },
