@@ -20,6 +20,17 @@ export interface ResolverReadings {
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
+  /** DNS over TCP, over every listener: connections open, refused at accept, closed, reads paused. */
+  readonly tcp: {
+    readonly open: number;
+    readonly refusedNotAdmitted: number;
+    readonly refusedPerClient: number;
+    readonly refusedFull: number;
+    readonly closedIdle: number;
+    readonly closedForRoom: number;
+    readonly closedSlowMessage: number;
+    readonly readsPausedUnsent: number;
+  };
 }
 
 /** Event counts, read by the collectors at scrape time. */
@@ -66,6 +77,29 @@ export class ResolverMetrics {
     counter('wachtpost_udp_replies_lost_total', 'UDP replies the socket refused or could not queue (batched UDP)', [], (metric) =>
       metric.inc(readings.udpLosses.replies),
     );
+    counter('wachtpost_tcp_refused_total', 'TCP connections refused at accept, by reason', ['reason'], (metric) => {
+      const tcp = readings.tcp;
+      metric.inc({ reason: 'not_allowed' }, tcp.refusedNotAdmitted);
+      metric.inc({ reason: 'per_client' }, tcp.refusedPerClient);
+      metric.inc({ reason: 'full' }, tcp.refusedFull);
+    });
+    counter('wachtpost_tcp_closed_total', 'TCP connections the resolver closed, by reason', ['reason'], (metric) => {
+      const tcp = readings.tcp;
+      metric.inc({ reason: 'idle' }, tcp.closedIdle);
+      metric.inc({ reason: 'make_room' }, tcp.closedForRoom);
+      metric.inc({ reason: 'slow_message' }, tcp.closedSlowMessage);
+    });
+    counter('wachtpost_tcp_reads_paused_total', 'Times a TCP connection stopped being read because its client left too many reply bytes unread', [], (metric) =>
+      metric.inc(readings.tcp.readsPausedUnsent),
+    );
+    new Gauge({
+      name: 'wachtpost_tcp_connections',
+      help: 'Open DNS-over-TCP connections',
+      registers: [registry],
+      collect() {
+        this.set(readings.tcp.open);
+      },
+    });
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(readings.cache.hits));
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
     counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(readings.cache.stale));

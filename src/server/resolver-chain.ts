@@ -21,6 +21,8 @@ const DNS_PORT = 53;
 
 export interface ResolverChain {
   readonly head: Stage;
+  /** Who may use the resolver: the access stage asks it per query, the TCP listeners at accept. */
+  readonly acl: ClientAcl;
   readonly stages: readonly Stage[];
   readonly cache: CacheStage;
   readonly coalesce: CoalesceStage;
@@ -45,7 +47,8 @@ export interface ResolverChain {
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
 export function buildResolverChain(config: Config, upstreamLatency?: LatencySink): ResolverChain {
-  const access = new AccessStage(new ClientAcl(config.access.allow));
+  const acl = new ClientAcl(config.access.allow);
+  const access = new AccessStage(acl);
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
   const policyStage = new PolicyStage(policy, detection);
@@ -71,7 +74,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
   const stages: Stage[] = config.detection.enabled
     ? [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
     : [access, cache, coalesce, upstream];
-  return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
+  return { head: chain(stages), acl, stages, cache, coalesce, upstream, detection, policy };
 }
 
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */

@@ -33,7 +33,7 @@ export class Resolver implements ResolverReadings {
     readonly dispatcher: Dispatcher,
     readonly responder: Responder,
     private readonly udp: UdpEndpoint[],
-    private readonly tcp: TcpListener[],
+    private readonly tcpListeners: TcpListener[],
     private readonly log: Logger,
   ) {}
 
@@ -63,11 +63,16 @@ export class Resolver implements ResolverReadings {
         return folder?.folded ?? 0;
       },
     });
+    const tcp = config.dns.tcp;
     const tcpSettings = {
-      idleTimeoutMs: config.dns.tcp.idle_timeout_ms,
-      maxConnections: config.dns.tcp.max_connections,
-      maxInFlightPerConnection: config.dns.tcp.max_in_flight_per_connection,
+      idleTimeoutMs: tcp.idle_timeout_ms,
+      messageTimeoutMs: tcp.message_timeout_ms,
+      maxConnections: tcp.max_connections,
+      maxConnectionsPerClient: tcp.max_connections_per_client,
+      maxInFlightPerConnection: tcp.max_in_flight_per_connection,
+      maxUnsentBytes: tcp.max_unsent_bytes,
     };
+    const admission = (client: string): boolean => chain.acl.allows(client);
     try {
       for (const text of config.dns.listen) {
         const address = parseHostPort(text, 53);
@@ -75,9 +80,9 @@ export class Resolver implements ResolverReadings {
         await udp.listen();
         resolver.udp.push(udp);
         // Port 0 (tests) picks a free UDP port; TCP then takes the same number.
-        const tcp = new TcpListener(address.host, udp.address.port, dispatcher, tcpSettings, log);
-        await tcp.listen();
-        resolver.tcp.push(tcp);
+        const listener = new TcpListener(address.host, udp.address.port, address.family, dispatcher, tcpSettings, admission, log);
+        resolver.tcpListeners.push(listener);
+        await listener.listen();
       }
       if (config.policy.sinkhole.listen !== '') {
         resolver.notice = await startNoticeServer(config.policy.sinkhole.listen, chain.detection, chain.policy, log);
@@ -124,6 +129,22 @@ export class Resolver implements ResolverReadings {
     return total;
   }
 
+  get tcp(): ResolverReadings['tcp'] {
+    const total = { open: 0, refusedNotAdmitted: 0, refusedPerClient: 0, refusedFull: 0, closedIdle: 0, closedForRoom: 0, closedSlowMessage: 0, readsPausedUnsent: 0 };
+    for (const listener of this.tcpListeners) {
+      const counters = listener.counters;
+      total.open += listener.openConnections;
+      total.refusedNotAdmitted += counters.refusedNotAdmitted;
+      total.refusedPerClient += counters.refusedPerClient;
+      total.refusedFull += counters.refusedFull;
+      total.closedIdle += counters.closedIdle;
+      total.closedForRoom += counters.closedForRoom;
+      total.closedSlowMessage += counters.closedSlowMessage;
+      total.readsPausedUnsent += counters.readsPausedUnsent;
+    }
+    return total;
+  }
+
   get addresses(): BoundAddress[] {
     return this.udp.map((listener) => ({ host: listener.address.address, port: listener.address.port }));
   }
@@ -138,7 +159,7 @@ export class Resolver implements ResolverReadings {
   }
 
   private async runDrain(timeoutMs: number): Promise<void> {
-    for (const listener of [...this.udp, ...this.tcp]) listener.stopAccepting();
+    for (const listener of [...this.udp, ...this.tcpListeners]) listener.stopAccepting();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), timeoutMs);
@@ -151,7 +172,7 @@ export class Resolver implements ResolverReadings {
 
   async close(): Promise<void> {
     await this.notice?.close();
-    await Promise.all([...this.udp, ...this.tcp].map((listener) => listener.close()));
+    await Promise.all([...this.udp, ...this.tcpListeners].map((listener) => listener.close()));
     for (const stage of this.chain.stages) await stage.close();
     // After the listeners: no query can start a fold any more, and held counts go out.
     this.folder?.close();
