@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
-import { claimUdpPorts, usesOwnSockets } from '../transport/udp-endpoints.js';
+import { claimPorts, usesOwnSockets } from '../transport/claim-ports.js';
 import { ControlPlane } from './control-plane.js';
 import { PolicySharing } from './policy-sharing.js';
 import { ReloadWatcher } from './reload-watcher.js';
@@ -12,14 +12,14 @@ import { WorkerPool } from './worker-pool.js';
 
 /**
  * The primary process: the control plane (events, history, feed, HTTP) and `workers` DNS
- * workers, all serving the DNS ports (each on a batched UDP socket of its own, or Node's
- * cluster hands every worker the same dgram socket; TCP connections are balanced by the
- * cluster). SIGHUP reloads every worker; SIGTERM/SIGINT drains every worker, then closes
+ * workers, all serving the DNS ports (each on TCP and batched UDP sockets of its own, so
+ * the kernel spreads clients over them and the primary holds no connection; without the
+ * addon, Node's cluster shares one dgram socket and hands TCP connections out). SIGHUP reloads every worker; SIGTERM/SIGINT drains every worker, then closes
  * the control plane and exits 0.
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
-  // Batched UDP: every worker binds a socket of its own, on ports the primary proved free.
-  const listen = usesOwnSockets(config.dns.udp_batching) ? await claimUdpPorts(config.dns.listen, 53) : config.dns.listen;
+  // Every worker binds sockets of its own (TCP, and batched UDP) on ports the primary proved free.
+  const listen = usesOwnSockets(config.dns.udp_batching) ? await claimPorts(config.dns.listen, 53) : config.dns.listen;
   const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen } }) };
   const metrics = new WorkerMetrics();
   let plane: ControlPlane | null = null;

@@ -1,8 +1,10 @@
+import cluster from 'node:cluster';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Query, ReplyChannel } from '../pipeline/query.js';
 import type { Dispatcher } from './dispatcher.js';
+import { nativeTcp, type NativeTcpListener } from './native-tcp.js';
 import { TcpConnection, type ConnectionHost } from './tcp-connection.js';
 
 export interface TcpSettings {
@@ -51,6 +53,10 @@ const BACKLOG = 511;
  * share, and (when every slot is busy) everyone new are closed at once and counted; when the
  * listener is full, the connection idle longest gives way to a new client first. A shared
  * sweep closes idle connections and connections whose message does not arrive in time.
+ *
+ * With the addon, each worker listens on a socket of its own (SO_REUSEPORT) and accepts in
+ * C, so the cluster primary never holds a connection; without it, Node's net.Server does
+ * (the primary accepts and hands connections over).
  */
 export class TcpListener implements ReplyChannel, ConnectionHost {
   readonly protocol = 'tcp';
@@ -60,6 +66,7 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
   readonly maxUnsentBytes: number;
   private readonly connections = new Set<TcpConnection>();
   private readonly perClient = new Map<string, number>();
+  private native: NativeTcpListener | null = null;
   private server: net.Server | null = null;
   private boundPort = 0;
   private sweeper: NodeJS.Timeout | null = null;
@@ -81,7 +88,18 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
   }
 
   async listen(): Promise<void> {
-    this.boundPort = await this.listenWithNode();
+    const addon = nativeTcp();
+    if (addon !== null) {
+      const options = { address: this.host, port: this.port, family: this.family, backlog: BACKLOG, reusePort: cluster.isWorker ? 1 : 0 } as const;
+      try {
+        this.native = addon.listenTcp(options, (fd, address, port) => this.acceptDescriptor(fd, address, port));
+      } catch (error) {
+        throw new Error(`TCP ${this.host}:${this.port}: ${(error as Error).message}`);
+      }
+      this.boundPort = this.native.port;
+    } else {
+      this.boundPort = await this.listenWithNode();
+    }
     const { idleTimeoutMs, messageTimeoutMs } = this.settings;
     // One timer for all connections; deadlines are kept to within a quarter of the shorter one.
     const every = Math.max(25, Math.min(1000, Math.min(idleTimeoutMs, messageTimeoutMs) / 4));
@@ -124,6 +142,8 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
   }
 
   private stopListening(): Promise<void> {
+    this.native?.close();
+    this.native = null;
     const server = this.server;
     this.server = null;
     if (server === null || !server.listening) return Promise.resolve();
@@ -145,6 +165,21 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
         resolve((server.address() as net.AddressInfo).port);
       });
     });
+  }
+
+  /** From the addon: admitted descriptors become sockets, the rest are reset by the addon. */
+  private acceptDescriptor(fd: number, address: string, port: number): boolean {
+    if (!this.admit(address)) return false;
+    let socket: net.Socket;
+    try {
+      socket = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
+    } catch (error) {
+      this.release(address);
+      this.log.warn({ err: error }, 'an accepted TCP connection could not be taken over');
+      return false;
+    }
+    this.open(socket, address, port);
+    return true;
   }
 
   /** Takes a slot for `client`, or says why not (counted). */

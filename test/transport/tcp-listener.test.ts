@@ -1,5 +1,5 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import type net from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { dig } from '../support/dig.js';
 import { connect, framedQuery, openIdle, slowloris, unreadPipeline } from '../support/hostile-tcp.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
-import { childPids, eventually, scrape, statusKb } from '../support/served.js';
+import { childPids, eventually, openFds, scrape, statusKb } from '../support/served.js';
 
 const TXT = 16;
 let up: ScriptedUpstream;
@@ -170,4 +170,39 @@ describe('replies a client does not read', () => {
       await served.exited;
     }
   }, 90_000);
+});
+
+describe('in a cluster', () => {
+  it('refuses connections beyond the workers\' caps in the workers, never parking them in the primary', async () => {
+    up.setBehaviour('silent');
+    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-cluster-tcp-'));
+    const yaml = 'history: { path: "" }\ndns: { tcp: { max_connections: 10 } }\nupstream: { timeout_ms: 5000, attempt_timeout_ms: 2000 }\n';
+    await writeFile(join(dir, 'wachtpost.yaml'), yaml);
+    const served = await spawnWachtpost(['--config', join(dir, 'wachtpost.yaml'), '--upstream', `127.0.0.1:${up.port}`, '--workers', '2']);
+    const sockets: net.Socket[] = [];
+    try {
+      const server = { host: '127.0.0.1', port: served.port };
+      const primaryFds = openFds(served.child.pid!);
+      // 60 connections, each busy with a query the silent upstream never answers: 20 slots.
+      for (let i = 0; i < 60; i++) {
+        const socket = await connect(server, `127.0.0.${10 + (i % 20)}`);
+        if (socket === null) continue;
+        socket.on('error', () => undefined);
+        socket.write(framedQuery(`park${i}.test.wachtpost`, 1, i));
+        sockets.push(socket);
+        // Time for the query to arrive, so a full worker finds its connections busy, not idle.
+        await sleep(20);
+      }
+      const turnedAway = async (): Promise<number> =>
+        (await scrape(served.httpPort, 'wachtpost_tcp_refused_total')) + (await scrape(served.httpPort, 'wachtpost_tcp_closed_total'));
+      expect(await eventually(async () => (await turnedAway()) >= 40, 10_000)).toBe(true);
+      expect(await scrape(served.httpPort, 'wachtpost_tcp_connections')).toBeLessThanOrEqual(20);
+      expect(openFds(served.child.pid!) - primaryFds).toBeLessThan(5);
+      expect(served.output()).toContain('TCP connection cap reached');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      served.child.kill('SIGTERM');
+      await served.exited;
+    }
+  }, 60_000);
 });

@@ -14,6 +14,8 @@
 #define _GNU_SOURCE 1
 #include <node_api.h>
 
+#include "tcp-listen.h"
+
 #ifdef __linux__
 #include <arpa/inet.h>
 #include <errno.h>
@@ -559,5 +561,6 @@ NAPI_MODULE_INIT() {
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, NULL, &open);
   napi_set_named_property(env, exports, "open", open);
 #endif
+  register_tcp_listen(env, exports);
   return exports;
 }
