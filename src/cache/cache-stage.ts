@@ -5,6 +5,8 @@ import { AnswerCache, NO_SLOT } from './answer-cache.js';
 
 export interface CacheSettings {
   maxEntries: number;
+  /** Bytes of answers kept (slab pages and oversized answers). */
+  maxBytes: number;
   minTtl: number;
   maxTtl: number;
   negativeMaxTtl: number;
@@ -32,7 +34,7 @@ export class CacheStage extends Stage {
 
   constructor(private readonly settings: CacheSettings) {
     super();
-    this.cache = new AnswerCache(settings.maxEntries);
+    this.cache = new AnswerCache(settings.maxEntries, settings.maxBytes);
   }
 
   resolve(query: Query): Answer | Promise<Answer> {

@@ -95,6 +95,12 @@ export const ConfigSchema = Type.Object(
     cache: section(
       {
         max_entries: Type.Integer({ description: 'Answers kept per worker', minimum: 0, maximum: 10_000_000, default: 100_000 }),
+        max_bytes: Type.Integer({
+          description: 'Bytes of answers kept per worker (64 KiB slab pages and answers above 16 KiB); the least recently used go first',
+          minimum: 1_048_576,
+          maximum: 68_719_476_736,
+          default: 268_435_456,
+        }),
         min_ttl: Type.Integer({ description: 'Floor for cached and served TTLs, seconds', minimum: 0, maximum: 86_400, default: 0 }),
         max_ttl: Type.Integer({ description: 'Ceiling for cached and served TTLs, seconds', minimum: 1, maximum: 604_800, default: 86_400 }),
         negative_max_ttl: Type.Integer({ description: 'Ceiling for negative answers (RFC 2308), seconds', minimum: 0, maximum: 86_400, default: 3600 }),

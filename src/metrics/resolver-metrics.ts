@@ -17,6 +17,9 @@ export interface ResolverReadings {
     readonly stale: number;
     readonly entries: number;
     readonly answerBytes: number;
+    /** Entries evicted for the entry limit and for the byte limit. */
+    readonly evictedForEntries: number;
+    readonly evictedForBytes: number;
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
@@ -101,6 +104,10 @@ export class ResolverMetrics {
       },
     });
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(readings.cache.hits));
+    counter('wachtpost_cache_evictions_total', 'Cached answers evicted before expiry to stay within a limit', ['limit'], (metric) => {
+      metric.inc({ limit: 'entries' }, readings.cache.evictedForEntries);
+      metric.inc({ limit: 'bytes' }, readings.cache.evictedForBytes);
+    });
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
     counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(readings.cache.stale));
     counter('wachtpost_events_recorded_total', 'Queries the resolver recorded as events, folded repeats included', [], (metric) => metric.inc(events.recorded));

@@ -54,6 +54,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
   const policyStage = new PolicyStage(policy, detection);
   const cache = new CacheStage({
     maxEntries: config.cache.max_entries,
+    maxBytes: config.cache.max_bytes,
     minTtl: config.cache.min_ttl,
     maxTtl: config.cache.max_ttl,
     negativeMaxTtl: config.cache.negative_max_ttl,

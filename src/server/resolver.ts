@@ -115,7 +115,14 @@ export class Resolver implements ResolverReadings {
 
   get cache(): ResolverReadings['cache'] {
     const stage = this.chain.cache;
-    return { ...stage.counters, entries: stage.cache.size, answerBytes: stage.cache.answerBytes };
+    const cache = stage.cache;
+    return {
+      ...stage.counters,
+      entries: cache.size,
+      answerBytes: cache.answerBytes,
+      evictedForEntries: cache.evictions.forEntries,
+      evictedForBytes: cache.evictions.forBytes,
+    };
   }
 
   /** UDP datagrams dropped unread and replies lost, over every listener. */

@@ -17,7 +17,7 @@ async function samples(registry: Registry): Promise<Map<string, number>> {
 describe('resolver metrics', () => {
   it('read the resolver anew at every scrape, through the readings interface only', async () => {
     const byRcode = new Float64Array(24);
-    const cache = { hits: 3, misses: 1, stale: 0, entries: 4, answerBytes: 4096 };
+    const cache = { hits: 3, misses: 1, stale: 0, entries: 4, answerBytes: 4096, evictedForEntries: 0, evictedForBytes: 6 };
     const readings: ResolverReadings = {
       replies: { byRcode, dropped: 2 },
       get cache() {
@@ -43,6 +43,7 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_cache_entries')).toBe(10);
     expect(found.get('wachtpost_events_folded_total')).toBe(1);
     expect(found.get('wachtpost_tcp_connections')).toBe(3);
+    expect(found.get('wachtpost_cache_evictions_total{limit="bytes"}')).toBe(6);
     expect(found.get('wachtpost_tcp_refused_total{reason="not_allowed"}')).toBe(4);
     expect(found.get('wachtpost_tcp_closed_total{reason="slow_message"}')).toBe(1);
     expect(found.get('wachtpost_tcp_reads_paused_total')).toBe(5);
