@@ -84,7 +84,7 @@ export const ConfigSchema = Type.Object(
         }),
         timeout_ms: Type.Integer({ description: 'Overall deadline before SERVFAIL', minimum: 100, maximum: 30_000, default: 2000 }),
         attempt_timeout_ms: Type.Integer({
-          description: 'How long one attempt waits before the next server is tried',
+          description: 'How long one attempt has before the next server (or the same one again) is asked too; earlier attempts go on listening until the deadline',
           minimum: 50,
           maximum: 30_000,
           default: 700,

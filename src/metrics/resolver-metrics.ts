@@ -23,6 +23,8 @@ export interface ResolverReadings {
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
+  /** Forwarding: answers taken from an earlier attempt. */
+  readonly upstream: { readonly lateAnswers: number };
   /** DNS over TCP, over every listener: connections open, refused at accept, closed, reads paused. */
   readonly tcp: {
     readonly open: number;
@@ -103,6 +105,9 @@ export class ResolverMetrics {
         this.set(readings.tcp.open);
       },
     });
+    counter('wachtpost_upstream_late_answers_total', 'Upstream answers taken from an attempt after a later attempt had been sent', [], (metric) =>
+      metric.inc(readings.upstream.lateAnswers),
+    );
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(readings.cache.hits));
     counter('wachtpost_cache_evictions_total', 'Cached answers evicted before expiry to stay within a limit', ['limit'], (metric) => {
       metric.inc({ limit: 'entries' }, readings.cache.evictedForEntries);

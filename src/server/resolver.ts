@@ -136,6 +136,10 @@ export class Resolver implements ResolverReadings {
     return total;
   }
 
+  get upstream(): ResolverReadings['upstream'] {
+    return { lateAnswers: this.chain.upstream.forwardCounters.lateAnswers };
+  }
+
   get tcp(): ResolverReadings['tcp'] {
     const total = { open: 0, refusedNotAdmitted: 0, refusedPerClient: 0, refusedFull: 0, closedIdle: 0, closedForRoom: 0, closedSlowMessage: 0, readsPausedUnsent: 0 };
     for (const listener of this.tcpListeners) {

@@ -1,12 +1,9 @@
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
-import { AnswerKind, type Answer } from '../wire/answer.js';
-import { buildUpstreamQuery, setQueryId } from '../wire/upstream-query.js';
-import { UpstreamFailure, UpstreamOverloaded } from './errors.js';
-import { ExchangeCounters, TRUNCATED, type Expected } from './exchange.js';
-import { randomQueryId } from './random-id.js';
-import { exchangeTcp } from './tcp-exchange.js';
-import { exchangeUdp } from './udp-exchange.js';
+import type { Answer } from '../wire/answer.js';
+import { UpstreamOverloaded } from './errors.js';
+import { ExchangeCounters } from './exchange.js';
+import { ForwardCounters, Forwarding, type ForwardSettings } from './forwarding.js';
 import { tryOrder, type UpstreamServer } from './upstream-server.js';
 
 /** Told the duration of every answered exchange, in seconds (the metrics histogram). */
@@ -14,32 +11,27 @@ export interface LatencySink {
   observe(seconds: number): void;
 }
 
-export interface UpstreamSettings {
+export interface UpstreamSettings extends ForwardSettings {
   servers: readonly UpstreamServer[];
-  /** Overall deadline: past it the client gets SERVFAIL (or a stale answer). */
-  timeoutMs: number;
-  /** How long one attempt waits before the next server (or the same one again) is tried. */
-  attemptTimeoutMs: number;
-  udpSize: number;
   /** Upstream exchanges this worker allows at once; more fail fast instead of piling up sockets. */
   maxInFlight: number;
   latency?: LatencySink;
 }
 
-/**
- * The last link: forwards a question to the upstream servers. Each attempt has a fresh ID
- * and source port; a server that times out or answers SERVFAIL/REFUSED hands over to the
- * next; a truncated UDP answer is fetched again over TCP from the same server.
- */
+/** The last link: forwards a question to the upstream servers (see Forwarding). */
 export class UpstreamStage extends Stage {
   readonly name = 'upstream';
   readonly counters = new ExchangeCounters();
+  readonly forwardCounters = new ForwardCounters();
   private inFlight = 0;
   private readonly order: UpstreamServer[] = [];
+  private readonly observe: (seconds: number) => void;
 
   constructor(private readonly settings: UpstreamSettings) {
     super();
     if (settings.servers.length === 0) throw new Error('at least one upstream server is needed');
+    const latency = settings.latency;
+    this.observe = latency === undefined ? () => {} : (seconds) => latency.observe(seconds);
   }
 
   get servers(): readonly UpstreamServer[] {
@@ -52,51 +44,10 @@ export class UpstreamStage extends Stage {
     }
     this.inFlight++;
     try {
-      return await this.forward(query);
+      const servers = [...tryOrder(this.settings.servers, Date.now(), this.order)];
+      return await new Forwarding(query, servers, this.settings, this.counters, this.forwardCounters, this.observe).answer;
     } finally {
       this.inFlight--;
     }
-  }
-
-  private async forward(query: Query): Promise<Answer> {
-    const { timeoutMs, attemptTimeoutMs, udpSize } = this.settings;
-    const started = Date.now();
-    const deadline = started + timeoutMs;
-    const servers = [...tryOrder(this.settings.servers, started, this.order)];
-    const maxAttempts = Math.max(3, servers.length * 2);
-    const wire = buildUpstreamQuery(query, 0, udpSize);
-    const expected: Expected = { id: 0, question: query.question, questionLength: query.questionLength, udpSize };
-    let lastRefusal: Answer | null = null;
-    let lastError: unknown = null;
-
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const now = Date.now();
-      const startedPrecise = performance.now();
-      const remaining = deadline - now;
-      if (remaining <= 0) break;
-      const server = servers[attempt % servers.length]!;
-      expected.id = randomQueryId();
-      setQueryId(wire, expected.id);
-      try {
-        let result = await exchangeUdp(server, wire, expected, Math.min(attemptTimeoutMs, remaining), this.counters);
-        if (result === TRUNCATED) {
-          result = await exchangeTcp(server, wire, expected, Math.max(1, deadline - Date.now()), this.counters);
-        }
-        server.recordSuccess(Date.now() - now);
-        this.settings.latency?.observe((performance.now() - startedPrecise) / 1000);
-        // SERVFAIL or REFUSED from one server is worth asking another about, once each.
-        if (result.kind === AnswerKind.UNCACHEABLE && attempt + 1 < servers.length) {
-          lastRefusal = result;
-          continue;
-        }
-        return result;
-      } catch (error) {
-        server.recordFailure(Date.now());
-        lastError = error;
-      }
-    }
-    if (lastRefusal !== null) return lastRefusal;
-    const reason = lastError instanceof Error ? lastError.message : 'deadline passed';
-    throw new UpstreamFailure(`no upstream answered within ${timeoutMs} ms (${reason})`);
   }
 }

@@ -24,6 +24,7 @@ describe('resolver metrics', () => {
         return { ...cache };
       },
       udpLosses: { oversized: 1, replies: 0 },
+      upstream: { lateAnswers: 2 },
       tcp: { open: 3, refusedNotAdmitted: 4, refusedPerClient: 1, refusedFull: 0, closedIdle: 2, closedForRoom: 0, closedSlowMessage: 1, readsPausedUnsent: 5 },
     };
     const metrics = new ResolverMetrics();
@@ -43,6 +44,7 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_cache_entries')).toBe(10);
     expect(found.get('wachtpost_events_folded_total')).toBe(1);
     expect(found.get('wachtpost_tcp_connections')).toBe(3);
+    expect(found.get('wachtpost_upstream_late_answers_total')).toBe(2);
     expect(found.get('wachtpost_cache_evictions_total{limit="bytes"}')).toBe(6);
     expect(found.get('wachtpost_tcp_refused_total{reason="not_allowed"}')).toBe(4);
     expect(found.get('wachtpost_tcp_closed_total{reason="slow_message"}')).toBe(1);
