@@ -89,6 +89,12 @@ export const ConfigSchema = Type.Object(
           maximum: 30_000,
           default: 700,
         }),
+        failure_memory_ms: Type.Integer({
+          description: 'After no server answered a question, how long to serve stale answers at once instead of waiting again (ended early by the next answer; shared between workers)',
+          minimum: 0,
+          maximum: 600_000,
+          default: 5000,
+        }),
       },
       'Where questions are forwarded',
     ),
@@ -106,9 +112,15 @@ export const ConfigSchema = Type.Object(
         negative_max_ttl: Type.Integer({ description: 'Ceiling for negative answers (RFC 2308), seconds', minimum: 0, maximum: 86_400, default: 3600 }),
         serve_stale: section(
           {
-            enabled: Type.Boolean({ default: true, description: 'Serve expired answers when every upstream fails (RFC 8767)' }),
+            enabled: Type.Boolean({ default: true, description: 'Serve expired answers when every upstream fails or is slow (RFC 8767), with Extended DNS Error 3' }),
             max_age_s: Type.Integer({ description: 'How long past expiry an answer may still be served', minimum: 0, maximum: 604_800, default: 86_400 }),
             answer_ttl: Type.Integer({ description: 'TTL of a stale answer', minimum: 1, maximum: 3600, default: 30 }),
+            client_timeout_ms: Type.Integer({
+              description: 'With a stale answer at hand, how long a client waits for the upstream before getting it (RFC 8767 stale-answer-client-timeout)',
+              minimum: 0,
+              maximum: 30_000,
+              default: 1800,
+            }),
           },
           'RFC 8767 serve-stale',
         ),

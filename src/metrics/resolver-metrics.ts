@@ -14,7 +14,10 @@ export interface ResolverReadings {
   readonly cache: {
     readonly hits: number;
     readonly misses: number;
+    /** Stale answers served; some at once (the upstream was failing), some after the client timeout. */
     readonly stale: number;
+    readonly staleAtOnce: number;
+    readonly staleAfterClientTimeout: number;
     readonly entries: number;
     readonly answerBytes: number;
     /** Entries evicted for the entry limit and for the byte limit. */
@@ -23,8 +26,8 @@ export interface ResolverReadings {
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
-  /** Forwarding: answers taken from an earlier attempt. */
-  readonly upstream: { readonly lateAnswers: number };
+  /** Forwarding: answers taken from an earlier attempt, and whether the upstream is failing now (1) or not (0). */
+  readonly upstream: { readonly lateAnswers: number; readonly failing: number };
   /** DNS over TCP, over every listener: connections open, refused at accept, closed, reads paused. */
   readonly tcp: {
     readonly open: number;
@@ -105,16 +108,29 @@ export class ResolverMetrics {
         this.set(readings.tcp.open);
       },
     });
-    counter('wachtpost_upstream_late_answers_total', 'Upstream answers taken from an attempt after a later attempt had been sent', [], (metric) =>
-      metric.inc(readings.upstream.lateAnswers),
-    );
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(readings.cache.hits));
     counter('wachtpost_cache_evictions_total', 'Cached answers evicted before expiry to stay within a limit', ['limit'], (metric) => {
       metric.inc({ limit: 'entries' }, readings.cache.evictedForEntries);
       metric.inc({ limit: 'bytes' }, readings.cache.evictedForBytes);
     });
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
-    counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(readings.cache.stale));
+    counter('wachtpost_cache_stale_total', 'Stale answers served (RFC 8767), by what the client waited for', ['wait'], (metric) => {
+      const { stale, staleAtOnce, staleAfterClientTimeout } = readings.cache;
+      metric.inc({ wait: 'upstream_failure' }, stale - staleAtOnce - staleAfterClientTimeout);
+      metric.inc({ wait: 'client_timeout' }, staleAfterClientTimeout);
+      metric.inc({ wait: 'none' }, staleAtOnce);
+    });
+    counter('wachtpost_upstream_late_answers_total', 'Upstream answers taken from an attempt after a later attempt had been sent', [], (metric) =>
+      metric.inc(readings.upstream.lateAnswers),
+    );
+    new Gauge({
+      name: 'wachtpost_upstream_failing',
+      help: 'Workers that found no upstream answering within the failure memory (stale answers are served at once)',
+      registers: [registry],
+      collect() {
+        this.set(readings.upstream.failing);
+      },
+    });
     counter('wachtpost_events_recorded_total', 'Queries the resolver recorded as events, folded repeats included', [], (metric) => metric.inc(events.recorded));
     counter('wachtpost_events_folded_total', "Queries counted into an earlier event's count rather than published on their own", [], (metric) =>
       metric.inc(events.folded),

@@ -31,6 +31,10 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
         return metrics.answered(message);
       case 'ready':
         return sharing.workerReady(worker);
+      case 'upstream-failing':
+        // Every worker asks the same upstreams: the others serve stale answers at once too.
+        for (const other of pool.live()) if (other !== worker) other.send(message);
+        return;
     }
   });
   const sharing = new PolicySharing(source, (message) => pool.broadcast(message), (accepted) => plane?.events.sharePolicy(accepted), log);

@@ -52,6 +52,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
   const policyStage = new PolicyStage(policy, detection);
+  const upstream = buildUpstreamStage(config, upstreamLatency);
   const cache = new CacheStage({
     maxEntries: config.cache.max_entries,
     maxBytes: config.cache.max_bytes,
@@ -62,16 +63,16 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
       enabled: config.cache.serve_stale.enabled,
       maxAgeSeconds: config.cache.serve_stale.max_age_s,
       answerTtl: config.cache.serve_stale.answer_ttl,
+      clientTimeoutMs: config.cache.serve_stale.client_timeout_ms,
     },
     prefetch: {
       enabled: config.cache.prefetch.enabled,
       minHits: config.cache.prefetch.min_hits,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
-  });
+  }, upstream);
   const coalesce = new CoalesceStage();
   const tag = new TagStage(detection);
-  const upstream = buildUpstreamStage(config, upstreamLatency);
   const stages: Stage[] = config.detection.enabled
     ? [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
     : [access, cache, coalesce, upstream];
@@ -87,6 +88,7 @@ export function buildUpstreamStage(config: Config, latency?: LatencySink): Upstr
     }),
     timeoutMs: config.upstream.timeout_ms,
     attemptTimeoutMs: config.upstream.attempt_timeout_ms,
+    failureMemoryMs: config.upstream.failure_memory_ms,
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
     ...(latency === undefined ? {} : { latency }),

@@ -137,7 +137,8 @@ export class Resolver implements ResolverReadings {
   }
 
   get upstream(): ResolverReadings['upstream'] {
-    return { lateAnswers: this.chain.upstream.forwardCounters.lateAnswers };
+    const upstream = this.chain.upstream;
+    return { lateAnswers: upstream.forwardCounters.lateAnswers, failing: upstream.failedRecently(Date.now()) ? 1 : 0 };
   }
 
   get tcp(): ResolverReadings['tcp'] {

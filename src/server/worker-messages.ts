@@ -13,4 +13,6 @@ export type WorkerMessage =
   | { type: 'reload'; shared?: SharedPolicy }
   | { type: 'metrics?'; id: number }
   | { type: 'metrics'; id: number; values: MetricsJson }
+  /** A worker found no upstream answering (primary → the other workers: remember it for `forMs`). */
+  | { type: 'upstream-failing'; forMs: number }
   | EventBatchMessage;

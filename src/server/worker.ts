@@ -30,6 +30,8 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     send: (message, done) => process.send?.(message, undefined, undefined, done) ?? (done(), false),
   });
   const resolver = await Resolver.start(config, log, batcher, metrics);
+  const upstream = resolver.chain.upstream;
+  upstream.onFailureRemembered = (forMs) => process.send?.({ type: 'upstream-failing', forMs } satisfies WorkerMessage);
   const reload = (reason: string, shared?: SharedPolicy): void => {
     try {
       resolver.reload(loadConfig(shared === undefined ? source : { ...source, shared }));
@@ -69,6 +71,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
   process.on('message', (message: WorkerMessage) => {
     if (message?.type === 'drain') stop('primary asked');
     if (message?.type === 'reload') reload('primary asked', message.shared);
+    if (message?.type === 'upstream-failing') upstream.rememberFailure(message.forMs);
     if (message?.type === 'metrics?') {
       metrics.registry.getMetricsAsJSON().then((values) => process.send?.({ type: 'metrics', id: message.id, values } satisfies WorkerMessage));
     }

@@ -17,14 +17,14 @@ async function samples(registry: Registry): Promise<Map<string, number>> {
 describe('resolver metrics', () => {
   it('read the resolver anew at every scrape, through the readings interface only', async () => {
     const byRcode = new Float64Array(24);
-    const cache = { hits: 3, misses: 1, stale: 0, entries: 4, answerBytes: 4096, evictedForEntries: 0, evictedForBytes: 6 };
+    const cache = { hits: 3, misses: 1, stale: 5, staleAtOnce: 3, staleAfterClientTimeout: 1, entries: 4, answerBytes: 4096, evictedForEntries: 0, evictedForBytes: 6 };
     const readings: ResolverReadings = {
       replies: { byRcode, dropped: 2 },
       get cache() {
         return { ...cache };
       },
       udpLosses: { oversized: 1, replies: 0 },
-      upstream: { lateAnswers: 2 },
+      upstream: { lateAnswers: 2, failing: 1 },
       tcp: { open: 3, refusedNotAdmitted: 4, refusedPerClient: 1, refusedFull: 0, closedIdle: 2, closedForRoom: 0, closedSlowMessage: 1, readsPausedUnsent: 5 },
     };
     const metrics = new ResolverMetrics();
@@ -44,8 +44,11 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_cache_entries')).toBe(10);
     expect(found.get('wachtpost_events_folded_total')).toBe(1);
     expect(found.get('wachtpost_tcp_connections')).toBe(3);
-    expect(found.get('wachtpost_upstream_late_answers_total')).toBe(2);
     expect(found.get('wachtpost_cache_evictions_total{limit="bytes"}')).toBe(6);
+    expect(found.get('wachtpost_cache_stale_total{wait="none"}')).toBe(3);
+    expect(found.get('wachtpost_cache_stale_total{wait="upstream_failure"}')).toBe(1);
+    expect(found.get('wachtpost_upstream_failing')).toBe(1);
+    expect(found.get('wachtpost_upstream_late_answers_total')).toBe(2);
     expect(found.get('wachtpost_tcp_refused_total{reason="not_allowed"}')).toBe(4);
     expect(found.get('wachtpost_tcp_closed_total{reason="slow_message"}')).toBe(1);
     expect(found.get('wachtpost_tcp_reads_paused_total')).toBe(5);

@@ -33,6 +33,8 @@ export interface ScriptedUpstream {
   port: number;
   queries: ReceivedQuery[];
   setBehaviour(behaviour: Behaviour): void;
+  /** Replaces the records of one name (e.g. another TTL from now on). */
+  setRecords(name: string, list: FixtureRecord[]): void;
   stop(): Promise<void>;
 }
 
@@ -160,6 +162,9 @@ export async function startScriptedUpstream(options: { records?: Record<string, 
     queries,
     setBehaviour(next) {
       behaviour = next;
+    },
+    setRecords(name, list) {
+      records.set(name.toLowerCase(), list);
     },
     async stop() {
       if (stopped) return;
