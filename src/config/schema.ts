@@ -95,6 +95,10 @@ export const ConfigSchema = Type.Object(
           maximum: 600_000,
           default: 5000,
         }),
+        randomize_case: Type.Boolean({
+          description: 'Send query names in random case (0x20) and accept only answers that echo it; a server that does not is asked without it',
+          default: true,
+        }),
       },
       'Where questions are forwarded',
     ),

@@ -89,6 +89,7 @@ export function buildUpstreamStage(config: Config, latency?: LatencySink): Upstr
     timeoutMs: config.upstream.timeout_ms,
     attemptTimeoutMs: config.upstream.attempt_timeout_ms,
     failureMemoryMs: config.upstream.failure_memory_ms,
+    randomizeCase: config.upstream.randomize_case,
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
     ...(latency === undefined ? {} : { latency }),

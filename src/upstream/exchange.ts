@@ -7,6 +7,8 @@ export interface Expected {
   /** The question as sent: name, type, class. */
   question: Buffer;
   questionLength: number;
+  /** The name went out in mixed case (0x20): the answer must echo it case for case. */
+  exactCase: boolean;
   /** UDP size written into the OPT record of the stored answer. */
   udpSize: number;
 }
@@ -15,6 +17,8 @@ export interface Expected {
 export class ExchangeCounters {
   rejectedId = 0;
   rejectedQuestion = 0;
+  /** Our question in another case than we sent it (0x20). */
+  rejectedCase = 0;
   rejectedMalformed = 0;
   rejectedSource = 0;
 }
@@ -37,4 +41,9 @@ export interface AttemptHandler {
   /** TC=1: the same server should be asked over TCP. */
   truncated(attempt: Attempt): void;
   failed(attempt: Attempt, error: Error): void;
+  /**
+   * An answer to our question in another case than sent (0x20); the attempt goes on
+   * listening, as for any answer that does not match. Reported once per attempt.
+   */
+  caseMismatch(attempt: Attempt): void;
 }

@@ -5,7 +5,7 @@ import { HEADER_LENGTH } from '../wire/constants.js';
 import { buildUpstreamQuery } from '../wire/upstream-query.js';
 import { UpstreamFailure } from './errors.js';
 import type { Attempt, AttemptHandler, ExchangeCounters, Expected } from './exchange.js';
-import { randomQueryId } from './random-id.js';
+import { randomizeCase, randomQueryId } from './random-id.js';
 import { TcpAttempt } from './tcp-exchange.js';
 import { UdpAttempt } from './udp-exchange.js';
 import type { UpstreamServer } from './upstream-server.js';
@@ -16,22 +16,28 @@ export interface ForwardSettings {
   /** How long one attempt has before the next server (or the same one again) is asked too. */
   attemptTimeoutMs: number;
   udpSize: number;
+  /** Send names in random case (0x20) to servers known to echo it. */
+  randomizeCase: boolean;
 }
 
 /** What forwarding counts beyond the exchanges' rejections. */
 export class ForwardCounters {
   /** Answers that came from an earlier attempt after a later one had been sent. */
   lateAnswers = 0;
+  /** Servers found not to echo 0x20 case, asked again without it. */
+  caseFallbacks = 0;
 }
 
 /**
  * One question on its way upstream. Attempts go out one attempt timeout apart, rotating
- * through the servers in the order given (fresh ID and fresh socket each),
+ * through the servers in the order given (fresh ID, fresh socket, fresh case pattern each),
  * and every attempt keeps listening until the overall deadline: the first acceptable answer
  * from any of them wins, so an upstream slower than one attempt timeout still answers.
  * A server that fails outright (a refused port) hands over at once; SERVFAIL or REFUSED
  * from one server is asked of each other server once; a truncated answer is fetched again
- * over TCP from the same server.
+ * over TCP from the same server. When an answer echoes our mixed-case name in another case,
+ * the same server is asked once more without 0x20, and a server that then answers is asked
+ * without it for a while (UpstreamServer.lostCase).
  */
 export class Forwarding implements AttemptHandler {
   readonly answer: Promise<Answer>;
@@ -48,6 +54,8 @@ export class Forwarding implements AttemptHandler {
   private settled = false;
   private lastRefusal: Answer | null = null;
   private lastError: Error | null = null;
+  /** The server whose answer did not echo our case, once it has been asked again without 0x20. */
+  private caseRetriedOn: UpstreamServer | null = null;
 
   constructor(
     private readonly query: Query,
@@ -75,6 +83,10 @@ export class Forwarding implements AttemptHandler {
     server.recordSuccess(elapsed);
     this.observe(elapsed / 1000);
     if (attempt !== this.latest && !(attempt instanceof TcpAttempt)) this.forwardCounters.lateAnswers++;
+    if (server === this.caseRetriedOn && !attempt.expected.exactCase) {
+      server.lostCase(Date.now());
+      this.forwardCounters.caseFallbacks++;
+    }
     if (answer.kind === AnswerKind.UNCACHEABLE) {
       this.refusedBy.add(server);
       if (this.refusedBy.size < this.servers.length) {
@@ -101,6 +113,12 @@ export class Forwarding implements AttemptHandler {
     if (this.open.length === 0) this.next();
   }
 
+  caseMismatch(attempt: Attempt): void {
+    if (this.settled || this.caseRetriedOn !== null) return;
+    this.caseRetriedOn = attempt.server;
+    this.send(attempt.server, false);
+  }
+
   /** Sends the next attempt in rotation, and times the one after it. */
   private next(): void {
     if (this.nextTimer !== null) clearTimeout(this.nextTimer);
@@ -115,7 +133,7 @@ export class Forwarding implements AttemptHandler {
     // A server that answered SERVFAIL or REFUSED is not asked again while others are untried.
     for (let i = 1; this.refusedBy.has(server) && i < count; i++) server = this.servers[(this.sent + i) % count]!;
     this.sent++;
-    const attempt = this.send(server);
+    const attempt = this.send(server, this.settings.randomizeCase && server.keepsCase(Date.now()));
     this.latest = attempt;
     this.nextTimer = setTimeout(() => {
       this.nextTimer = null;
@@ -124,14 +142,16 @@ export class Forwarding implements AttemptHandler {
     }, Math.min(this.settings.attemptTimeoutMs, remaining));
   }
 
-  private send(server: UpstreamServer): Attempt {
+  private send(server: UpstreamServer, mixedCase: boolean): Attempt {
     const { query, settings } = this;
     const id = randomQueryId();
     const wire = buildUpstreamQuery(query, id, settings.udpSize);
+    if (mixedCase) randomizeCase(wire, HEADER_LENGTH);
     const expected: Expected = {
       id,
       question: wire.subarray(HEADER_LENGTH, HEADER_LENGTH + query.questionLength),
       questionLength: query.questionLength,
+      exactCase: mixedCase,
       udpSize: settings.udpSize,
     };
     const attempt = new UdpAttempt(server, wire, expected, this.counters, this);

@@ -56,6 +56,7 @@ export class TcpAttempt implements Attempt {
       if (this.pending.length < 2 + length) return;
       const message = this.pending.subarray(2, 2 + length);
       this.pending = this.pending.subarray(2 + length);
+      // Over TCP the case is not checked: 0x20 guards against off-path forgery, which TCP rules out.
       const outcome = scanResponse(message, expected.id, expected.question, expected.questionLength, expected.udpSize);
       if (outcome.result === ScanResult.OK) return this.finish(() => handler.answered(this, outcome.answer!));
       if (outcome.result === ScanResult.WRONG_ID) counters.rejectedId++;

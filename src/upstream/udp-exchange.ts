@@ -8,7 +8,7 @@ import type { UpstreamServer } from './upstream-server.js';
  * One query over UDP from a fresh socket, listening until closed. A new socket per query
  * gives every query its own kernel-randomised source port (RFC 5452 §9.2), and connecting
  * it makes the kernel discard datagrams from any other address or port. Answers with the
- * wrong ID or question are ignored and the wait goes on, so a forged
+ * wrong ID or question (or case, with 0x20) are ignored and the wait goes on, so a forged
  * packet can at worst cost time, never poison the cache. How long to listen is the
  * caller's business: an earlier attempt may still answer after a later one was sent.
  */
@@ -16,6 +16,7 @@ export class UdpAttempt implements Attempt {
   readonly sentAt = performance.now();
   private readonly socket: dgram.Socket;
   private done = false;
+  private mismatchReported = false;
 
   constructor(
     readonly server: UpstreamServer,
@@ -51,7 +52,7 @@ export class UdpAttempt implements Attempt {
       counters.rejectedSource++;
       return;
     }
-    const outcome = scanResponse(msg, expected.id, expected.question, expected.questionLength, expected.udpSize);
+    const outcome = scanResponse(msg, expected.id, expected.question, expected.questionLength, expected.udpSize, expected.exactCase);
     switch (outcome.result) {
       case ScanResult.OK:
         return this.finish(() => handler.answered(this, outcome.answer!));
@@ -63,6 +64,13 @@ export class UdpAttempt implements Attempt {
         return;
       case ScanResult.WRONG_QUESTION:
         counters.rejectedQuestion++;
+        return;
+      case ScanResult.WRONG_CASE:
+        counters.rejectedCase++;
+        if (!this.mismatchReported) {
+          this.mismatchReported = true;
+          handler.caseMismatch(this);
+        }
         return;
       default:
         counters.rejectedMalformed++;

@@ -113,6 +113,8 @@ export const ScanResult = {
   MALFORMED: 4,
   /** TC=1: the right answer, cut short; ask again over TCP. */
   TRUNCATED: 5,
+  /** Our question, but not in the case we sent it (0x20): forged, or an upstream that does not keep case. */
+  WRONG_CASE: 6,
 } as const;
 export type ScanResult = (typeof ScanResult)[keyof typeof ScanResult];
 
@@ -126,12 +128,13 @@ export interface ScanOutcome {
 }
 
 /**
- * Checks that `msg` answers exactly the question we sent (`id`, and `question`: lower-case
- * name + type + class) and scans it into an Answer. The OPT record is rebuilt: our UDP size,
- * the DO bit and extended rcode kept, hop-by-hop options (cookies, padding, NSID) dropped and
- * Extended DNS Errors kept, because those speak to the end client.
+ * Checks that `msg` answers exactly the question we sent (`id`, and `question`: name + type +
+ * class as sent, compared ignoring case unless `exactCase`, for 0x20) and scans it into an
+ * Answer. The OPT record is rebuilt: our UDP size, the DO bit and extended rcode kept,
+ * hop-by-hop options (cookies, padding, NSID) dropped and Extended DNS Errors kept, because
+ * those speak to the end client.
  */
-export function scanResponse(msg: Buffer, id: number, question: Buffer, questionLength: number, udpSize: number): ScanOutcome {
+export function scanResponse(msg: Buffer, id: number, question: Buffer, questionLength: number, udpSize: number, exactCase = false): ScanOutcome {
   const length = msg.length;
   if (length < HEADER_LENGTH) return reject(ScanResult.MALFORMED);
   const flags = (msg[2]! << 8) | msg[3]!;
@@ -142,6 +145,7 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   if (questionEnd > length || !equalsIgnoreCase(msg, HEADER_LENGTH, question, 0, questionLength)) {
     return reject(ScanResult.WRONG_QUESTION);
   }
+  if (exactCase && msg.compare(question, 0, questionLength, HEADER_LENGTH, questionEnd) !== 0) return reject(ScanResult.WRONG_CASE);
   if ((flags & Flag.TC) !== 0) return reject(ScanResult.TRUNCATED);
 
   const ancount = (msg[6]! << 8) | msg[7]!;

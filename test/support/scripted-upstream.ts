@@ -38,8 +38,14 @@ export interface ScriptedUpstream {
   stop(): Promise<void>;
 }
 
-/** A misbehaving-on-demand upstream on loopback (UDP and TCP, one port) for failure-mode tests. */
-export async function startScriptedUpstream(options: { records?: Record<string, FixtureRecord[]>; behaviour?: Behaviour } = {}): Promise<ScriptedUpstream> {
+/**
+ * A misbehaving-on-demand upstream on loopback (UDP and TCP, one port) for failure-mode
+ * tests. It echoes the question as asked (case included, like Knot), or lower-cased with
+ * `lowercase`, like upstreams that do not keep case.
+ */
+export async function startScriptedUpstream(
+  options: { records?: Record<string, FixtureRecord[]>; behaviour?: Behaviour; lowercase?: boolean } = {},
+): Promise<ScriptedUpstream> {
   const records = new Map(Object.entries(options.records ?? {}).map(([name, list]) => [name.toLowerCase(), list]));
   let behaviour: Behaviour = options.behaviour ?? 'answer';
   const queries: ReceivedQuery[] = [];
@@ -63,7 +69,8 @@ export async function startScriptedUpstream(options: { records?: Record<string, 
     response.header.rd = query.header.rd;
     response.header.ra = 1;
     response.header.tc = opts.tc ? 1 : 0;
-    const name = opts.name ?? question.name;
+    const asked = opts.name ?? question.name;
+    const name = options.lowercase ? asked.toLowerCase() : asked;
     response.questions.push({ name, type: question.type, class: question.class });
     const known = records.get(question.name.toLowerCase());
     if (opts.rcode !== undefined) response.header.rcode = opts.rcode;
