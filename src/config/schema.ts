@@ -41,6 +41,11 @@ export const ConfigSchema = Type.Object(
             'Receive and send UDP in batches (recvmmsg/sendmmsg, Linux, the addon npm ci builds), each worker on a socket of its own; off, or where the addon is missing: Node dgram, one socket shared by the workers',
           default: true,
         }),
+        identity: Type.String({
+          description: 'Answer to the CHAOS identity queries (version.bind, hostname.bind, id.server, version.server); empty = REFUSED. Never forwarded',
+          maxLength: 255,
+          default: '',
+        }),
         drain_timeout_ms: Type.Integer({ description: 'On SIGTERM, how long in-flight queries may finish', minimum: 0, maximum: 60_000, default: 5000 }),
         tcp: section(
           {

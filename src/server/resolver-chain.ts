@@ -1,5 +1,6 @@
 import { AccessStage } from '../access/access-stage.js';
 import { ClientAcl } from '../access/client-acl.js';
+import { ScopeStage } from '../access/scope-stage.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
@@ -36,6 +37,8 @@ export interface ResolverChain {
  * Builds the resolver from the configuration. The order of the list below is the
  * architecture:
  *   access    who may ask at all (REFUSED otherwise), before any work is spent
+ *   scope     what is never forwarded: other classes than IN (the CHAOS identity is
+ *             answered here) and queries without RD
  *   canary    names that tell devices to keep using this resolver (DoH and Private Relay
  *             canaries), answered before policy so no rule can change that answer
  *   policy    the client's group and the verdict on the answer's tags; above the cache
@@ -49,6 +52,7 @@ export interface ResolverChain {
 export function buildResolverChain(config: Config, upstreamLatency?: LatencySink): ResolverChain {
   const acl = new ClientAcl(config.access.allow);
   const access = new AccessStage(acl);
+  const scope = new ScopeStage(config.dns.identity);
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
   const policyStage = new PolicyStage(policy, detection);
@@ -74,8 +78,8 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
   const coalesce = new CoalesceStage();
   const tag = new TagStage(detection);
   const stages: Stage[] = config.detection.enabled
-    ? [access, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
-    : [access, cache, coalesce, upstream];
+    ? [access, scope, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
+    : [access, scope, cache, coalesce, upstream];
   return { head: chain(stages), acl, stages, cache, coalesce, upstream, detection, policy };
 }
 

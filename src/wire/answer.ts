@@ -11,6 +11,8 @@ export const AnswerKind = {
   SYNTHETIC: 3,
   /** A policy block: written per client as NXDOMAIN + SOA, a null address or REFUSED. */
   BLOCKED: 4,
+  /** Records made here (the CHAOS identity): written per client after its header and question. */
+  LOCAL: 5,
 } as const;
 export type AnswerKind = (typeof AnswerKind)[keyof typeof AnswerKind];
 
@@ -98,6 +100,20 @@ export class BlockedAnswer extends Answer {
     readonly ipv6: Buffer | null = null,
   ) {
     super(NO_BYTES, 0, 0, 0, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
+  }
+}
+
+/**
+ * Records this server answers with itself, built once (owner names point at the question):
+ * each client gets its own header and question, then these.
+ */
+export class LocalAnswer extends Answer {
+  constructor(
+    rcode: number,
+    readonly records: Buffer,
+    readonly answerCount: number,
+  ) {
+    super(NO_BYTES, 0, 0, 0, AnswerKind.LOCAL, rcode, -1, 0);
   }
 }
 

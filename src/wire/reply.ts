@@ -1,4 +1,4 @@
-import { Answer, AnswerKind, BlockedAnswer, writeOptHeader } from './answer.js';
+import { Answer, AnswerKind, BlockedAnswer, LocalAnswer, writeOptHeader } from './answer.js';
 import { EDNS_OPTION_EDE, EdeCode, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
 import type { WireRequest } from './request.js';
 
@@ -41,8 +41,7 @@ export class ReplyWriter {
    * @param maxLength over this the reply is truncated (TC=1), for UDP
    */
   write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
-    if (answer.kind === AnswerKind.SYNTHETIC) return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
-    if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
+    if (answer.kind >= AnswerKind.SYNTHETIC) return this.madeHere(req, answer);
     const bytes = answer.bytes;
     const start = answer.start;
     const stripOpt = !req.edns && answer.optOffset >= 0;
@@ -55,7 +54,8 @@ export class ReplyWriter {
     bytes.copy(out, 0, start, start + body);
     out[0] = req.id >>> 8;
     out[1] = req.id & 0xff;
-    let flags = ((bytes[start + 2]! << 8) | bytes[start + 3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC);
+    // AA is the upstream's to claim, not ours: we answer as a recursive service.
+    let flags = ((bytes[start + 2]! << 8) | bytes[start + 3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC | Flag.AA);
     // RA: we are the recursive service, whatever the (possibly authoritative) upstream said.
     flags |= (req.flags & ANSWER_FLAGS_FROM_CLIENT) | Flag.RA;
     // RFC 6840 §5.8: AD only for clients that asked for DNSSEC (DO) or for AD itself.
@@ -88,6 +88,13 @@ export class ReplyWriter {
       out.writeUInt16BE(EdeCode.STALE_ANSWER, body + 4);
     }
     return out;
+  }
+
+  /** Synthetic errors, policy blocks and local records: written here per client. */
+  private madeHere(req: WireRequest, answer: Answer): Buffer {
+    if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
+    if (answer instanceof LocalAnswer) return this.compose(req, answer.rcode, 0, -1, null, answer.records, answer.answerCount, 0);
+    return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
   }
 
   /**

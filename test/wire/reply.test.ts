@@ -28,6 +28,13 @@ describe('ReplyWriter', () => {
     expect(out.readUInt16BE(2) & 0x0080).toBe(0x0080); // RA
   });
 
+  it("clears the upstream's AA flag", () => {
+    const req = request('www.example.nl', TYPE.A);
+    const answer = answerFor(req);
+    answer.bytes[answer.start + 2]! |= 0x04; // AA, as an authoritative upstream sets it
+    expect(writer.write(req, answer, 0, -1, 1232).readUInt16BE(2) & 0x0400).toBe(0);
+  });
+
   it('never serves a negative TTL and applies serve-stale fixed TTLs', () => {
     const req = request('www.example.nl', TYPE.A);
     const answer = answerFor(req, 5);
