@@ -113,6 +113,11 @@ function semanticProblems(config: Config, source: YamlSource): ConfigProblem[] {
       if (!ipaddr.isValidCIDR(text)) throw new Error(`"${text}" is not a CIDR range like 10.64.0.0/10`);
     }),
   );
+  config.rate_limit.exempt.forEach((text, i) =>
+    check(['rate_limit', 'exempt', i], () => {
+      if (!ipaddr.isValidCIDR(text)) throw new Error(`"${text}" is not a CIDR range like 127.0.0.0/8`);
+    }),
+  );
   check(['cache', 'min_ttl'], () => {
     if (config.cache.min_ttl > config.cache.max_ttl) throw new Error(`must not exceed cache.max_ttl (${config.cache.max_ttl})`);
   });

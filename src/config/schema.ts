@@ -150,6 +150,25 @@ export const ConfigSchema = Type.Object(
       },
       'Who may use the resolver',
     ),
+    rate_limit: section(
+      {
+        queries_per_second: Type.Number({ description: 'Queries one client address may send per second, sustained; 0 = no limit', minimum: 0, maximum: 1_000_000, default: 100 }),
+        burst: Type.Integer({ description: 'Queries one client address may send at once beyond its rate', minimum: 1, maximum: 1_000_000, default: 200 }),
+        errors_per_second: Type.Number({
+          description: 'Error replies (REFUSED, FORMERR, SERVFAIL…, not policy blocks) one client address may get per second over UDP; more are dropped, so the resolver cannot reflect them at a forged source; 0 = no limit',
+          minimum: 0,
+          maximum: 1_000_000,
+          default: 10,
+        }),
+        error_burst: Type.Integer({ description: 'Error replies one client address may get at once beyond its rate', minimum: 1, maximum: 1_000_000, default: 20 }),
+        action: Type.Union([Type.Literal('refuse'), Type.Literal('drop')], {
+          description: 'What a client beyond its query rate gets: REFUSED, or (over UDP) no reply at all; over TCP always REFUSED',
+          default: 'refuse',
+        }),
+        exempt: Type.Array(Cidr, { description: 'Client ranges never limited', default: ['127.0.0.0/8', '::1/128'] }),
+      },
+      'Per-client rate limits',
+    ),
     detection: section(
       {
         enabled: Type.Boolean({

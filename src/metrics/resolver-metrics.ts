@@ -26,6 +26,8 @@ export interface ResolverReadings {
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
+  /** Queries turned down for their client's rate, and error replies not sent for it. */
+  readonly rateLimited: { readonly queries: number; readonly errorReplies: number };
   /** Forwarding: answers taken from an earlier attempt, and whether the upstream is failing now (1) or not (0). */
   readonly upstream: { readonly lateAnswers: number; readonly failing: number };
   /** DNS over TCP, over every listener: connections open, refused at accept, closed, reads paused. */
@@ -119,6 +121,10 @@ export class ResolverMetrics {
       metric.inc({ wait: 'upstream_failure' }, stale - staleAtOnce - staleAfterClientTimeout);
       metric.inc({ wait: 'client_timeout' }, staleAfterClientTimeout);
       metric.inc({ wait: 'none' }, staleAtOnce);
+    });
+    counter('wachtpost_rate_limited_total', "Turned down for the client's rate: queries (REFUSED or dropped), error replies (not sent)", ['what'], (metric) => {
+      metric.inc({ what: 'queries' }, readings.rateLimited.queries);
+      metric.inc({ what: 'error_replies' }, readings.rateLimited.errorReplies);
     });
     counter('wachtpost_upstream_late_answers_total', 'Upstream answers taken from an attempt after a later attempt had been sent', [], (metric) =>
       metric.inc(readings.upstream.lateAnswers),

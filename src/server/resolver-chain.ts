@@ -1,5 +1,6 @@
 import { AccessStage } from '../access/access-stage.js';
 import { ClientAcl } from '../access/client-acl.js';
+import { RateLimit } from '../access/rate-limit.js';
 import { ScopeStage } from '../access/scope-stage.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
@@ -24,6 +25,7 @@ export interface ResolverChain {
   readonly head: Stage;
   /** Who may use the resolver: the access stage asks it per query, the TCP listeners at accept. */
   readonly acl: ClientAcl;
+  readonly access: AccessStage;
   readonly stages: readonly Stage[];
   readonly cache: CacheStage;
   readonly coalesce: CoalesceStage;
@@ -36,7 +38,8 @@ export interface ResolverChain {
 /**
  * Builds the resolver from the configuration. The order of the list below is the
  * architecture:
- *   access    who may ask at all (REFUSED otherwise), before any work is spent
+ *   access    who may ask at all (REFUSED otherwise) and how often (per-client rate), before
+ *             any work is spent
  *   scope     what is never forwarded: other classes than IN (the CHAOS identity is
  *             answered here) and queries without RD
  *   canary    names that tell devices to keep using this resolver (DoH and Private Relay
@@ -51,7 +54,10 @@ export interface ResolverChain {
  */
 export function buildResolverChain(config: Config, upstreamLatency?: LatencySink): ResolverChain {
   const acl = new ClientAcl(config.access.allow);
-  const access = new AccessStage(acl);
+  const limits = config.rate_limit;
+  const queryRate =
+    limits.queries_per_second > 0 ? new RateLimit({ perSecond: limits.queries_per_second, burst: limits.burst, exempt: new ClientAcl(limits.exempt) }) : null;
+  const access = new AccessStage(acl, queryRate, limits.action);
   const scope = new ScopeStage(config.dns.identity);
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
@@ -80,7 +86,7 @@ export function buildResolverChain(config: Config, upstreamLatency?: LatencySink
   const stages: Stage[] = config.detection.enabled
     ? [access, scope, new CanaryStage(config.events.canaries), policyStage, cache, coalesce, tag, upstream]
     : [access, scope, cache, coalesce, upstream];
-  return { head: chain(stages), acl, stages, cache, coalesce, upstream, detection, policy };
+  return { head: chain(stages), acl, access, stages, cache, coalesce, upstream, detection, policy };
 }
 
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { ClientAcl } from '../access/client-acl.js';
+import { RateLimit } from '../access/rate-limit.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { startNoticeServer } from '../policy/notice-server.js';
@@ -27,6 +29,7 @@ export class Resolver implements ResolverReadings {
   private draining: Promise<void> | null = null;
   private notice: { close(): Promise<void> } | null = null;
   private folder: RepeatFolder | null = null;
+  private errorRate: RateLimit | null = null;
 
   private constructor(
     readonly chain: ResolverChain,
@@ -48,9 +51,13 @@ export class Resolver implements ResolverReadings {
     const recording = events !== null && config.detection.enabled;
     const folder = recording && config.events.fold_window_ms > 0 ? new RepeatFolder(events, config.events.fold_window_ms) : null;
     const recorder = recording ? new EventRecorder(chain.detection, folder ?? events, instanceName(config), config.events.all_queries) : null;
-    const responder = new Responder(writer, log, recorder === null ? [metrics.queries] : [metrics.queries, recorder]);
+    const limits = config.rate_limit;
+    const errorRate =
+      limits.errors_per_second > 0 ? new RateLimit({ perSecond: limits.errors_per_second, burst: limits.error_burst, exempt: new ClientAcl(limits.exempt) }) : null;
+    const responder = new Responder(writer, log, recorder === null ? [metrics.queries] : [metrics.queries, recorder], errorRate);
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
+    resolver.errorRate = errorRate;
     resolver.folder = folder;
     metrics.attach(resolver, {
       get recorded() {
@@ -134,6 +141,10 @@ export class Resolver implements ResolverReadings {
       total.replies += losses.replies;
     }
     return total;
+  }
+
+  get rateLimited(): ResolverReadings['rateLimited'] {
+    return { queries: this.chain.access.rate?.limited ?? 0, errorReplies: this.errorRate?.limited ?? 0 };
   }
 
   get upstream(): ResolverReadings['upstream'] {

@@ -13,6 +13,8 @@ export const AnswerKind = {
   BLOCKED: 4,
   /** Records made here (the CHAOS identity): written per client after its header and question. */
   LOCAL: 5,
+  /** No reply at all over UDP (a rate-limited client); over TCP, where no source is forged, a synthetic one. */
+  DROP: 6,
 } as const;
 export type AnswerKind = (typeof AnswerKind)[keyof typeof AnswerKind];
 
@@ -66,6 +68,11 @@ export class Answer {
 
   static synthetic(rcode: number, edeCode = -1, edeText = ''): Answer {
     return new Answer(NO_BYTES, 0, 0, 0, AnswerKind.SYNTHETIC, rcode, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
+  }
+
+  /** Nothing for a UDP client; the rcode (and EDE) for a TCP one. */
+  static drop(rcode: number, edeCode = -1, edeText = ''): Answer {
+    return new Answer(NO_BYTES, 0, 0, 0, AnswerKind.DROP, rcode, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
   }
 
   /** The message alone, as a view (allocates: for tagging and tests, not the hit path). */

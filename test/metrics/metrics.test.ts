@@ -25,6 +25,7 @@ describe('resolver metrics', () => {
       },
       udpLosses: { oversized: 1, replies: 0 },
       upstream: { lateAnswers: 2, failing: 1 },
+      rateLimited: { queries: 7, errorReplies: 8 },
       tcp: { open: 3, refusedNotAdmitted: 4, refusedPerClient: 1, refusedFull: 0, closedIdle: 2, closedForRoom: 0, closedSlowMessage: 1, readsPausedUnsent: 5 },
     };
     const metrics = new ResolverMetrics();
@@ -49,6 +50,8 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_cache_stale_total{wait="upstream_failure"}')).toBe(1);
     expect(found.get('wachtpost_upstream_failing')).toBe(1);
     expect(found.get('wachtpost_upstream_late_answers_total')).toBe(2);
+    expect(found.get('wachtpost_rate_limited_total{what="queries"}')).toBe(7);
+    expect(found.get('wachtpost_rate_limited_total{what="error_replies"}')).toBe(8);
     expect(found.get('wachtpost_tcp_refused_total{reason="not_allowed"}')).toBe(4);
     expect(found.get('wachtpost_tcp_closed_total{reason="slow_message"}')).toBe(1);
     expect(found.get('wachtpost_tcp_reads_paused_total')).toBe(5);
