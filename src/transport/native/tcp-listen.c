@@ -14,13 +14,13 @@
 #define _GNU_SOURCE 1
 #include <node_api.h>
 
+#include "socket-common.h"
 #include "tcp-listen.h"
 
 #ifdef __linux__
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,12 +44,6 @@ typedef struct {
   napi_async_context context;
   double accepted, refused, failures;
 } Listener;
-
-static void throw_errno(napi_env env, const char *what, int error) {
-  char message[160];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(error));
-  napi_throw_error(env, NULL, message);
-}
 
 static void on_readable(uv_poll_t *handle, int status, int events);
 
@@ -188,13 +182,6 @@ static void finalize(napi_env env, void *data, void *hint) {
   }
 }
 
-static int32_t int_property(napi_env env, napi_value object, const char *name) {
-  napi_value value;
-  int32_t result = 0;
-  if (napi_get_named_property(env, object, name, &value) == napi_ok) napi_get_value_int32(env, value, &result);
-  return result;
-}
-
 /*
  * listenTcp({ address, port, family, backlog, reusePort }, onAccept(fd, address, port) -> bool)
  *   -> { port, close, stats }
@@ -210,43 +197,11 @@ static napi_value ListenTcp(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "listenTcp(options, onAccept)");
     return NULL;
   }
-  int family = int_property(env, argv[0], "family") == 6 ? AF_INET6 : AF_INET;
-  int32_t port = int_property(env, argv[0], "port");
+  int family;
+  struct sockaddr_storage address;
+  if (!read_bind_address(env, argv[0], "listenTcp", &family, &address)) return NULL;
   int32_t backlog = int_property(env, argv[0], "backlog");
   int32_t reuse_port = int_property(env, argv[0], "reusePort");
-  char host[64];
-  size_t host_length = 0;
-  napi_value host_value;
-  if (napi_get_named_property(env, argv[0], "address", &host_value) != napi_ok ||
-      napi_get_value_string_utf8(env, host_value, host, sizeof host, &host_length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "listenTcp: options.address must be a string");
-    return NULL;
-  }
-  if (port < 0 || port > 65535) {
-    napi_throw_range_error(env, NULL, "listenTcp: options.port must be 0-65535");
-    return NULL;
-  }
-  struct sockaddr_storage address;
-  memset(&address, 0, sizeof address);
-  socklen_t address_length;
-  int parsed;
-  if (family == AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&address;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    parsed = inet_pton(AF_INET6, host, &in6->sin6_addr) == 1;
-    address_length = sizeof *in6;
-  } else {
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&address;
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons((uint16_t)port);
-    parsed = inet_pton(AF_INET, host, &in4->sin_addr) == 1;
-    address_length = sizeof *in4;
-  }
-  if (!parsed) {
-    napi_throw_type_error(env, NULL, "listenTcp: options.address is not an address of options.family");
-    return NULL;
-  }
 
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -257,16 +212,14 @@ static napi_value ListenTcp(napi_env env, napi_callback_info info) {
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  if (bind(fd, (struct sockaddr *)&address, address_length) < 0 || listen(fd, backlog > 0 ? backlog : 511) < 0) {
+  int bound_port = bind_socket(env, fd, family, &address);
+  if (bound_port < 0) return NULL;
+  if (listen(fd, backlog > 0 ? backlog : 511) < 0) {
     int error = errno;
     close(fd);
-    throw_errno(env, "bind", error);
+    throw_errno(env, "listen", error);
     return NULL;
   }
-  struct sockaddr_storage bound;
-  socklen_t bound_length = sizeof bound;
-  getsockname(fd, (struct sockaddr *)&bound, &bound_length);
-  int bound_port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port) : ntohs(((struct sockaddr_in *)&bound)->sin_port);
 
   Listener *l = calloc(1, sizeof(Listener));
   if (l == NULL) {
