@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Answer } from '../wire/answer.js';
 import type { UpstreamServer } from './upstream-server.js';
 
@@ -33,6 +34,32 @@ export interface Attempt {
   readonly sentAt: number;
   /** Stops listening and releases its socket; nothing is reported after this. */
   close(): void;
+}
+
+/** What every attempt shares: at most one outcome reported, and nothing after close(). */
+export abstract class AttemptBase {
+  readonly sentAt = performance.now();
+  private done = false;
+
+  get closed(): boolean {
+    return this.done;
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+  }
+
+  /** Releases the socket; called once. */
+  protected abstract release(): void;
+
+  /** Closes, then reports the outcome, unless closed already. */
+  protected finish(report: () => void): void {
+    if (this.done) return;
+    this.close();
+    report();
+  }
 }
 
 /** Told what becomes of each attempt; each attempt reports at most one outcome, and only until closed. */

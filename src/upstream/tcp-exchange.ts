@@ -1,7 +1,6 @@
 import net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { ScanResult, scanResponse } from '../wire/answer.js';
-import type { Attempt, AttemptHandler, ExchangeCounters, Expected } from './exchange.js';
+import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
 import type { UpstreamServer } from './upstream-server.js';
 
 /**
@@ -10,11 +9,9 @@ import type { UpstreamServer } from './upstream-server.js';
  * malformed one ends the attempt, since TCP cannot be spoofed off-path and garbage means a
  * broken upstream.
  */
-export class TcpAttempt implements Attempt {
-  readonly sentAt = performance.now();
+export class TcpAttempt extends AttemptBase implements Attempt {
   private readonly socket: net.Socket;
   private pending: Buffer = Buffer.alloc(0);
-  private done = false;
 
   constructor(
     readonly server: UpstreamServer,
@@ -23,6 +20,7 @@ export class TcpAttempt implements Attempt {
     private readonly counters: ExchangeCounters,
     private readonly handler: AttemptHandler,
   ) {
+    super();
     const socket = net.connect({ host: server.host, port: server.port });
     this.socket = socket;
     socket.on('error', (error) => this.finish(() => handler.failed(this, error)));
@@ -36,22 +34,14 @@ export class TcpAttempt implements Attempt {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
-  close(): void {
-    if (this.done) return;
-    this.done = true;
+  protected release(): void {
     this.socket.destroy();
-  }
-
-  private finish(report: () => void): void {
-    if (this.done) return;
-    this.close();
-    report();
   }
 
   private onData(chunk: Buffer): void {
     const { expected, counters, handler } = this;
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    while (!this.done && this.pending.length >= 2) {
+    while (!this.closed && this.pending.length >= 2) {
       const length = this.pending.readUInt16BE(0);
       if (this.pending.length < 2 + length) return;
       const message = this.pending.subarray(2, 2 + length);

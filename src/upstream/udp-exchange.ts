@@ -1,7 +1,6 @@
 import dgram from 'node:dgram';
-import { performance } from 'node:perf_hooks';
 import { ScanResult, scanResponse } from '../wire/answer.js';
-import type { Attempt, AttemptHandler, ExchangeCounters, Expected } from './exchange.js';
+import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
 import type { UpstreamServer } from './upstream-server.js';
 
 /**
@@ -12,10 +11,8 @@ import type { UpstreamServer } from './upstream-server.js';
  * packet can at worst cost time, never poison the cache. How long to listen is the
  * caller's business: an earlier attempt may still answer after a later one was sent.
  */
-export class UdpAttempt implements Attempt {
-  readonly sentAt = performance.now();
+export class UdpAttempt extends AttemptBase implements Attempt {
   private readonly socket: dgram.Socket;
-  private done = false;
   private mismatchReported = false;
 
   constructor(
@@ -25,25 +22,18 @@ export class UdpAttempt implements Attempt {
     private readonly counters: ExchangeCounters,
     private readonly handler: AttemptHandler,
   ) {
+    super();
     const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     this.socket = socket;
     socket.on('error', (error) => this.finish(() => handler.failed(this, error)));
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     socket.connect(server.port, server.host, () => {
-      if (!this.done) socket.send(query, (error) => error && this.finish(() => handler.failed(this, error)));
+      if (!this.closed) socket.send(query, (error) => error && this.finish(() => handler.failed(this, error)));
     });
   }
 
-  close(): void {
-    if (this.done) return;
-    this.done = true;
+  protected release(): void {
     this.socket.close();
-  }
-
-  private finish(report: () => void): void {
-    if (this.done) return;
-    this.close();
-    report();
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
