@@ -1,31 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startWachtpost, type RunningWachtpost } from '../integration/harness.js';
+import { describe, expect, it } from 'vitest';
+import { withScriptedUpstream, type RunningWachtpost } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
-import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { udpStream } from '../support/udp-load.js';
 
 const A = 1;
 const NOERROR = 0;
 const REFUSED = 5;
 const WWW = 'www.test.wachtpost';
-let up: ScriptedUpstream;
-const running: RunningWachtpost[] = [];
-
-beforeAll(async () => {
-  up = await startScriptedUpstream({ records: { [WWW]: [{ type: 'A', ttl: 300, data: '192.0.2.80' }] } });
-});
-afterEach(async () => {
-  for (const wp of running.splice(0)) await wp.stop();
-});
-afterAll(async () => {
-  await up?.stop();
-});
-
-async function wachtpost(yaml: string): Promise<RunningWachtpost> {
-  const wp = await startWachtpost([up], yaml);
-  running.push(wp);
-  return wp;
-}
+const { wachtpost } = withScriptedUpstream({ [WWW]: [{ type: 'A', ttl: 300, data: '192.0.2.80' }] });
 
 /** `count` queries for the cached name from `address`, `window` at a time (those unanswered count after 300 ms). */
 function ask(wp: RunningWachtpost, address: string, count: number, window = 1) {

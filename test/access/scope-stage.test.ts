@@ -1,38 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startWachtpost, type RunningWachtpost } from '../integration/harness.js';
+import { describe, expect, it } from 'vitest';
+import { withScriptedUpstream } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
-import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 
 const WWW = 'www.test.wachtpost';
-let up: ScriptedUpstream;
-const running: RunningWachtpost[] = [];
-
-beforeAll(async () => {
-  up = await startScriptedUpstream({ records: { [WWW]: [{ type: 'A', ttl: 300, data: '192.0.2.80' }] } });
-});
-afterEach(async () => {
-  for (const wp of running.splice(0)) await wp.stop();
-});
-afterAll(async () => {
-  await up?.stop();
-});
-
-async function wachtpost(yaml = ''): Promise<RunningWachtpost> {
-  const wp = await startWachtpost([up], yaml);
-  running.push(wp);
-  return wp;
-}
+const scripted = withScriptedUpstream({ [WWW]: [{ type: 'A', ttl: 300, data: '192.0.2.80' }] });
+const { wachtpost } = scripted;
 
 describe('CHAOS identity queries', () => {
   it('are refused by default and never forwarded', async () => {
     const wp = await wachtpost();
-    const before = up.queries.length;
+    const before = scripted.up.queries.length;
     for (const name of ['version.bind', 'hostname.bind', 'id.server', 'version.server']) {
       const reply = await dig(wp.server, name, 'TXT', { extra: ['-c', 'CH'] });
       expect(reply.status).toBe('REFUSED');
       expect(reply.answer).toEqual([]);
     }
-    expect(up.queries.length).toBe(before);
+    expect(scripted.up.queries.length).toBe(before);
   });
 
   it('get the configured identity, as TXT in class CH', async () => {
@@ -52,13 +35,13 @@ describe('queries without RD', () => {
   it('are refused with EDE 20, never forwarded and never answered from the cache', async () => {
     const wp = await wachtpost();
     expect((await dig(wp.server, WWW, 'A')).status).toBe('NOERROR');
-    const before = up.queries.length;
+    const before = scripted.up.queries.length;
     for (const name of [WWW, 'uncached.test.wachtpost']) {
       const reply = await dig(wp.server, name, 'A', { extra: ['+norecurse'] });
       expect(reply.status).toBe('REFUSED');
       expect(reply.ede?.code).toBe(20);
       expect(reply.answer).toEqual([]);
     }
-    expect(up.queries.length).toBe(before);
+    expect(scripted.up.queries.length).toBe(before);
   });
 });

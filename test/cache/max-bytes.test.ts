@@ -1,30 +1,16 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnWachtpost } from '../integration/harness.js';
-import { startKnot, type KnotServer } from '../support/knot.js';
+import { describe, expect, it } from 'vitest';
+import { spawnWithConfig, stopServed, withKnot } from '../integration/harness.js';
 import { childPids, scrape, statusKb } from '../support/served.js';
 import { udpStream } from '../support/udp-load.js';
 
 const TXT = 16;
 const MAX_BYTES = 32 * 1024 * 1024;
-let knot: KnotServer;
-
-beforeAll(async () => {
-  knot = await startKnot();
-}, 30_000);
-afterAll(async () => {
-  await knot?.stop();
-});
+const upstream = withKnot();
 
 describe('cache.max_bytes', () => {
   it('holds 40,000 different answers of 4 kB within the byte limit, in the metric and in the worker', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-max-bytes-'));
-    const config = join(dir, 'wachtpost.yaml');
     // udp_size 4096: the 4 kB answers come from the upstream over UDP.
-    await writeFile(config, `history: { path: "" }\ndns: { udp_size: 4096 }\ncache: { max_bytes: ${MAX_BYTES} }\n`);
-    const served = await spawnWachtpost(['--config', config, '--upstream', `127.0.0.1:${knot.port}`, '--workers', '1']);
+    const served = await spawnWithConfig(`dns: { udp_size: 4096 }\ncache: { max_bytes: ${MAX_BYTES} }`, ['--upstream', `127.0.0.1:${upstream.knot.port}`, '--workers', '1']);
     try {
       const [worker] = childPids(served.child.pid!);
       const before = statusKb(worker!, 'VmRSS');
@@ -39,8 +25,7 @@ describe('cache.max_bytes', () => {
       expect(await scrape(served.httpPort, 'wachtpost_cache_evictions_total')).toBeGreaterThan(30_000);
       expect((after - before) / 1024).toBeLessThan(MAX_BYTES / 1024 / 1024 + 64);
     } finally {
-      served.child.kill('SIGTERM');
-      await served.exited;
+      await stopServed(served);
     }
   }, 360_000);
 });

@@ -1,8 +1,5 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep, spawnWachtpost, startWachtpost, type RunningWachtpost } from '../integration/harness.js';
+import { sleep, spawnWithConfig, startWachtpost, stopServed, type RunningWachtpost } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
 import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { eventually, scrape } from '../support/served.js';
@@ -94,16 +91,14 @@ describe('failure memory across workers', () => {
   it('tells every worker when one finds the upstream failing', async () => {
     const up = await upstream();
     up.setBehaviour('silent');
-    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-failing-'));
-    await writeFile(join(dir, 'wachtpost.yaml'), 'history: { path: "" }\nupstream: { timeout_ms: 500, attempt_timeout_ms: 200, failure_memory_ms: 60000 }\n');
-    const served = await spawnWachtpost(['--config', join(dir, 'wachtpost.yaml'), '--upstream', `127.0.0.1:${up.port}`, '--workers', '2']);
+    const yaml = 'upstream: { timeout_ms: 500, attempt_timeout_ms: 200, failure_memory_ms: 60000 }';
+    const served = await spawnWithConfig(yaml, ['--upstream', `127.0.0.1:${up.port}`, '--workers', '2']);
     try {
       expect(await scrape(served.httpPort, 'wachtpost_upstream_failing')).toBe(0);
       expect((await dig({ host: '127.0.0.1', port: served.port }, 'gone.test.wachtpost', 'A', { timeoutSeconds: 3 })).status).toBe('SERVFAIL');
       expect(await eventually(async () => (await scrape(served.httpPort, 'wachtpost_upstream_failing')) === 2, 5000)).toBe(true);
     } finally {
-      served.child.kill('SIGTERM');
-      await served.exited;
+      await stopServed(served);
     }
   }, 30_000);
 });

@@ -4,6 +4,7 @@
  * pipelines queries and never reads the replies. Loopback only; every loop is bounded.
  */
 import net from 'node:net';
+import { encodeQuery } from './packets.js';
 
 export interface Target {
   host: string;
@@ -12,18 +13,7 @@ export interface Target {
 
 /** A query frame (RFC 7766 length prefix) for NAME/TYPE with ID `id`. */
 export function framedQuery(name: string, type: number, id: number): Buffer {
-  const labels = name
-    .split('.')
-    .filter(Boolean)
-    .map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')]));
-  const header = Buffer.alloc(12);
-  header.writeUInt16BE(id, 0);
-  header.writeUInt16BE(0x0100, 2); // RD
-  header.writeUInt16BE(1, 4);
-  const tail = Buffer.alloc(5);
-  tail.writeUInt16BE(type, 1);
-  tail.writeUInt16BE(1, 3); // IN
-  const message = Buffer.concat([header, ...labels, tail]);
+  const message = encodeQuery(name, type, { id });
   const length = Buffer.alloc(2);
   length.writeUInt16BE(message.length);
   return Buffer.concat([length, message]);

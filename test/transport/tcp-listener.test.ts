@@ -1,35 +1,13 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, spawnWachtpost, startWachtpost, type RunningWachtpost } from '../integration/harness.js';
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { sleep, spawnWithConfig, stopServed, withKnot, withScriptedUpstream } from '../integration/harness.js';
 import { dig } from '../support/dig.js';
 import { connect, framedQuery, openIdle, slowloris, unreadPipeline } from '../support/hostile-tcp.js';
-import { startKnot, type KnotServer } from '../support/knot.js';
-import { startScriptedUpstream, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { childPids, eventually, openFds, scrape, statusKb } from '../support/served.js';
 
 const TXT = 16;
-let up: ScriptedUpstream;
-const running: RunningWachtpost[] = [];
-
-beforeAll(async () => {
-  up = await startScriptedUpstream({ records: { 'www.test.wachtpost': [{ type: 'A', ttl: 300, data: '192.0.2.80' }] } });
-});
-afterEach(async () => {
-  for (const wp of running.splice(0)) await wp.stop();
-  up.setBehaviour('answer');
-});
-afterAll(async () => {
-  await up?.stop();
-});
-
-async function wachtpost(yaml: string): Promise<RunningWachtpost> {
-  const wp = await startWachtpost([up], yaml);
-  running.push(wp);
-  return wp;
-}
+const scripted = withScriptedUpstream({ 'www.test.wachtpost': [{ type: 'A', ttl: 300, data: '192.0.2.80' }] });
+const { wachtpost } = scripted;
 
 /** Resolves when the server has closed `socket` (FIN or reset), or false after `timeoutMs`. */
 function closedByServer(socket: net.Socket, timeoutMs: number): Promise<boolean> {
@@ -78,7 +56,7 @@ describe('who may hold a TCP connection', () => {
   });
 
   it('refuses a new connection when every slot is busy with a query, and says so', async () => {
-    up.setBehaviour('silent');
+    scripted.up.setBehaviour('silent');
     const wp = await wachtpost('dns: { tcp: { max_connections: 2 } }\nupstream: { timeout_ms: 3000, attempt_timeout_ms: 1000 }');
     const busy = await Promise.all([1, 2].map((i) => connect(wp.server)));
     busy.forEach((socket, i) => socket!.write(framedQuery(`busy${i}.test.wachtpost`, 1, i)));
@@ -113,7 +91,7 @@ describe('deadlines', () => {
 describe('half-closed clients', () => {
   it("answers queries sent before the client's FIN, including those that needed the upstream", async () => {
     const wp = await wachtpost('');
-    up.setBehaviour({ delayMs: 300 });
+    scripted.up.setBehaviour({ delayMs: 300 });
     const socket = (await connect(wp.server))!;
     const replies: number[] = [];
     let pending = Buffer.alloc(0);
@@ -132,18 +110,10 @@ describe('half-closed clients', () => {
 });
 
 describe('replies a client does not read', () => {
-  let knot: KnotServer;
-  beforeAll(async () => {
-    knot = await startKnot();
-  }, 30_000);
-  afterAll(async () => {
-    await knot?.stop();
-  });
+  const upstream = withKnot();
 
   it('stop the reading of its connection before they grow the worker, and flow again once it reads', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-unread-'));
-    await writeFile(join(dir, 'wachtpost.yaml'), 'history: { path: "" }\n');
-    const served = await spawnWachtpost(['--config', join(dir, 'wachtpost.yaml'), '--upstream', `127.0.0.1:${knot.port}`, '--workers', '1']);
+    const served = await spawnWithConfig('', ['--upstream', `127.0.0.1:${upstream.knot.port}`, '--workers', '1']);
     try {
       const server = { host: '127.0.0.1', port: served.port };
       const primed = await dig(server, 'huge.test.wachtpost', 'TXT', { tcp: true });
@@ -166,19 +136,16 @@ describe('replies a client does not read', () => {
       expect(await eventually(() => bytes > 20 * 50_000, 20_000)).toBe(true);
       socket.destroy();
     } finally {
-      served.child.kill('SIGTERM');
-      await served.exited;
+      await stopServed(served);
     }
   }, 90_000);
 });
 
 describe('in a cluster', () => {
   it('refuses connections beyond the workers\' caps in the workers, never parking them in the primary', async () => {
-    up.setBehaviour('silent');
-    const dir = await mkdtemp(join(tmpdir(), 'wachtpost-cluster-tcp-'));
-    const yaml = 'history: { path: "" }\ndns: { tcp: { max_connections: 10 } }\nupstream: { timeout_ms: 5000, attempt_timeout_ms: 2000 }\n';
-    await writeFile(join(dir, 'wachtpost.yaml'), yaml);
-    const served = await spawnWachtpost(['--config', join(dir, 'wachtpost.yaml'), '--upstream', `127.0.0.1:${up.port}`, '--workers', '2']);
+    scripted.up.setBehaviour('silent');
+    const yaml = 'dns: { tcp: { max_connections: 10 } }\nupstream: { timeout_ms: 5000, attempt_timeout_ms: 2000 }';
+    const served = await spawnWithConfig(yaml, ['--upstream', `127.0.0.1:${scripted.up.port}`, '--workers', '2']);
     const sockets: net.Socket[] = [];
     try {
       const server = { host: '127.0.0.1', port: served.port };
@@ -201,8 +168,7 @@ describe('in a cluster', () => {
       expect(served.output()).toContain('TCP connection cap reached');
     } finally {
       for (const socket of sockets) socket.destroy();
-      served.child.kill('SIGTERM');
-      await served.exited;
+      await stopServed(served);
     }
   }, 60_000);
 });
