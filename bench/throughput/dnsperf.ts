@@ -30,6 +30,9 @@ export interface DnsperfRun {
   seconds: number;
   /** `-Q`: cap on queries per second. */
   maxQps?: number;
+  /** `-q` and `-t` instead of the throughput settings (the soak waits out upstream deadlines). */
+  outstanding?: number;
+  timeoutSeconds?: number;
   /** Where dnsperf's verbose output is kept while it runs (deleted after parsing). */
   outputFile: string;
   signal: AbortSignal;
@@ -63,7 +66,7 @@ export interface DnsperfResult {
 export async function runDnsperf(binary: string, run: DnsperfRun): Promise<DnsperfResult> {
   const args = [
     ...['-s', '127.0.0.1', '-p', String(run.port), '-d', run.input.path],
-    ...['-l', String(run.seconds), '-c', String(CLIENTS), '-q', String(OUTSTANDING), '-t', String(TIMEOUT_S), '-v'],
+    ...['-l', String(run.seconds), '-c', String(CLIENTS), '-q', String(run.outstanding ?? OUTSTANDING), '-t', String(run.timeoutSeconds ?? TIMEOUT_S), '-v'],
     ...(run.input.loop ? [] : ['-n', '1']),
     ...(run.maxQps === undefined ? [] : ['-Q', String(Math.max(1, Math.round(run.maxQps)))]),
   ];
@@ -79,7 +82,7 @@ export async function runDnsperf(binary: string, run: DnsperfRun): Promise<Dnspe
   let stderr = '';
   const child = spawn(binary, args, { stdio: ['ignore', out, 'pipe'], signal: run.signal, killSignal: 'SIGKILL' });
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (run.seconds + TIMEOUT_S + KILL_SLACK_S) * 1000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), (run.seconds + (run.timeoutSeconds ?? TIMEOUT_S) + KILL_SLACK_S) * 1000);
   let code: number | null;
   try {
     code = await new Promise<number | null>((resolve, reject) => {

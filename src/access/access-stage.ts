@@ -3,19 +3,32 @@ import type { Query } from '../pipeline/query.js';
 import { Answer } from '../wire/answer.js';
 import { EdeCode, Rcode } from '../wire/constants.js';
 import type { ClientAcl } from './client-acl.js';
+import type { RateLimit } from './rate-limit.js';
 
 const REFUSED = Answer.synthetic(Rcode.REFUSED, EdeCode.PROHIBITED, 'client not allowed');
+const RATE_TEXT = 'rate limited';
+const LIMITED = { refuse: Answer.synthetic(Rcode.REFUSED, EdeCode.OTHER, RATE_TEXT), drop: Answer.drop(Rcode.REFUSED, EdeCode.OTHER, RATE_TEXT) } as const;
 
-/** First link: clients outside the ACL get REFUSED before any work is done for them. */
+/**
+ * First link: clients outside the ACL get REFUSED before any work is done for them, and
+ * clients beyond their query rate get REFUSED or, over UDP, nothing.
+ */
 export class AccessStage extends Stage {
   readonly name = 'access';
+  private readonly limited: Answer;
 
-  constructor(private readonly acl: ClientAcl) {
+  constructor(
+    private readonly acl: ClientAcl,
+    readonly rate: RateLimit | null = null,
+    action: keyof typeof LIMITED = 'refuse',
+  ) {
     super();
+    this.limited = LIMITED[action];
   }
 
   resolve(query: Query): Answer | Promise<Answer> {
     if (!this.acl.allows(query.client)) return REFUSED;
+    if (this.rate !== null && !this.rate.admits(query.client)) return this.limited;
     return this.next.resolve(query);
   }
 }

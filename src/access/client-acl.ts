@@ -6,8 +6,9 @@ type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 const MEMO_LIMIT = 65_536;
 
 /**
- * Which client addresses may use the resolver. Parsing an address costs allocations, so
- * verdicts are memoised per address string (bounded: a spoofed-source flood cannot grow it).
+ * A set of client ranges: who may use the resolver (access.allow), who is never rate
+ * limited. Parsing an address costs allocations, so verdicts are memoised per address
+ * string (bounded: a spoofed-source flood cannot grow it).
  */
 export class ClientAcl {
   private readonly v4: Range[] = [];

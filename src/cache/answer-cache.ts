@@ -1,7 +1,7 @@
 import { Answer, AnswerKind, storedLength } from '../wire/answer.js';
 import { equalsIgnoreCase } from '../wire/names.js';
 import type { WireRequest } from '../wire/request.js';
-import { MAX_CHUNK, SlabStore } from './slab-store.js';
+import { MAX_CHUNK, SLAB_PAGE_SIZE, SlabStore } from './slab-store.js';
 
 /** No entry (a slot number otherwise). */
 export const NO_SLOT = -1;
@@ -10,10 +10,26 @@ const NO_OPT = 0xffff;
 const FIRST_SLOTS = 1024;
 /** `place` of a block too big for a slab chunk: it lives in `oversized` instead. */
 const OVERSIZED = 0xffffffff;
+/** `place` of a slot that holds no entry (on the free list). */
+const FREE = 0xfffffffe;
+/**
+ * Chunks are moved together (a pass over every entry) once at least this share of the
+ * pages could be handed back that way; below it, the least recently used entry goes.
+ */
+const COMPACT_SHARE = 1 / 16;
+
+/** Entries evicted to keep within the limits; read by the metrics layer. */
+export class EvictionCounters {
+  forEntries = 0;
+  forBytes = 0;
+  /** Passes that moved chunks together to hand pages back. */
+  compactions = 0;
+}
 
 /**
  * Answers keyed by the request's 53-bit question hash (name, type, class, DO and CD bits),
- * least recently used evicted first. Expiry is judged by the caller so expired entries stay
+ * least recently used evicted first, within a number of entries and a number of bytes (slab
+ * pages plus oversized answers). Expiry is judged by the caller so expired entries stay
  * available for serve-stale until evicted.
  *
  * Built for a million entries in a few hundred MB: every entry is a slot number into
@@ -24,12 +40,17 @@ const OVERSIZED = 0xffffffff;
  * answers stored apart; see the README.
  */
 export class AnswerCache {
+  readonly evictions = new EvictionCounters();
   private readonly slab = new SlabStore();
   private readonly oversized = new Map<number, Buffer>();
+  private oversizedBytes = 0;
   /** Reused for every hit: see view(). */
   private readonly hitView = new Answer(Buffer.alloc(0), 0, 0, 0, AnswerKind.POSITIVE, 0, -1, 0);
 
   private slots = 0;
+  /** Slots ever handed out; those freed since wait on a list through `older`. */
+  private claimed = 0;
+  private freeSlot = NO_SLOT;
   private used = 0;
   private head = NO_SLOT;
   private tail = NO_SLOT;
@@ -54,17 +75,18 @@ export class AnswerCache {
   private older = new Int32Array(0);
   private tags: Array<object | null> = [];
 
-  constructor(private readonly maxEntries: number) {}
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   get size(): number {
     return this.used;
   }
 
-  /** Bytes reserved for answers (slab pages and oversized blocks), for the metrics. */
+  /** Bytes reserved for answers (slab pages and oversized blocks): what maxBytes bounds. */
   get answerBytes(): number {
-    let bytes = this.slab.reservedBytes;
-    for (const block of this.oversized.values()) bytes += block.length;
-    return bytes;
+    return this.slab.reservedBytes + this.oversizedBytes;
   }
 
   /** The entry answering `req`'s question, made the most recently used; or NO_SLOT. */
@@ -134,17 +156,14 @@ export class AnswerCache {
 
   set(req: WireRequest, answer: Answer, now: number, ttlSeconds: number, staleSeconds: number): void {
     if (this.maxEntries === 0 || answer.length === 0) return;
-    let slot = this.lookup(req);
-    if (slot === NO_SLOT) {
-      slot = this.used < this.maxEntries ? this.claim() : this.evict();
-      this.keys[slot] = req.key;
-      this.insert(slot);
-      this.link(slot);
-    } else {
-      this.releaseBlock(slot);
-      this.touch(slot);
-    }
     const size = answer.storedLength;
+    const existing = this.lookup(req);
+    if (existing !== NO_SLOT) this.drop(existing);
+    if (!this.makeRoom(size)) return;
+    const slot = this.used < this.maxEntries ? this.claim() : this.evict();
+    this.keys[slot] = req.key;
+    this.insert(slot);
+    this.link(slot);
     let target: Buffer;
     let at: number;
     if (size <= MAX_CHUNK) {
@@ -157,6 +176,7 @@ export class AnswerCache {
       at = 0;
       this.place[slot] = OVERSIZED;
       this.oversized.set(slot, target);
+      this.oversizedBytes += size;
     }
     answer.bytes.copy(target, at, answer.start, answer.start + size);
     this.length[slot] = answer.length;
@@ -173,11 +193,57 @@ export class AnswerCache {
   }
 
   clear(): void {
-    for (let slot = 0; slot < this.used; slot++) this.releaseBlock(slot);
+    for (let slot = 0; slot < this.claimed; slot++) if (this.place[slot] !== FREE) this.releaseBlock(slot);
     this.table.fill(0);
     this.tags.fill(null);
     this.used = 0;
+    this.claimed = 0;
+    this.freeSlot = NO_SLOT;
     this.head = this.tail = NO_SLOT;
+  }
+
+  /**
+   * Frees bytes until a block of `size` fits within maxBytes: by handing back pages whose
+   * chunks can move into others of their class when enough can, else by evicting the least
+   * recently used entry. False when even an empty cache could not hold it.
+   */
+  private makeRoom(size: number): boolean {
+    const limit = this.maxBytes;
+    if (size > MAX_CHUNK) {
+      if (size > limit) return false;
+      while (this.answerBytes + size > limit) this.reclaim();
+      return true;
+    }
+    if (SLAB_PAGE_SIZE > limit) return false;
+    while (this.slab.needsPage(size) && this.answerBytes + SLAB_PAGE_SIZE > limit) this.reclaim();
+    return true;
+  }
+
+  /** Frees some bytes; only called while the cache holds something (an empty one holds no bytes). */
+  private reclaim(): void {
+    const pages = this.slab.reservedBytes / SLAB_PAGE_SIZE;
+    if (this.slab.reclaimablePages >= Math.max(1, Math.floor(pages * COMPACT_SHARE)) && this.compact()) return;
+    this.evictions.forBytes++;
+    this.drop(this.tail);
+  }
+
+  /** Moves the chunks of the pages the slab marks into other pages, which hands those pages back; true when it did. */
+  private compact(): boolean {
+    const slab = this.slab;
+    const before = slab.reservedBytes;
+    if (slab.startEvacuation() === 0) return false;
+    this.evictions.compactions++;
+    for (let slot = 0; slot < this.claimed; slot++) {
+      const from = this.place[slot]!;
+      if (from === FREE || from === OVERSIZED || !slab.isEvacuating(from)) continue;
+      const size = storedLength(this.length[slot]!, this.ttlCount[slot]!);
+      const to = slab.alloc(size);
+      slab.page(from).copy(slab.page(to), slab.offset(to), slab.offset(from), slab.offset(from) + size);
+      this.place[slot] = to;
+      slab.release(from);
+    }
+    slab.endEvacuation();
+    return slab.reservedBytes < before;
   }
 
   private locate(view: Answer, slot: number): void {
@@ -207,14 +273,21 @@ export class AnswerCache {
     }
   }
 
-  /** A never-used slot, growing the arrays (doubling, up to the entry limit) when needed. */
+  /** A free slot: one given back, else a never-used one, growing the arrays (doubling, up to the entry limit). */
   private claim(): number {
-    if (this.used === this.slots) this.grow(Math.min(this.maxEntries, Math.max(FIRST_SLOTS, this.slots * 2)));
-    return this.used++;
+    this.used++;
+    const free = this.freeSlot;
+    if (free !== NO_SLOT) {
+      this.freeSlot = this.older[free]!;
+      return free;
+    }
+    if (this.claimed === this.slots) this.grow(Math.min(this.maxEntries, Math.max(FIRST_SLOTS, this.slots * 2)));
+    return this.claimed++;
   }
 
   /** Frees the least recently used entry and returns its slot for reuse. */
   private evict(): number {
+    this.evictions.forEntries++;
     const slot = this.tail;
     this.releaseBlock(slot);
     this.remove(slot);
@@ -222,10 +295,24 @@ export class AnswerCache {
     return slot;
   }
 
+  /** Removes an entry and puts its slot on the free list. */
+  private drop(slot: number): void {
+    this.releaseBlock(slot);
+    this.remove(slot);
+    this.unlink(slot);
+    this.place[slot] = FREE;
+    this.tags[slot] = null;
+    this.older[slot] = this.freeSlot;
+    this.freeSlot = slot;
+    this.used--;
+  }
+
   private releaseBlock(slot: number): void {
     const address = this.place[slot]!;
-    if (address === OVERSIZED) this.oversized.delete(slot);
-    else this.slab.release(address, storedLength(this.length[slot]!, this.ttlCount[slot]!));
+    if (address === OVERSIZED) {
+      this.oversizedBytes -= this.oversized.get(slot)!.length;
+      this.oversized.delete(slot);
+    } else this.slab.release(address);
   }
 
   /** A key's first bucket: its low 32 bits spread by Fibonacci hashing, top bits taken. */
@@ -300,7 +387,7 @@ export class AnswerCache {
     this.table = new Int32Array(1 << bits);
     this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
-    for (let slot = 0; slot < this.used; slot++) this.insert(slot);
+    for (let slot = 0; slot < this.claimed; slot++) if (this.place[slot] !== FREE) this.insert(slot);
   }
 }
 

@@ -1,14 +1,24 @@
+import { DnsError } from '../pipeline/dns-error.js';
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
+import type { UpstreamFailures } from '../pipeline/upstream-failures.js';
 import { Answer, AnswerKind } from '../wire/answer.js';
 import { AnswerCache, NO_SLOT } from './answer-cache.js';
 
 export interface CacheSettings {
   maxEntries: number;
+  /** Bytes of answers kept (slab pages and oversized answers). */
+  maxBytes: number;
   minTtl: number;
   maxTtl: number;
   negativeMaxTtl: number;
-  serveStale: { enabled: boolean; maxAgeSeconds: number; answerTtl: number };
+  serveStale: {
+    enabled: boolean;
+    maxAgeSeconds: number;
+    answerTtl: number;
+    /** With a stale answer at hand, how long a client waits for the upstream before getting it (RFC 8767 §5). */
+    clientTimeoutMs: number;
+  };
   prefetch: { enabled: boolean; minHits: number; remainingRatio: number };
 }
 
@@ -16,23 +26,34 @@ export interface CacheSettings {
 export class CacheCounters {
   hits = 0;
   misses = 0;
+  /** Stale answers served, of which some at once (the upstream failed recently) or after the client timeout. */
   stale = 0;
+  staleAtOnce = 0;
+  staleAfterClientTimeout = 0;
   prefetches = 0;
 }
 
 /**
  * Serves fresh entries synchronously, sends misses down the chain and stores what comes
  * back. When everything below fails, a stale entry is served instead (RFC 8767), and popular
- * entries are refreshed shortly before they expire so their clients never wait.
+ * entries are refreshed shortly before they expire so their clients never wait. With a
+ * stale entry at hand a client waits for the upstream at most the client timeout (the
+ * upstream's answer still refreshes the entry when it comes), and not at all while the
+ * upstream is known to be failing: then the stale entry is served at once and refreshed in
+ * the background. Stale replies carry Extended DNS Error 3 (the reply writer adds it).
  */
 export class CacheStage extends Stage {
   readonly name = 'cache';
   readonly cache: AnswerCache;
   readonly counters = new CacheCounters();
 
-  constructor(private readonly settings: CacheSettings) {
+  constructor(
+    private readonly settings: CacheSettings,
+    /** Whether the upstream failed just now; null: never known, always wait. */
+    private readonly upstream: UpstreamFailures | null = null,
+  ) {
     super();
-    this.cache = new AnswerCache(settings.maxEntries);
+    this.cache = new AnswerCache(settings.maxEntries, settings.maxBytes);
   }
 
   resolve(query: Query): Answer | Promise<Answer> {
@@ -52,27 +73,60 @@ export class CacheStage extends Stage {
         cache.expiresAt(slot) - now < cache.lifetimeMs(slot) * prefetch.remainingRatio
       ) {
         cache.setRefreshing(slot, true);
+        this.counters.prefetches++;
         this.refresh(query);
       }
       return cache.view(slot);
     }
     this.counters.misses++;
+    if (slot === NO_SLOT || now >= cache.staleUntil(slot)) return this.fetch(query);
+    if (this.upstream?.failedRecently(now)) {
+      if (!cache.isRefreshing(slot)) {
+        cache.setRefreshing(slot, true);
+        this.refresh(query);
+      }
+      this.counters.staleAtOnce++;
+      return this.serveStale(query, cache.view(slot));
+    }
     // Held across the upstream round trip, so an answer of its own rather than the cache's view.
-    const stale = slot !== NO_SLOT && now < cache.staleUntil(slot) ? cache.copy(slot) : null;
-    return this.fetch(query, stale);
+    return this.fetchOrStale(query, cache.copy(slot));
   }
 
-  private async fetch(query: Query, stale: Answer | null): Promise<Answer> {
-    let answer: Answer;
-    try {
-      answer = await this.next.resolve(query);
-    } catch (error) {
-      if (stale !== null) return this.serveStale(query, stale);
-      throw error;
-    }
-    if (answer.kind === AnswerKind.UNCACHEABLE && stale !== null) return this.serveStale(query, stale);
+  private async fetch(query: Query): Promise<Answer> {
+    const answer = await this.next.resolve(query);
     this.store(query, answer);
     return answer;
+  }
+
+  /** The upstream's answer, or `stale` if it fails, answers SERVFAIL/REFUSED, or takes longer than the client timeout. */
+  private fetchOrStale(query: Query, stale: Answer): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      let answered = false;
+      const timer = setTimeout(() => {
+        answered = true;
+        this.counters.staleAfterClientTimeout++;
+        resolve(this.serveStale(query, stale));
+      }, this.settings.serveStale.clientTimeoutMs);
+      const settle = (answer: Answer | null): void => {
+        const usable = answer !== null && answer.kind !== AnswerKind.UNCACHEABLE;
+        if (usable) this.store(query, answer);
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        resolve(usable ? answer : this.serveStale(query, stale));
+      };
+      Promise.resolve()
+        .then(() => this.next.resolve(query))
+        .then(settle, (error: unknown) => {
+          // Only a DNS error (no upstream answered) stands for a failing upstream; anything
+          // else is a bug below, which must reach the responder's log, not hide behind stale data.
+          if (error instanceof DnsError) return settle(null);
+          if (answered) return;
+          answered = true;
+          clearTimeout(timer);
+          reject(error);
+        });
+    });
   }
 
   private serveStale(query: Query, stale: Answer): Answer {
@@ -81,8 +135,8 @@ export class CacheStage extends Stage {
     return stale;
   }
 
+  /** Asks the upstream again for a cached entry marked refreshing, without a client waiting. */
   private refresh(query: Query): void {
-    this.counters.prefetches++;
     const copy = query.clone();
     copy.channel = null;
     Promise.resolve()

@@ -80,7 +80,7 @@ export async function explain(
   const last = resolve ? buildUpstreamStage(config) : new NamesOnly();
   // With detection off the server is a plain forwarder: access, then the upstream.
   const deciding = config.detection.enabled ? [stages.canary, stages.policy, stages.tag] : [];
-  const links = [...(client === null ? [] : [stages.access]), ...deciding, last];
+  const links = [...(client === null ? [] : [stages.access]), stages.scope, ...deciding, last];
   const query = queryFor(name, client ?? '');
   let answer: Answer;
   try {

@@ -158,6 +158,7 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   });
   texts(['detection', 'catalogue_keys'], (value) => void parsePublicKey(value));
   texts(['access', 'allow'], strictCidr);
+  texts(['rate_limit', 'exempt'], strictCidr);
   const groups = at(['policy', 'groups']);
   if (Array.isArray(groups)) groups.forEach((_group, i) => texts(['policy', 'groups', i, 'cidrs'], strictCidr));
   text(['policy', 'sinkhole', 'ipv4'], (value) => {

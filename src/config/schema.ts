@@ -41,6 +41,11 @@ export const ConfigSchema = Type.Object(
             'Receive and send UDP in batches (recvmmsg/sendmmsg, Linux, the addon npm ci builds), each worker on a socket of its own; off, or where the addon is missing: Node dgram, one socket shared by the workers',
           default: true,
         }),
+        identity: Type.String({
+          description: 'Answer to the CHAOS identity queries (version.bind, hostname.bind, id.server, version.server); empty = REFUSED. Never forwarded',
+          maxLength: 255,
+          default: '',
+        }),
         drain_timeout_ms: Type.Integer({ description: 'On SIGTERM, how long in-flight queries may finish', minimum: 0, maximum: 60_000, default: 5000 }),
         tcp: section(
           {
@@ -51,6 +56,24 @@ export const ConfigSchema = Type.Object(
               minimum: 1,
               maximum: 10_000,
               default: 100,
+            }),
+            message_timeout_ms: Type.Integer({
+              description: 'A message begun must arrive whole within this, or the connection is closed (slow senders)',
+              minimum: 100,
+              maximum: 600_000,
+              default: 5000,
+            }),
+            max_connections_per_client: Type.Integer({
+              description: 'Concurrent TCP connections one client address may hold per worker; more are refused at accept',
+              minimum: 1,
+              maximum: 100_000,
+              default: 20,
+            }),
+            max_unsent_bytes: Type.Integer({
+              description: 'Reply bytes a client may leave unread before the connection stops being read, until it reads them',
+              minimum: 65_536,
+              maximum: 67_108_864,
+              default: 262_144,
             }),
           },
           'DNS over TCP',
@@ -66,10 +89,20 @@ export const ConfigSchema = Type.Object(
         }),
         timeout_ms: Type.Integer({ description: 'Overall deadline before SERVFAIL', minimum: 100, maximum: 30_000, default: 2000 }),
         attempt_timeout_ms: Type.Integer({
-          description: 'How long one attempt waits before the next server is tried',
+          description: 'How long one attempt has before the next server (or the same one again) is asked too; earlier attempts go on listening until the deadline',
           minimum: 50,
           maximum: 30_000,
           default: 700,
+        }),
+        failure_memory_ms: Type.Integer({
+          description: 'After no server answered a question, how long to serve stale answers at once instead of waiting again (ended early by the next answer; shared between workers)',
+          minimum: 0,
+          maximum: 600_000,
+          default: 5000,
+        }),
+        randomize_case: Type.Boolean({
+          description: 'Send query names in random case (0x20) and accept only answers that echo it; a server that does not is asked without it',
+          default: true,
         }),
       },
       'Where questions are forwarded',
@@ -77,14 +110,26 @@ export const ConfigSchema = Type.Object(
     cache: section(
       {
         max_entries: Type.Integer({ description: 'Answers kept per worker', minimum: 0, maximum: 10_000_000, default: 100_000 }),
+        max_bytes: Type.Integer({
+          description: 'Bytes of answers kept per worker (64 KiB slab pages and answers above 16 KiB); the least recently used go first',
+          minimum: 1_048_576,
+          maximum: 68_719_476_736,
+          default: 268_435_456,
+        }),
         min_ttl: Type.Integer({ description: 'Floor for cached and served TTLs, seconds', minimum: 0, maximum: 86_400, default: 0 }),
         max_ttl: Type.Integer({ description: 'Ceiling for cached and served TTLs, seconds', minimum: 1, maximum: 604_800, default: 86_400 }),
         negative_max_ttl: Type.Integer({ description: 'Ceiling for negative answers (RFC 2308), seconds', minimum: 0, maximum: 86_400, default: 3600 }),
         serve_stale: section(
           {
-            enabled: Type.Boolean({ default: true, description: 'Serve expired answers when every upstream fails (RFC 8767)' }),
+            enabled: Type.Boolean({ default: true, description: 'Serve expired answers when every upstream fails or is slow (RFC 8767), with Extended DNS Error 3' }),
             max_age_s: Type.Integer({ description: 'How long past expiry an answer may still be served', minimum: 0, maximum: 604_800, default: 86_400 }),
             answer_ttl: Type.Integer({ description: 'TTL of a stale answer', minimum: 1, maximum: 3600, default: 30 }),
+            client_timeout_ms: Type.Integer({
+              description: 'With a stale answer at hand, how long a client waits for the upstream before getting it (RFC 8767 stale-answer-client-timeout)',
+              minimum: 0,
+              maximum: 30_000,
+              default: 1800,
+            }),
           },
           'RFC 8767 serve-stale',
         ),
@@ -104,6 +149,25 @@ export const ConfigSchema = Type.Object(
         allow: Type.Array(Cidr, { description: 'Client ranges served; everyone else gets REFUSED', default: ['127.0.0.0/8', '::1/128'] }),
       },
       'Who may use the resolver',
+    ),
+    rate_limit: section(
+      {
+        queries_per_second: Type.Number({ description: 'Queries one client address may send per second, sustained; 0 = no limit', minimum: 0, maximum: 1_000_000, default: 100 }),
+        burst: Type.Integer({ description: 'Queries one client address may send at once beyond its rate', minimum: 1, maximum: 1_000_000, default: 200 }),
+        errors_per_second: Type.Number({
+          description: 'Error replies (REFUSED, FORMERR, SERVFAIL…, not policy blocks) one client address may get per second over UDP; more are dropped, so the resolver cannot reflect them at a forged source; 0 = no limit',
+          minimum: 0,
+          maximum: 1_000_000,
+          default: 10,
+        }),
+        error_burst: Type.Integer({ description: 'Error replies one client address may get at once beyond its rate', minimum: 1, maximum: 1_000_000, default: 20 }),
+        action: Type.Union([Type.Literal('refuse'), Type.Literal('drop')], {
+          description: 'What a client beyond its query rate gets: REFUSED, or (over UDP) no reply at all; over TCP always REFUSED',
+          default: 'refuse',
+        }),
+        exempt: Type.Array(Cidr, { description: 'Client ranges never limited', default: ['127.0.0.0/8', '::1/128'] }),
+      },
+      'Per-client rate limits',
     ),
     detection: section(
       {

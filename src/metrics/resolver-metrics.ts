@@ -16,14 +16,18 @@ export interface ResolverReadings {
   readonly cache: {
     readonly hits: number;
     readonly misses: number;
+    /** Stale answers served; some at once (the upstream was failing), some after the client timeout. */
     readonly stale: number;
+    readonly staleAtOnce: number;
+    readonly staleAfterClientTimeout: number;
     readonly entries: number;
     readonly answerBytes: number;
+    /** Entries evicted for the entry limit and for the byte limit. */
+    readonly evictedForEntries: number;
+    readonly evictedForBytes: number;
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
-  /** Open TCP connections, and connections turned away because the cap was reached. */
-  readonly tcp: { readonly connections: number; readonly capReached: number };
   /** The configured upstream servers, and whether each is failing now. */
   readonly upstreamServers: readonly ServerRef[];
   readonly upstreamStates: ReadonlyArray<{ readonly label: string; readonly failing: boolean }>;
@@ -31,6 +35,21 @@ export interface ResolverReadings {
   readonly dnstap: DnstapReadings | null;
   /** The release of the catalogue tagging queries now. */
   readonly catalogueVersion: string;
+  /** Queries turned down for their client's rate, and error replies not sent for it. */
+  readonly rateLimited: { readonly queries: number; readonly errorReplies: number };
+  /** Forwarding: answers taken from an earlier attempt, and whether the upstream is failing now (1) or not (0). */
+  readonly upstream: { readonly lateAnswers: number; readonly failing: number };
+  /** DNS over TCP, over every listener: connections open, refused at accept, closed, reads paused. */
+  readonly tcp: {
+    readonly open: number;
+    readonly refusedNotAdmitted: number;
+    readonly refusedPerClient: number;
+    readonly refusedFull: number;
+    readonly closedIdle: number;
+    readonly closedForRoom: number;
+    readonly closedSlowMessage: number;
+    readonly readsPausedUnsent: number;
+  };
 }
 
 /** What the dnstap output reports. */
@@ -89,18 +108,64 @@ export class ResolverMetrics {
     counter('wachtpost_udp_replies_lost_total', 'UDP replies the socket refused or could not queue (batched UDP)', [], (metric) =>
       metric.inc(readings.udpLosses.replies),
     );
+    counter('wachtpost_tcp_refused_total', 'TCP connections refused at accept, by reason', ['reason'], (metric) => {
+      const tcp = readings.tcp;
+      metric.inc({ reason: 'not_allowed' }, tcp.refusedNotAdmitted);
+      metric.inc({ reason: 'per_client' }, tcp.refusedPerClient);
+      metric.inc({ reason: 'full' }, tcp.refusedFull);
+    });
+    counter('wachtpost_tcp_closed_total', 'TCP connections the resolver closed, by reason', ['reason'], (metric) => {
+      const tcp = readings.tcp;
+      metric.inc({ reason: 'idle' }, tcp.closedIdle);
+      metric.inc({ reason: 'make_room' }, tcp.closedForRoom);
+      metric.inc({ reason: 'slow_message' }, tcp.closedSlowMessage);
+    });
+    counter('wachtpost_tcp_reads_paused_total', 'Times a TCP connection stopped being read because its client left too many reply bytes unread', [], (metric) =>
+      metric.inc(readings.tcp.readsPausedUnsent),
+    );
+    new Gauge({
+      name: 'wachtpost_tcp_connections',
+      help: 'Open DNS-over-TCP connections',
+      registers: [registry],
+      collect() {
+        this.set(readings.tcp.open);
+      },
+    });
     counter('wachtpost_cache_hits_total', 'Answers served from the cache', [], (metric) => metric.inc(readings.cache.hits));
+    counter('wachtpost_cache_evictions_total', 'Cached answers evicted before expiry to stay within a limit', ['limit'], (metric) => {
+      metric.inc({ limit: 'entries' }, readings.cache.evictedForEntries);
+      metric.inc({ limit: 'bytes' }, readings.cache.evictedForBytes);
+    });
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
-    counter('wachtpost_cache_stale_total', 'Stale answers served because every upstream failed (RFC 8767)', [], (metric) => metric.inc(readings.cache.stale));
+    counter('wachtpost_cache_stale_total', 'Stale answers served (RFC 8767), by what the client waited for', ['wait'], (metric) => {
+      const { stale, staleAtOnce, staleAfterClientTimeout } = readings.cache;
+      metric.inc({ wait: 'upstream_failure' }, stale - staleAtOnce - staleAfterClientTimeout);
+      metric.inc({ wait: 'client_timeout' }, staleAfterClientTimeout);
+      metric.inc({ wait: 'none' }, staleAtOnce);
+    });
+    counter('wachtpost_rate_limited_total', "Turned down for the client's rate: queries (REFUSED or dropped), error replies (not sent)", ['what'], (metric) => {
+      metric.inc({ what: 'queries' }, readings.rateLimited.queries);
+      metric.inc({ what: 'error_replies' }, readings.rateLimited.errorReplies);
+    });
+    counter('wachtpost_upstream_late_answers_total', 'Upstream answers taken from an attempt after a later attempt had been sent', [], (metric) =>
+      metric.inc(readings.upstream.lateAnswers),
+    );
+    new Gauge({
+      name: 'wachtpost_upstream_failing',
+      help: 'Workers that found no upstream answering within the failure memory (stale answers are served at once)',
+      registers: [registry],
+      collect() {
+        this.set(readings.upstream.failing);
+      },
+    });
     counter('wachtpost_events_recorded_total', 'Queries the resolver recorded as events, folded repeats included', [], (metric) => metric.inc(events.recorded));
     counter('wachtpost_events_folded_total', "Queries counted into an earlier event's count rather than published on their own", [], (metric) =>
       metric.inc(events.folded),
     );
     counter('wachtpost_events_dropped_total', 'Events dropped before reaching the hub (its queue was full)', [], (metric) => metric.inc(events.dropped));
     counter('wachtpost_tcp_cap_reached_total', 'TCP connections turned away because dns.tcp.max_connections were open', [], (metric) =>
-      metric.inc(readings.tcp.capReached),
+      metric.inc(readings.tcp.refusedFull),
     );
-    collectedGauge(registry, 'wachtpost_tcp_connections', 'Open DNS-over-TCP connections', [], 'sum', (metric) => metric.set(readings.tcp.connections));
     if (readings.dnstap !== null) {
       const dnstap = (): DnstapReadings => readings.dnstap ?? { sent: 0, dropped: 0, connects: 0, connected: false };
       counter('wachtpost_dnstap_sent_total', 'dnstap messages handed to the receiver', [], (metric) => metric.inc(dnstap().sent));

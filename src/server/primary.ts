@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
-import { claimUdpPorts, usesOwnSockets } from '../transport/udp-endpoints.js';
+import { ClaimError, claimPorts, usesOwnSockets } from '../transport/claim-ports.js';
+import { bindError } from './bind-error.js';
 import { ControlPlane } from './control-plane.js';
 import { PolicySharing } from './policy-sharing.js';
 import { ReloadWatcher } from './reload-watcher.js';
@@ -12,15 +13,21 @@ import { KILL_GRACE_MS, WorkerPool } from './worker-pool.js';
 
 /**
  * The primary process: the control plane (events, history, feed, HTTP) and `workers` DNS
- * workers, all serving the DNS ports (each on a batched UDP socket of its own, or Node's
- * cluster hands every worker the same dgram socket; TCP connections are balanced by the
- * cluster). SIGHUP reloads every worker and the primary's API tokens; SIGTERM/SIGINT drains every worker, then closes
- * the control plane and exits 0, always within the drain timeout plus KILL_GRACE_MS plus
- * CLOSE_BOUND_MS (exit 1 when that bound cuts it short); a second signal exits 1 at once.
+ * workers, all serving the DNS ports (each on TCP and batched UDP sockets of its own, so
+ * the kernel spreads clients over them and the primary holds no connection; without the
+ * addon, Node's cluster shares one dgram socket and hands TCP connections out). SIGHUP
+ * reloads every worker and the primary's API tokens; SIGTERM/SIGINT drains every worker,
+ * then closes the control plane and exits 0, always within the drain timeout plus
+ * KILL_GRACE_MS plus CLOSE_BOUND_MS (exit 1 when that bound cuts it short); a second signal
+ * exits 1 at once.
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
-  // Batched UDP: every worker binds a socket of its own, on ports the primary proved free.
-  const listen = usesOwnSockets(config.dns.udp_batching) ? await claimUdpPorts(config.dns.listen, 53) : config.dns.listen;
+  // Every worker binds sockets of its own (TCP, and batched UDP) on ports the primary proved free.
+  const listen = usesOwnSockets(config.dns.udp_batching)
+    ? await claimPorts(config.dns.listen, 53).catch((error: unknown) =>
+        Promise.reject(error instanceof ClaimError ? bindError(`DNS on ${error.listen} (${error.protocol})`, error.reason) : error),
+      )
+    : config.dns.listen;
   const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen } }) };
   const metrics = new WorkerMetrics();
   /** Each worker's report that every upstream is failing, by worker id. */
@@ -39,6 +46,10 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
       case 'upstream':
         if (message.failing === null) upstreamFailing.delete(worker.id);
         else upstreamFailing.set(worker.id, message.failing);
+        return;
+      case 'upstream-failing':
+        // Every worker asks the same upstreams: the others serve stale answers at once too.
+        for (const other of pool.live()) if (other !== worker) other.send(message);
         return;
     }
   });

@@ -1,5 +1,7 @@
 import { AccessStage } from '../access/access-stage.js';
 import { ClientAcl } from '../access/client-acl.js';
+import { RateLimit } from '../access/rate-limit.js';
+import { ScopeStage } from '../access/scope-stage.js';
 import { CacheStage } from '../cache/cache-stage.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
@@ -21,6 +23,9 @@ const DNS_PORT = 53;
 
 export interface ResolverChain {
   readonly head: Stage;
+  /** Who may use the resolver: the access stage asks it per query, the TCP listeners at accept. */
+  readonly acl: ClientAcl;
+  readonly access: AccessStage;
   readonly stages: readonly Stage[];
   readonly cache: CacheStage;
   readonly coalesce: CoalesceStage;
@@ -33,7 +38,10 @@ export interface ResolverChain {
 /**
  * Builds the resolver from the configuration. The order of the list below is the
  * architecture:
- *   access    who may ask at all (REFUSED otherwise), before any work is spent
+ *   access    who may ask at all (REFUSED otherwise) and how often (per-client rate), before
+ *             any work is spent
+ *   scope     what is never forwarded: other classes than IN (the CHAOS identity is
+ *             answered here) and queries without RD
  *   canary    names that tell devices to keep using this resolver (DoH and Private Relay
  *             canaries), answered before policy so no rule can change that answer
  *   policy    the client's group and the verdict on the answer's tags; above the cache
@@ -47,9 +55,11 @@ export interface ResolverChain {
 export function buildResolverChain(config: Config, exchanges?: ExchangeObserver): ResolverChain {
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
-  const { access, canary, policy: policyStage, tag } = buildJudgingStages(config, detection, policy);
+  const { acl, access, scope, canary, policy: policyStage, tag } = buildJudgingStages(config, detection, policy);
+  const upstream = buildUpstreamStage(config, exchanges);
   const cache = new CacheStage({
     maxEntries: config.cache.max_entries,
+    maxBytes: config.cache.max_bytes,
     minTtl: config.cache.min_ttl,
     maxTtl: config.cache.max_ttl,
     negativeMaxTtl: config.cache.negative_max_ttl,
@@ -57,24 +67,27 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver)
       enabled: config.cache.serve_stale.enabled,
       maxAgeSeconds: config.cache.serve_stale.max_age_s,
       answerTtl: config.cache.serve_stale.answer_ttl,
+      clientTimeoutMs: config.cache.serve_stale.client_timeout_ms,
     },
     prefetch: {
       enabled: config.cache.prefetch.enabled,
       minHits: config.cache.prefetch.min_hits,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
-  });
+  }, upstream);
   const coalesce = new CoalesceStage();
-  const upstream = buildUpstreamStage(config, exchanges);
   const stages: Stage[] = config.detection.enabled
-    ? [access, canary, policyStage, cache, coalesce, tag, upstream]
-    : [access, cache, coalesce, upstream];
-  return { head: chain(stages), stages, cache, coalesce, upstream, detection, policy };
+    ? [access, scope, canary, policyStage, cache, coalesce, tag, upstream]
+    : [access, scope, cache, coalesce, upstream];
+  return { head: chain(stages), acl, access, stages, cache, coalesce, upstream, detection, policy };
 }
 
 /** The stages that decide what a query gets and what it is recorded as, in the chain's order. */
 export interface JudgingStages {
+  /** Who may use the resolver: the access stage asks it per query, the TCP listeners at accept. */
+  readonly acl: ClientAcl;
   readonly access: AccessStage;
+  readonly scope: ScopeStage;
   readonly canary: CanaryStage;
   readonly policy: PolicyStage;
   readonly tag: TagStage;
@@ -86,8 +99,14 @@ export interface JudgingStages {
  * and the server cannot disagree about a name.
  */
 export function buildJudgingStages(config: Config, detection: Swappable<Detection>, policy: Swappable<Policy>): JudgingStages {
+  const acl = new ClientAcl(config.access.allow);
+  const limits = config.rate_limit;
+  const queryRate =
+    limits.queries_per_second > 0 ? new RateLimit({ perSecond: limits.queries_per_second, burst: limits.burst, exempt: new ClientAcl(limits.exempt) }) : null;
   return {
-    access: new AccessStage(new ClientAcl(config.access.allow)),
+    acl,
+    access: new AccessStage(acl, queryRate, limits.action),
+    scope: new ScopeStage(config.dns.identity),
     canary: new CanaryStage(config.events.canaries),
     policy: new PolicyStage(policy, detection),
     tag: new TagStage(detection),
@@ -103,6 +122,8 @@ export function buildUpstreamStage(config: Config, observer?: ExchangeObserver):
     }),
     timeoutMs: config.upstream.timeout_ms,
     attemptTimeoutMs: config.upstream.attempt_timeout_ms,
+    failureMemoryMs: config.upstream.failure_memory_ms,
+    randomizeCase: config.upstream.randomize_case,
     udpSize: config.dns.udp_size,
     maxInFlight: MAX_UPSTREAM_IN_FLIGHT,
     ...(observer === undefined ? {} : { observer }),

@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { ClientAcl } from '../access/client-acl.js';
+import { RateLimit } from '../access/rate-limit.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { startNoticeServer } from '../policy/notice-server.js';
@@ -38,6 +40,7 @@ export class Resolver implements ResolverReadings {
   private dnstapOutput: DnstapOutput | null = null;
   private health: UpstreamHealth | null = null;
   private discovery: DiscoveryObserver | null = null;
+  private errorRate: RateLimit | null = null;
 
   private constructor(
     readonly chain: ResolverChain,
@@ -76,14 +79,19 @@ export class Resolver implements ResolverReadings {
     const recorder = detections === null ? null : new EventRecorder(chain.detection, detections, instanceName(config), config.events.all_queries);
     const observer =
       discovery !== null && config.detection.enabled && config.discovery.enabled ? new DiscoveryObserver(chain.detection, config.discovery.window_ms, discovery) : null;
+    const limits = config.rate_limit;
+    const errorRate =
+      limits.errors_per_second > 0 ? new RateLimit({ perSecond: limits.errors_per_second, burst: limits.error_burst, exempt: new ClientAcl(limits.exempt) }) : null;
     const responder = new Responder(
       writer,
       log,
       [metrics.queries, ...(recorder === null ? [] : [recorder]), ...(observer === null ? [] : [observer])],
       dnstap?.tap.wantsReplies ? [metrics.latency, dnstap.tap] : [metrics.latency],
+      errorRate,
     );
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
+    resolver.errorRate = errorRate;
     resolver.folder = folder;
     resolver.dnstapOutput = dnstap;
     resolver.health = health;
@@ -100,11 +108,16 @@ export class Resolver implements ResolverReadings {
         return folder?.folded ?? 0;
       },
     });
+    const tcp = config.dns.tcp;
     const tcpSettings = {
-      idleTimeoutMs: config.dns.tcp.idle_timeout_ms,
-      maxConnections: config.dns.tcp.max_connections,
-      maxInFlightPerConnection: config.dns.tcp.max_in_flight_per_connection,
+      idleTimeoutMs: tcp.idle_timeout_ms,
+      messageTimeoutMs: tcp.message_timeout_ms,
+      maxConnections: tcp.max_connections,
+      maxConnectionsPerClient: tcp.max_connections_per_client,
+      maxInFlightPerConnection: tcp.max_in_flight_per_connection,
+      maxUnsentBytes: tcp.max_unsent_bytes,
     };
+    const admission = (client: string): boolean => chain.acl.allows(client);
     try {
       for (const text of config.dns.listen) {
         const address = parseHostPort(text, 53);
@@ -113,9 +126,9 @@ export class Resolver implements ResolverReadings {
         resolver.udp.push(udp);
         dnstap?.tap.listening(udp, address.host, udp.address.port);
         // Port 0 (tests) picks a free UDP port; TCP then takes the same number.
-        const tcp = new TcpListener(address.host, udp.address.port, dispatcher, tcpSettings, log);
-        await tcp.listen().catch((error: unknown) => Promise.reject(bindError(`DNS on ${text} (TCP)`, error)));
+        const tcp = new TcpListener(address.host, udp.address.port, address.family, dispatcher, tcpSettings, admission, log);
         resolver.tcpListeners.push(tcp);
+        await tcp.listen().catch((error: unknown) => Promise.reject(bindError(`DNS on ${text} (TCP)`, error)));
         dnstap?.tap.listening(tcp, address.host, udp.address.port);
       }
       if (config.policy.sinkhole.listen !== '') {
@@ -153,17 +166,14 @@ export class Resolver implements ResolverReadings {
 
   get cache(): ResolverReadings['cache'] {
     const stage = this.chain.cache;
-    return { ...stage.counters, entries: stage.cache.size, answerBytes: stage.cache.answerBytes };
-  }
-
-  get tcp(): ResolverReadings['tcp'] {
-    let connections = 0;
-    let capReached = 0;
-    for (const listener of this.tcpListeners) {
-      connections += listener.openConnections;
-      capReached += listener.capReached;
-    }
-    return { connections, capReached };
+    const cache = stage.cache;
+    return {
+      ...stage.counters,
+      entries: cache.size,
+      answerBytes: cache.answerBytes,
+      evictedForEntries: cache.evictions.forEntries,
+      evictedForBytes: cache.evictions.forBytes,
+    };
   }
 
   get upstreamServers(): ResolverReadings['upstreamServers'] {
@@ -190,6 +200,31 @@ export class Resolver implements ResolverReadings {
       const losses = listener.losses;
       total.oversized += losses.oversized;
       total.replies += losses.replies;
+    }
+    return total;
+  }
+
+  get rateLimited(): ResolverReadings['rateLimited'] {
+    return { queries: this.chain.access.rate?.limited ?? 0, errorReplies: this.errorRate?.limited ?? 0 };
+  }
+
+  get upstream(): ResolverReadings['upstream'] {
+    const upstream = this.chain.upstream;
+    return { lateAnswers: upstream.forwardCounters.lateAnswers, failing: upstream.failedRecently(Date.now()) ? 1 : 0 };
+  }
+
+  get tcp(): ResolverReadings['tcp'] {
+    const total = { open: 0, refusedNotAdmitted: 0, refusedPerClient: 0, refusedFull: 0, closedIdle: 0, closedForRoom: 0, closedSlowMessage: 0, readsPausedUnsent: 0 };
+    for (const listener of this.tcpListeners) {
+      const counters = listener.counters;
+      total.open += listener.openConnections;
+      total.refusedNotAdmitted += counters.refusedNotAdmitted;
+      total.refusedPerClient += counters.refusedPerClient;
+      total.refusedFull += counters.refusedFull;
+      total.closedIdle += counters.closedIdle;
+      total.closedForRoom += counters.closedForRoom;
+      total.closedSlowMessage += counters.closedSlowMessage;
+      total.readsPausedUnsent += counters.readsPausedUnsent;
     }
     return total;
   }

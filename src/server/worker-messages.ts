@@ -20,5 +20,7 @@ export type WorkerMessage =
   | { type: 'metrics'; id: number; values: MetricsJson }
   /** Every upstream started failing (`failing` says why) or one answers again (null). */
   | { type: 'upstream'; failing: string | null }
+  /** A worker found no upstream answering (primary → the other workers: remember it for `forMs`). */
+  | { type: 'upstream-failing'; forMs: number }
   | EventBatchMessage
   | DiscoveryReportMessage;

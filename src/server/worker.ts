@@ -40,6 +40,8 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     (failing) => process.send?.({ type: 'upstream', failing } satisfies WorkerMessage),
     (report) => process.send?.(report satisfies WorkerMessage),
   );
+  const upstream = resolver.chain.upstream;
+  upstream.onFailureRemembered = (forMs) => process.send?.({ type: 'upstream-failing', forMs } satisfies WorkerMessage);
   const reload = (reason: string, shared?: SharedPolicy): void => {
     try {
       resolver.reload(loadConfig(shared === undefined ? source : { ...source, shared }));
@@ -74,6 +76,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
   process.on('message', (message: WorkerMessage) => {
     if (message?.type === 'drain') stop('primary asked');
     if (message?.type === 'reload') reload('primary asked', message.shared);
+    if (message?.type === 'upstream-failing') upstream.rememberFailure(message.forMs);
     if (message?.type === 'metrics?') {
       metrics.registry.getMetricsAsJSON().then((values) => process.send?.({ type: 'metrics', id: message.id, values } satisfies WorkerMessage));
     }

@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { nativeAddon } from './native-addon.js';
 
 /** One batched UDP socket (src/transport/native/udp-batch.c). */
 export interface NativeUdpSocket {
@@ -27,20 +27,8 @@ export interface NativeUdp {
   ): NativeUdpSocket;
 }
 
-let loaded: NativeUdp | null | undefined;
-
-/**
- * The addon `npm ci` builds (binding.gyp), or null where it is missing or offers nothing
- * (not Linux): the caller then uses Node's dgram. Same depth from src/ and dist/.
- */
+/** The addon's batched UDP socket, or null where it is missing or offers none (not Linux): the caller then uses Node's dgram. */
 export function nativeUdp(): NativeUdp | null {
-  if (loaded === undefined) {
-    try {
-      const addon = createRequire(import.meta.url)('../../build/Release/udp_batch.node') as Partial<NativeUdp>;
-      loaded = typeof addon.open === 'function' ? (addon as NativeUdp) : null;
-    } catch {
-      loaded = null;
-    }
-  }
-  return loaded;
+  const addon = nativeAddon();
+  return addon !== null && typeof addon.open === 'function' ? (addon as unknown as NativeUdp) : null;
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { DnsError } from '../pipeline/dns-error.js';
 import type { Query } from '../pipeline/query.js';
-import type { Answer } from '../wire/answer.js';
+import { AnswerKind, type Answer } from '../wire/answer.js';
 import { EdeCode, Rcode } from '../wire/constants.js';
 import { ReadResult } from '../wire/request.js';
 import type { ReplyWriter } from '../wire/reply.js';
@@ -14,6 +14,15 @@ export class ReplyCounters {
   readonly byRcode = new Float64Array(24);
   dropped = 0;
   internalErrors = 0;
+}
+
+/**
+ * Whether a client may get one more error reply (anything but NOERROR and NXDOMAIN) over
+ * UDP, where its address may be forged: without a limit, the resolver would reflect REFUSED
+ * at whoever a flood names as its source.
+ */
+export interface ErrorReplyLimit {
+  admits(client: string): boolean;
 }
 
 /** Told of every answer after it was sent (event recording, metrics). Must not throw. */
@@ -41,11 +50,16 @@ export class Responder {
     private readonly log: Logger,
     private readonly observers: readonly AnswerObserver[] = [],
     private readonly replyObservers: readonly ReplyObserver[] = [],
+    private readonly errorLimit: ErrorReplyLimit | null = null,
   ) {}
 
   answer(query: Query, answer: Answer): void {
     const channel = query.channel;
     if (channel === null) return;
+    if (answer.kind === AnswerKind.DROP && channel.protocol === 'udp') return;
+    const rcode = answer.rcode;
+    // Policy blocks are answers the client's query rate already limits.
+    if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN && answer.kind !== AnswerKind.BLOCKED && !this.errorAdmitted(query)) return;
     const maxLength = channel.protocol === 'udp' ? this.writer.udpLimit(query) : TCP_MAX_MESSAGE;
     const age = query.cacheAge < 0 ? 0 : query.cacheAge;
     const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
@@ -82,9 +96,14 @@ export class Responder {
     }
   }
 
+  /** Error replies over UDP within the client's error rate (see ErrorReplyLimit). */
+  private errorAdmitted(query: Query): boolean {
+    return this.errorLimit === null || query.channel!.protocol !== 'udp' || this.errorLimit.admits(query.client);
+  }
+
   private sendSynthetic(query: Query, rcode: number, ede: number, text: Buffer | null): void {
     const channel = query.channel;
-    if (channel === null) return;
+    if (channel === null || !this.errorAdmitted(query)) return;
     this.counters.byRcode[rcode]!++;
     const reply = this.writer.synthetic(query, rcode, 0, ede, text);
     channel.send(query, reply);

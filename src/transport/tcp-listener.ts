@@ -1,54 +1,114 @@
+import cluster from 'node:cluster';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { Query, type ReplyChannel } from '../pipeline/query.js';
-import { Dispatched, type Dispatcher } from './dispatcher.js';
+import type { Query, ReplyChannel } from '../pipeline/query.js';
+import type { Dispatcher } from './dispatcher.js';
+import { nativeTcp, type NativeTcpListener } from './native-tcp.js';
+import { TcpConnection, type ConnectionHost } from './tcp-connection.js';
 
 export interface TcpSettings {
   idleTimeoutMs: number;
+  /** A message begun must be complete within this, or the connection is closed (slow senders). */
+  messageTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerClient: number;
   maxInFlightPerConnection: number;
+  /** Replies the client has not read beyond this stop reading from it. */
+  maxUnsentBytes: number;
 }
 
 /**
- * DNS over TCP (RFC 7766): length-framed messages, any number per connection, answered as
- * each completes (out of order), bounded in connections and in queries in flight per
- * connection, closed after an idle period with nothing outstanding.
+ * Decides at accept whether a client may hold a connection at all. The resolver gives every
+ * listener the access list; a listener that knows more of its clients (a device identity on
+ * an encrypted listener) can be given its own.
  */
-export class TcpListener implements ReplyChannel {
+export type Admission = (client: string) => boolean;
+
+/** What the listener did with connections; read by the metrics layer. */
+export class TcpCounters {
+  accepted = 0;
+  /** Refused at accept: the admission said no (outside the access list). */
+  refusedNotAdmitted = 0;
+  /** Refused at accept: the client already held its share of connections. */
+  refusedPerClient = 0;
+  /** Refused at accept: every slot busy with a query, none idle to close. */
+  refusedFull = 0;
+  closedIdle = 0;
+  /** Idle connections closed to make room for a new client. */
+  closedForRoom = 0;
+  /** Closed because a message was not complete within the message deadline. */
+  closedSlowMessage = 0;
+  /** Times reading paused because the client left too many reply bytes unread. */
+  readsPausedUnsent = 0;
+}
+
+/** Logging "the cap is reached" at most this often per listener. */
+const CAP_LOG_EVERY_MS = 60_000;
+const BACKLOG = 511;
+
+/**
+ * DNS over TCP (RFC 7766) on one address. Who may connect is decided at accept, before a
+ * connection holds a slot: clients the admission refuses, clients that already hold their
+ * share, and (when every slot is busy) everyone new are closed at once and counted; when the
+ * listener is full, the connection idle longest gives way to a new client first. A shared
+ * sweep closes idle connections and connections whose message does not arrive in time.
+ *
+ * With the addon, each worker listens on a socket of its own (SO_REUSEPORT) and accepts in
+ * C, so the cluster primary never holds a connection; without it, Node's net.Server does
+ * (the primary accepts and hands connections over).
+ */
+export class TcpListener implements ReplyChannel, ConnectionHost {
   readonly protocol = 'tcp';
-  private readonly server: net.Server;
+  readonly counters = new TcpCounters();
+  readonly channel = this;
+  readonly maxInFlight: number;
+  readonly maxUnsentBytes: number;
   private readonly connections = new Set<TcpConnection>();
+  private readonly perClient = new Map<string, number>();
+  private native: NativeTcpListener | null = null;
+  private server: net.Server | null = null;
+  private boundPort = 0;
+  private sweeper: NodeJS.Timeout | null = null;
   private draining = false;
-  /** Connections turned away because maxConnections were open (read by the metrics). */
-  capReached = 0;
+  private lastCapLog = -Infinity;
+  private refusedSinceLog = 0;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
+    private readonly family: 4 | 6,
     readonly dispatcher: Dispatcher,
-    readonly settings: TcpSettings,
+    private readonly settings: TcpSettings,
+    private readonly admission: Admission,
     readonly log: Logger,
   ) {
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
-    this.server.maxConnections = settings.maxConnections;
-    this.server.on('drop', () => this.capReached++);
-    this.server.on('error', (error) => log.warn({ err: error }, 'TCP listener error'));
+    this.maxInFlight = settings.maxInFlightPerConnection;
+    this.maxUnsentBytes = settings.maxUnsentBytes;
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const fail = (error: Error): void => reject(error);
-      this.server.once('error', fail);
-      this.server.listen({ host: this.host, port: this.port, ipv6Only: this.host.includes(':') }, () => {
-        this.server.off('error', fail);
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    const addon = nativeTcp();
+    if (addon !== null) {
+      const options = { address: this.host, port: this.port, family: this.family, backlog: BACKLOG, reusePort: cluster.isWorker ? 1 : 0 } as const;
+      try {
+        this.native = addon.listenTcp(options, (fd, address, port) => this.acceptDescriptor(fd, address, port));
+      } catch (error) {
+        throw new Error(`TCP ${this.host}:${this.port}: ${(error as Error).message}`);
+      }
+      this.boundPort = this.native.port;
+    } else {
+      this.boundPort = await this.listenWithNode();
+    }
+    const { idleTimeoutMs, messageTimeoutMs } = this.settings;
+    // One timer for all connections; deadlines are kept to within a quarter of the shorter one.
+    const every = Math.max(25, Math.min(1000, Math.min(idleTimeoutMs, messageTimeoutMs) / 4));
+    this.sweeper = setInterval(() => this.sweep(performance.now()), every);
+    this.sweeper.unref();
   }
 
-  get address(): net.AddressInfo {
-    return this.server.address() as net.AddressInfo;
+  get address(): { address: string; port: number } {
+    return { address: this.host, port: this.boundPort };
   }
 
   get openConnections(): number {
@@ -62,106 +122,136 @@ export class TcpListener implements ReplyChannel {
   /** Stops accepting and reading; each connection closes once its last query is answered. */
   stopAccepting(): void {
     this.draining = true;
-    this.server.close();
+    this.stopListening();
     for (const connection of this.connections) connection.drain();
   }
 
   close(): Promise<void> {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
     for (const connection of this.connections) connection.destroy();
-    if (!this.server.listening) return Promise.resolve();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.stopListening();
   }
 
-  forget(connection: TcpConnection): void {
-    this.connections.delete(connection);
+  pausedForUnsent(): void {
+    this.counters.readsPausedUnsent++;
   }
 
-  private accept(socket: net.Socket): void {
-    if (this.draining) {
-      socket.destroy();
-      return;
-    }
-    this.connections.add(new TcpConnection(socket, this));
+  closed(connection: TcpConnection): void {
+    if (this.connections.delete(connection)) this.release(connection.client);
   }
-}
 
-class TcpConnection {
-  private pending: Buffer | null = null;
-  private inFlight = 0;
-  private draining = false;
-  private readonly client: string;
-  private readonly clientPort: number;
+  private stopListening(): Promise<void> {
+    this.native?.close();
+    this.native = null;
+    const server = this.server;
+    this.server = null;
+    if (server === null || !server.listening) return Promise.resolve();
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
 
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly listener: TcpListener,
-  ) {
-    this.client = socket.remoteAddress ?? '';
-    this.clientPort = socket.remotePort ?? 0;
-    socket.setTimeout(listener.settings.idleTimeoutMs);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('timeout', () => {
-      // RFC 7766 §6.2.3: close idle connections, but never with answers still owed.
-      if (this.inFlight === 0) socket.end();
+  private listenWithNode(): Promise<number> {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      if (!this.admit(socket.remoteAddress ?? '')) socket.resetAndDestroy();
+      else this.open(socket, socket.remoteAddress ?? '', socket.remotePort ?? 0);
     });
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => listener.forget(this));
+    server.on('error', (error) => this.log.warn({ err: error }, 'TCP listener error'));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      const fail = (error: Error): void => reject(error);
+      server.once('error', fail);
+      server.listen({ host: this.host, port: this.port, ipv6Only: this.family === 6, backlog: BACKLOG }, () => {
+        server.off('error', fail);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
   }
 
-  reply(message: Buffer): void {
-    this.inFlight--;
-    if (!this.socket.destroyed && this.socket.writable) {
-      const frame = Buffer.allocUnsafe(2 + message.length);
-      frame.writeUInt16BE(message.length, 0);
-      message.copy(frame, 2);
-      this.socket.write(frame);
-    }
-    if (this.draining && this.inFlight === 0) this.socket.end();
-    else if (this.socket.isPaused() && !this.draining && this.inFlight < this.listener.settings.maxInFlightPerConnection) {
-      this.socket.resume();
-    }
-  }
-
-  drain(): void {
-    this.draining = true;
-    this.socket.pause();
-    if (this.inFlight === 0) this.socket.end();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
-  }
-
-  private onData(chunk: Buffer): void {
-    let buffer: Buffer = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-    while (buffer.length >= 2) {
-      const length = buffer.readUInt16BE(0);
-      if (buffer.length < 2 + length) break;
-      const message = buffer.subarray(2, 2 + length);
-      buffer = buffer.subarray(2 + length);
-      this.handle(message);
-      if (this.draining) break;
-    }
-    this.pending = buffer.length > 0 ? buffer : null;
-    if (this.inFlight >= this.listener.settings.maxInFlightPerConnection) this.socket.pause();
-  }
-
-  private handle(message: Buffer): void {
-    const query = new Query();
-    query.channel = this.listener;
-    query.connection = this;
-    query.client = this.client;
-    query.clientPort = this.clientPort;
-    query.receivedAt = performance.now();
-    // Counted before dispatch: a synchronous answer calls reply(), which counts it down.
-    this.inFlight++;
-    let outcome: Dispatched = Dispatched.DROPPED;
+  /** From the addon: admitted descriptors become sockets, the rest are reset by the addon. */
+  private acceptDescriptor(fd: number, address: string, port: number): boolean {
+    if (!this.admit(address)) return false;
+    let socket: net.Socket;
     try {
-      outcome = this.listener.dispatcher.dispatch(message, query);
+      socket = new net.Socket({ fd, allowHalfOpen: true, readable: true, writable: true });
     } catch (error) {
-      this.listener.log.error({ err: error }, 'unexpected error handling a TCP query');
+      this.release(address);
+      this.log.warn({ err: error }, 'an accepted TCP connection could not be taken over');
+      return false;
     }
-    // No reply is coming for a dropped message, so it must not hold a slot.
-    if (outcome === Dispatched.DROPPED) this.inFlight--;
+    this.open(socket, address, port);
+    return true;
+  }
+
+  /** Takes a slot for `client`, or says why not (counted). */
+  private admit(client: string): boolean {
+    const counters = this.counters;
+    counters.accepted++;
+    if (this.draining) return false;
+    if (!this.admission(client)) {
+      counters.refusedNotAdmitted++;
+      return false;
+    }
+    const held = this.perClient.get(client) ?? 0;
+    if (held >= this.settings.maxConnectionsPerClient) {
+      counters.refusedPerClient++;
+      return false;
+    }
+    if (this.connections.size >= this.settings.maxConnections && !this.closeIdlest()) {
+      counters.refusedFull++;
+      this.capReached();
+      return false;
+    }
+    this.perClient.set(client, held + 1);
+    return true;
+  }
+
+  /** Gives back a client's slot taken by admit(). */
+  private release(client: string): void {
+    const held = this.perClient.get(client) ?? 1;
+    if (held <= 1) this.perClient.delete(client);
+    else this.perClient.set(client, held - 1);
+  }
+
+  private open(socket: net.Socket, client: string, port: number): void {
+    this.connections.add(new TcpConnection(socket, client, port, this));
+  }
+
+  /** Closes the connection idle longest to make room (RFC 7766 §6.2.3); false when none is idle. */
+  private closeIdlest(): boolean {
+    let idlest: TcpConnection | null = null;
+    for (const connection of this.connections) {
+      if (connection.idle && (idlest === null || connection.lastActivity < idlest.lastActivity)) idlest = connection;
+    }
+    if (idlest === null) return false;
+    this.counters.closedForRoom++;
+    // Its slot is free now, not when the socket's close event comes.
+    this.closed(idlest);
+    idlest.destroy();
+    return true;
+  }
+
+  private capReached(): void {
+    this.refusedSinceLog++;
+    const now = performance.now();
+    if (now - this.lastCapLog < CAP_LOG_EVERY_MS) return;
+    this.log.warn(
+      { listen: `${this.host}:${this.boundPort}`, maxConnections: this.settings.maxConnections, refused: this.refusedSinceLog },
+      'TCP connection cap reached, every connection busy: refusing new ones',
+    );
+    this.lastCapLog = now;
+    this.refusedSinceLog = 0;
+  }
+
+  private sweep(now: number): void {
+    const { idleTimeoutMs, messageTimeoutMs } = this.settings;
+    for (const connection of this.connections) {
+      if (connection.partialSince > 0 && now - connection.partialSince >= messageTimeoutMs) {
+        this.counters.closedSlowMessage++;
+        connection.destroy();
+      } else if (connection.idle && now - connection.lastActivity >= idleTimeoutMs) {
+        this.counters.closedIdle++;
+        connection.destroy();
+      }
+    }
   }
 }

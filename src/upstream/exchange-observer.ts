@@ -1,5 +1,4 @@
 import type { Answer } from '../wire/answer.js';
-import { ExchangeTimeout } from './exchange.js';
 import type { UpstreamServer } from './upstream-server.js';
 
 export type ExchangeProtocol = 'udp' | 'tcp';
@@ -50,9 +49,9 @@ const CAUSE_BY_CODE: Record<string, FailureCause> = {
 /**
  * The real cause of a failed attempt: an ICMP port unreachable on the connected UDP socket
  * arrives as ECONNREFUSED, which must read "connection refused", not "no answer in time".
+ * (An attempt that does not answer in time is reported as a timeout by the forwarding.)
  */
 export function failureCause(error: unknown): { cause: FailureCause; detail: string } {
-  if (error instanceof ExchangeTimeout) return { cause: 'timeout', detail: error.message };
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   const cause = typeof code === 'string' ? (CAUSE_BY_CODE[code] ?? 'other') : 'other';
   const text = typeof message === 'string' ? message : String(error);

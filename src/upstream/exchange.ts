@@ -1,28 +1,76 @@
+import { performance } from 'node:perf_hooks';
 import type { Answer } from '../wire/answer.js';
+import type { UpstreamServer } from './upstream-server.js';
 
 /** What an answer must match to be accepted (RFC 5452 §9.1): our ID and our exact question. */
 export interface Expected {
   id: number;
-  /** Lower-cased question as sent: name, type, class. */
+  /** The question as sent: name, type, class. */
   question: Buffer;
   questionLength: number;
+  /** The name went out in mixed case (0x20): the answer must echo it case for case. */
+  exactCase: boolean;
   /** UDP size written into the OPT record of the stored answer. */
   udpSize: number;
-}
-
-/** The upstream said TC=1: the same server is asked again over TCP. */
-export const TRUNCATED = Symbol('truncated');
-export type ExchangeResult = Answer | typeof TRUNCATED;
-
-/** One attempt did not produce an acceptable answer in time. */
-export class ExchangeTimeout extends Error {
-  override readonly name = 'ExchangeTimeout';
 }
 
 /** Counts of answers thrown away; spoofing attempts show up here. */
 export class ExchangeCounters {
   rejectedId = 0;
   rejectedQuestion = 0;
+  /** Our question in another case than we sent it (0x20). */
+  rejectedCase = 0;
   rejectedMalformed = 0;
   rejectedSource = 0;
+}
+
+/** One query sent to one server, listening until it answers, fails, or is closed. */
+export interface Attempt {
+  readonly server: UpstreamServer;
+  /** The query as sent. */
+  readonly query: Buffer;
+  readonly expected: Expected;
+  /** performance.now() when it was sent. */
+  readonly sentAt: number;
+  /** Stops listening and releases its socket; nothing is reported after this. */
+  close(): void;
+}
+
+/** What every attempt shares: at most one outcome reported, and nothing after close(). */
+export abstract class AttemptBase {
+  readonly sentAt = performance.now();
+  private done = false;
+
+  get closed(): boolean {
+    return this.done;
+  }
+
+  close(): void {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+  }
+
+  /** Releases the socket; called once. */
+  protected abstract release(): void;
+
+  /** Closes, then reports the outcome, unless closed already. */
+  protected finish(report: () => void): void {
+    if (this.done) return;
+    this.close();
+    report();
+  }
+}
+
+/** Told what becomes of each attempt; each attempt reports at most one outcome, and only until closed. */
+export interface AttemptHandler {
+  answered(attempt: Attempt, answer: Answer): void;
+  /** TC=1: the same server should be asked over TCP. */
+  truncated(attempt: Attempt): void;
+  failed(attempt: Attempt, error: Error): void;
+  /**
+   * An answer to our question in another case than sent (0x20); the attempt goes on
+   * listening, as for any answer that does not match. Reported once per attempt.
+   */
+  caseMismatch(attempt: Attempt): void;
 }

@@ -1,58 +1,60 @@
 import net from 'node:net';
 import { ScanResult, scanResponse } from '../wire/answer.js';
-import { ExchangeTimeout, type ExchangeCounters, type Expected } from './exchange.js';
-import type { Answer } from '../wire/answer.js';
+import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
 import type { UpstreamServer } from './upstream-server.js';
 
 /**
- * Sends one query over TCP (RFC 7766 length framing) on its own connection, used when the
- * UDP answer was truncated. Frames that do not match are skipped; a malformed one ends the
- * attempt, since TCP cannot be spoofed off-path and garbage means a broken upstream.
+ * One query over TCP (RFC 7766 length framing) on its own connection, used when the UDP
+ * answer was truncated; listens until closed. Frames that do not match are skipped; a
+ * malformed one ends the attempt, since TCP cannot be spoofed off-path and garbage means a
+ * broken upstream.
  */
-export function exchangeTcp(
-  server: UpstreamServer,
-  query: Buffer,
-  expected: Expected,
-  timeoutMs: number,
-  counters: ExchangeCounters,
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
+export class TcpAttempt extends AttemptBase implements Attempt {
+  private readonly socket: net.Socket;
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(
+    readonly server: UpstreamServer,
+    readonly query: Buffer,
+    readonly expected: Expected,
+    private readonly counters: ExchangeCounters,
+    private readonly handler: AttemptHandler,
+  ) {
+    super();
     const socket = net.connect({ host: server.host, port: server.port });
-    let settled = false;
-    let pending: Buffer = Buffer.alloc(0);
-    const finish = (error: Error | null, answer?: Answer): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      if (error) reject(error);
-      else resolve(answer!);
-    };
-    const timer = setTimeout(() => finish(new ExchangeTimeout(`no TCP answer from ${server.label} in ${timeoutMs} ms`)), timeoutMs);
-    socket.on('error', (error) => finish(error));
-    socket.on('close', () => finish(new Error(`${server.label} closed the TCP connection before answering`)));
+    this.socket = socket;
+    socket.on('error', (error) => this.finish(() => handler.failed(this, error)));
+    socket.on('close', () => this.finish(() => handler.failed(this, new Error(`${server.label} closed the TCP connection before answering`))));
     socket.on('connect', () => {
       const frame = Buffer.allocUnsafe(2 + query.length);
       frame.writeUInt16BE(query.length, 0);
       query.copy(frame, 2);
       socket.write(frame);
     });
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        const length = pending.readUInt16BE(0);
-        if (pending.length < 2 + length) return;
-        const message = pending.subarray(2, 2 + length);
-        pending = pending.subarray(2 + length);
-        const outcome = scanResponse(message, expected.id, expected.question, expected.questionLength, expected.udpSize);
-        if (outcome.result === ScanResult.OK) return finish(null, outcome.answer!);
-        if (outcome.result === ScanResult.WRONG_ID) counters.rejectedId++;
-        else if (outcome.result === ScanResult.WRONG_QUESTION) counters.rejectedQuestion++;
-        else {
-          counters.rejectedMalformed++;
-          return finish(new Error(`${server.label} sent a malformed or truncated TCP answer`));
-        }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  protected release(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    const { expected, counters, handler } = this;
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (!this.closed && this.pending.length >= 2) {
+      const length = this.pending.readUInt16BE(0);
+      if (this.pending.length < 2 + length) return;
+      const message = this.pending.subarray(2, 2 + length);
+      this.pending = this.pending.subarray(2 + length);
+      // Over TCP the case is not checked: 0x20 guards against off-path forgery, which TCP rules out.
+      const outcome = scanResponse(message, expected.id, expected.question, expected.questionLength, expected.udpSize);
+      if (outcome.result === ScanResult.OK) return this.finish(() => handler.answered(this, outcome.answer!));
+      if (outcome.result === ScanResult.WRONG_ID) counters.rejectedId++;
+      else if (outcome.result === ScanResult.WRONG_QUESTION) counters.rejectedQuestion++;
+      else {
+        counters.rejectedMalformed++;
+        return this.finish(() => handler.failed(this, new Error(`${this.server.label} sent a malformed or truncated TCP answer`)));
       }
-    });
-  });
+    }
+  }
 }

@@ -1,6 +1,8 @@
 /** Failures in a row after which a server is moved to the back of the line. */
 const FAILURES_BEFORE_DOWN = 2;
 const MAX_BACKOFF_MS = 30_000;
+/** A server that answered in another case than asked is asked without 0x20 for this long, then tried again. */
+const CASE_FALLBACK_MS = 10 * 60_000;
 
 /**
  * One upstream resolver and how it has behaved lately. A server that keeps failing is put
@@ -14,6 +16,8 @@ export class UpstreamServer {
   srttMs = 0;
   answered = 0;
   failed = 0;
+  /** Until then, queries to this server keep their case (it did not echo mixed case). */
+  caseInsensitiveUntil = 0;
 
   constructor(
     readonly host: string,
@@ -27,6 +31,16 @@ export class UpstreamServer {
 
   isUp(now: number): boolean {
     return now >= this.downUntil;
+  }
+
+  /** Whether to send this server mixed-case (0x20) names now. */
+  keepsCase(now: number): boolean {
+    return now >= this.caseInsensitiveUntil;
+  }
+
+  /** It answered a query without 0x20 after not echoing one with it. */
+  lostCase(now: number): void {
+    this.caseInsensitiveUntil = now + CASE_FALLBACK_MS;
   }
 
   recordSuccess(rttMs: number): void {

@@ -1,37 +1,38 @@
+import type { UpstreamFailures } from '../pipeline/upstream-failures.js';
 import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
-import { AnswerKind, type Answer } from '../wire/answer.js';
-import { buildUpstreamQuery, setQueryId } from '../wire/upstream-query.js';
+import type { Answer } from '../wire/answer.js';
 import { UpstreamFailure, UpstreamOverloaded } from './errors.js';
-import { ExchangeCounters, TRUNCATED, type Expected } from './exchange.js';
-import { failureCause, type ExchangeObserver, type ExchangeProtocol } from './exchange-observer.js';
-import { randomQueryId } from './random-id.js';
-import { exchangeTcp } from './tcp-exchange.js';
-import { exchangeUdp } from './udp-exchange.js';
+import { ExchangeCounters } from './exchange.js';
+import type { ExchangeObserver } from './exchange-observer.js';
+import { ForwardCounters, Forwarding, type ForwardSettings } from './forwarding.js';
 import { tryOrder, type UpstreamServer } from './upstream-server.js';
 
-export interface UpstreamSettings {
+export interface UpstreamSettings extends ForwardSettings {
   servers: readonly UpstreamServer[];
-  /** Overall deadline: past it the client gets SERVFAIL (or a stale answer). */
-  timeoutMs: number;
-  /** How long one attempt waits before the next server (or the same one again) is tried. */
-  attemptTimeoutMs: number;
-  udpSize: number;
   /** Upstream exchanges this worker allows at once; more fail fast instead of piling up sockets. */
   maxInFlight: number;
+  /** After every server failed to answer a question, remember it this long (see failedRecently). */
+  failureMemoryMs: number;
   /** Told of every attempt: per-server metrics, upstream health, dnstap. */
   observer?: ExchangeObserver;
 }
 
 /**
- * The last link: forwards a question to the upstream servers. Each attempt has a fresh ID
- * and source port; a server that times out or answers SERVFAIL/REFUSED hands over to the
- * next; a truncated UDP answer is fetched again over TCP from the same server.
+ * The last link: forwards a question to the upstream servers (see Forwarding). It also
+ * remembers that a question found no server answering, for `failureMemoryMs` or until the
+ * next answer, so the cache can serve stale answers at once instead of making every client
+ * wait out the deadline again (RFC 8767 §5); the first failure after a good spell is told
+ * to `onFailureRemembered`, which a worker shares with the others.
  */
-export class UpstreamStage extends Stage {
+export class UpstreamStage extends Stage implements UpstreamFailures {
   readonly name = 'upstream';
   readonly counters = new ExchangeCounters();
+  readonly forwardCounters = new ForwardCounters();
+  /** Told the memory's length when the upstream starts failing; set by the worker. */
+  onFailureRemembered: ((forMs: number) => void) | null = null;
   private inFlight = 0;
+  private failedUntil = 0;
   private readonly order: UpstreamServer[] = [];
 
   constructor(private readonly settings: UpstreamSettings) {
@@ -43,66 +44,37 @@ export class UpstreamStage extends Stage {
     return this.settings.servers;
   }
 
+  failedRecently(now: number): boolean {
+    return now < this.failedUntil;
+  }
+
+  /** Another worker found the upstream failing: remember it here too, without telling anyone. */
+  rememberFailure(forMs: number): void {
+    this.failedUntil = Math.max(this.failedUntil, Date.now() + forMs);
+  }
+
   async resolve(query: Query): Promise<Answer> {
     if (this.inFlight >= this.settings.maxInFlight) {
       throw new UpstreamOverloaded(`more than ${this.settings.maxInFlight} upstream queries in flight`);
     }
     this.inFlight++;
     try {
-      return await this.forward(query);
+      const servers = [...tryOrder(this.settings.servers, Date.now(), this.order)];
+      const answer = await new Forwarding(query, servers, this.settings, this.counters, this.forwardCounters, this.settings.observer ?? null).answer;
+      this.failedUntil = 0;
+      return answer;
+    } catch (error) {
+      if (error instanceof UpstreamFailure) this.remember();
+      throw error;
     } finally {
       this.inFlight--;
     }
   }
 
-  private async forward(query: Query): Promise<Answer> {
-    const { timeoutMs, attemptTimeoutMs, udpSize } = this.settings;
-    const started = Date.now();
-    const deadline = started + timeoutMs;
-    const servers = [...tryOrder(this.settings.servers, started, this.order)];
-    const maxAttempts = Math.max(3, servers.length * 2);
-    const wire = buildUpstreamQuery(query, 0, udpSize);
-    const expected: Expected = { id: 0, question: query.question, questionLength: query.questionLength, udpSize };
-    let lastRefusal: Answer | null = null;
-    let lastError: unknown = null;
-
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const now = Date.now();
-      const startedPrecise = performance.now();
-      const remaining = deadline - now;
-      if (remaining <= 0) break;
-      const server = servers[attempt % servers.length]!;
-      expected.id = randomQueryId();
-      setQueryId(wire, expected.id);
-      const observer = this.settings.observer;
-      try {
-        observer?.asked(server, 'udp', wire);
-        let result = await exchangeUdp(server, wire, expected, Math.min(attemptTimeoutMs, remaining), this.counters);
-        let protocol: ExchangeProtocol = 'udp';
-        if (result === TRUNCATED) {
-          protocol = 'tcp';
-          observer?.asked(server, protocol, wire);
-          result = await exchangeTcp(server, wire, expected, Math.max(1, deadline - Date.now()), this.counters);
-        }
-        server.recordSuccess(Date.now() - now);
-        observer?.answered(server, protocol, result, (performance.now() - startedPrecise) / 1000);
-        // SERVFAIL or REFUSED from one server is worth asking another about, once each.
-        if (result.kind === AnswerKind.UNCACHEABLE && attempt + 1 < servers.length) {
-          lastRefusal = result;
-          continue;
-        }
-        return result;
-      } catch (error) {
-        server.recordFailure(Date.now());
-        if (observer !== undefined) {
-          const { cause, detail } = failureCause(error);
-          observer.failed(server, cause, detail);
-        }
-        lastError = error;
-      }
-    }
-    if (lastRefusal !== null) return lastRefusal;
-    const reason = lastError instanceof Error ? lastError.message : 'deadline passed';
-    throw new UpstreamFailure(`no upstream answered within ${timeoutMs} ms (${reason})`);
+  private remember(): void {
+    const now = Date.now();
+    const fresh = !this.failedRecently(now);
+    this.failedUntil = now + this.settings.failureMemoryMs;
+    if (fresh) this.onFailureRemembered?.(this.settings.failureMemoryMs);
   }
 }

@@ -11,6 +11,10 @@ export const AnswerKind = {
   SYNTHETIC: 3,
   /** A policy block: written per client as NXDOMAIN + SOA, a null address or REFUSED. */
   BLOCKED: 4,
+  /** Records made here (the CHAOS identity): written per client after its header and question. */
+  LOCAL: 5,
+  /** No reply at all over UDP (a rate-limited client); over TCP, where no source is forged, a synthetic one. */
+  DROP: 6,
 } as const;
 export type AnswerKind = (typeof AnswerKind)[keyof typeof AnswerKind];
 
@@ -66,6 +70,11 @@ export class Answer {
     return new Answer(NO_BYTES, 0, 0, 0, AnswerKind.SYNTHETIC, rcode, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
   }
 
+  /** Nothing for a UDP client; the rcode (and EDE) for a TCP one. */
+  static drop(rcode: number, edeCode = -1, edeText = ''): Answer {
+    return new Answer(NO_BYTES, 0, 0, 0, AnswerKind.DROP, rcode, -1, 0, edeCode, Buffer.from(edeText, 'utf8'));
+  }
+
   /** The message alone, as a view (allocates: for tagging and tests, not the hit path). */
   get wire(): Buffer {
     return this.bytes.subarray(this.start, this.start + this.length);
@@ -101,6 +110,20 @@ export class BlockedAnswer extends Answer {
   }
 }
 
+/**
+ * Records this server answers with itself, built once (owner names point at the question):
+ * each client gets its own header and question, then these.
+ */
+export class LocalAnswer extends Answer {
+  constructor(
+    rcode: number,
+    readonly records: Buffer,
+    readonly answerCount: number,
+  ) {
+    super(NO_BYTES, 0, 0, 0, AnswerKind.LOCAL, rcode, -1, 0);
+  }
+}
+
 const NO_BYTES = Buffer.alloc(0);
 const OPT_HEADER_LENGTH = 11;
 
@@ -113,6 +136,8 @@ export const ScanResult = {
   MALFORMED: 4,
   /** TC=1: the right answer, cut short; ask again over TCP. */
   TRUNCATED: 5,
+  /** Our question, but not in the case we sent it (0x20): forged, or an upstream that does not keep case. */
+  WRONG_CASE: 6,
 } as const;
 export type ScanResult = (typeof ScanResult)[keyof typeof ScanResult];
 
@@ -126,12 +151,13 @@ export interface ScanOutcome {
 }
 
 /**
- * Checks that `msg` answers exactly the question we sent (`id`, and `question`: lower-case
- * name + type + class) and scans it into an Answer. The OPT record is rebuilt: our UDP size,
- * the DO bit and extended rcode kept, hop-by-hop options (cookies, padding, NSID) dropped and
- * Extended DNS Errors kept, because those speak to the end client.
+ * Checks that `msg` answers exactly the question we sent (`id`, and `question`: name + type +
+ * class as sent, compared ignoring case unless `exactCase`, for 0x20) and scans it into an
+ * Answer. The OPT record is rebuilt: our UDP size, the DO bit and extended rcode kept,
+ * hop-by-hop options (cookies, padding, NSID) dropped and Extended DNS Errors kept, because
+ * those speak to the end client.
  */
-export function scanResponse(msg: Buffer, id: number, question: Buffer, questionLength: number, udpSize: number): ScanOutcome {
+export function scanResponse(msg: Buffer, id: number, question: Buffer, questionLength: number, udpSize: number, exactCase = false): ScanOutcome {
   const length = msg.length;
   if (length < HEADER_LENGTH) return reject(ScanResult.MALFORMED);
   const flags = (msg[2]! << 8) | msg[3]!;
@@ -142,6 +168,7 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   if (questionEnd > length || !equalsIgnoreCase(msg, HEADER_LENGTH, question, 0, questionLength)) {
     return reject(ScanResult.WRONG_QUESTION);
   }
+  if (exactCase && msg.compare(question, 0, questionLength, HEADER_LENGTH, questionEnd) !== 0) return reject(ScanResult.WRONG_CASE);
   if ((flags & Flag.TC) !== 0) return reject(ScanResult.TRUNCATED);
 
   const ancount = (msg[6]! << 8) | msg[7]!;

@@ -34,6 +34,7 @@ export type Rcode = (typeof Rcode)[keyof typeof Rcode];
 
 export const RrType = {
   SOA: 6,
+  TXT: 16,
   CNAME: 5,
   OPT: 41,
   IXFR: 251,
@@ -43,6 +44,12 @@ export type RrType = (typeof RrType)[keyof typeof RrType];
 
 /** EDNS0 DO bit inside the OPT record's TTL field (RFC 3225). */
 export const EDNS_DO = 0x8000;
+
+export const RrClass = {
+  IN: 1,
+  /** CHAOS: the server's own identity (version.bind, id.server, …). */
+  CH: 3,
+} as const;
 export const EDNS_OPTION_EDE = 15;
 
 /** RFC 8914 info-codes used by the resolver itself. */
@@ -53,6 +60,8 @@ export const EdeCode = {
   FILTERED: 17,
   PROHIBITED: 18,
   NOT_READY: 14,
+  /** RFC 8914: e.g. a query without RD to a server that only recurses. */
+  NOT_AUTHORITATIVE: 20,
   NOT_SUPPORTED: 21,
   NO_REACHABLE_AUTHORITY: 22,
 } as const;

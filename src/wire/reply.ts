@@ -1,5 +1,5 @@
-import { Answer, AnswerKind, BlockedAnswer, writeOptHeader } from './answer.js';
-import { EDNS_OPTION_EDE, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
+import { Answer, AnswerKind, BlockedAnswer, LocalAnswer, writeOptHeader } from './answer.js';
+import { EDNS_OPTION_EDE, EdeCode, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
 import type { WireRequest } from './request.js';
 
 export interface ReplySettings {
@@ -36,23 +36,26 @@ export class ReplyWriter {
 
   /**
    * @param ageSeconds how long the answer has been cached (0 when fresh)
-   * @param fixedTtl serve every record with this TTL (serve-stale), or -1
+   * @param fixedTtl serve every record with this TTL, or -1; set only for stale answers
+   *   (RFC 8767), which EDNS clients get with Extended DNS Error 3 (Stale Answer)
    * @param maxLength over this the reply is truncated (TC=1), for UDP
    */
   write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
-    if (answer.kind === AnswerKind.SYNTHETIC) return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
-    if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
+    if (answer.kind >= AnswerKind.SYNTHETIC) return this.madeHere(req, answer);
     const bytes = answer.bytes;
     const start = answer.start;
     const stripOpt = !req.edns && answer.optOffset >= 0;
-    const length = stripOpt ? answer.optOffset : answer.length;
+    const staleEde = fixedTtl >= 0 && !stripOpt && answer.optOffset >= 0 ? EDE_HEADER_LENGTH : 0;
+    const body = stripOpt ? answer.optOffset : answer.length;
+    const length = body + staleEde;
     if (length > maxLength) return this.synthetic(req, answer.rcode, Flag.TC, -1, null);
 
     const out = Buffer.allocUnsafe(length);
-    bytes.copy(out, 0, start, start + length);
+    bytes.copy(out, 0, start, start + body);
     out[0] = req.id >>> 8;
     out[1] = req.id & 0xff;
-    let flags = ((bytes[start + 2]! << 8) | bytes[start + 3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC);
+    // AA is the upstream's to claim, not ours: we answer as a recursive service.
+    let flags = ((bytes[start + 2]! << 8) | bytes[start + 3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC | Flag.AA);
     // RA: we are the recursive service, whatever the (possibly authoritative) upstream said.
     flags |= (req.flags & ANSWER_FLAGS_FROM_CLIENT) | Flag.RA;
     // RFC 6840 §5.8: AD only for clients that asked for DNSSEC (DO) or for AD itself.
@@ -76,7 +79,22 @@ export class ReplyWriter {
       }
       out.writeUInt32BE(ttl, answer.ttlOffsetAt(i));
     }
+    if (staleEde > 0) {
+      // The OPT record is last: lengthen its RDATA by one option, written at the end.
+      const rdlength = answer.optOffset + OPT_LENGTH - 2;
+      out.writeUInt16BE(out.readUInt16BE(rdlength) + EDE_HEADER_LENGTH, rdlength);
+      out.writeUInt16BE(EDNS_OPTION_EDE, body);
+      out.writeUInt16BE(2, body + 2);
+      out.writeUInt16BE(EdeCode.STALE_ANSWER, body + 4);
+    }
     return out;
+  }
+
+  /** Synthetic errors, policy blocks and local records: written here per client. */
+  private madeHere(req: WireRequest, answer: Answer): Buffer {
+    if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
+    if (answer instanceof LocalAnswer) return this.compose(req, answer.rcode, 0, -1, null, answer.records, answer.answerCount, 0);
+    return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
   }
 
   /**

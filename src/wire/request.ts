@@ -96,7 +96,7 @@ export function readRequest(msg: Buffer, req: WireRequest): ReadResult {
   req.udpSize = CLASSIC_UDP_SIZE;
   req.dnssecOk = false;
   if ((flags & OPCODE_MASK) !== 0) return ReadResult.NOTIMP;
-  if (((msg[4]! << 8) | msg[5]!) !== 1) return ReadResult.FORMERR;
+  if (((msg[4]! << 8) | msg[5]!) !== 1) return formErr(msg, req);
 
   // Question name: plain labels only (a query has nothing earlier to point at).
   const out = req.question;
@@ -105,10 +105,10 @@ export function readRequest(msg: Buffer, req: WireRequest): ReadResult {
   let h1 = FNV_OFFSET;
   let h2 = 0x9e3779b1;
   for (;;) {
-    if (pos >= length) return ReadResult.FORMERR;
+    if (pos >= length) return formErr(msg, req);
     const labelLength = msg[pos]!;
-    if (labelLength > MAX_LABEL_LENGTH) return ReadResult.FORMERR;
-    if (o + labelLength + 1 > MAX_NAME_LENGTH || pos + labelLength + 1 > length) return ReadResult.FORMERR;
+    if (labelLength > MAX_LABEL_LENGTH) return formErr(msg, req);
+    if (o + labelLength + 1 > MAX_NAME_LENGTH || pos + labelLength + 1 > length) return formErr(msg, req);
     out[o++] = labelLength;
     h1 = Math.imul(h1 ^ labelLength, FNV_PRIME);
     h2 = Math.imul(h2 ^ labelLength, 0x85ebca6b);
@@ -123,7 +123,7 @@ export function readRequest(msg: Buffer, req: WireRequest): ReadResult {
       h2 = Math.imul(h2 ^ c, 0x85ebca6b);
     }
   }
-  if (pos + 4 > length) return ReadResult.FORMERR;
+  if (pos + 4 > length) return formErr(msg, req);
   for (let i = 0; i < 4; i++) {
     const c = msg[pos + i]!;
     out[o++] = c;
@@ -144,19 +144,15 @@ export function readRequest(msg: Buffer, req: WireRequest): ReadResult {
   for (let i = 0; i < records; i++) {
     const start = pos;
     pos = skipName(msg, pos, length);
-    if (pos < 0 || pos + 10 > length) return ReadResult.FORMERR;
+    if (pos < 0 || pos + 10 > length) return formErr(msg, req);
     const type = (msg[pos]! << 8) | msg[pos + 1]!;
     const rdlength = (msg[pos + 8]! << 8) | msg[pos + 9]!;
     if (type === RrType.OPT) {
-      if (i < ancount + nscount || req.edns || msg[start] !== 0) return ReadResult.FORMERR;
-      req.edns = true;
-      const size = (msg[pos + 2]! << 8) | msg[pos + 3]!;
-      req.udpSize = size < CLASSIC_UDP_SIZE ? CLASSIC_UDP_SIZE : size;
-      req.ednsVersion = msg[pos + 5]!;
-      req.dnssecOk = (((msg[pos + 6]! << 8) | msg[pos + 7]!) & EDNS_DO) !== 0;
+      if (i < ancount + nscount || req.edns || msg[start] !== 0) return formErr(msg, req);
+      readOpt(msg, pos, req);
     }
     pos += 10 + rdlength;
-    if (pos > length) return ReadResult.FORMERR;
+    if (pos > length) return formErr(msg, req);
   }
 
   const flagBits = (req.dnssecOk ? 2 : 0) | ((flags & Flag.CD) !== 0 ? 1 : 0);
@@ -168,6 +164,39 @@ export function readRequest(msg: Buffer, req: WireRequest): ReadResult {
   if (req.ednsVersion !== 0) return ReadResult.BADVERS;
   if (req.qtype === RrType.AXFR || req.qtype === RrType.IXFR) return ReadResult.REFUSED;
   return ReadResult.OK;
+}
+
+/**
+ * A request that is malformed but carries an OPT record gets its FORMERR with an OPT record
+ * too (RFC 6891 §7): the OPT record is looked for as far as the message can be walked
+ * (questions and records with sound lengths); where it cannot, the reply has none.
+ */
+function formErr(msg: Buffer, req: WireRequest): ReadResult {
+  const length = msg.length;
+  let pos = HEADER_LENGTH;
+  for (let i = (msg[4]! << 8) | msg[5]!; i > 0; i--) {
+    pos = skipName(msg, pos, length);
+    if (pos < 0 || pos + 4 > length) return ReadResult.FORMERR;
+    pos += 4;
+  }
+  const records = ((msg[6]! << 8) | msg[7]!) + ((msg[8]! << 8) | msg[9]!) + ((msg[10]! << 8) | msg[11]!);
+  for (let i = 0; i < records && !req.edns; i++) {
+    const start = pos;
+    pos = skipName(msg, pos, length);
+    if (pos < 0 || pos + 10 > length) return ReadResult.FORMERR;
+    if (msg[start] === 0 && ((msg[pos]! << 8) | msg[pos + 1]!) === RrType.OPT) readOpt(msg, pos, req);
+    pos += 10 + ((msg[pos + 8]! << 8) | msg[pos + 9]!);
+  }
+  return ReadResult.FORMERR;
+}
+
+/** Takes the OPT record whose type field is at `pos`: EDNS on, its UDP size, version and DO bit. */
+function readOpt(msg: Buffer, pos: number, req: WireRequest): void {
+  req.edns = true;
+  const size = (msg[pos + 2]! << 8) | msg[pos + 3]!;
+  req.udpSize = size < CLASSIC_UDP_SIZE ? CLASSIC_UDP_SIZE : size;
+  req.ednsVersion = msg[pos + 5]!;
+  req.dnssecOk = (((msg[pos + 6]! << 8) | msg[pos + 7]!) & EDNS_DO) !== 0;
 }
 
 const NAME_SCRATCH = Buffer.alloc(MAX_NAME_LENGTH);

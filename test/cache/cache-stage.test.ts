@@ -19,10 +19,11 @@ import {
 
 const SETTINGS: CacheSettings = {
   maxEntries: 100,
+  maxBytes: 64 * 1024 * 1024,
   minTtl: 0,
   maxTtl: 86_400,
   negativeMaxTtl: 3600,
-  serveStale: { enabled: true, maxAgeSeconds: 3600, answerTtl: 30 },
+  serveStale: { enabled: true, maxAgeSeconds: 3600, answerTtl: 30, clientTimeoutMs: 60_000 },
   prefetch: { enabled: false, minHits: 2, remainingRatio: 0.1 },
 };
 
@@ -188,7 +189,7 @@ describe('CacheStage serving stale answers (RFC 8767)', () => {
   });
 
   it('serves stale only within max_age past expiry', async () => {
-    const { stage, next } = cacheStage({ serveStale: { enabled: true, maxAgeSeconds: 600, answerTtl: 7 } });
+    const { stage, next } = cacheStage({ serveStale: { enabled: true, maxAgeSeconds: 600, answerTtl: 7, clientTimeoutMs: 60_000 } });
     next.reply = (query) => addressAnswer(query, '192.0.2.1', 60);
     await ask(stage, 'www.example.nl');
     next.reply = failure;
@@ -200,7 +201,7 @@ describe('CacheStage serving stale answers (RFC 8767)', () => {
   });
 
   it('passes the failure on when serve-stale is off', async () => {
-    const { stage, next } = cacheStage({ serveStale: { enabled: false, maxAgeSeconds: 3600, answerTtl: 30 } });
+    const { stage, next } = cacheStage({ serveStale: { enabled: false, maxAgeSeconds: 3600, answerTtl: 30, clientTimeoutMs: 60_000 } });
     next.reply = (query) => addressAnswer(query, '192.0.2.1', 60);
     await ask(stage, 'www.example.nl');
     at(61);

@@ -18,8 +18,9 @@ afterAll(async () => {
 });
 
 const ofType = (messages: TapMessage[], type: string): TapMessage[] => messages.filter((m) => m.message.type === type);
+/** Messages about `name`, in any case: resolver messages carry it in the 0x20 mixed case sent upstream. */
 const about = (messages: TapMessage[], name: string): TapMessage[] =>
-  messages.filter((m) => `${m.message.query_message ?? ''}${m.message.response_message ?? ''}`.includes(`;${name}.`));
+  messages.filter((m) => `${m.message.query_message ?? ''}${m.message.response_message ?? ''}`.toLowerCase().includes(`;${name}.`));
 
 /** A resolver in front of Knot sending dnstap to `reader`, with `yaml` added to its configuration. */
 function withDnstap(reader: DnstapReader, yaml = ''): Promise<RunningWachtpost> {

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { loadConfig, type ConfigOverrides } from '../../src/config/load.js';
 import type { EventSink } from '../../src/events/event-sink.js';
 import { Resolver } from '../../src/server/resolver.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
+import { startScriptedUpstream, type FixtureRecord, type ScriptedUpstream } from '../support/scripted-upstream.js';
 import { freePort } from '../support/ports.js';
 
 export interface Endpoint {
@@ -49,6 +50,18 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Knot, started before the tests of the file (or describe block) and stopped after them. */
+export function withKnot(): { readonly knot: KnotServer } {
+  const setup = {} as { knot: KnotServer };
+  beforeAll(async () => {
+    setup.knot = await startKnot();
+  }, 30_000);
+  afterAll(async () => {
+    await setup.knot?.stop();
+  });
+  return setup;
+}
+
 /** A Knot upstream and a resolver forwarding to it, shared by one test file. */
 export interface KnotSetup {
   knot: KnotServer;
@@ -70,6 +83,42 @@ export function withKnotUpstream(yaml: string | (() => Promise<string>) = ''): K
     await setup.knot?.stop();
   });
   return setup;
+}
+
+/** A scripted upstream shared by a test file, and resolvers in front of it started per test. */
+export interface ScriptedSetup {
+  readonly up: ScriptedUpstream;
+  /** A resolver forwarding to the upstream with `yaml`, stopped after the test. */
+  wachtpost(yaml?: string): Promise<RunningWachtpost>;
+}
+
+/**
+ * Starts a scripted upstream with `records` before the file's tests and stops it after;
+ * after each test, stops the resolvers it started and sets the upstream to answer again.
+ */
+export function withScriptedUpstream(records: Record<string, FixtureRecord[]>): ScriptedSetup {
+  let up: ScriptedUpstream | null = null;
+  const running: RunningWachtpost[] = [];
+  beforeAll(async () => {
+    up = await startScriptedUpstream({ records });
+  });
+  afterEach(async () => {
+    for (const wp of running.splice(0)) await wp.stop();
+    up?.setBehaviour('answer');
+  });
+  afterAll(async () => {
+    await up?.stop();
+  });
+  return {
+    get up() {
+      return up!;
+    },
+    async wachtpost(yaml = '') {
+      const wp = await startWachtpost([up!], yaml);
+      running.push(wp);
+      return wp;
+    },
+  };
 }
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -141,4 +190,18 @@ export function withServedWachtpost(yaml: (dir: string) => string | Promise<stri
     if (setup.dir !== undefined) await rm(setup.dir, { recursive: true, force: true });
   });
   return setup;
+}
+
+/** spawnWachtpost with `yaml` (which sets no history) as its configuration file, and no history. */
+export async function spawnWithConfig(yaml: string, flags: string[]): Promise<ServedProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'wachtpost-config-'));
+  const file = join(dir, 'wachtpost.yaml');
+  await writeFile(file, `history: { path: "" }\n${yaml}\n`);
+  return spawnWachtpost(['--config', file, ...flags]);
+}
+
+/** SIGTERM, and waits for the exit. */
+export async function stopServed(served: ServedProcess): Promise<void> {
+  served.child.kill('SIGTERM');
+  await served.exited;
 }

@@ -140,7 +140,8 @@ describe('health with a dead upstream', () => {
 });
 
 describe('TCP readings for the metrics', () => {
-  it('count open connections and those turned away at dns.tcp.max_connections', async () => {
+  // Refusals at a full listener (wachtpost_tcp_cap_reached_total) are in test/transport/tcp-listener.test.ts.
+  it('count open connections and the idle ones closed to make room for a newcomer', async () => {
     const wp = await startWachtpost([{ host: '127.0.0.1', port: 9 }], 'dns:\n  tcp:\n    max_connections: 1\n');
     const sockets: net.Socket[] = [];
     const connect = async (): Promise<net.Socket> => {
@@ -151,15 +152,15 @@ describe('TCP readings for the metrics', () => {
       return socket;
     };
     try {
+      const idle = await connect();
+      await until(async () => wp.resolver.tcp, (tcp) => tcp.open === 1);
+      const closed = new Promise((resolve) => idle.once('close', resolve));
       await connect();
-      await until(async () => wp.resolver.tcp, (tcp) => tcp.connections === 1);
-      const refused = await connect();
-      const closed = new Promise((resolve) => refused.once('close', resolve));
       await closed;
-      expect(wp.resolver.tcp).toEqual({ connections: 1, capReached: 1 });
+      expect(await until(async () => wp.resolver.tcp, (tcp) => tcp.closedForRoom === 1)).toMatchObject({ open: 1, closedForRoom: 1, refusedFull: 0 });
     } finally {
       for (const socket of sockets) socket.destroy();
       await wp.stop();
     }
-  });
+  }, 30_000);
 });

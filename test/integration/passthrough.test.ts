@@ -43,6 +43,13 @@ describe('records pass through byte-exact', () => {
     });
   }
 
+  it("clears the upstream's AA flag: the answer is ours as a recursive service, not authoritative", async () => {
+    expect((await dig(knot, 'a.test.wachtpost', 'A')).flags.has('aa')).toBe(true);
+    const result = await dig(server, 'a.test.wachtpost', 'A');
+    expect(result.status).toBe('NOERROR');
+    expect(result.flags.has('aa')).toBe(false);
+  });
+
   it('follows a CNAME chain as the upstream gave it (dig view)', async () => {
     const result = await dig(server, 'chain.test.wachtpost', 'A');
     expect(result.status).toBe('NOERROR');
@@ -53,6 +60,21 @@ describe('records pass through byte-exact', () => {
 });
 
 describe('EDNS0', () => {
+  it('answers a malformed query that carries an OPT record with FORMERR and an OPT record (RFC 6891 §7)', async () => {
+    for (const edns of [{ udp: 1232 }, null]) {
+      // Two questions (one is the most a query may have), then the OPT record if any.
+      const one = encodeQuery('a.test.wachtpost', 1, { id: 0x6161, edns });
+      const question = one.subarray(12, 12 + 22);
+      const twoQuestions = Buffer.concat([one.subarray(0, 12), question, question, one.subarray(12 + 22)]);
+      twoQuestions.writeUInt16BE(2, 4);
+      const reply = (await rawQuery(server, twoQuestions, { timeoutMs: 2000 }))!;
+      expect(reply.readUInt16BE(0)).toBe(0x6161);
+      expect(reply.readUInt16BE(2) & 0xf).toBe(1);
+      expect(reply.readUInt16BE(10)).toBe(edns === null ? 0 : 1);
+      if (edns !== null) expect(reply.readUInt16BE(reply.length - OPT_LENGTH + 1)).toBe(41);
+    }
+  });
+
   it('keeps the DO bit and passes DNSSEC records through', async () => {
     const withDo = await dig(server, 'a.signed.wachtpost', 'A', { dnssec: true });
     expect(withDo.status).toBe('NOERROR');

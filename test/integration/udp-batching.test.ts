@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchUdpListener } from '../../src/transport/batch-udp-listener.js';
 import { nativeUdp } from '../../src/transport/native-udp.js';
-import { claimUdpPorts } from '../../src/transport/udp-endpoints.js';
+import { claimPorts } from '../../src/transport/claim-ports.js';
 import { UdpListener } from '../../src/transport/udp-listener.js';
 import { dig, rawQuery } from '../support/dig.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
@@ -120,12 +120,12 @@ describe('batched UDP (recvmmsg/sendmmsg)', () => {
     await new Promise<void>((resolve) => holder.bind(0, '127.0.0.1', resolve));
     const held = holder.address().port;
     try {
-      await expect(claimUdpPorts([`127.0.0.1:${held}`], 53)).rejects.toThrow(`cannot serve DNS on 127.0.0.1:${held}`);
+      await expect(claimPorts([`127.0.0.1:${held}`], 53)).rejects.toThrow(`cannot serve DNS on 127.0.0.1:${held}`);
       await expect(startWachtpost([up], '', { listen: [`127.0.0.1:${held}`] })).rejects.toThrow(/EADDRINUSE|in use/);
     } finally {
       holder.close();
     }
-    const [claimed] = await claimUdpPorts(['127.0.0.1:0', '[::1]:0'], 53);
+    const [claimed] = await claimPorts(['127.0.0.1:0', '[::1]:0'], 53);
     expect(claimed).toMatch(/^127\.0\.0\.1:[1-9]\d*$/);
   });
 

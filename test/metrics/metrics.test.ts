@@ -15,9 +15,11 @@ const samples = async (registry: Registry): Promise<Map<string, number>> => samp
 
 const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings => ({
   replies: { byRcode: new Float64Array(24), dropped: 0 },
-  cache: { hits: 0, misses: 0, stale: 0, entries: 0, answerBytes: 0 },
+  cache: { hits: 0, misses: 0, stale: 0, staleAtOnce: 0, staleAfterClientTimeout: 0, entries: 0, answerBytes: 0, evictedForEntries: 0, evictedForBytes: 0 },
   udpLosses: { oversized: 0, replies: 0 },
-  tcp: { connections: 0, capReached: 0 },
+  tcp: { open: 0, refusedNotAdmitted: 0, refusedPerClient: 0, refusedFull: 0, closedIdle: 0, closedForRoom: 0, closedSlowMessage: 0, readsPausedUnsent: 0 },
+  rateLimited: { queries: 0, errorReplies: 0 },
+  upstream: { lateAnswers: 0, failing: 0 },
   upstreamServers: [],
   upstreamStates: [],
   dnstap: null,
@@ -28,10 +30,10 @@ const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings =
 describe('resolver metrics', () => {
   it('read the resolver anew at every scrape, through the readings interface only', async () => {
     const byRcode = new Float64Array(24);
-    const cache = { hits: 3, misses: 1, stale: 0, entries: 4, answerBytes: 4096 };
-    const tcp = { connections: 2, capReached: 1 };
+    const cache = { hits: 3, misses: 1, stale: 5, staleAtOnce: 3, staleAfterClientTimeout: 1, entries: 4, answerBytes: 4096, evictedForEntries: 0, evictedForBytes: 6 };
+    const tcp = { open: 2, refusedNotAdmitted: 4, refusedPerClient: 1, refusedFull: 1, closedIdle: 2, closedForRoom: 0, closedSlowMessage: 1, readsPausedUnsent: 5 };
     const metrics = new ResolverMetrics();
-    const read = readings({ replies: { byRcode, dropped: 2 }, udpLosses: { oversized: 1, replies: 0 }, tcp });
+    const read = readings({ replies: { byRcode, dropped: 2 }, udpLosses: { oversized: 1, replies: 0 }, tcp, upstream: { lateAnswers: 2, failing: 1 }, rateLimited: { queries: 7, errorReplies: 8 } });
     let catalogueVersion = '2026.12.03';
     Object.defineProperty(read, 'cache', { get: () => ({ ...cache }) });
     Object.defineProperty(read, 'catalogueVersion', { get: () => catalogueVersion });
@@ -50,7 +52,7 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_catalogue_info{version="2026.12.03"}')).toBe(1);
     cache.hits = 9;
     cache.entries = 10;
-    tcp.capReached = 4;
+    tcp.refusedFull = 4;
     catalogueVersion = '2026.12.04';
     found = await samples(metrics.registry);
     expect(found.get('wachtpost_cache_hits_total')).toBe(9);
@@ -59,6 +61,16 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_catalogue_info{version="2026.12.04"}')).toBe(1);
     expect(found.has('wachtpost_catalogue_info{version="2026.12.03"}')).toBe(false);
     expect(found.get('wachtpost_events_folded_total')).toBe(1);
+    expect(found.get('wachtpost_cache_evictions_total{limit="bytes"}')).toBe(6);
+    expect(found.get('wachtpost_cache_stale_total{wait="none"}')).toBe(3);
+    expect(found.get('wachtpost_cache_stale_total{wait="upstream_failure"}')).toBe(1);
+    expect(found.get('wachtpost_upstream_failing')).toBe(1);
+    expect(found.get('wachtpost_upstream_late_answers_total')).toBe(2);
+    expect(found.get('wachtpost_rate_limited_total{what="queries"}')).toBe(7);
+    expect(found.get('wachtpost_rate_limited_total{what="error_replies"}')).toBe(8);
+    expect(found.get('wachtpost_tcp_refused_total{reason="not_allowed"}')).toBe(4);
+    expect(found.get('wachtpost_tcp_closed_total{reason="slow_message"}')).toBe(1);
+    expect(found.get('wachtpost_tcp_reads_paused_total')).toBe(5);
     expect(found.get('wachtpost_tcp_cap_reached_total')).toBe(4);
   });
 

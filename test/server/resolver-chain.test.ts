@@ -31,7 +31,7 @@ describe('the resolver chain', () => {
   it('runs its stages in the order the README and its own comment document', () => {
     built = buildResolverChain(loadConfig({ text: '', overrides: { upstream: ['127.0.0.1:5300'] } }));
     const names = built.stages.map((stage) => stage.name);
-    expect(names).toEqual(['access', 'canary', 'policy', 'cache', 'coalesce', 'tag', 'upstream']);
+    expect(names).toEqual(['access', 'scope', 'canary', 'policy', 'cache', 'coalesce', 'tag', 'upstream']);
     expect(readmeOrder()).toEqual(names);
     expect(commentOrder()).toEqual(names);
     expect(built.head).toBe(built.stages[0]);
@@ -39,6 +39,6 @@ describe('the resolver chain', () => {
 
   it('leaves out canary, policy and tag when detection is off', () => {
     built = buildResolverChain(loadConfig({ text: 'detection: { enabled: false }\n', overrides: { upstream: ['127.0.0.1:5300'] } }));
-    expect(built.stages.map((stage) => stage.name)).toEqual(['access', 'cache', 'coalesce', 'upstream']);
+    expect(built.stages.map((stage) => stage.name)).toEqual(['access', 'scope', 'cache', 'coalesce', 'upstream']);
   });
 });

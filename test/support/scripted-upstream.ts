@@ -34,6 +34,8 @@ export interface ScriptedUpstream {
   port: number;
   queries: ReceivedQuery[];
   setBehaviour(behaviour: Behaviour): void;
+  /** Replaces the records of one name (e.g. another TTL from now on). */
+  setRecords(name: string, list: FixtureRecord[]): void;
   stop(): Promise<void>;
 }
 
@@ -43,9 +45,13 @@ function failureRcode(behaviour: Behaviour): number | undefined {
   return typeof behaviour === 'string' ? FAILURE_RCODES[behaviour] : undefined;
 }
 
-/** A misbehaving-on-demand upstream on loopback (UDP and TCP, one port) for failure-mode tests. */
+/**
+ * A misbehaving-on-demand upstream on loopback (UDP and TCP, one port) for failure-mode
+ * tests. It echoes the question as asked (case included, like Knot), or lower-cased with
+ * `lowercase`, like upstreams that do not keep case.
+ */
 export async function startScriptedUpstream(
-  options: { records?: Record<string, FixtureRecord[]>; behaviour?: Behaviour; port?: number } = {},
+  options: { records?: Record<string, FixtureRecord[]>; behaviour?: Behaviour; port?: number; lowercase?: boolean } = {},
 ): Promise<ScriptedUpstream> {
   const records = new Map(Object.entries(options.records ?? {}).map(([name, list]) => [name.toLowerCase(), list]));
   let behaviour: Behaviour = options.behaviour ?? 'answer';
@@ -70,7 +76,8 @@ export async function startScriptedUpstream(
     response.header.rd = query.header.rd;
     response.header.ra = 1;
     response.header.tc = opts.tc ? 1 : 0;
-    const name = opts.name ?? question.name;
+    const asked = opts.name ?? question.name;
+    const name = options.lowercase ? asked.toLowerCase() : asked;
     response.questions.push({ name, type: question.type, class: question.class });
     const known = records.get(question.name.toLowerCase());
     if (opts.rcode !== undefined) response.header.rcode = opts.rcode;
@@ -159,6 +166,9 @@ export async function startScriptedUpstream(
     queries,
     setBehaviour(next) {
       behaviour = next;
+    },
+    setRecords(name, list) {
+      records.set(name.toLowerCase(), list);
     },
     async stop() {
       if (stopped) return;

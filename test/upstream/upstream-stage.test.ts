@@ -28,6 +28,8 @@ function upstreamStage(servers: Array<{ port: number }>, settings: Partial<Upstr
   return new UpstreamStage({
     servers: servers.map(({ port }) => new UpstreamServer('127.0.0.1', port, 4)),
     timeoutMs: 5000,
+    failureMemoryMs: 0,
+    randomizeCase: false,
     attemptTimeoutMs: 2000,
     udpSize: 1232,
     maxInFlight: 100,

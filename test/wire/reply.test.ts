@@ -28,11 +28,33 @@ describe('ReplyWriter', () => {
     expect(out.readUInt16BE(2) & 0x0080).toBe(0x0080); // RA
   });
 
+  it("clears the upstream's AA flag", () => {
+    const req = request('www.example.nl', TYPE.A);
+    const answer = answerFor(req);
+    answer.bytes[answer.start + 2]! |= 0x04; // AA, as an authoritative upstream sets it
+    expect(writer.write(req, answer, 0, -1, 1232).readUInt16BE(2) & 0x0400).toBe(0);
+  });
+
   it('never serves a negative TTL and applies serve-stale fixed TTLs', () => {
     const req = request('www.example.nl', TYPE.A);
     const answer = answerFor(req, 5);
     expect(writer.write(req, answer, 60, -1, 1232).readUInt32BE(answer.ttlOffsetAt(0))).toBe(0);
     expect(writer.write(req, answer, 60, 30, 1232).readUInt32BE(answer.ttlOffsetAt(0))).toBe(30);
+  });
+
+  it('adds Extended DNS Error 3 (Stale Answer) to the OPT record of a stale reply', () => {
+    const req = request('www.example.nl', TYPE.A);
+    const answer = answerFor(req, 5);
+    const out = writer.write(req, answer, 60, 30, 1232);
+    expect(out.length).toBe(answer.length + 6);
+    const opt = answer.optOffset;
+    expect(out.readUInt16BE(opt + 1)).toBe(TYPE.EDNS);
+    expect(out.readUInt16BE(opt + 9)).toBe(6);
+    expect([...out.subarray(opt + 11)]).toEqual([0, 15, 0, 2, 0, EdeCode.STALE_ANSWER]);
+    // Fresh replies and clients without EDNS get none; a stale reply that no longer fits is truncated.
+    expect(writer.write(req, answer, 0, -1, 1232).length).toBe(answer.length);
+    expect(writer.write(request('www.example.nl', TYPE.A, { edns: null }), answer, 60, 30, 512).length).toBe(answer.optOffset);
+    expect(writer.write(req, answer, 60, 30, answer.length + 5).readUInt16BE(2) & 0x0200).toBe(0x0200);
   });
 
   it('strips the OPT record for clients that sent none', () => {

@@ -57,6 +57,21 @@ describe('readRequest', () => {
     expect(read(twoOpts).result).toBe(ReadResult.FORMERR);
   });
 
+  it('finds the OPT record of a malformed request where the message can be walked, for its FORMERR', () => {
+    const one = encodeQuery('a.nl', TYPE.A, { edns: { udp: 4000, do: true } });
+    const question = one.subarray(12, 12 + 10);
+    const twoQuestions = Buffer.concat([one.subarray(0, 12), question, question, one.subarray(12 + 10)]);
+    twoQuestions.writeUInt16BE(2, 4);
+    const outcome = read(twoQuestions);
+    expect(outcome.result).toBe(ReadResult.FORMERR);
+    expect(outcome.req.edns).toBe(true);
+    expect(outcome.req.udpSize).toBe(4000);
+    expect(outcome.req.dnssecOk).toBe(true);
+    const cut = encodeQuery('a.nl', TYPE.A, { edns: { udp: 4000 } });
+    const truncated = cut.subarray(0, cut.length - 1);
+    expect(read(truncated).req.edns).toBe(false);
+  });
+
   it('refuses other opcodes, zone transfers and unknown EDNS versions distinctly', () => {
     expect(read(encodeQuery('a.nl', TYPE.A, { flags: { opcode: 2 } })).result).toBe(ReadResult.NOTIMP);
     expect(read(encodeQuery('a.nl', 252)).result).toBe(ReadResult.REFUSED);

@@ -14,11 +14,13 @@
 #define _GNU_SOURCE 1
 #include <node_api.h>
 
+#include "socket-common.h"
+#include "tcp-listen.h"
+
 #ifdef __linux__
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,16 +66,6 @@ typedef struct {
   double received, truncated, sent, dropped, batches;
 } Socket;
 
-static void throw_errno(napi_env env, const char *what, int error) {
-  char message[160];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(error));
-  napi_throw_error(env, NULL, message);
-}
-
-static socklen_t address_length(int family) {
-  return family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
 static void write_meta(int32_t *meta, const struct sockaddr_storage *address, int length) {
   meta[0] = length;
   if (address->ss_family == AF_INET6) {
@@ -108,21 +100,6 @@ static void read_meta(const int32_t *meta, int family, struct sockaddr_storage *
     in4->sin_port = htons((uint16_t)meta[1]);
     in4->sin_addr.s_addr = htonl((uint32_t)meta[2]);
   }
-}
-
-/* Fills `address` from an IP literal of `family`; 0 when `text` is not one. */
-static int parse_address(int family, const char *text, int port, struct sockaddr_storage *address) {
-  memset(address, 0, sizeof *address);
-  if (family == AF_INET6) {
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)address;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    return inet_pton(AF_INET6, text, &in6->sin6_addr) == 1;
-  }
-  struct sockaddr_in *in4 = (struct sockaddr_in *)address;
-  in4->sin_family = AF_INET;
-  in4->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, text, &in4->sin_addr) == 1;
 }
 
 static void on_poll(uv_poll_t *handle, int status, int events);
@@ -411,13 +388,6 @@ static void *bytes_of(napi_env env, napi_value value, size_t needed) {
   return element != 0 && length * element >= needed ? data : NULL;
 }
 
-static int32_t int_property(napi_env env, napi_value object, const char *name) {
-  napi_value value;
-  int32_t result = 0;
-  if (napi_get_named_property(env, object, name, &value) == napi_ok) napi_get_value_int32(env, value, &result);
-  return result;
-}
-
 /*
  * open({ address, port, family, bufferBytes, reusePort }, in, inMeta, out, outMeta, onBatch)
  *   -> { port, flush, sendTo, pause, close, stats }
@@ -432,18 +402,11 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "open(options, in, inMeta, out, outMeta, onBatch)");
     return NULL;
   }
-  int32_t family = int_property(env, argv[0], "family") == 6 ? AF_INET6 : AF_INET;
-  int32_t port = int_property(env, argv[0], "port");
+  int family;
+  struct sockaddr_storage bind_address;
+  if (!read_bind_address(env, argv[0], "open", &family, &bind_address)) return NULL;
   int32_t buffer_bytes = int_property(env, argv[0], "bufferBytes");
   int32_t reuse_port = int_property(env, argv[0], "reusePort");
-  char host[64];
-  size_t host_length = 0;
-  napi_value host_value;
-  if (napi_get_named_property(env, argv[0], "address", &host_value) != napi_ok ||
-      napi_get_value_string_utf8(env, host_value, host, sizeof host, &host_length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "open: options.address must be a string");
-    return NULL;
-  }
   unsigned char *in = bytes_of(env, argv[1], SLOTS * SLOT_BYTES);
   int32_t *in_meta = bytes_of(env, argv[2], SLOTS * META * 4);
   unsigned char *out = bytes_of(env, argv[3], SLOTS * SLOT_BYTES);
@@ -452,12 +415,6 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[5], &callback_type);
   if (in == NULL || in_meta == NULL || out == NULL || out_meta == NULL || callback_type != napi_function) {
     napi_throw_type_error(env, NULL, "open: buffers too small or onBatch not a function");
-    return NULL;
-  }
-
-  struct sockaddr_storage bind_address;
-  if (!parse_address(family, host, port, &bind_address)) {
-    napi_throw_type_error(env, NULL, "open: options.address is not an address of options.family");
     return NULL;
   }
 
@@ -473,16 +430,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
   }
-  if (bind(fd, (struct sockaddr *)&bind_address, address_length(family)) < 0) {
-    int error = errno;
-    close(fd);
-    throw_errno(env, "bind", error);
-    return NULL;
-  }
-  struct sockaddr_storage bound;
-  socklen_t bound_length = sizeof bound;
-  getsockname(fd, (struct sockaddr *)&bound, &bound_length);
-  int bound_port = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port) : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  int bound_port = bind_socket(env, fd, family, &bind_address);
+  if (bound_port < 0) return NULL;
 
   Socket *s = calloc(1, sizeof(Socket));
   if (s == NULL) {
@@ -559,5 +508,6 @@ NAPI_MODULE_INIT() {
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, NULL, &open);
   napi_set_named_property(env, exports, "open", open);
 #endif
+  register_tcp_listen(env, exports);
   return exports;
 }

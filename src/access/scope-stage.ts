@@ -1,0 +1,61 @@
+import { Stage } from '../pipeline/stage.js';
+import type { Query } from '../pipeline/query.js';
+import { Answer, LocalAnswer } from '../wire/answer.js';
+import { EdeCode, Flag, Rcode, RrClass, RrType } from '../wire/constants.js';
+
+const TYPE_ANY = 255;
+/** The CHAOS names that ask a server who and what it is (RFC 4892 and BIND's). */
+const IDENTITY_NAMES = ['version.bind', 'version.server', 'hostname.bind', 'id.server'].map(wireName);
+const OTHER_CLASS = Answer.synthetic(Rcode.REFUSED, EdeCode.NOT_SUPPORTED, 'only class IN is served');
+const NO_RECURSION = Answer.synthetic(Rcode.REFUSED, EdeCode.NOT_AUTHORITATIVE, 'recursion desired (RD) not set');
+const POINTER_TO_QUESTION = 0xc00c;
+
+function wireName(name: string): Buffer {
+  return Buffer.concat([...name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')])), Buffer.from([0])]);
+}
+
+/** The TXT record (class CH, TTL 0) carrying `identity`, its owner the question's name. */
+function identityRecord(identity: string): Buffer {
+  const text = Buffer.from(identity, 'utf8');
+  const record = Buffer.alloc(12 + 1 + text.length);
+  record.writeUInt16BE(POINTER_TO_QUESTION, 0);
+  record.writeUInt16BE(RrType.TXT, 2);
+  record.writeUInt16BE(RrClass.CH, 4);
+  record.writeUInt32BE(0, 6);
+  record.writeUInt16BE(1 + text.length, 10);
+  record[12] = text.length;
+  text.copy(record, 13);
+  return record;
+}
+
+/**
+ * Questions that are this server's own business and never go upstream. Classes other than
+ * IN are refused, except the CHAOS identity names (version.bind, id.server, …), which get
+ * `identity` when one is configured: forwarding them would tell any client the upstream's
+ * software and host. Queries without RD are refused too (EDE 20): a resolver that answered
+ * them from its cache would let one device see which names the others looked up (cache
+ * snooping), and it has no authority of its own to answer them from.
+ */
+export class ScopeStage extends Stage {
+  readonly name = 'scope';
+  private readonly identity: LocalAnswer | null;
+
+  constructor(identity: string) {
+    super();
+    this.identity = identity === '' ? null : new LocalAnswer(Rcode.NOERROR, identityRecord(identity), 1);
+  }
+
+  resolve(query: Query): Answer | Promise<Answer> {
+    if (query.qclass !== RrClass.IN) return this.otherClass(query);
+    if ((query.flags & Flag.RD) === 0) return NO_RECURSION;
+    return this.next.resolve(query);
+  }
+
+  private otherClass(query: Query): Answer {
+    const asked = query.qclass === RrClass.CH && (query.qtype === RrType.TXT || query.qtype === TYPE_ANY) && this.identity !== null;
+    if (asked && IDENTITY_NAMES.some((name) => name.length === query.questionLength - 4 && name.compare(query.question, 0, name.length) === 0)) {
+      return this.identity!;
+    }
+    return OTHER_CLASS;
+  }
+}
