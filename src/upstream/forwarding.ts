@@ -123,7 +123,8 @@ export class Forwarding implements AttemptHandler {
   caseMismatch(attempt: Attempt): void {
     if (this.settled || this.caseRetriedOn !== null) return;
     this.caseRetriedOn = attempt.server;
-    this.send(attempt.server, false);
+    // The retry, not the attempt that drew the mismatch, is now the one expected to answer.
+    this.latest = this.send(attempt.server, false);
   }
 
   /** Sends the next attempt in rotation, and times the one after it. */
