@@ -58,6 +58,7 @@ export function templates(count: number, seed: number, blocksOnly: boolean): Det
       ts: 0,
       instance: 'wp-1',
       client: pick(next, DEVICES),
+      device: null,
       group: pick(next, GROUPS),
       qtype: next() < 0.8 ? 'A' : 'AAAA',
       owner_watchlisted: false,

@@ -49,6 +49,11 @@ export interface DetectionEvent {
   instance: string;
   /** Client address, or its pseudonym ("p:" + 24 hex digits) when privacy.pseudonymise is on. */
   client: string;
+  /**
+   * The device, when the transport identified it (encrypted DNS: SNI label, DoH path or
+   * client certificate), else null; pseudonymised like `client`.
+   */
+  device: string | null;
   group: string | null;
   qname: string;
   qtype: string;

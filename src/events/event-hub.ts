@@ -67,7 +67,11 @@ export class EventHub implements EventSink {
 
   /** Takes an event recorded by a worker (id not yet set, client still an address). */
   publish(event: DetectionEvent): void {
-    if (this.settings.pseudonymiser !== null) event.client = this.settings.pseudonymiser.of(event.client);
+    const pseudonymiser = this.settings.pseudonymiser;
+    if (pseudonymiser !== null) {
+      event.client = pseudonymiser.of(event.client);
+      if (event.device !== null) event.device = pseudonymiser.of(event.device);
+    }
     const residual = this.residual.observe(event);
     const forward = this.settings.forward ?? null;
     if (forward !== null) {

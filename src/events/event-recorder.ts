@@ -41,6 +41,7 @@ export class EventRecorder {
       kind,
       instance: this.instance,
       client: query.client,
+      device: query.device,
       group: query.group?.name ?? null,
       qname: query.qname(),
       qtype: typeName(query.qtype),

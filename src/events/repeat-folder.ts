@@ -46,7 +46,7 @@ export class RepeatFolder implements EventSink {
 
   publish(event: DetectionEvent): void {
     const now = performance.now();
-    const key = `${event.client} ${event.qtype} ${event.qname}`;
+    const key = `${event.device ?? event.client} ${event.client} ${event.qtype} ${event.qname}`;
     let fold = this.folds.get(key);
     if (fold !== undefined && fold.until <= now) fold = this.expire(key, fold, now);
     if (fold !== undefined) {

@@ -17,7 +17,7 @@ export class ResidualTracker {
 
   observe(event: DetectionEvent): DetectionEvent | null {
     if (event.kind !== 'detection' || event.action !== 'block' || event.app === null) return null;
-    const key = `${event.client} ${event.app.id}`;
+    const key = `${event.device ?? event.client} ${event.app.id}`;
     const start = this.windows.get(key);
     if (start !== undefined && event.ts - start < this.windowMs) return null;
     // Re-insert so Map order stays oldest-first for the eviction below.

@@ -1,4 +1,4 @@
-import { CLIENT_EXPECTED, normaliseClient } from '../events/client-id.js';
+import { CLIENT_EXPECTED, DEVICE_EXPECTED_FILTER, normaliseClient, normaliseDevice } from '../events/client-id.js';
 import { ATTRIBUTIONS, type DetectionEvent, type EventHosting } from '../events/detection-event.js';
 import { FeedError } from './feed-error.js';
 
@@ -38,6 +38,7 @@ const FIELDS = {
   owner_country: country,
   hosting_country: country,
   client,
+  device: { expects: DEVICE_EXPECTED_FILTER, normalise: normaliseDevice },
 } satisfies Record<string, FieldRule>;
 
 export type FilterField = keyof typeof FIELDS;
@@ -90,6 +91,7 @@ export class FeedFilter {
   private readonly ownerCountries: ReadonlySet<string> | null;
   private readonly hostingCountries: ReadonlySet<string> | null;
   private readonly clients: ReadonlySet<string> | null;
+  private readonly devices: ReadonlySet<string> | null;
 
   constructor(readonly spec: FilterSpec) {
     this.apps = setOf(spec.app);
@@ -100,6 +102,7 @@ export class FeedFilter {
     this.ownerCountries = setOf(spec.owner_country);
     this.hostingCountries = setOf(spec.hosting_country);
     this.clients = setOf(spec.client);
+    this.devices = setOf(spec.device);
   }
 
   matches(event: DetectionEvent): boolean {
@@ -110,6 +113,7 @@ export class FeedFilter {
     if (this.attributions !== null && (event.attribution === null || !this.attributions.has(event.attribution))) return false;
     if (this.groups !== null && (event.group === null || !this.groups.has(event.group))) return false;
     if (this.clients !== null && !this.clients.has(event.client)) return false;
+    if (this.devices !== null && (event.device === null || !this.devices.has(event.device))) return false;
     return this.hostingCountries === null || hostedIn(event.hosting, this.hostingCountries);
   }
 }

@@ -12,6 +12,8 @@ export interface EventFilter {
   app?: string;
   group?: string;
   client?: string;
+  /** Device id (or its pseudonym). */
+  device?: string;
   /** ISO 3166 alpha-2 country of the owner the event was attributed to (by name or network). */
   owner_country?: string;
   attribution?: Attribution;
@@ -43,6 +45,7 @@ const CONDITIONS: readonly Condition[] = [
   (f) => equals('app_id', f.app),
   (f) => equals('grp', f.group),
   (f) => equals('client', f.client),
+  (f) => equals('device', f.device),
   (f) => equals('owner_country', f.owner_country?.toUpperCase()),
   (f) => equals('attribution', f.attribution),
   (f) =>

@@ -8,6 +8,7 @@ export interface EventRow {
   kind: EventKind;
   instance: string;
   client: string;
+  device: string | null;
   grp: string | null;
   qname: string;
   qname_rev: string;
@@ -38,7 +39,7 @@ const COLUMN_SET = {
   qtype: true, rcode: true, app_id: true, app_name: true, app_owner: true, app_owner_country: true,
   matched_name: true, hosting: true, owner_watchlisted: true, hosting_watchlisted: true, action: true,
   rule: true, exemption: true, latency_ms: true, cached: true, count: true, attribution: true, owner_name: true,
-  owner_country: true,
+  owner_country: true, device: true,
 } satisfies Record<keyof EventRow, true>;
 export const EVENT_COLUMNS = Object.keys(COLUMN_SET) as (keyof EventRow)[];
 
@@ -75,6 +76,7 @@ export function toRow(event: DetectionEvent): EventRow {
     kind: event.kind,
     instance: event.instance,
     client: event.client,
+    device: event.device,
     grp: event.group,
     qname: event.qname,
     qname_rev: reversedName(event.qname),
@@ -118,6 +120,7 @@ export function fromRow(row: EventRow): DetectionEvent {
     kind: row.kind,
     instance: row.instance,
     client: row.client,
+    device: row.device,
     group: row.grp,
     qname: row.qname,
     qtype: row.qtype,

@@ -14,13 +14,17 @@ export interface InventoryApp {
 }
 
 export interface DeviceSummary {
+  /** The device id when the transport identified the device, else its address (or their pseudonyms). */
   client: string;
+  /** The address it last asked from (for a device id; the same as `client` otherwise). */
+  last_address: string | null;
   apps: number;
   last_seen: number;
 }
 
 interface Sighting extends InventoryApp {
   client: string;
+  last_address: string;
 }
 
 /**
@@ -35,9 +39,10 @@ export class Inventory {
 
   constructor(db: Database) {
     this.upsert = db.prepare(
-      `INSERT INTO inventory (client, app_id, app_name, app_owner, app_owner_country, first_seen, last_seen, count)
-       VALUES (@client, @id, @name, @owner, @owner_country, @first_seen, @last_seen, @count)
+      `INSERT INTO inventory (client, app_id, app_name, app_owner, app_owner_country, first_seen, last_seen, count, last_address)
+       VALUES (@client, @id, @name, @owner, @owner_country, @first_seen, @last_seen, @count, @last_address)
        ON CONFLICT (client, app_id) DO UPDATE SET
+         last_address = CASE WHEN excluded.last_seen >= last_seen THEN excluded.last_address ELSE last_address END,
          app_name = excluded.app_name, app_owner = excluded.app_owner, app_owner_country = excluded.app_owner_country,
          first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen),
          count = count + excluded.count`,
@@ -47,7 +52,8 @@ export class Inventory {
        FROM inventory WHERE client = ? ORDER BY last_seen DESC`,
     );
     this.summaries = db.prepare(
-      'SELECT client, count(*) AS apps, max(last_seen) AS last_seen FROM inventory GROUP BY client ORDER BY last_seen DESC LIMIT ?',
+      // SQLite takes the bare column from the row holding max(): the address of the latest sighting.
+      'SELECT client, last_address, count(*) AS apps, max(last_seen) AS last_seen FROM inventory GROUP BY client ORDER BY last_seen DESC LIMIT ?',
     );
   }
 
@@ -56,13 +62,26 @@ export class Inventory {
     const sightings = new Map<string, Sighting>();
     for (const event of events) {
       if (event.app === null || event.kind === 'residual') continue;
-      const key = `${event.client} ${event.app.id}`;
+      // Keyed by the device when known: a pool address moves from phone to phone.
+      const device = event.device ?? event.client;
+      const key = `${device} ${event.app.id}`;
       const seen = sightings.get(key);
       if (seen === undefined) {
         const { id, name, owner, owner_country } = event.app;
-        sightings.set(key, { client: event.client, id, name, owner, owner_country, first_seen: event.ts, last_seen: event.ts, count: event.count });
+        sightings.set(key, {
+          client: device,
+          last_address: event.client,
+          id,
+          name,
+          owner,
+          owner_country,
+          first_seen: event.ts,
+          last_seen: event.ts,
+          count: event.count,
+        });
       } else {
         seen.first_seen = Math.min(seen.first_seen, event.ts);
+        if (event.ts >= seen.last_seen) seen.last_address = event.client;
         seen.last_seen = Math.max(seen.last_seen, event.ts);
         seen.count += event.count;
       }
@@ -70,7 +89,7 @@ export class Inventory {
     for (const sighting of sightings.values()) this.upsert.run(sighting);
   }
 
-  /** The apps seen on `client` (an address or a pseudonym), most recent first. */
+  /** The apps seen on `client` (a device id, an address or a pseudonym), most recent first. */
   apps(client: string): InventoryApp[] {
     return this.appsOf.all(client);
   }

@@ -122,6 +122,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_owner_country ON events (owner_country, id) WHERE owner_country IS NOT NULL;
   CREATE INDEX events_attribution ON events (attribution, id) WHERE attribution IS NOT NULL;
   `,
+  `
+  -- The device that asked, when the transport identified it (encrypted DNS); older rows have none.
+  ALTER TABLE events ADD COLUMN device TEXT;
+  CREATE INDEX events_device ON events (device, id) WHERE device IS NOT NULL;
+  -- The inventory is kept per device when known (client then holds the device id), and
+  -- remembers the address it last came from.
+  ALTER TABLE inventory ADD COLUMN last_address TEXT;
+  `,
 ];
 
 /** Brings the database up to the current schema; refuses one written by a newer version. */

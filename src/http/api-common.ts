@@ -1,7 +1,7 @@
 /** Schemas and helpers shared by the REST API's route files. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
-import { CLIENT_EXPECTED } from '../events/client-id.js';
+import { CLIENT_EXPECTED, DEVICE_EXPECTED_FILTER, DEVICE_KEY_EXPECTED } from '../events/client-id.js';
 import { ACTIONS, ATTRIBUTIONS, EVENT_KINDS, type Attribution, type History } from '../history/history.js';
 import type { RoleGuards } from './auth.js';
 
@@ -31,6 +31,7 @@ export const EventSchema = Type.Object({
   kind: stringEnum(EVENT_KINDS),
   instance: Type.String({ description: 'The node that answered' }),
   client: Type.String({ description: 'Client address, or its pseudonym ("p:" + 24 hex digits)' }),
+  device: nullable(Type.String({ description: 'Device id from encrypted DNS (SNI label, DoH path, client certificate), or its pseudonym; null when unknown' })),
   group: nullable(Type.String()),
   qname: Type.String(),
   qtype: Type.String(),
@@ -104,6 +105,16 @@ export function withHistory<RG extends RouteGenericInterface>(
 /** The 400 body for a client parameter that is neither an address nor a pseudonym (the feed refuses it alike). */
 export function invalidClient(field: string, value: string): ApiError {
   return { error: 'invalid_request', message: `${field}: ${JSON.stringify(value.slice(0, 64))} is not ${CLIENT_EXPECTED}` };
+}
+
+/** The 400 body for a device parameter that is no device id nor pseudonym. */
+export function invalidDevice(field: string, value: string): ApiError {
+  return { error: 'invalid_request', message: `${field}: ${JSON.stringify(value.slice(0, 64))} is not ${DEVICE_EXPECTED_FILTER}` };
+}
+
+/** The 400 body for a device key (inventory) that is no address, pseudonym nor device id. */
+export function invalidDeviceKey(field: string, value: string): ApiError {
+  return { error: 'invalid_request', message: `${field}: ${JSON.stringify(value.slice(0, 64))} is not ${DEVICE_KEY_EXPECTED}` };
 }
 
 /** API answers carry personal data: no browser or proxy may keep a copy. */

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { normaliseClient } from '../events/client-id.js';
-import { COMMON_ERRORS, ErrorSchema, invalidClient, Limit, withHistory, type ApiRouteOptions } from './api-common.js';
+import { normaliseDeviceKey } from '../events/client-id.js';
+import { COMMON_ERRORS, ErrorSchema, invalidDeviceKey, Limit, withHistory, type ApiRouteOptions } from './api-common.js';
 
-const Client = Type.String({ minLength: 1, maxLength: 255, description: 'Client address or pseudonym (URL-encoded)' });
+const Client = Type.String({ minLength: 1, maxLength: 255, description: 'Device id, or client address, or a pseudonym of either (URL-encoded)' });
 const Ms = (description: string) => Type.Number({ description: `${description}, epoch ms` });
 
 const DeviceParams = Type.Object({ client: Client });
@@ -28,7 +28,7 @@ const InventorySchema = Type.Object({
 });
 
 const DevicesSchema = Type.Object({
-  devices: Type.Array(Type.Object({ client: Type.String(), apps: Type.Integer({ description: 'Apps seen' }), last_seen: Ms('Latest app event') }), {
+  devices: Type.Array(Type.Object({ client: Type.String({ description: 'Device id when known, else the client address (or a pseudonym)' }), last_address: Type.Union([Type.String(), Type.Null()], { description: 'The address it last asked from' }), apps: Type.Integer({ description: 'Apps seen' }), last_seen: Ms('Latest app event') }), {
     description: 'Most recently active first',
   }),
 });
@@ -47,8 +47,8 @@ export async function deviceRoutes(app: FastifyInstance, { history, guards }: Ap
       onRequest: guards.analyst,
     },
     withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
-      const client = normaliseClient(request.params.client);
-      if (client === null) return reply.code(400).send(invalidClient('params/client', request.params.client));
+      const client = normaliseDeviceKey(request.params.client);
+      if (client === null) return reply.code(400).send(invalidDeviceKey('params/client', request.params.client));
       const apps = history.deviceApps(client);
       if (apps.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no app has been seen on this device within the retention period' });
       return { client, apps };

@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ACTIONS, ATTRIBUTIONS, EVENT_KINDS } from '../history/history.js';
-import { normaliseClient } from '../events/client-id.js';
-import { BeforeId, COMMON_ERRORS, EventSchema, invalidClient, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
+import { normaliseClient, normaliseDevice } from '../events/client-id.js';
+import { BeforeId, COMMON_ERRORS, EventSchema, invalidClient, invalidDevice, Limit, NextBeforeId, stringEnum, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const Instant = Type.String({
   pattern: '^([0-9]{1,15}|[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].*)?)$',
@@ -18,6 +18,7 @@ const EventsQuery = Type.Object(
     app: Type.Optional(Text('App id from the catalogue')),
     group: Type.Optional(Text('Client group')),
     client: Type.Optional(Text('Client address or pseudonym')),
+    device: Type.Optional(Text('Device id or its pseudonym')),
     owner_country: Type.Optional(Country),
     attribution: Type.Optional(stringEnum(ATTRIBUTIONS, { description: 'name (a catalogue rule matched) or network (an answer in the owner\'s own network)' })),
     hosting_country: Type.Optional(Country),
@@ -52,14 +53,22 @@ export async function eventRoutes(app: FastifyInstance, { history, guards }: Api
       onRequest: guards.analyst,
     },
     withHistory<{ Querystring: EventsQuery }>(history, (history, request, reply) => {
-      const { since, until, limit, client, ...filters } = request.query;
+      const { since, until, limit, client, device, ...filters } = request.query;
       const range = { since: instant(since), until: instant(until) };
       if (Number.isNaN(range.since) || Number.isNaN(range.until)) {
         return reply.code(400).send({ error: 'invalid_time', message: 'since and until must be ISO 8601 dates or epoch milliseconds' });
       }
-      const device = client === undefined ? undefined : normaliseClient(client);
-      if (device === null) return reply.code(400).send(invalidClient('querystring/client', client!));
-      const page = history.events({ ...filters, ...(device === undefined ? {} : { client: device }), ...range, limit: limit ?? Limit.default });
+      const address = client === undefined ? undefined : normaliseClient(client);
+      if (address === null) return reply.code(400).send(invalidClient('querystring/client', client!));
+      const id = device === undefined ? undefined : normaliseDevice(device);
+      if (id === null) return reply.code(400).send(invalidDevice('querystring/device', device!));
+      const page = history.events({
+        ...filters,
+        ...(address === undefined ? {} : { client: address }),
+        ...(id === undefined ? {} : { device: id }),
+        ...range,
+        limit: limit ?? Limit.default,
+      });
       return { events: page.items, next_before_id: page.next_before_id };
     }),
   );

@@ -1,9 +1,15 @@
 import type { Action } from './action.js';
 import { WireRequest } from '../wire/request.js';
 
+/** How a query arrived: plain UDP or TCP, DNS over TLS (RFC 7858) or over HTTPS (RFC 8484). */
+export type Transport = 'udp' | 'tcp' | 'dot' | 'doh';
+
+/** Every transport, in a fixed order (metrics index by it). */
+export const TRANSPORTS = ['udp', 'tcp', 'dot', 'doh'] as const satisfies readonly Transport[];
+
 /** Where a query came in and where its reply goes; implemented by each transport. */
 export interface ReplyChannel {
-  readonly protocol: 'udp' | 'tcp';
+  readonly protocol: Transport;
   /** Sends the finished reply for `query`. Never throws. */
   send(query: Query, reply: Buffer): void;
 }
@@ -31,6 +37,11 @@ export class Query extends WireRequest {
   /** Client address as the socket reported it, and its port (UDP) or connection (TCP). */
   client = '';
   clientPort = 0;
+  /**
+   * The device asking, when the transport knows it (an encrypted listener's SNI label, DoH
+   * path or client certificate): a canonical id from parseDeviceId, else null.
+   */
+  device: string | null = null;
   /** Opaque per-transport handle, e.g. the TCP connection a reply goes back on. */
   connection: unknown = null;
   receivedAt = 0;
@@ -64,6 +75,7 @@ export class Query extends WireRequest {
     copy.channel = this.channel;
     copy.client = this.client;
     copy.clientPort = this.clientPort;
+    copy.device = this.device;
     copy.connection = this.connection;
     copy.receivedAt = this.receivedAt;
     copy.cacheAge = this.cacheAge;

@@ -71,8 +71,9 @@ export function isAlert(event: DetectionEvent): boolean {
 
 /**
  * The event as an Elastic Common Schema document. Absent values are left out rather than
- * sent as null. The client goes to `source.ip` only when it is an address: a pseudonym
- * ("p:…") identifies a phone without being one, so it goes to `device.id`.
+ * sent as null. The client goes to `source.ip` only when it is an address; `device.id` holds
+ * the device id from encrypted DNS, or else a pseudonymised client ("p:…"), which
+ * identifies a phone without being an address.
  */
 export function ecsDocument(event: DetectionEvent): EcsDocument {
   const hosting = event.hosting.slice(0, MAX_HOSTING);
@@ -96,7 +97,9 @@ export function ecsDocument(event: DetectionEvent): EcsDocument {
       duration: Math.round(event.latency_ms * 1e6),
     },
     observer: { name: event.instance, product: 'Wachtpost', vendor: 'Wachtpost', type: 'dns' },
-    ...(clientIsAddress ? { source: { ip: event.client } } : { device: { id: event.client } }),
+    ...(clientIsAddress && { source: { ip: event.client } }),
+    // The identified device when there is one; else a pseudonymised client stands for the phone.
+    ...((event.device !== null || !clientIsAddress) && { device: { id: event.device ?? event.client } }),
     network: { protocol: 'dns' },
     dns: {
       type: 'answer',

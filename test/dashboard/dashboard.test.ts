@@ -34,6 +34,7 @@ function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     kind: 'detection',
     instance: 'test',
     client: '10.64.3.7',
+    device: null,
     group: 'ministry',
     qname: 'api16-normal-c-useast1a.tiktokv.com',
     qtype: 'A',

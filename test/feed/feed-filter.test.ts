@@ -11,6 +11,7 @@ const sample: DetectionEvent = {
   kind: 'detection',
   instance: 'test',
   client: '2001:db8::7',
+  device: null,
   group: 'ministry-a',
   qname: 'api.tiktokv.com',
   qtype: 'A',

@@ -30,6 +30,7 @@ export function makeEvent(overrides: Partial<DetectionEvent> = {}): DetectionEve
     kind: 'detection',
     instance: 'wp-1',
     client: '10.64.0.7',
+    device: null,
     group: 'ministry',
     qname: 'api16-normal-c-useast1a.tiktokv.com',
     qtype: 'A',

@@ -47,9 +47,26 @@ describe('device inventory', () => {
     ]);
     await written(history, 4);
     expect(history.devices(10)).toEqual([
-      { client: 'new', apps: 2, last_seen: T0 + 20 },
-      { client: 'old', apps: 1, last_seen: T0 },
+      { client: 'new', last_address: 'new', apps: 2, last_seen: T0 + 20 },
+      { client: 'old', last_address: 'old', apps: 1, last_seen: T0 },
     ]);
-    expect(history.devices(1)).toEqual([{ client: 'new', apps: 2, last_seen: T0 + 20 }]);
+    expect(history.devices(1)).toEqual([{ client: 'new', last_address: 'new', apps: 2, last_seen: T0 + 20 }]);
+  });
+
+  it('keys an identified device by its id, whatever pool address it came from, and keeps the latest address', async () => {
+    publishAll(attachedHub(history), [
+      makeEvent({ ts: T0, client: '10.64.0.7', device: 'phone-1', action: 'monitor' }),
+      makeEvent({ ts: T0 + 10, client: '10.64.0.8', device: 'phone-1', app: WECHAT, action: 'monitor' }),
+      // The next phone to get the pool address is another device.
+      makeEvent({ ts: T0 + 20, client: '10.64.0.7', device: 'phone-2', action: 'monitor' }),
+    ]);
+    await written(history, 3);
+    expect(history.devices(10)).toEqual([
+      { client: 'phone-2', last_address: '10.64.0.7', apps: 1, last_seen: T0 + 20 },
+      { client: 'phone-1', last_address: '10.64.0.8', apps: 2, last_seen: T0 + 10 },
+    ]);
+    expect(history.deviceApps('phone-1').map((app) => app.id)).toEqual(['wechat', 'tiktok']);
+    expect(history.deviceApps('10.64.0.7')).toEqual([]);
+    expect(history.events({ device: 'phone-1', limit: 10 }).items.map((event) => event.client)).toEqual(['10.64.0.8', '10.64.0.7']);
   });
 });

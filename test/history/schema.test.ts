@@ -98,7 +98,14 @@ function writeOldDatabase(version: number): void {
       insertEvent.run(columns.map((column) => row[column]));
       for (const country of hostingCountries(event)) insertCountry.run(country, event.id);
     }
-    new Inventory(db).write(EVENTS);
+    // The inventory as those versions kept it: by client, without the last address.
+    const sighting = db.prepare(
+      `INSERT INTO inventory (client, app_id, app_name, app_owner, app_owner_country, first_seen, last_seen, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (client, app_id) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen), count = count + excluded.count`,
+    );
+    for (const { app, kind, client, ts, count } of EVENTS) {
+      if (app !== null && kind !== 'residual') sighting.run(client, app.id, app.name, app.owner, app.owner_country, ts, ts, count);
+    }
     insertPseudonym.run(PSEUDONYM, '10.64.0.42', T0, T0 - 2 * HOUR);
     insertAudit.run(T0, 'root', 'resolve_pseudonym', PSEUDONYM, 'INC-1', 1);
     insertAudit.run(T0, 'root', 'resolve_pseudonym', 'p:ffffffffffffffffffffffff', 'INC-2', 0);
@@ -194,7 +201,7 @@ describe('schema migrations', () => {
     const migrated = openDatabase(path);
     const fresh = openDatabase(join(path, '..', 'fresh.sqlite'));
     expect(columnsOf(migrated, 'events')).toEqual(columnsOf(fresh, 'events'));
-    expect(columnsOf(fresh, 'events').at(-1)).toBe('owner_country');
+    expect(columnsOf(fresh, 'events').at(-1)).toBe('device');
     expect(indexes(migrated)).toEqual(indexes(fresh));
     expect(Object.keys(indexes(fresh))).toEqual([
       'audit_ts',
@@ -203,6 +210,7 @@ describe('schema migrations', () => {
       'events_app',
       'events_attribution',
       'events_client',
+      'events_device',
       'events_group',
       'events_kind_ts',
       'events_owner_country',

@@ -210,8 +210,8 @@ describe('parameters', () => {
     expect(response.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining(field) });
   });
 
-  it('refuses a device that is neither an address nor a pseudonym', async () => {
-    const response = await get('/api/devices/not-an-ip/apps');
+  it('refuses a device that is neither an address, a pseudonym nor a device id', async () => {
+    const response = await get('/api/devices/not_a_device/apps');
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: 'invalid_request', message: expect.stringContaining('params/client') });
   });
@@ -285,8 +285,8 @@ describe('devices', () => {
     const response = await get('/api/devices?limit=5');
     expect(response.json()).toEqual({
       devices: [
-        { client: published[4]!.client, apps: 2, last_seen: T0 + 2 * HOUR },
-        { client: pseudonym, apps: 2, last_seen: T0 },
+        { client: published[4]!.client, last_address: published[4]!.client, apps: 2, last_seen: T0 + 2 * HOUR },
+        { client: pseudonym, last_address: pseudonym, apps: 2, last_seen: T0 },
       ],
     });
   });

@@ -27,6 +27,7 @@ function event(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     kind: 'detection',
     instance: 'test',
     client: '10.64.0.7',
+    device: null,
     group: null,
     qname: 'example.nl',
     qtype: 'A',

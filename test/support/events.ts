@@ -16,6 +16,7 @@ export function sampleEvent(overrides: Partial<DetectionEvent> = {}): DetectionE
     kind: 'detection',
     instance: 'test',
     client: '127.0.0.9',
+    device: null,
     group: null,
     qname: 'api16-normal-c-useast1a.tiktokv.com',
     qtype: 'A',
