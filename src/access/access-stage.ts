@@ -2,6 +2,7 @@ import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import { Answer } from '../wire/answer.js';
 import { EdeCode, Rcode } from '../wire/constants.js';
+import type { DevicePatterns } from '../pipeline/device-id.js';
 import type { ClientAcl } from './client-acl.js';
 import type { RateLimit } from './rate-limit.js';
 
@@ -10,7 +11,8 @@ const RATE_TEXT = 'rate limited';
 const LIMITED = { refuse: Answer.synthetic(Rcode.REFUSED, EdeCode.OTHER, RATE_TEXT), drop: Answer.drop(Rcode.REFUSED, EdeCode.OTHER, RATE_TEXT) } as const;
 
 /**
- * First link: clients outside the ACL get REFUSED before any work is done for them, and
+ * First link: clients outside the ACL (and, over encrypted DNS, whose device is not
+ * admitted either) get REFUSED before any work is done for them, and
  * clients beyond their query rate get REFUSED or, over UDP, nothing.
  */
 export class AccessStage extends Stage {
@@ -21,13 +23,19 @@ export class AccessStage extends Stage {
     private readonly acl: ClientAcl,
     readonly rate: RateLimit | null = null,
     action: keyof typeof LIMITED = 'refuse',
+    private readonly devices: DevicePatterns | null = null,
   ) {
     super();
     this.limited = LIMITED[action];
   }
 
+  /** By address, or (encrypted DNS: phones off the VPN) by the device the client identified. */
+  admits(client: string, device: string | null): boolean {
+    return this.acl.allows(client) || (device !== null && this.devices !== null && this.devices.matches(device));
+  }
+
   resolve(query: Query): Answer | Promise<Answer> {
-    if (!this.acl.allows(query.client)) return REFUSED;
+    if (!this.admits(query.client, query.device)) return REFUSED;
     if (this.rate !== null && !this.rate.admits(query.client)) return this.limited;
     return this.next.resolve(query);
   }

@@ -6,6 +6,7 @@ export const COMMAND_HELP = {
   serve: {
     usage: `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
                        [--http HOST:PORT] [--mode monitor|enforce] [--workers N]
+                       [--dot HOST:PORT]... [--doh HOST:PORT]... [--tls-cert FILE --tls-key FILE]
                        [--dnstap unix:PATH|tcp:HOST:PORT] [--log-format auto|json|pretty]`,
     text: `Runs the resolver: DNS on every listen address (UDP and TCP), and the dashboard, live
 feed, API, /health, /ready and /metrics on the HTTP address. Flags override the
@@ -17,6 +18,10 @@ configuration file, which overrides the built-in defaults.
       --http HOST:PORT       HTTP address (default 127.0.0.1:8080)
       --mode MODE            monitor (tag only) or enforce (also block)
       --workers N            DNS worker processes; 0 = one per CPU core
+      --dot HOST:PORT        serve DNS over TLS here (RFC 7858); repeatable
+      --doh HOST:PORT        serve DNS over HTTPS here (RFC 8484, /dns-query); repeatable
+      --tls-cert FILE        PEM certificate chain for DoT and DoH (reloaded on change)
+      --tls-key FILE         its PEM private key
       --dnstap TARGET        send dnstap messages to unix:PATH or tcp:HOST:PORT
       --log-format FORMAT    auto (pretty on a terminal, JSON otherwise), json or pretty
   -h, --help                 this text

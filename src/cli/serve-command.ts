@@ -23,6 +23,10 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
         mode: { type: 'string' },
         workers: { type: 'string' },
         dnstap: { type: 'string' },
+        dot: { type: 'string', multiple: true },
+        doh: { type: 'string', multiple: true },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'log-format': { type: 'string' },
       },
       strict: true,
@@ -37,6 +41,10 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
   if (values.upstream) overrides.upstream = values.upstream;
   if (values.http) overrides.http = values.http;
   if (values.dnstap !== undefined) overrides.dnstap = values.dnstap;
+  if (values.dot) overrides.dot = values.dot;
+  if (values.doh) overrides.doh = values.doh;
+  if (values['tls-cert'] !== undefined) overrides.tlsCert = values['tls-cert'];
+  if (values['tls-key'] !== undefined) overrides.tlsKey = values['tls-key'];
   const logFormat = values['log-format'];
   if (logFormat !== undefined) {
     const format = LOG_FORMATS.find((known) => known === logFormat);

@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import { parseDnstapTarget } from './dnstap-target.js';
 import { parseHostPort, strictCidr, strictIp } from './address.js';
 import { parsePublicKey } from './public-key.js';
+import { DevicePatterns, parseDeviceId } from '../pipeline/device-id.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from './yaml-source.js';
 
@@ -16,6 +17,10 @@ export interface ConfigOverrides {
   mode?: 'monitor' | 'enforce';
   workers?: number;
   dnstap?: string;
+  dot?: string[];
+  doh?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
   logFormat?: 'auto' | 'json' | 'pretty';
 }
 
@@ -40,6 +45,10 @@ const OVERRIDE_PATHS: Record<keyof ConfigOverrides, string[]> = {
   mode: ['mode'],
   workers: ['dns', 'workers'],
   dnstap: ['dnstap', 'target'],
+  dot: ['encrypted', 'dot'],
+  doh: ['encrypted', 'doh'],
+  tlsCert: ['encrypted', 'tls_cert'],
+  tlsKey: ['encrypted', 'tls_key'],
   logFormat: ['log', 'format'],
 };
 
@@ -158,6 +167,23 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   });
   texts(['detection', 'catalogue_keys'], (value) => void parsePublicKey(value));
   texts(['access', 'allow'], strictCidr);
+  check(['access', 'devices'], () => {
+    const devices = at(['access', 'devices']);
+    if (Array.isArray(devices) && devices.every((entry) => typeof entry === 'string')) new DevicePatterns(devices);
+  });
+  texts(['encrypted', 'dot'], hostPort(853));
+  texts(['encrypted', 'doh'], hostPort(443));
+  texts(['encrypted', 'trusted_proxies'], strictCidr);
+  text(['encrypted', 'server_name'], (value) => {
+    if (!isHostName(value)) throw new Error(`"${value}" is not a host name`);
+  }, true);
+  const listeners = ['dot', 'doh'].some((kind) => {
+    const list = at(['encrypted', kind]);
+    return Array.isArray(list) && list.length > 0;
+  });
+  for (const file of ['tls_cert', 'tls_key']) {
+    if (listeners && at(['encrypted', file]) === '') problems.push(source.locate(['encrypted', file], 'is needed when encrypted.dot or encrypted.doh lists an address'));
+  }
   texts(['rate_limit', 'exempt'], strictCidr);
   const groups = at(['policy', 'groups']);
   if (Array.isArray(groups)) groups.forEach((_group, i) => texts(['policy', 'groups', i, 'cidrs'], strictCidr));
@@ -176,6 +202,11 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   atMost(['cache', 'min_ttl'], ['cache', 'max_ttl']);
   atMost(['upstream', 'attempt_timeout_ms'], ['upstream', 'timeout_ms']);
   return problems;
+}
+
+/** A DNS host name of labels that could each be a device id (as SNI carries them), without a trailing dot. */
+function isHostName(value: string): boolean {
+  return value.length <= 253 && value.split('.').every((label) => parseDeviceId(label) !== null) && value.includes('.');
 }
 
 /** The nameservers of resolv.conf: the default upstream, as every stub resolver on the host uses. */

@@ -81,6 +81,30 @@ export const ConfigSchema = Type.Object(
       },
       'Listeners and the DNS wire',
     ),
+    encrypted: section(
+      {
+        dot: Type.Array(HostPort, { description: 'Addresses to serve DNS over TLS on (RFC 7858; port 853 by convention)', default: [] }),
+        doh: Type.Array(HostPort, { description: 'Addresses to serve DNS over HTTPS on (RFC 8484, HTTP/2 and HTTP/1.1, path /dns-query)', default: [] }),
+        tls_cert: Type.String({ description: 'PEM certificate chain for DoT and DoH (reloaded when the file changes)', default: '' }),
+        tls_key: Type.String({ description: 'PEM private key of tls_cert (reloaded with it; never logged)', default: '' }),
+        server_name: Type.String({
+          description:
+            'The name devices sit under: SNI "<device>.<server_name>" names the device (Android Private DNS); empty = SNI names no device. The certificate should cover "*.<server_name>"',
+          maxLength: 253,
+          default: '',
+        }),
+        unadmitted: Type.Union([Type.Literal('refuse'), Type.Literal('close')], {
+          description: 'A client whose address is outside access.allow and whose device is not in access.devices: REFUSED for every query, or the connection closed',
+          default: 'refuse',
+        }),
+        trusted_proxies: Type.Array(Cidr, {
+          description: 'Reverse proxies in front of DoH whose X-Forwarded-For / Forwarded header names the client; no one else is believed',
+          default: [],
+        }),
+        max_streams: Type.Integer({ description: 'Concurrent HTTP/2 streams one DoH connection may open', minimum: 1, maximum: 1000, default: 100 }),
+      },
+      'Encrypted DNS for managed phones: DoT and DoH listeners, device identity',
+    ),
     upstream: section(
       {
         servers: Type.Array(Type.String({ description: '"HOST" or "HOST:PORT" (port 53 by default)', minLength: 1 }), {
@@ -147,6 +171,11 @@ export const ConfigSchema = Type.Object(
     access: section(
       {
         allow: Type.Array(Cidr, { description: 'Client ranges served; everyone else gets REFUSED', default: ['127.0.0.0/8', '::1/128'] }),
+        devices: Type.Array(Type.String({ minLength: 1 }), {
+          description:
+            'Device ids (or patterns with one "*", e.g. "phone-*") served over DoT/DoH from any address: phones off the VPN. Everyone else gets what encrypted.unadmitted says',
+          default: [],
+        }),
       },
       'Who may use the resolver',
     ),
@@ -232,7 +261,14 @@ export const ConfigSchema = Type.Object(
             {
               name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' }),
               organisation: Type.String({ minLength: 1 }),
-              cidrs: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'VPN address pools; the longest prefix wins' }),
+              cidrs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'VPN address pools; the longest prefix wins' })),
+              devices: Type.Optional(
+                Type.Array(Type.String({ minLength: 1 }), {
+                  minItems: 1,
+                  description:
+                    'Device ids (from encrypted DNS) or patterns with one "*" (e.g. "insp-*"); a device match wins over an address match. A group needs cidrs, devices or both',
+                }),
+              ),
               mode: Type.Optional(Type.Union([Type.Literal('monitor'), Type.Literal('enforce')])),
               managed_apps: Type.Optional(
                 Type.Array(Type.String({ minLength: 1 }), { description: 'Managed-device mode: only these catalogued apps pass; every other one is blocked' }),

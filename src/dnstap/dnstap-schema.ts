@@ -55,4 +55,4 @@ export const DnstapType = protobuf.parse(SCHEMA).root.lookupType('dnstap.Dnstap'
 /** Message.Type values Wachtpost sends. */
 export const MessageType = { RESOLVER_QUERY: 3, RESOLVER_RESPONSE: 4, CLIENT_QUERY: 5, CLIENT_RESPONSE: 6 } as const;
 export const SocketFamily = { INET: 1, INET6: 2 } as const;
-export const SocketProtocol = { UDP: 1, TCP: 2 } as const;
+export const SocketProtocol = { UDP: 1, TCP: 2, DOT: 3, DOH: 4 } as const;

@@ -1,11 +1,13 @@
 import ipaddr from 'ipaddr.js';
 import { ACTION_INDEX, ACTIONS, type Action } from '../pipeline/action.js';
-import type { Query } from '../pipeline/query.js';
+import type { Query, Transport } from '../pipeline/query.js';
 import { tagsOf } from '../tagging/answer-tags.js';
 import type { ExchangeObserver, ExchangeProtocol } from '../upstream/exchange-observer.js';
 import type { UpstreamServer } from '../upstream/upstream-server.js';
 import type { Answer } from '../wire/answer.js';
 import { DnstapType, MessageType, SocketFamily, SocketProtocol } from './dnstap-schema.js';
+
+const SOCKET_PROTOCOL: Record<Transport, number> = { udp: SocketProtocol.UDP, tcp: SocketProtocol.TCP, dot: SocketProtocol.DOT, doh: SocketProtocol.DOH };
 
 /** Where encoded payloads go (the Frame Streams writer). */
 export interface PayloadSink {
@@ -114,7 +116,7 @@ export class DnstapTap implements ExchangeObserver {
     const m = this.message;
     const channel = query.channel;
     m.socketFamily = query.client.includes(':') ? SocketFamily.INET6 : SocketFamily.INET;
-    m.socketProtocol = channel !== null && channel.protocol === 'tcp' ? SocketProtocol.TCP : SocketProtocol.UDP;
+    m.socketProtocol = channel === null ? SocketProtocol.UDP : SOCKET_PROTOCOL[channel.protocol];
     m.queryAddress = this.addressBytes(query.client);
     m.queryPort = query.clientPort;
     const local = channel === null ? undefined : this.listeners.get(channel);

@@ -1,10 +1,9 @@
 import type { Registry } from 'prom-client';
-import type { Query } from '../pipeline/query.js';
+import { TRANSPORTS, type Query } from '../pipeline/query.js';
 import { BucketCounts, CollectedHistogram } from './bucket-counts.js';
 
 /** Seconds; cache hits land in the first few, forwarded answers in the middle, failures at the top. */
 const BOUNDS = new Float64Array([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
-const TRANSPORTS = ['udp', 'tcp'] as const satisfies ReadonlyArray<NonNullable<Query['channel']>['protocol']>;
 const SOURCES = ['cache', 'upstream'] as const;
 
 /**
@@ -16,7 +15,7 @@ export class AnswerLatency {
   private readonly series = TRANSPORTS.flatMap(() => SOURCES.map(() => new BucketCounts(BOUNDS)));
 
   replied(query: Query, _reply: Buffer): void {
-    const transport = query.channel !== null && query.channel.protocol === 'tcp' ? 1 : 0;
+    const transport = query.channel === null ? 0 : TRANSPORTS.indexOf(query.channel.protocol);
     this.series[transport * 2 + (query.cacheAge >= 0 ? 0 : 1)]!.observe((performance.now() - query.receivedAt) / 1000);
   }
 

@@ -50,6 +50,23 @@ export interface ResolverReadings {
     readonly closedSlowMessage: number;
     readonly readsPausedUnsent: number;
   };
+  /** DoT handshakes and DoH responses, over every encrypted listener. */
+  readonly encrypted: EncryptedReadings;
+}
+
+/** What the encrypted listeners report. */
+export interface EncryptedReadings {
+  readonly handshakes: number;
+  readonly resumed: number;
+  readonly handshakeFailures: number;
+  /** Connections closed for an SNI label that is no device id. */
+  readonly invalidDevice: number;
+  /** Connections whose address and device are both not admitted. */
+  readonly notAdmitted: number;
+  /** DoH responses by HTTP status. */
+  readonly dohStatuses: ReadonlyMap<number, number>;
+  /** DoH connections refused at accept (the overall or per-client cap). */
+  readonly dohRefused: number;
 }
 
 /** What the dnstap output reports. */
@@ -119,6 +136,21 @@ export class ResolverMetrics {
       metric.inc({ reason: 'idle' }, tcp.closedIdle);
       metric.inc({ reason: 'make_room' }, tcp.closedForRoom);
       metric.inc({ reason: 'slow_message' }, tcp.closedSlowMessage);
+    });
+    counter('wachtpost_tls_handshakes_total', 'TLS handshakes on the encrypted listeners, by result', ['result'], (metric) => {
+      const tls = readings.encrypted;
+      metric.inc({ result: 'full' }, tls.handshakes - tls.resumed);
+      metric.inc({ result: 'resumed' }, tls.resumed);
+      metric.inc({ result: 'failed' }, tls.handshakeFailures);
+    });
+    counter('wachtpost_encrypted_refused_total', 'Encrypted clients turned away, by reason', ['reason'], (metric) => {
+      const tls = readings.encrypted;
+      metric.inc({ reason: 'invalid_device' }, tls.invalidDevice);
+      metric.inc({ reason: 'not_admitted' }, tls.notAdmitted);
+      metric.inc({ reason: 'doh_connection_cap' }, tls.dohRefused);
+    });
+    counter('wachtpost_doh_responses_total', 'DoH responses by HTTP status', ['status'], (metric) => {
+      readings.encrypted.dohStatuses.forEach((count, status) => metric.inc({ status: String(status) }, count));
     });
     counter('wachtpost_tcp_reads_paused_total', 'Times a TCP connection stopped being read because its client left too many reply bytes unread', [], (metric) =>
       metric.inc(readings.tcp.readsPausedUnsent),

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import type { DevicePatterns } from '../pipeline/device-id.js';
 
 const MEMO_LIMIT = 65_536;
 
@@ -8,11 +9,14 @@ interface Prefix<Group> {
 }
 
 /**
- * Client address → group by CIDR, the longest prefix winning (a unit's pool inside a
- * ministry's pool belongs to the unit). Verdicts are memoised per address, bounded.
+ * Client → group: by device id when the transport identified the device (the first group
+ * whose ids or patterns match, in configuration order), else by address with CIDRs, the
+ * longest prefix winning (a unit's pool inside a ministry's pool belongs to the unit).
+ * Address verdicts are memoised per address, bounded.
  */
 export class ClientGroups<Group> {
   private readonly prefixes: Prefix<Group>[] = [];
+  private readonly devices: { patterns: DevicePatterns; group: Group }[] = [];
   private readonly memo = new Map<string, Group | null>();
 
   add(cidr: string, group: Group): void {
@@ -21,7 +25,14 @@ export class ClientGroups<Group> {
     this.prefixes.sort((a, b) => b.range[1] - a.range[1]);
   }
 
-  groupOf(address: string): Group | null {
+  addDevices(patterns: DevicePatterns, group: Group): void {
+    this.devices.push({ patterns, group });
+  }
+
+  groupOf(address: string, device: string | null = null): Group | null {
+    if (device !== null) {
+      for (const entry of this.devices) if (entry.patterns.matches(device)) return entry.group;
+    }
     const known = this.memo.get(address);
     if (known !== undefined) return known;
     let found: Group | null = null;

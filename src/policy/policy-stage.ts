@@ -28,7 +28,7 @@ export class PolicyStage extends Stage {
 
   resolve(query: Query): Answer | Promise<Answer> {
     const policy = this.policy.current;
-    const group = policy.groups.groupOf(query.client);
+    const group = policy.groups.groupOf(query.client, query.device);
     query.group = group;
     const signature = this.detection.current.catalogue.index.match(query.question, 0, query.qnameText);
     if (signature !== null) {

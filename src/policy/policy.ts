@@ -3,6 +3,7 @@ import type { App } from '../tagging/catalogue-schema.js';
 import type { Catalogue } from '../tagging/catalogue.js';
 import ipaddr from 'ipaddr.js';
 import { BlockedAnswer } from '../wire/answer.js';
+import { DevicePatterns } from '../pipeline/device-id.js';
 import { ClientGroups } from './client-groups.js';
 import { ALLOW, Verdict } from './verdict.js';
 
@@ -106,7 +107,15 @@ export class Policy {
         managedApps: settingsGroup.managed_apps ? new Set(settingsGroup.managed_apps) : null,
         exemptions: exemptionsByGroup.get(settingsGroup.name) ?? [],
       };
-      settingsGroup.cidrs.forEach((cidr, j) => {
+      if (settingsGroup.cidrs === undefined && settingsGroup.devices === undefined) problem(['groups', i], `group "${settingsGroup.name}" needs cidrs, devices or both`);
+      if (settingsGroup.devices !== undefined) {
+        try {
+          policy.groups.addDevices(new DevicePatterns(settingsGroup.devices), group);
+        } catch (error) {
+          problem(['groups', i, 'devices'], (error as Error).message);
+        }
+      }
+      (settingsGroup.cidrs ?? []).forEach((cidr, j) => {
         try {
           policy.groups.add(cidr, group);
         } catch {

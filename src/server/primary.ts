@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { loadConfig, type LoadOptions } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { SHIPPED } from '../tagging/shipped-data.js';
-import { ClaimError, claimPorts, usesOwnSockets } from '../transport/claim-ports.js';
+import { ClaimError, claimPorts, claimTcpPorts, usesOwnSockets } from '../transport/claim-ports.js';
 import { bindError } from './bind-error.js';
 import { ControlPlane } from './control-plane.js';
 import { PolicySharing } from './policy-sharing.js';
@@ -23,12 +23,13 @@ import { KILL_GRACE_MS, WorkerPool } from './worker-pool.js';
  */
 export async function runPrimary(config: Config, source: LoadOptions, workerScript: string, workers: number, log: Logger): Promise<void> {
   // Every worker binds sockets of its own (TCP, and batched UDP) on ports the primary proved free.
-  const listen = usesOwnSockets(config.dns.udp_batching)
-    ? await claimPorts(config.dns.listen, 53).catch((error: unknown) =>
-        Promise.reject(error instanceof ClaimError ? bindError(`DNS on ${error.listen} (${error.protocol})`, error.reason) : error),
-      )
-    : config.dns.listen;
-  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen } }) };
+  const ownSockets = usesOwnSockets(config.dns.udp_batching);
+  const claimError = (what: string) => (error: unknown) =>
+    Promise.reject(error instanceof ClaimError ? bindError(`${what} on ${error.listen} (${error.protocol})`, error.reason) : error);
+  const listen = ownSockets ? await claimPorts(config.dns.listen, 53).catch(claimError('DNS')) : config.dns.listen;
+  const dot = ownSockets ? await claimTcpPorts(config.encrypted.dot, 853).catch(claimError('DNS over TLS')) : config.encrypted.dot;
+  const doh = ownSockets ? await claimTcpPorts(config.encrypted.doh, 443).catch(claimError('DNS over HTTPS')) : config.encrypted.doh;
+  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen, dot, doh } }) };
   const metrics = new WorkerMetrics();
   /** Each worker's report that every upstream is failing, by worker id. */
   const upstreamFailing = new Map<number, string>();
@@ -71,7 +72,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     await plane.close();
     throw error;
   }
-  log.info({ listen, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
+  log.info({ listen, dot, doh, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
 
   // Workers watch the files themselves; the primary watches too, for the API tokens and (with
   // Redis) to share an accepted policy change.

@@ -1,5 +1,7 @@
 import { AccessStage } from '../access/access-stage.js';
+import { ddrRecords } from '../access/ddr.js';
 import { ClientAcl } from '../access/client-acl.js';
+import { DevicePatterns } from '../pipeline/device-id.js';
 import { RateLimit } from '../access/rate-limit.js';
 import { ScopeStage } from '../access/scope-stage.js';
 import { CacheStage } from '../cache/cache-stage.js';
@@ -105,8 +107,8 @@ export function buildJudgingStages(config: Config, detection: Swappable<Detectio
     limits.queries_per_second > 0 ? new RateLimit({ perSecond: limits.queries_per_second, burst: limits.burst, exempt: new ClientAcl(limits.exempt) }) : null;
   return {
     acl,
-    access: new AccessStage(acl, queryRate, limits.action),
-    scope: new ScopeStage(config.dns.identity),
+    access: new AccessStage(acl, queryRate, limits.action, config.access.devices.length === 0 ? null : new DevicePatterns(config.access.devices)),
+    scope: new ScopeStage(config.dns.identity, ddrRecords(config)),
     canary: new CanaryStage(config.events.canaries),
     policy: new PolicyStage(policy, detection),
     tag: new TagStage(detection),

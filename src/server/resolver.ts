@@ -20,7 +20,10 @@ import { ResolverMetrics, type ResolverReadings } from '../metrics/resolver-metr
 import { ExchangeObservers } from '../upstream/exchange-observer.js';
 import { UpstreamHealth } from '../upstream/upstream-health.js';
 import { Responder } from '../transport/responder.js';
-import { TcpListener } from '../transport/tcp-listener.js';
+import { TcpListener, type TcpSettings } from '../transport/tcp-listener.js';
+import { DohListener } from '../transport/doh-listener.js';
+import { DotHandshake, type EncryptedAdmission } from '../transport/dot-handshake.js';
+import { TlsCredentials } from '../transport/tls-credentials.js';
 import type { UdpEndpoint } from '../transport/udp-listener.js';
 import { openUdpEndpoint } from '../transport/udp-endpoints.js';
 import { ReplyWriter } from '../wire/reply.js';
@@ -41,6 +44,9 @@ export class Resolver implements ResolverReadings {
   private health: UpstreamHealth | null = null;
   private discovery: DiscoveryObserver | null = null;
   private errorRate: RateLimit | null = null;
+  private credentials: TlsCredentials | null = null;
+  private readonly dohListeners: DohListener[] = [];
+  private readonly dotLayers: DotHandshake[] = [];
 
   private constructor(
     readonly chain: ResolverChain,
@@ -131,6 +137,7 @@ export class Resolver implements ResolverReadings {
         await tcp.listen().catch((error: unknown) => Promise.reject(bindError(`DNS on ${text} (TCP)`, error)));
         dnstap?.tap.listening(tcp, address.host, udp.address.port);
       }
+      await resolver.listenEncrypted(config, tcpSettings, dispatcher, log);
       if (config.policy.sinkhole.listen !== '') {
         resolver.notice = await startNoticeServer(config.policy.sinkhole.listen, chain.detection, chain.policy, log);
       }
@@ -139,6 +146,58 @@ export class Resolver implements ResolverReadings {
       throw error;
     }
     return resolver;
+  }
+
+  /** DoT and DoH listeners on every `encrypted` address, sharing one reloading certificate. */
+  private async listenEncrypted(config: Config, tcpSettings: TcpSettings, dispatcher: Dispatcher, log: Logger): Promise<void> {
+    const encrypted = config.encrypted;
+    if (encrypted.dot.length === 0 && encrypted.doh.length === 0) return;
+    const credentials = TlsCredentials.open(encrypted.tls_cert, encrypted.tls_key, log.child({ component: 'tls' }));
+    this.credentials = credentials;
+    const access = this.chain.access;
+    const admission: EncryptedAdmission = (client, device) => access.admits(client, device);
+    const closeUnadmitted = encrypted.unadmitted === 'close';
+    for (const text of encrypted.dot) {
+      const address = parseHostPort(text, 853);
+      const layer = new DotHandshake(credentials, { serverName: encrypted.server_name, closeUnadmitted }, admission);
+      this.dotLayers.push(layer);
+      // Who may connect is known only after the handshake (the device): every address gets a slot, within the caps.
+      const listener = new TcpListener(address.host, address.port, address.family, dispatcher, tcpSettings, () => true, log, layer);
+      this.tcpListeners.push(listener);
+      await listener.listen().catch((error: unknown) => Promise.reject(bindError(`DNS over TLS on ${text}`, error)));
+      this.dnstapOutput?.tap.listening(listener, address.host, listener.address.port);
+    }
+    const proxies = encrypted.trusted_proxies.length === 0 ? null : new ClientAcl(encrypted.trusted_proxies);
+    for (const text of encrypted.doh) {
+      const address = parseHostPort(text, 443);
+      const listener = new DohListener(
+        address.host,
+        address.port,
+        address.family,
+        dispatcher,
+        credentials,
+        {
+          serverName: encrypted.server_name,
+          closeUnadmitted,
+          trustedProxy: proxies === null ? null : (peer) => proxies.allows(peer),
+          maxStreams: encrypted.max_streams,
+          maxConnections: tcpSettings.maxConnections,
+          maxConnectionsPerClient: tcpSettings.maxConnectionsPerClient,
+          idleTimeoutMs: tcpSettings.idleTimeoutMs,
+        },
+        admission,
+        log,
+      );
+      this.dohListeners.push(listener);
+      await listener.listen().catch((error: unknown) => Promise.reject(bindError(`DNS over HTTPS on ${text}`, error)));
+      this.dnstapOutput?.tap.listening(listener, address.host, listener.address.port);
+    }
+  }
+
+  /** Where the encrypted listeners are bound (port 0 resolved), for tests and logs. */
+  get encryptedAddresses(): { dot: BoundAddress[]; doh: BoundAddress[] } {
+    const bound = (listener: { address: { address: string; port: number } }): BoundAddress => ({ host: listener.address.address, port: listener.address.port });
+    return { dot: this.tcpListeners.filter((listener) => listener.protocol === 'dot').map(bound), doh: this.dohListeners.map(bound) };
   }
 
   /**
@@ -229,6 +288,23 @@ export class Resolver implements ResolverReadings {
     return total;
   }
 
+  get encrypted(): ResolverReadings['encrypted'] {
+    const total = { handshakes: 0, resumed: 0, handshakeFailures: 0, invalidDevice: 0, notAdmitted: 0, dohStatuses: new Map<number, number>(), dohRefused: 0 };
+    for (const { counters } of this.dotLayers) {
+      total.handshakes += counters.handshakes;
+      total.resumed += counters.resumed;
+      total.handshakeFailures += counters.handshakeFailures;
+      total.invalidDevice += counters.invalidDevice;
+      total.notAdmitted += counters.notAdmitted;
+    }
+    for (const { counters } of this.dohListeners) {
+      total.handshakeFailures += counters.tlsFailures;
+      total.dohRefused += counters.refusedConnections;
+      counters.statuses.forEach((count, status) => total.dohStatuses.set(status, (total.dohStatuses.get(status) ?? 0) + count));
+    }
+    return total;
+  }
+
   get addresses(): BoundAddress[] {
     return this.udp.map((listener) => ({ host: listener.address.address, port: listener.address.port }));
   }
@@ -243,7 +319,7 @@ export class Resolver implements ResolverReadings {
   }
 
   private async runDrain(timeoutMs: number): Promise<void> {
-    for (const listener of [...this.udp, ...this.tcpListeners]) listener.stopAccepting();
+    for (const listener of [...this.udp, ...this.tcpListeners, ...this.dohListeners]) listener.stopAccepting();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), timeoutMs);
@@ -256,7 +332,8 @@ export class Resolver implements ResolverReadings {
 
   async close(): Promise<void> {
     await this.notice?.close();
-    await Promise.all([...this.udp, ...this.tcpListeners].map((listener) => listener.close()));
+    await Promise.all([...this.udp, ...this.tcpListeners, ...this.dohListeners].map((listener) => listener.close()));
+    this.credentials?.close();
     for (const stage of this.chain.stages) await stage.close();
     // After the listeners: no query can start a fold any more, and held counts go out.
     this.folder?.close();

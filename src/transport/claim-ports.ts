@@ -41,6 +41,20 @@ export async function claimPorts(listen: readonly string[], defaultPort: number)
   return claimed;
 }
 
+/** As claimPorts, for listeners on TCP only (DoT, DoH): proves each free and fixes port 0. */
+export async function claimTcpPorts(listen: readonly string[], defaultPort: number): Promise<string[]> {
+  const claimed: string[] = [];
+  for (const text of listen) {
+    const address = parseHostPort(text, defaultPort);
+    const tcp = await bindTcp(address).catch((error: NodeJS.ErrnoException) => {
+      throw new ClaimError(text, 'TCP', error);
+    });
+    claimed.push(formatHostPort({ ...address, port: (tcp.address() as net.AddressInfo).port }));
+    await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  }
+  return claimed;
+}
+
 async function claimOne(text: string, address: HostPort): Promise<number> {
   for (let pick = 1; ; pick++) {
     const udp = await bindUdp(address).catch((error: NodeJS.ErrnoException) => {

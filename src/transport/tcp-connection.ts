@@ -29,6 +29,8 @@ export class TcpConnection {
   lastActivity: number;
   /** Since when an incomplete message has been waiting for its remaining bytes; 0: none. */
   partialSince = 0;
+  /** The device the connection identified (an encrypted listener's SNI label), else null. */
+  device: string | null = null;
   private pending: Buffer | null = null;
   private processing = false;
   private peerEnded = false;
@@ -139,6 +141,7 @@ export class TcpConnection {
     query.connection = this;
     query.client = this.client;
     query.clientPort = this.clientPort;
+    query.device = this.device;
     query.receivedAt = performance.now();
     // Counted before dispatch: a synchronous answer calls reply(), which counts it down.
     this.inFlight++;

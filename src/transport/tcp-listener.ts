@@ -2,7 +2,8 @@ import cluster from 'node:cluster';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Query, ReplyChannel } from '../pipeline/query.js';
+import type { Query, ReplyChannel, Transport } from '../pipeline/query.js';
+import { padReply } from '../wire/encrypted-reply.js';
 import type { Dispatcher } from './dispatcher.js';
 import { nativeTcp, type NativeTcpListener } from './native-tcp.js';
 import { TcpConnection, type ConnectionHost } from './tcp-connection.js';
@@ -24,6 +25,13 @@ export interface TcpSettings {
  * an encrypted listener) can be given its own.
  */
 export type Admission = (client: string) => boolean;
+
+/** A layer over each accepted socket (TLS for DoT): wraps it, then watches the connection it carries. */
+export interface StreamLayer {
+  readonly protocol: Transport;
+  wrap(socket: net.Socket): net.Socket;
+  attach(stream: net.Socket, connection: TcpConnection): void;
+}
 
 /** What the listener did with connections; read by the metrics layer. */
 export class TcpCounters {
@@ -59,7 +67,7 @@ const BACKLOG = 511;
  * (the primary accepts and hands connections over).
  */
 export class TcpListener implements ReplyChannel, ConnectionHost {
-  readonly protocol = 'tcp';
+  readonly protocol: Transport;
   readonly counters = new TcpCounters();
   readonly channel = this;
   readonly maxInFlight: number;
@@ -82,7 +90,9 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
     private readonly settings: TcpSettings,
     private readonly admission: Admission,
     readonly log: Logger,
+    private readonly layer: StreamLayer | null = null,
   ) {
+    this.protocol = layer?.protocol ?? 'tcp';
     this.maxInFlight = settings.maxInFlightPerConnection;
     this.maxUnsentBytes = settings.maxUnsentBytes;
   }
@@ -116,7 +126,8 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
   }
 
   send(query: Query, reply: Buffer): void {
-    (query.connection as TcpConnection).reply(reply);
+    // Over TLS, sizes are what is left to see: pad them (RFC 8467).
+    (query.connection as TcpConnection).reply(this.layer === null ? reply : padReply(reply));
   }
 
   /** Stops accepting and reading; each connection closes once its last query is answered. */
@@ -213,7 +224,15 @@ export class TcpListener implements ReplyChannel, ConnectionHost {
   }
 
   private open(socket: net.Socket, client: string, port: number): void {
-    this.connections.add(new TcpConnection(socket, client, port, this));
+    const layer = this.layer;
+    if (layer === null) {
+      this.connections.add(new TcpConnection(socket, client, port, this));
+      return;
+    }
+    const stream = layer.wrap(socket);
+    const connection = new TcpConnection(stream, client, port, this);
+    layer.attach(stream, connection);
+    this.connections.add(connection);
   }
 
   /** Closes the connection idle longest to make room (RFC 7766 §6.2.3); false when none is idle. */

@@ -107,3 +107,20 @@ describe('shipped configuration', () => {
     expect(await readFile(join(ROOT, 'deploy/wachtpost.schema.json'), 'utf8')).toBe(publishedSchema());
   });
 });
+
+describe('encrypted DNS settings', () => {
+  it('need a certificate and key for any DoT or DoH address, and check names, devices and proxies strictly', () => {
+    const problems = problemsOf(
+      ['encrypted:', '  dot: ["127.0.0.1:853"]', '  server_name: "dns..example.nl"', '  trusted_proxies: ["10.0.0.1"]', 'access:', '  devices: ["phone_*"]', ''].join('\n'),
+    );
+    expect(problems.map((problem) => problem.path)).toEqual(
+      expect.arrayContaining(['encrypted.tls_cert', 'encrypted.tls_key', 'encrypted.server_name', 'encrypted.trusted_proxies.0', 'access.devices']),
+    );
+  });
+
+  it('take the listeners and files from the command line too', () => {
+    const config = loadConfig({ text: '', overrides: { ...UPSTREAM, dot: ['127.0.0.1:8853'], doh: ['[::1]:8443'], tlsCert: '/c.pem', tlsKey: '/k.pem' } });
+    expect(config.encrypted).toMatchObject({ dot: ['127.0.0.1:8853'], doh: ['[::1]:8443'], tls_cert: '/c.pem', tls_key: '/k.pem', unadmitted: 'refuse' });
+  });
+
+});

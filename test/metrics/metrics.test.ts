@@ -24,6 +24,7 @@ const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings =
   upstreamStates: [],
   dnstap: null,
   catalogueVersion: '2026.12.03',
+  encrypted: { handshakes: 0, resumed: 0, handshakeFailures: 0, invalidDevice: 0, notAdmitted: 0, dohStatuses: new Map(), dohRefused: 0 },
   ...overrides,
 });
 

@@ -268,3 +268,31 @@ describe('PolicyStage and the calendar', () => {
     expect(ask()).toBe('block');
   });
 });
+
+describe('client groups by device', () => {
+  const DEVICE_GROUPS = `
+policy:
+  groups:
+    - { name: pool, organisation: VPN pool, cidrs: ["10.9.0.0/16"] }
+    - { name: inspectors, organisation: ILT phones, devices: ["insp-*", "Tablet-1"], mode: monitor }
+`;
+
+  it('judges an identified device by its device group, before its address', async () => {
+    const { stage } = policyStage(testConfig(`mode: enforce\n${DEVICE_GROUPS}`));
+    const fromDevice = makeQuery({ name: TIKTOK, client: '10.9.0.7' });
+    fromDevice.device = 'insp-42';
+    await resolveNow(stage, fromDevice);
+    expect(fromDevice.group?.name).toBe('inspectors');
+    expect(fromDevice.verdict?.action).toBe('monitor');
+    const fromPool = makeQuery({ name: TIKTOK, client: '10.9.0.7' });
+    fromPool.device = 'phone-1';
+    await resolveNow(stage, fromPool);
+    expect(fromPool.group?.name).toBe('pool');
+    expect(fromPool.verdict?.action).toBe('block');
+  });
+
+  it('needs cidrs or devices in a group, and refuses a bad device pattern', () => {
+    const config = testConfig('policy:\n  groups:\n    - { name: empty, organisation: X }\n    - { name: bad, organisation: Y, devices: ["a*b*"] }\n');
+    expect(() => Policy.compile(config, detection.catalogue, detection.watchlist)).toThrow(/group "empty" needs cidrs, devices or both[\s\S]*"a\*b\*" is not a device id/);
+  });
+});
