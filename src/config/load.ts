@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parseDnstapTarget } from './dnstap-target.js';
+import { parseUpstreamTarget } from './upstream-target.js';
 import { parseHostPort, strictCidr, strictIp } from './address.js';
 import { parsePublicKey } from './public-key.js';
 import { DevicePatterns, parseDeviceId } from '../pipeline/device-id.js';
@@ -156,8 +157,15 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
 
   texts(['dns', 'listen'], hostPort(53));
   texts(['upstream', 'servers'], (value) => {
-    if (parseHostPort(value, 53).port === 0) throw new Error(`"${value}": an upstream needs a real port`);
+    if (parseUpstreamTarget(value).port === 0) throw new Error(`"${value}": an upstream needs a real port`);
   });
+  text(['upstream', 'ca_file'], (value) => {
+    try {
+      readFileSync(value);
+    } catch (error) {
+      throw new Error(`cannot read "${value}": ${(error as Error).message}`);
+    }
+  }, true);
   text(['http', 'listen'], hostPort(8080));
   texts(['http', 'trusted_proxies'], strictCidr);
   text(['dnstap', 'target'], (value) => void parseDnstapTarget(value), true);

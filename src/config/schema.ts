@@ -107,9 +107,19 @@ export const ConfigSchema = Type.Object(
     ),
     upstream: section(
       {
-        servers: Type.Array(Type.String({ description: '"HOST" or "HOST:PORT" (port 53 by default)', minLength: 1 }), {
-          description: 'Upstream resolvers, tried in order; empty = the nameservers of /etc/resolv.conf',
-          default: [],
+        servers: Type.Array(
+          Type.String({
+            description: '"HOST[:PORT]" (plain DNS, port 53), "tls://HOST[:PORT][#NAME]" (DoT, 853) or "https://HOST[:PORT][/PATH][#NAME]" (DoH, 443, /dns-query); NAME is what the certificate is checked against (default: the address)',
+            minLength: 1,
+          }),
+          {
+            description: 'Upstream resolvers, tried in order; empty = the nameservers of /etc/resolv.conf',
+            default: [],
+          },
+        ),
+        ca_file: Type.String({
+          description: 'PEM file of the CA(s) encrypted upstreams\' certificates must chain to; empty = the system store. Verification is never off',
+          default: '',
         }),
         timeout_ms: Type.Integer({ description: 'Overall deadline before SERVFAIL', minimum: 100, maximum: 30_000, default: 2000 }),
         attempt_timeout_ms: Type.Integer({

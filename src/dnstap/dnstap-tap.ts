@@ -175,7 +175,7 @@ export class DnstapTap implements ExchangeObserver {
       this.upstreams.set(server, address);
     }
     m.socketFamily = server.family === 6 ? SocketFamily.INET6 : SocketFamily.INET;
-    m.socketProtocol = protocol === 'tcp' ? SocketProtocol.TCP : SocketProtocol.UDP;
+    m.socketProtocol = SOCKET_PROTOCOL[protocol];
     m.queryAddress = null;
     m.queryPort = null;
     m.responseAddress = address;

@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { AccessStage } from '../access/access-stage.js';
 import { ddrRecords } from '../access/ddr.js';
 import { ClientAcl } from '../access/client-acl.js';
 import { DevicePatterns } from '../pipeline/device-id.js';
+import { parseUpstreamTarget } from '../config/upstream-target.js';
+import { DohChannel } from '../upstream/doh-channel.js';
+import { DotChannel } from '../upstream/dot-channel.js';
 import { RateLimit } from '../access/rate-limit.js';
 import { ScopeStage } from '../access/scope-stage.js';
 import { CacheStage } from '../cache/cache-stage.js';
@@ -115,13 +119,30 @@ export function buildJudgingStages(config: Config, detection: Swappable<Detectio
   };
 }
 
+/** Queries one DoT or DoH connection carries at once, and how long it stays open idle. */
+const ENCRYPTED_UPSTREAM = { maxOutstanding: 200, idleTimeoutMs: 30_000 } as const;
+
+/** A configured upstream: plain, or DoT / DoH with its own persistent connection. */
+function upstreamServer(text: string, config: Config): UpstreamServer {
+  const target = parseUpstreamTarget(text, DNS_PORT);
+  if (target.kind === 'plain') return new UpstreamServer(target.host, target.port, target.family);
+  const ca = config.upstream.ca_file === '' ? null : readFileSync(config.upstream.ca_file);
+  const settings = { host: target.host, port: target.port, name: target.name, ca, ...ENCRYPTED_UPSTREAM };
+  const fragment = target.name === target.host ? '' : `#${target.name}`;
+  if (target.kind === 'dot') {
+    const server = new UpstreamServer(target.host, target.port, target.family, 'tls://', fragment);
+    server.channel = new DotChannel(settings);
+    return server;
+  }
+  const server = new UpstreamServer(target.host, target.port, target.family, 'https://', `${target.path}${fragment}`);
+  server.channel = new DohChannel(settings, target.path);
+  return server;
+}
+
 /** The forwarding stage alone, as configured (also used by `wachtpost explain --resolve`). */
 export function buildUpstreamStage(config: Config, observer?: ExchangeObserver): UpstreamStage {
   return new UpstreamStage({
-    servers: config.upstream.servers.map((text) => {
-      const { host, port, family } = parseHostPort(text, DNS_PORT);
-      return new UpstreamServer(host, port, family);
-    }),
+    servers: config.upstream.servers.map((text) => upstreamServer(text, config)),
     timeoutMs: config.upstream.timeout_ms,
     attemptTimeoutMs: config.upstream.attempt_timeout_ms,
     failureMemoryMs: config.upstream.failure_memory_ms,

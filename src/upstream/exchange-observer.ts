@@ -1,10 +1,12 @@
+import type { Transport } from '../pipeline/query.js';
 import type { Answer } from '../wire/answer.js';
 import type { UpstreamServer } from './upstream-server.js';
 
-export type ExchangeProtocol = 'udp' | 'tcp';
+/** How an upstream was asked: UDP, TCP after truncation, or its own DoT or DoH connection. */
+export type ExchangeProtocol = Transport;
 
 /** Why an attempt failed, as metrics label and logs name it. */
-export const FAILURE_CAUSES = ['timeout', 'refused', 'unreachable', 'reset', 'other'] as const;
+export const FAILURE_CAUSES = ['timeout', 'refused', 'unreachable', 'reset', 'tls', 'other'] as const;
 export type FailureCause = (typeof FAILURE_CAUSES)[number];
 
 /**
@@ -46,6 +48,11 @@ const CAUSE_BY_CODE: Record<string, FailureCause> = {
   EPIPE: 'reset',
 };
 
+/** OpenSSL's and Node's certificate and handshake errors: a wrong name, an unknown CA, an expired certificate. */
+function isTlsCode(code: string): boolean {
+  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code.includes('CERT') || code.includes('SELF_SIGNED') || code.includes('UNABLE_TO_');
+}
+
 /**
  * The real cause of a failed attempt: an ICMP port unreachable on the connected UDP socket
  * arrives as ECONNREFUSED, which must read "connection refused", not "no answer in time".
@@ -53,7 +60,7 @@ const CAUSE_BY_CODE: Record<string, FailureCause> = {
  */
 export function failureCause(error: unknown): { cause: FailureCause; detail: string } {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  const cause = typeof code === 'string' ? (CAUSE_BY_CODE[code] ?? 'other') : 'other';
+  const cause = typeof code === 'string' ? (CAUSE_BY_CODE[code] ?? (isTlsCode(code) ? 'tls' : 'other')) : 'other';
   const text = typeof message === 'string' ? message : String(error);
   return { cause, detail: cause === 'refused' ? `connection refused (${text})` : text };
 }

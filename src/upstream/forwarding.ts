@@ -7,6 +7,7 @@ import { UpstreamFailure } from './errors.js';
 import type { Attempt, AttemptHandler, ExchangeCounters, Expected } from './exchange.js';
 import { failureCause, type ExchangeObserver } from './exchange-observer.js';
 import { randomizeCase, randomQueryId } from './random-id.js';
+import { EncryptedAttempt } from './channel-attempt.js';
 import { TcpAttempt } from './tcp-exchange.js';
 import { UdpAttempt } from './udp-exchange.js';
 import type { UpstreamServer } from './upstream-server.js';
@@ -83,7 +84,7 @@ export class Forwarding implements AttemptHandler {
     const server = attempt.server;
     const elapsed = performance.now() - attempt.sentAt;
     server.recordSuccess(elapsed);
-    this.observer?.answered(server, attempt instanceof TcpAttempt ? 'tcp' : 'udp', answer, elapsed / 1000);
+    this.observer?.answered(server, attempt instanceof TcpAttempt ? 'tcp' : (server.channel?.protocol ?? 'udp'), answer, elapsed / 1000);
     if (attempt !== this.latest && !(attempt instanceof TcpAttempt)) this.forwardCounters.lateAnswers++;
     if (server === this.caseRetriedOn && !attempt.expected.exactCase) {
       server.lostCase(Date.now());
@@ -141,7 +142,8 @@ export class Forwarding implements AttemptHandler {
     // A server that answered SERVFAIL or REFUSED is not asked again while others are untried.
     for (let i = 1; this.refusedBy.has(server) && i < count; i++) server = this.servers[(this.sent + i) % count]!;
     this.sent++;
-    const attempt = this.send(server, this.settings.randomizeCase && server.keepsCase(Date.now()));
+    // 0x20 is for off-path forgery, which a TLS connection already rules out.
+    const attempt = this.send(server, this.settings.randomizeCase && server.channel === null && server.keepsCase(Date.now()));
     this.latest = attempt;
     this.nextTimer = setTimeout(() => {
       this.nextTimer = null;
@@ -166,8 +168,10 @@ export class Forwarding implements AttemptHandler {
       exactCase: mixedCase,
       udpSize: settings.udpSize,
     };
-    this.observer?.asked(server, 'udp', wire);
-    const attempt = new UdpAttempt(server, wire, expected, this.counters, this);
+    const channel = server.channel;
+    this.observer?.asked(server, channel?.protocol ?? 'udp', wire);
+    const attempt: Attempt =
+      channel === null ? new UdpAttempt(server, wire, expected, this.counters, this) : new EncryptedAttempt(server, wire, expected, this.counters, this);
     this.open.push(attempt);
     return attempt;
   }

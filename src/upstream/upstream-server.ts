@@ -4,6 +4,24 @@ const MAX_BACKOFF_MS = 30_000;
 /** A server that answered in another case than asked is asked without 0x20 for this long, then tried again. */
 const CASE_FALLBACK_MS = 10 * 60_000;
 
+/** A persistent encrypted connection to one server (DoT or DoH) that attempts go through. */
+export interface EncryptedChannel {
+  readonly protocol: 'dot' | 'doh';
+  /** Sends the attempt's query; its answer or failure comes back through the attempt. */
+  send(attempt: ChannelAttempt): void;
+  /** The attempt is closed: forget it (its answer, if one comes, is dropped). */
+  cancel(attempt: ChannelAttempt): void;
+  close(): void;
+}
+
+/** What a channel needs of an attempt. */
+export interface ChannelAttempt {
+  readonly query: Buffer;
+  readonly id: number;
+  deliver(message: Buffer): void;
+  fail(error: Error): void;
+}
+
 /**
  * One upstream resolver and how it has behaved lately. A server that keeps failing is put
  * behind the others for a backoff that doubles up to 30 s; it is still tried when nothing
@@ -19,14 +37,19 @@ export class UpstreamServer {
   /** Until then, queries to this server keep their case (it did not echo mixed case). */
   caseInsensitiveUntil = 0;
 
+  /** Set for DoT and DoH servers: every attempt goes through it instead of a UDP socket. */
+  channel: EncryptedChannel | null = null;
+  readonly label: string;
+
+  /** `scheme` and `suffix` frame the address in the label for encrypted servers (`tls://…#name`). */
   constructor(
     readonly host: string,
     readonly port: number,
     readonly family: 4 | 6,
-  ) {}
-
-  get label(): string {
-    return this.family === 6 ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+    scheme = '',
+    suffix = '',
+  ) {
+    this.label = `${scheme}${family === 6 ? `[${host}]:${port}` : `${host}:${port}`}${suffix}`;
   }
 
   isUp(now: number): boolean {

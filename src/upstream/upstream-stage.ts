@@ -71,6 +71,11 @@ export class UpstreamStage extends Stage implements UpstreamFailures {
     }
   }
 
+  /** Closes the encrypted servers' connections. */
+  override async close(): Promise<void> {
+    for (const server of this.settings.servers) server.channel?.close();
+  }
+
   private remember(): void {
     const now = Date.now();
     const fresh = !this.failedRecently(now);

@@ -124,3 +124,18 @@ describe('encrypted DNS settings', () => {
   });
 
 });
+
+describe('upstream servers', () => {
+  it('take plain, tls:// and https:// servers, and refuse anything that could be read two ways', async () => {
+    const { parseUpstreamTarget } = await import('../../src/config/upstream-target.js');
+    expect(parseUpstreamTarget('192.0.2.1')).toMatchObject({ kind: 'plain', host: '192.0.2.1', port: 53 });
+    expect(parseUpstreamTarget('tls://192.0.2.1#dns.Example.nl')).toMatchObject({ kind: 'dot', port: 853, name: 'dns.example.nl' });
+    expect(parseUpstreamTarget('tls://[2001:db8::1]:8853')).toMatchObject({ kind: 'dot', host: '2001:db8::1', port: 8853, name: '2001:db8::1' });
+    expect(parseUpstreamTarget('https://192.0.2.1')).toMatchObject({ kind: 'doh', port: 443, path: '/dns-query', name: '192.0.2.1' });
+    expect(parseUpstreamTarget('https://192.0.2.1:8443/resolve#dns.example.nl')).toMatchObject({ kind: 'doh', port: 8443, path: '/resolve', name: 'dns.example.nl' });
+    for (const bad of ['tls://dns.example.nl', 'tls://192.0.2.1/x', 'https://192.0.2.1/{?dns}', 'quic://192.0.2.1', '192.0.2.1#name', 'tls://192.0.2.1#bad_name', 'tls://010.0.0.1', 'tls://192.0.2.1:0']) {
+      expect(() => parseUpstreamTarget(bad), bad).toThrow(new RegExp(bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+    }
+    expect(problemsOf('upstream:\n  ca_file: /nonexistent/ca.pem\n').map((problem) => problem.path)).toEqual(['upstream.ca_file']);
+  });
+});

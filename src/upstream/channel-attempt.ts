@@ -1,0 +1,48 @@
+import { ScanResult, scanResponse } from '../wire/answer.js';
+import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
+import type { ChannelAttempt, EncryptedChannel, UpstreamServer } from './upstream-server.js';
+
+/**
+ * One query to a DoT or DoH server over that server's persistent connection. An answer
+ * must still carry our ID and our question (a broken or hostile server gets no say over
+ * other names); the case is not checked: 0x20 guards against off-path forgery, which TLS
+ * rules out. A malformed answer ends the attempt.
+ */
+export class EncryptedAttempt extends AttemptBase implements Attempt, ChannelAttempt {
+  private readonly channel: EncryptedChannel;
+
+  constructor(
+    readonly server: UpstreamServer,
+    readonly query: Buffer,
+    readonly expected: Expected,
+    private readonly counters: ExchangeCounters,
+    private readonly handler: AttemptHandler,
+  ) {
+    super();
+    this.channel = server.channel!;
+    this.channel.send(this);
+  }
+
+  get id(): number {
+    return this.expected.id;
+  }
+
+  deliver(message: Buffer): void {
+    if (this.closed) return;
+    const { expected, counters, handler } = this;
+    const outcome = scanResponse(message, expected.id, expected.question, expected.questionLength, expected.udpSize);
+    if (outcome.result === ScanResult.OK) return this.finish(() => handler.answered(this, outcome.answer!));
+    if (outcome.result === ScanResult.WRONG_ID) counters.rejectedId++;
+    else if (outcome.result === ScanResult.WRONG_QUESTION) counters.rejectedQuestion++;
+    else counters.rejectedMalformed++;
+    this.fail(new Error(`${this.server.label} sent an answer that is not to our question`));
+  }
+
+  fail(error: Error): void {
+    this.finish(() => this.handler.failed(this, error));
+  }
+
+  protected release(): void {
+    this.channel.cancel(this);
+  }
+}
