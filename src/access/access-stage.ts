@@ -30,12 +30,12 @@ export class AccessStage extends Stage {
   }
 
   /** By address, or (encrypted DNS: phones off the VPN) by the device the client identified. */
-  admits(client: string, device: string | null): boolean {
-    return this.acl.allows(client) || (device !== null && this.devices !== null && this.devices.matches(device));
+  admits(client: string, device: string | null, certified = false): boolean {
+    return certified || this.acl.allows(client) || (device !== null && this.devices !== null && this.devices.matches(device));
   }
 
   resolve(query: Query): Answer | Promise<Answer> {
-    if (!this.admits(query.client, query.device)) return REFUSED;
+    if (!this.admits(query.client, query.device, query.deviceCertified)) return REFUSED;
     if (this.rate !== null && !this.rate.admits(query.client)) return this.limited;
     return this.next.resolve(query);
   }

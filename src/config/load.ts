@@ -159,13 +159,15 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   texts(['upstream', 'servers'], (value) => {
     if (parseUpstreamTarget(value).port === 0) throw new Error(`"${value}": an upstream needs a real port`);
   });
-  text(['upstream', 'ca_file'], (value) => {
+  const readable = (value: string): void => {
     try {
       readFileSync(value);
     } catch (error) {
       throw new Error(`cannot read "${value}": ${(error as Error).message}`);
     }
-  }, true);
+  };
+  text(['upstream', 'ca_file'], readable, true);
+  text(['encrypted', 'client_ca'], readable, true);
   text(['http', 'listen'], hostPort(8080));
   texts(['http', 'trusted_proxies'], strictCidr);
   text(['dnstap', 'target'], (value) => void parseDnstapTarget(value), true);

@@ -93,6 +93,11 @@ export const ConfigSchema = Type.Object(
           maxLength: 253,
           default: '',
         }),
+        client_ca: Type.String({
+          description:
+            'PEM CA that signs the devices\' client certificates (mTLS): a device presenting one is identified by its subject CN and admitted from any address; empty = no client certificates asked for',
+          default: '',
+        }),
         unadmitted: Type.Union([Type.Literal('refuse'), Type.Literal('close')], {
           description: 'A client whose address is outside access.allow and whose device is not in access.devices: REFUSED for every query, or the connection closed',
           default: 'refuse',

@@ -42,6 +42,8 @@ export class Query extends WireRequest {
    * path or client certificate): a canonical id from parseDeviceId, else null.
    */
   device: string | null = null;
+  /** The device was proven by a client certificate the configured CA signed (mTLS): admitted wherever it asks from. */
+  deviceCertified = false;
   /** Opaque per-transport handle, e.g. the TCP connection a reply goes back on. */
   connection: unknown = null;
   receivedAt = 0;
@@ -76,6 +78,7 @@ export class Query extends WireRequest {
     copy.client = this.client;
     copy.clientPort = this.clientPort;
     copy.device = this.device;
+    copy.deviceCertified = this.deviceCertified;
     copy.connection = this.connection;
     copy.receivedAt = this.receivedAt;
     copy.cacheAge = this.cacheAge;

@@ -152,10 +152,10 @@ export class Resolver implements ResolverReadings {
   private async listenEncrypted(config: Config, tcpSettings: TcpSettings, dispatcher: Dispatcher, log: Logger): Promise<void> {
     const encrypted = config.encrypted;
     if (encrypted.dot.length === 0 && encrypted.doh.length === 0) return;
-    const credentials = TlsCredentials.open(encrypted.tls_cert, encrypted.tls_key, log.child({ component: 'tls' }));
+    const credentials = TlsCredentials.open(encrypted.tls_cert, encrypted.tls_key, encrypted.client_ca, log.child({ component: 'tls' }));
     this.credentials = credentials;
     const access = this.chain.access;
-    const admission: EncryptedAdmission = (client, device) => access.admits(client, device);
+    const admission: EncryptedAdmission = (client, device, certified) => access.admits(client, device, certified);
     const closeUnadmitted = encrypted.unadmitted === 'close';
     for (const text of encrypted.dot) {
       const address = parseHostPort(text, 853);

@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto';
+import type tls from 'node:tls';
 import { parseDeviceId } from '../pipeline/device-id.js';
 
 /** What a name or path said about the device: none, an id, or something that is no valid id. */
@@ -21,4 +23,28 @@ export function deviceFromServerName(sni: string | false | null | undefined, ser
 /** The device a DoH path names (`/dns-query/<id>`): null for the bare path. */
 export function deviceFromPathSegment(segment: string): DeviceClaim {
   return segment === '' ? null : (parseDeviceId(segment) ?? INVALID_DEVICE);
+}
+
+/**
+ * The device a client certificate names (mTLS): its subject's common name, which the
+ * organisation's device CA sets to the device id. The certificate must be signed directly
+ * by one of `cas` and be within its validity; checked here, not through `authorized`,
+ * which Node sets only for sockets its own tls.Server accepted (DoT wraps sockets itself).
+ * An unsigned, expired or unreadable one, or a CN that is no device id, is INVALID_DEVICE;
+ * no certificate says nothing.
+ */
+export function deviceFromCertificate(socket: tls.TLSSocket, cas: readonly X509Certificate[]): DeviceClaim {
+  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
+  if (raw === undefined) return null;
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(raw);
+  } catch {
+    return INVALID_DEVICE;
+  }
+  const now = Date.now();
+  const valid = Date.parse(certificate.validFrom) <= now && now <= Date.parse(certificate.validTo);
+  if (!valid || !cas.some((ca) => certificate.checkIssued(ca) && certificate.verify(ca.publicKey))) return INVALID_DEVICE;
+  const common = /^CN=(.*)$/m.exec(certificate.subject)?.[1];
+  return common === undefined ? INVALID_DEVICE : (parseDeviceId(common) ?? INVALID_DEVICE);
 }

@@ -6,7 +6,7 @@ import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import { Query, type ReplyChannel } from '../pipeline/query.js';
 import { padReply, smallestTtl } from '../wire/encrypted-reply.js';
-import { deviceFromPathSegment, deviceFromServerName, INVALID_DEVICE, type DeviceClaim } from './device-identity.js';
+import { deviceFromCertificate, deviceFromPathSegment, deviceFromServerName, INVALID_DEVICE, type DeviceClaim } from './device-identity.js';
 import { Dispatched, type Dispatcher } from './dispatcher.js';
 import type { EncryptedAdmission } from './dot-handshake.js';
 import { nativeTcp, type NativeTcpListener } from './native-tcp.js';
@@ -63,21 +63,25 @@ export class DohListener implements ReplyChannel {
   private native: NativeTcpListener | null = null;
   private boundPort = 0;
   private open = 0;
+  private readonly mtls: boolean;
 
   constructor(
     private readonly host: string,
     private readonly port: number,
     private readonly family: 4 | 6,
     private readonly dispatcher: Dispatcher,
-    credentials: TlsCredentials,
+    private readonly credentials: TlsCredentials,
     private readonly settings: DohSettings,
     private readonly admission: EncryptedAdmission,
     private readonly log: Logger,
   ) {
+    this.mtls = credentials.requestsClientCertificates;
     this.server = http2.createSecureServer(
       {
         allowHTTP1: true,
         ...credentials.options,
+        requestCert: credentials.requestsClientCertificates,
+        rejectUnauthorized: false,
         ALPNProtocols: ['h2', 'http/1.1'],
         settings: { maxConcurrentStreams: settings.maxStreams, maxHeaderListSize: 16_384 },
         maxSessionMemory: 4,
@@ -206,17 +210,22 @@ export class DohListener implements ReplyChannel {
     const fromPath = deviceFromPathSegment(path.slice(PATH.length + 1));
     const socket = request.socket as tls.TLSSocket;
     const fromName = deviceFromServerName(socket.servername, this.settings.serverName);
-    if (fromPath === INVALID_DEVICE || fromName === INVALID_DEVICE) return this.fail(response, 400, 'bad request: the device id must be 1-63 letters, digits or inner hyphens');
-    const device: DeviceClaim = fromPath ?? fromName;
+    const fromCertificate = this.mtls ? deviceFromCertificate(socket, this.credentials.clientCas) : null;
+    if (fromPath === INVALID_DEVICE || fromName === INVALID_DEVICE || fromCertificate === INVALID_DEVICE) {
+      return this.fail(response, 400, 'bad request: the device id must be 1-63 letters, digits or inner hyphens, from a certificate the device CA signed');
+    }
+    // A certificate the device CA signed outranks what the path or the name claims.
+    const device: DeviceClaim = fromCertificate ?? fromPath ?? fromName;
+    const certified = fromCertificate !== null;
     const client = this.clientOf(request);
     if (client === null) return this.fail(response, 400, 'bad request: the forwarded client address is not an IP address');
-    if (this.settings.closeUnadmitted && !this.admission(client, device)) return this.fail(response, 403, 'forbidden: neither this address nor this device is admitted');
+    if (this.settings.closeUnadmitted && !this.admission(client, device, certified)) return this.fail(response, 403, 'forbidden: neither this address nor this device is admitted');
     if (request.method === 'GET' || request.method === 'HEAD') {
       const parameter = queryAt < 0 ? null : new URLSearchParams(url.slice(queryAt + 1)).get('dns');
       if (parameter === null) return this.fail(response, 400, 'bad request: GET needs the dns parameter');
       if (parameter.length > MAX_GET_PARAMETER) return this.fail(response, 413, 'payload too large: a DNS message is at most 65535 bytes');
       if (!BASE64URL.test(parameter)) return this.fail(response, 400, 'bad request: dns must be unpadded base64url');
-      return this.ask(Buffer.from(parameter, 'base64url'), request, response, client, device);
+      return this.ask(Buffer.from(parameter, 'base64url'), request, response, client, device, certified);
     }
     if (request.method !== 'POST') return this.fail(response, 405, 'method not allowed', { allow: 'GET, POST' });
     const type = request.headers['content-type'];
@@ -225,10 +234,10 @@ export class DohListener implements ReplyChannel {
     }
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > MAX_MESSAGE) return this.fail(response, 413, 'payload too large: a DNS message is at most 65535 bytes');
-    this.readBody(request, response, client, device);
+    this.readBody(request, response, client, device, certified);
   }
 
-  private readBody(request: Request, response: Response, client: string, device: string | null): void {
+  private readBody(request: Request, response: Response, client: string, device: string | null, certified: boolean): void {
     const chunks: Buffer[] = [];
     let length = 0;
     request.on('data', (chunk: Buffer) => {
@@ -241,12 +250,12 @@ export class DohListener implements ReplyChannel {
       chunks.push(chunk);
     });
     request.on('end', () => {
-      if (length <= MAX_MESSAGE) this.ask(Buffer.concat(chunks, length), request, response, client, device);
+      if (length <= MAX_MESSAGE) this.ask(Buffer.concat(chunks, length), request, response, client, device, certified);
     });
     request.on('error', () => {});
   }
 
-  private ask(message: Buffer, request: Request, response: Response, client: string, device: string | null): void {
+  private ask(message: Buffer, request: Request, response: Response, client: string, device: string | null, certified: boolean): void {
     if (message.length < 12) return this.fail(response, 400, 'bad request: not a DNS message');
     const query = new Query();
     query.channel = this;
@@ -254,6 +263,7 @@ export class DohListener implements ReplyChannel {
     query.client = client;
     query.clientPort = request.socket.remotePort ?? 0;
     query.device = device;
+    query.deviceCertified = certified;
     query.receivedAt = performance.now();
     let outcome: Dispatched = Dispatched.DROPPED;
     try {

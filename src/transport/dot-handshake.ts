@@ -2,11 +2,11 @@ import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
 import type { TcpConnection } from './tcp-connection.js';
-import { deviceFromServerName, INVALID_DEVICE } from './device-identity.js';
+import { deviceFromCertificate, deviceFromServerName, INVALID_DEVICE } from './device-identity.js';
 import type { TlsCredentials } from './tls-credentials.js';
 
 /** Whether a client may ask over an encrypted listener: its address, or the device it named. */
-export type EncryptedAdmission = (client: string, device: string | null) => boolean;
+export type EncryptedAdmission = (client: string, device: string | null, certified: boolean) => boolean;
 
 /** What the TLS side of DoT did; read by the metrics layer. */
 export class TlsCounters {
@@ -45,7 +45,9 @@ export class DotHandshake {
   ) {}
 
   wrap(socket: net.Socket): tls.TLSSocket {
-    return new tls.TLSSocket(socket, { isServer: true, secureContext: this.credentials.current, ALPNProtocols: ['dot'] });
+    // With a client CA, a certificate is asked for but not required: without one, the SNI or the address decides.
+    const mtls = this.credentials.requestsClientCertificates;
+    return new tls.TLSSocket(socket, { isServer: true, secureContext: this.credentials.current, ALPNProtocols: ['dot'], requestCert: mtls, rejectUnauthorized: false });
   }
 
   attach(stream: net.Socket, connection: TcpConnection): void {
@@ -59,14 +61,18 @@ export class DotHandshake {
       counters.handshakes++;
       if (socket.isSessionReused()) counters.resumed++;
       connection.partialSince = 0;
-      const device = deviceFromServerName(socket.servername, this.settings.serverName);
-      if (device === INVALID_DEVICE) {
+      const certified = this.credentials.requestsClientCertificates ? deviceFromCertificate(socket, this.credentials.clientCas) : null;
+      const named = deviceFromServerName(socket.servername, this.settings.serverName);
+      if (certified === INVALID_DEVICE || named === INVALID_DEVICE) {
         counters.invalidDevice++;
         socket.destroy();
         return;
       }
+      // A certificate the device CA signed outranks the name the client chose to send.
+      const device = certified ?? named;
       connection.device = device;
-      if (!this.admission(connection.client, device)) {
+      connection.deviceCertified = certified !== null;
+      if (!this.admission(connection.client, device, certified !== null)) {
         counters.notAdmitted++;
         if (this.settings.closeUnadmitted) socket.destroy();
       }

@@ -31,6 +31,8 @@ export class TcpConnection {
   partialSince = 0;
   /** The device the connection identified (an encrypted listener's SNI label), else null. */
   device: string | null = null;
+  /** The device was proven by a client certificate (mTLS). */
+  deviceCertified = false;
   private pending: Buffer | null = null;
   private processing = false;
   private peerEnded = false;
@@ -142,6 +144,7 @@ export class TcpConnection {
     query.client = this.client;
     query.clientPort = this.clientPort;
     query.device = this.device;
+    query.deviceCertified = this.deviceCertified;
     query.receivedAt = performance.now();
     // Counted before dispatch: a synchronous answer calls reply(), which counts it down.
     this.inFlight++;

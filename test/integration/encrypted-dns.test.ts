@@ -12,7 +12,7 @@ import { startKnot, type KnotServer } from '../support/knot.js';
 import { encodeQuery, parsePacket, TYPE } from '../support/packets.js';
 import { freePort } from '../support/ports.js';
 import { eventually } from '../support/served.js';
-import { curl, fileFingerprint, kdig, kdigStatus, makeCertificate, presentedFingerprint, type CertificateFiles } from '../support/tls.js';
+import { curl, fileFingerprint, kdig, kdigStatus, makeCertificate, makeClientCertificate, presentedFingerprint, type CertificateFiles } from '../support/tls.js';
 import { startWachtpost, type RunningWachtpost } from './harness.js';
 
 const SERVER_NAME = 'dns.example.nl';
@@ -263,6 +263,30 @@ describe('who may ask over encrypted DNS', () => {
     expect((await curl(['--http2', '-H', 'x-forwarded-for: not-an-address', url])).status).toBe(400);
     const { stdout } = await kdig([`@127.0.0.1`, '-p', String(server.dot), '+tls', 'a.test.wachtpost', 'A']);
     expect(kdigStatus(stdout)).toBeNull();
+  });
+});
+
+describe('client certificates (mTLS)', () => {
+  it('identify and admit a device whose certificate the device CA signed, from any address; refuse a foreign one', async () => {
+    const device = await makeClientCertificate(dir, 'Phone-9', 'mdm');
+    const foreign = await makeClientCertificate(dir, 'phone-6', 'foreign');
+    const server = await encrypted('access:\n  allow: ["10.0.0.0/8"]', `  client_ca: "${device.ca}"\n`);
+    server.take();
+    const ask = async (cert: { cert: string; key: string } | null) =>
+      kdigStatus((await kdig(['@127.0.0.1', '-p', String(server.dot), '+tls', ...(cert === null ? [] : [`+tls-certfile=${cert.cert}`, `+tls-keyfile=${cert.key}`]), TIKTOK, 'A'])).stdout);
+    expect(await ask(device)).toBe('NOERROR');
+    expect(server.take()).toMatchObject([{ qname: TIKTOK, device: 'phone-9' }]);
+    expect(await ask(null)).toBe('REFUSED');
+    // kdig (GnuTLS) offers only a certificate of a CA the server names: the foreign one stays unsent, so unidentified.
+    expect(await ask(foreign)).toBe('REFUSED');
+    const query = encodeQuery(TIKTOK, TYPE.A, { id: 0 }).toString('base64url');
+    const url = `https://127.0.0.1:${server.doh}/dns-query/claimed-1?dns=${query}`;
+    const doh = await curl(['--http2', '--cert', device.cert, '--key', device.key, url]);
+    expect(parsePacket(doh.body).header.rcode).toBe(0);
+    // The certificate outranks the device the path claims.
+    expect(server.take()).toMatchObject([{ device: 'phone-9' }]);
+    expect((await curl(['--http2', '--cert', foreign.cert, '--key', foreign.key, url])).status).toBe(400);
+    expect(parsePacket((await curl(['--http2', url])).body).header.rcode).toBe(5);
   });
 });
 

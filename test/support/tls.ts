@@ -35,6 +35,24 @@ export async function makeCertificate(dir: string, name: string, prefix = 'serve
   return files;
 }
 
+/**
+ * A device CA and a client certificate with subject CN `device` it signed, in `dir`
+ * (`<prefix>-ca.pem`, `<prefix>-client.pem`, `<prefix>-client-key.pem`).
+ */
+export async function makeClientCertificate(dir: string, device: string, prefix: string): Promise<{ ca: string; cert: string; key: string }> {
+  const files = { ca: join(dir, `${prefix}-ca.pem`), caKey: join(dir, `${prefix}-ca-key.pem`), cert: join(dir, `${prefix}-client.pem`), key: join(dir, `${prefix}-client-key.pem`), csr: join(dir, `${prefix}.csr`) };
+  const steps: string[][] = [
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-keyout', files.caKey, '-out', files.ca, '-subj', `/CN=${prefix} device CA`],
+    ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', files.key, '-out', files.csr, '-subj', `/CN=${device}`],
+    ['x509', '-req', '-in', files.csr, '-CA', files.ca, '-CAkey', files.caKey, '-CAcreateserial', '-days', '2', '-out', files.cert],
+  ];
+  for (const args of steps) {
+    const made = await run('openssl', args);
+    if (made.code !== 0) throw new Error(`openssl ${args[0]} failed: ${made.stderr}`);
+  }
+  return { ca: files.ca, cert: files.cert, key: files.key };
+}
+
 /** Runs Debian's kdig (knot-dnsutils) once; its output and exit code. */
 export function kdig(args: string[]): Promise<{ stdout: string; code: number }> {
   return run('kdig', [...args, '+retry=0', '+timeout=3'], 30_000);
