@@ -26,6 +26,8 @@ export const DNSPERF_SETTINGS = `dnsperf -c ${CLIENTS} -q ${OUTSTANDING} -t ${TI
 
 export interface DnsperfRun {
   port: number;
+  /** dnsperf's transport: UDP (default) or DNS over TLS (`-m dot`). */
+  mode?: 'udp' | 'dot';
   input: QueryFile;
   seconds: number;
   /** `-Q`: cap on queries per second. */
@@ -63,13 +65,23 @@ export interface DnsperfResult {
   inputExhausted: boolean;
 }
 
-export async function runDnsperf(binary: string, run: DnsperfRun): Promise<DnsperfResult> {
-  const args = [
-    ...['-s', '127.0.0.1', '-p', String(run.port), '-d', run.input.path],
-    ...['-l', String(run.seconds), '-c', String(CLIENTS), '-q', String(run.outstanding ?? OUTSTANDING), '-t', String(run.timeoutSeconds ?? TIMEOUT_S), '-v'],
-    ...(run.input.loop ? [] : ['-n', '1']),
-    ...(run.maxQps === undefined ? [] : ['-Q', String(Math.max(1, Math.round(run.maxQps)))]),
-  ];
+/** What a load generator's run measured besides its own figures: wall time, and CPU per process tree. */
+export interface Metered {
+  wallSeconds: number;
+  cpuSeconds: DnsperfResult['cpuSeconds'];
+}
+
+/**
+ * Runs a load generator to completion with its stdout in `outputFile`, reading the CPU the
+ * server, Knot, the generator (a reaped child) and the rest of the machine used meanwhile.
+ * Killed when it outlives `killAfterSeconds`; a non-zero exit is an error with its stderr.
+ */
+export async function runMetered(
+  binary: string,
+  args: string[],
+  run: { outputFile: string; signal: AbortSignal; metered: DnsperfRun['metered'] },
+  killAfterSeconds: number,
+): Promise<Metered> {
   const out = openSync(run.outputFile, 'w');
   const sample = () => ({
     server: cpuSeconds(run.metered.server),
@@ -82,7 +94,7 @@ export async function runDnsperf(binary: string, run: DnsperfRun): Promise<Dnspe
   let stderr = '';
   const child = spawn(binary, args, { stdio: ['ignore', out, 'pipe'], signal: run.signal, killSignal: 'SIGKILL' });
   child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const killer = setTimeout(() => child.kill('SIGKILL'), (run.seconds + (run.timeoutSeconds ?? TIMEOUT_S) + KILL_SLACK_S) * 1000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterSeconds * 1000);
   let code: number | null;
   try {
     code = await new Promise<number | null>((resolve, reject) => {
@@ -97,9 +109,24 @@ export async function runDnsperf(binary: string, run: DnsperfRun): Promise<Dnspe
   const after = sample();
   const used = { server: after.server - before.server, knot: after.knot - before.knot, dnsperf: after.dnsperf - before.dnsperf };
   const other = Math.max(0, after.machine - before.machine - used.server - used.knot - used.dnsperf);
+  if (code !== 0) {
+    await rm(run.outputFile, { force: true });
+    throw new Error(`${binary} ${args.join(' ')} exited with ${code}\n${stderr}`);
+  }
+  return { wallSeconds, cpuSeconds: { ...used, other } };
+}
+
+export async function runDnsperf(binary: string, run: DnsperfRun): Promise<DnsperfResult> {
+  const args = [
+    ...(run.mode === 'dot' ? ['-m', 'dot'] : []),
+    ...['-s', '127.0.0.1', '-p', String(run.port), '-d', run.input.path],
+    ...['-l', String(run.seconds), '-c', String(CLIENTS), '-q', String(run.outstanding ?? OUTSTANDING), '-t', String(run.timeoutSeconds ?? TIMEOUT_S), '-v'],
+    ...(run.input.loop ? [] : ['-n', '1']),
+    ...(run.maxQps === undefined ? [] : ['-Q', String(Math.max(1, Math.round(run.maxQps)))]),
+  ];
+  const metered = await runMetered(binary, args, run, run.seconds + (run.timeoutSeconds ?? TIMEOUT_S) + KILL_SLACK_S);
   try {
-    if (code !== 0) throw new Error(`dnsperf ${args.join(' ')} exited with ${code}\n${stderr}`);
-    return { ...(await parseOutput(run.outputFile)), wallSeconds, cpuSeconds: { ...used, other } };
+    return { ...(await parseOutput(run.outputFile)), ...metered };
   } finally {
     await rm(run.outputFile, { force: true });
   }

@@ -30,6 +30,9 @@ export interface Server {
   readonly pid: number;
   /** Wachtpost's HTTP port (feed, API, /ready); absent for the other servers. */
   readonly httpPort?: number;
+  /** Where it serves DNS over TLS and over HTTPS (/dns-query), if it does. */
+  readonly dotPort?: number;
+  readonly dohPort?: number;
   stop(): Promise<void>;
 }
 
@@ -133,16 +136,31 @@ export async function startKnot(binary: string, dir: string, zones: Map<string, 
   return launch({ name: 'knot', command: binary, args: ['-c', join(dir, 'knot.conf')], cwd: dir, port, ready: resolves(port) });
 }
 
-/** Unbound as a caching forwarder to Knot, answering NXDOMAIN for the blocked app zones. */
-export async function startUnbound(binary: string, dir: string, upstreamPort: number, threads: number): Promise<Server> {
+/** The certificate and key of the encrypted listeners of a run. */
+export interface Certificate {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Unbound as a caching forwarder to Knot, answering NXDOMAIN for the blocked app zones,
+ * with DNS over TLS and over HTTPS (Debian's build has nghttp2) on ports of their own.
+ */
+export async function startUnbound(binary: string, dir: string, upstreamPort: number, threads: number, certificate: Certificate): Promise<Server> {
   await mkdir(dir, { recursive: true });
-  const port = await freePort();
+  const [port, dotPort, dohPort] = [await freePort(), await freePort(), await freePort()];
   // Slab counts must be powers of two; one per thread avoids lock contention.
   const slabs = 2 ** Math.ceil(Math.log2(threads));
   const config = [
     'server:',
-    '  interface: 127.0.0.1',
+    `  interface: 127.0.0.1@${port}`,
+    `  interface: 127.0.0.1@${dotPort}`,
+    `  interface: 127.0.0.1@${dohPort}`,
     `  port: ${port}`,
+    `  tls-port: ${dotPort}`,
+    `  https-port: ${dohPort}`,
+    `  tls-service-pem: "${certificate.cert}"`,
+    `  tls-service-key: "${certificate.key}"`,
     '  do-ip6: no',
     `  num-threads: ${threads}`,
     '  so-reuseport: yes',
@@ -176,7 +194,30 @@ export async function startUnbound(binary: string, dir: string, upstreamPort: nu
     '',
   ].join('\n');
   await writeFile(join(dir, 'unbound.conf'), config);
-  return launch({ name: 'unbound', command: binary, args: ['-d', '-p', '-c', join(dir, 'unbound.conf')], cwd: dir, port, ready: resolves(port) });
+  return { ...(await launch({ name: 'unbound', command: binary, args: ['-d', '-p', '-c', join(dir, 'unbound.conf')], cwd: dir, port, ready: resolves(port) })), dotPort, dohPort };
+}
+
+/**
+ * dnsdist as a caching front end to Knot (its packet cache on, as a caching resolver is
+ * compared), UDP and TCP plus DNS over TLS and over HTTPS, NXDOMAIN for the blocked app
+ * zones; the console, carbon and security polling off.
+ */
+export async function startDnsdist(binary: string, dir: string, upstreamPort: number, certificate: Certificate): Promise<Server> {
+  await mkdir(dir, { recursive: true });
+  const [port, dotPort, dohPort] = [await freePort(), await freePort(), await freePort()];
+  const config = [
+    `setLocal('127.0.0.1:${port}')`,
+    `addTLSLocal('127.0.0.1:${dotPort}', '${certificate.cert}', '${certificate.key}')`,
+    `addDOHLocal('127.0.0.1:${dohPort}', '${certificate.cert}', '${certificate.key}', '/dns-query')`,
+    `newServer({address='127.0.0.1:${upstreamPort}'})`,
+    `getPool(''):setCache(newPacketCache(100000, {maxTTL=86400}))`,
+    `addAction({${BLOCKED_DOMAINS.map((domain) => `'${domain}'`).join(', ')}}, RCodeAction(DNSRCode.NXDOMAIN))`,
+    "setSecurityPollSuffix('')",
+    '',
+  ].join('\n');
+  await writeFile(join(dir, 'dnsdist.conf'), config);
+  const args = ['--supervised', '--disable-syslog', '-C', join(dir, 'dnsdist.conf')];
+  return { ...(await launch({ name: 'dnsdist', command: binary, args, cwd: dir, port, ready: resolves(port) })), dotPort, dohPort };
 }
 
 /** dnsmasq as a caching forwarder to Knot; `--address=/DOMAIN/` answers NXDOMAIN for DOMAIN and below. */
@@ -220,6 +261,8 @@ export function wachtpostVersion(): string {
 
 export interface WachtpostVariant {
   workers: number;
+  /** Also serve DNS over TLS and over HTTPS with this certificate. */
+  certificate?: Certificate;
   /** false: detection.enabled off (no canaries, tagging, policy or events). */
   tagging: boolean;
   /** Further top-level settings (e.g. api tokens for a feed benchmark). */
@@ -244,8 +287,9 @@ function wachtpostConfig(variant: WachtpostVariant): object {
 export async function startWachtpost(name: string, dir: string, upstreamPort: number, variant: WachtpostVariant): Promise<Server> {
   if (!existsSync(WACHTPOST_CLI)) throw new Error(`${WACHTPOST_CLI} is missing: run \`npm run build\` first`);
   await mkdir(dir, { recursive: true });
-  const [port, httpPort] = [await freePort(), await freePort()];
+  const [port, httpPort, dotPort, dohPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const config = wachtpostConfig(variant);
+  const encrypted = variant.certificate;
   const file = join(dir, 'wachtpost.yaml');
   await writeFile(file, YAML.stringify(config));
   const args = [
@@ -253,13 +297,14 @@ export async function startWachtpost(name: string, dir: string, upstreamPort: nu
     'serve',
     ...['--config', file, '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${upstreamPort}`],
     ...['--workers', String(variant.workers), '--http', `127.0.0.1:${httpPort}`],
+    ...(encrypted === undefined ? [] : ['--dot', `127.0.0.1:${dotPort}`, '--doh', `127.0.0.1:${dohPort}`, '--tls-cert', encrypted.cert, '--tls-key', encrypted.key]),
   ];
   // /ready turns 200 only when every worker serves DNS; a single answer could come from the first one.
   const ready = async (): Promise<boolean> => {
     const status = await fetch(`http://127.0.0.1:${httpPort}/ready`).then((response) => response.status, () => 0);
     return status === 200 && (await resolves(port)());
   };
-  return { ...(await launch({ name, command: process.execPath, args, cwd: dir, port, ready })), httpPort };
+  return { ...(await launch({ name, command: process.execPath, args, cwd: dir, port, ready })), httpPort, ...(encrypted === undefined ? {} : { dotPort, dohPort }) };
 }
 
 /**

@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
+import { makeCertificate } from '../../test/support/tls.js';
 import { DNSPERF_SETTINGS, runDnsperf } from './dnsperf.js';
+import { H2LOAD_SETTINGS, runH2load } from './h2load.js';
 import { USAGE, UsageError, parseOptions, type Options } from './options.js';
 import { findBinary, startKnot, stopAll, versionOf, wachtpostVersion, type Server } from './peers.js';
 import { WireCapture } from './wire-capture.js';
@@ -24,7 +26,7 @@ import { writeZones } from './zones.js';
  * headroom: above any rate these targets reach here, so rounds end at their time limit
  * rather than at end of file (which is noted when it happens).
  */
-const READ_ONCE_RATE: Record<Exclude<Workload, 'hot'>, number> = { mixed: 150_000, miss: 100_000 };
+const READ_ONCE_RATE: Record<'mixed' | 'miss', number> = { mixed: 150_000, miss: 100_000 };
 const READ_ONCE_HEADROOM = 1.2;
 /** Targets whose figures feed the fixed-rate and tagging-cost measurements. */
 const PEAK_TARGET = 'wachtpost-all';
@@ -86,7 +88,8 @@ async function startTargets(targets: readonly TargetSpec[], context: StartContex
 
 /** The measuring part of a run, once Knot and the targets are up. */
 class Rounds {
-  private hotInput: QueryFile | null = null;
+  /** The looped inputs (hot names, as dnsperf lines or as DoH paths), written once. */
+  private readonly looped = new Map<'hot' | 'doh', QueryFile>();
   private step = 0;
 
   constructor(
@@ -100,6 +103,8 @@ class Rounds {
     private readonly total: number,
     /** For latency on the wire in the fixed-rate rounds; null when missing or refused. */
     private tcpdump: string | null,
+    /** The DoH load generator; null when h2load is missing (the doh workload is then skipped). */
+    private readonly h2load: string | null,
   ) {}
 
   /** A warm-up round (not counted) and then the counted rounds, alternating between `specs`. */
@@ -168,15 +173,22 @@ class Rounds {
   ): Promise<RoundResult> {
     const server = this.servers.get(target)!;
     const capture = onTheWire ? await this.capture(server.port) : null;
-    const result = await runDnsperf(this.dnsperf, {
-      port: server.port,
-      input,
+    const common = {
       seconds,
-      ...(maxQps === null ? {} : { maxQps }),
-      outputFile: join(this.dir, 'dnsperf.out'),
+      outputFile: join(this.dir, 'load.out'),
       signal: abort.signal,
       metered: { server: processTree(server.pid), knot: processTree(this.knot.pid) },
-    });
+    };
+    const result =
+      workload === 'doh'
+        ? await runH2load(this.h2load!, { ...common, port: server.dohPort!, paths: input.path })
+        : await runDnsperf(this.dnsperf, {
+            ...common,
+            port: workload === 'dot' ? server.dotPort! : server.port,
+            ...(workload === 'dot' ? { mode: 'dot' as const } : {}),
+            input,
+            ...(maxQps === null ? {} : { maxQps }),
+          });
     if (result.inputExhausted && result.runSeconds < seconds * 0.95) {
       this.notes.push(`${target} ${workload} round ${round} read its whole input (${input.lines.toLocaleString('en')} queries) in ${result.runSeconds.toFixed(1)} s.`);
     }
@@ -200,7 +212,12 @@ class Rounds {
 
   /** The hot input is written once and looped; the others are written per round and read once. */
   private async input(workload: Workload, label: string, seconds: number): Promise<QueryFile> {
-    if (workload === 'hot') return (this.hotInput ??= await writeQueryFile(this.dir, 'hot', 'all', 0));
+    if (workload === 'hot' || workload === 'dot' || workload === 'doh') {
+      const kind = workload === 'doh' ? 'doh' : 'hot';
+      const file = this.looped.get(kind) ?? (await writeQueryFile(this.dir, kind, 'all', 0));
+      this.looped.set(kind, file);
+      return file;
+    }
     const rate = this.options.maxQps ?? READ_ONCE_RATE[workload];
     return writeQueryFile(this.dir, workload, label, Math.ceil(seconds * rate * READ_ONCE_HEADROOM));
   }
@@ -248,15 +265,20 @@ async function main(): Promise<number> {
   await mkdir(knotDir);
   const knot = await startKnot(knotd, knotDir, await writeZones(knotDir));
   progress(`knot ${versions.knot} serving on 127.0.0.1:${knot.port}; starting ${targets.map((spec) => spec.id).join(', ')}`);
-  const servers = await startTargets(targets, { dir, upstreamPort: knot.port, binaries }, tag);
+  // One self-signed certificate for every encrypted listener; the load generators do not verify it.
+  const certificate = await makeCertificate(dir, 'bench.wachtpost.test');
+  const servers = await startTargets(targets, { dir, upstreamPort: knot.port, binaries, certificate }, tag);
 
-  const plan = options.workloads.map((workload) => ({ workload, specs: targets.filter((spec) => spec.workloads.includes(workload)) }));
+  const h2load = findBinary('h2load');
+  if (h2load === null && options.workloads.includes('doh')) notes.push('The doh workload was skipped: h2load is not installed (apt-get install -y nghttp2-client).');
+  const workloads = options.workloads.filter((workload) => workload !== 'doh' || h2load !== null);
+  const plan = workloads.map((workload) => ({ workload, specs: targets.filter((spec) => spec.workloads.includes(workload)) }));
   const roundsPerTarget = options.rounds + (options.warmupSeconds > 0 ? 1 : 0);
   const hotSpecs = plan.find(({ workload }) => workload === 'hot')?.specs ?? [];
   const total = plan.reduce((sum, { specs }) => sum + specs.length * roundsPerTarget, 0) + hotSpecs.length * options.rounds;
   const tcpdump = findBinary('tcpdump');
   if (tcpdump === null && hotSpecs.length > 0) notes.push('No latency on the wire: tcpdump is not installed (apt-get install -y tcpdump).');
-  const rounds = new Rounds(options, dnsperf, dir, tag, knot, servers, notes, total, tcpdump);
+  const rounds = new Rounds(options, dnsperf, dir, tag, knot, servers, notes, total, tcpdump, h2load);
   const cells: Cell[] = [];
   let fixedRate: FixedRateResult | null = null;
   for (const { workload, specs } of plan) {
@@ -299,9 +321,9 @@ async function main(): Promise<number> {
       warmupSeconds: options.warmupSeconds,
       smoke: options.smoke,
       maxQps: options.maxQps,
-      dnsperf: DNSPERF_SETTINGS,
+      dnsperf: workloads.includes('doh') ? `${DNSPERF_SETTINGS}; DoH: ${H2LOAD_SETTINGS}` : DNSPERF_SETTINGS,
     },
-    workloads: Object.fromEntries(options.workloads.map((workload) => [workload, WORKLOAD_DESCRIPTIONS[workload]])),
+    workloads: Object.fromEntries(workloads.map((workload) => [workload, WORKLOAD_DESCRIPTIONS[workload]])),
     targets: targets.map(({ id, label, wachtpost }) => ({ id, label, wachtpost })),
     cells,
     fixedRate,

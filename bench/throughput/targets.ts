@@ -1,7 +1,7 @@
 /** What can be measured: each target, how it starts, which workloads suit it, and what it must answer. */
 import os from 'node:os';
 import { join } from 'node:path';
-import { startDnsmasq, startEcho, startUnbound, startWachtpost, startWachtpostWithDnstap, type Server } from './peers.js';
+import { startDnsdist, startDnsmasq, startEcho, startUnbound, startWachtpost, startWachtpostWithDnstap, type Certificate, type Server } from './peers.js';
 import { ask, type ProbeReply } from './probe.js';
 import type { TargetInfo } from './report.js';
 import { SAMPLE, WORKLOADS, type Workload } from './workloads.js';
@@ -13,6 +13,8 @@ export interface StartContext {
   upstreamPort: number;
   /** Absolute paths of the peers' binaries that were found. */
   binaries: Record<string, string>;
+  /** For the encrypted listeners (self-signed, made for the run). */
+  certificate: Certificate;
 }
 
 export interface TargetSpec extends TargetInfo {
@@ -28,12 +30,12 @@ export interface TargetSpec extends TargetInfo {
   start(context: StartContext): Promise<Server>;
 }
 
-const wachtpost = (id: string, workers: number, tagging: boolean, extra?: Record<string, unknown>) => (context: StartContext) =>
-  startWachtpost(id, join(context.dir, id), context.upstreamPort, { workers, tagging, extra });
+const wachtpost = (id: string, workers: number, tagging: boolean, extra?: Record<string, unknown>, encrypted = false) => (context: StartContext) =>
+  startWachtpost(id, join(context.dir, id), context.upstreamPort, { workers, tagging, extra, ...(encrypted ? { certificate: context.certificate } : {}) });
 
 /** In this order within every round, so a workload's rounds go A B C A B C … */
 export const TARGETS: readonly TargetSpec[] = [
-  { id: 'wachtpost-1', label: 'Wachtpost, 1 worker', wachtpost: true, workloads: WORKLOADS, resolver: true, blocks: true, start: wachtpost('wachtpost-1', 1, true) },
+  { id: 'wachtpost-1', label: 'Wachtpost, 1 worker', wachtpost: true, workloads: WORKLOADS, resolver: true, blocks: true, start: wachtpost('wachtpost-1', 1, true, undefined, true) },
   {
     id: 'wachtpost-all',
     label: `Wachtpost, ${CORES} workers`,
@@ -41,7 +43,7 @@ export const TARGETS: readonly TargetSpec[] = [
     workloads: WORKLOADS,
     resolver: true,
     blocks: true,
-    start: wachtpost('wachtpost-all', CORES, true),
+    start: wachtpost('wachtpost-all', CORES, true, undefined, true),
   },
   {
     id: 'wachtpost-1-untagged',
@@ -81,13 +83,23 @@ export const TARGETS: readonly TargetSpec[] = [
     resolver: true,
     blocks: true,
     needs: 'unbound',
-    start: (context) => startUnbound(context.binaries.unbound!, join(context.dir, 'unbound'), context.upstreamPort, CORES),
+    start: (context) => startUnbound(context.binaries.unbound!, join(context.dir, 'unbound'), context.upstreamPort, CORES, context.certificate),
+  },
+  {
+    id: 'dnsdist',
+    label: 'dnsdist (packet cache)',
+    wachtpost: false,
+    workloads: ['hot', 'dot', 'doh'],
+    resolver: true,
+    blocks: true,
+    needs: 'dnsdist',
+    start: (context) => startDnsdist(context.binaries.dnsdist!, join(context.dir, 'dnsdist'), context.upstreamPort, context.certificate),
   },
   {
     id: 'dnsmasq',
     label: 'dnsmasq (1 process)',
     wachtpost: false,
-    workloads: WORKLOADS,
+    workloads: ['hot', 'mixed', 'miss'],
     resolver: true,
     blocks: true,
     needs: 'dnsmasq',

@@ -1,15 +1,20 @@
 /** dnsperf input files ("NAME TYPE" per line) for the three workloads. */
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { encodeQuery, TYPE } from '../../test/support/packets.js';
 import { BLOCKED_DOMAINS, FRESH_SUFFIX, benchName } from './zones.js';
 
-export type Workload = 'hot' | 'mixed' | 'miss';
-export const WORKLOADS: readonly Workload[] = ['hot', 'mixed', 'miss'];
+export type Workload = 'hot' | 'mixed' | 'miss' | 'dot' | 'doh';
+export const WORKLOADS: readonly Workload[] = ['hot', 'mixed', 'miss', 'dot', 'doh'];
+/** The workloads that loop over the hot names (cache hits), over whichever transport. */
+export const HOT_WORKLOADS: readonly Workload[] = ['hot', 'dot', 'doh'];
 
 export const WORKLOAD_DESCRIPTIONS: Record<Workload, string> = {
   hot: '1,000 names repeated, 80 % A / 20 % AAAA: cache hits after warm-up',
   mixed: '85 % hot names (hits), 10 % catalogued app names that policy blocks, 5 % never-seen names forwarded upstream',
   miss: 'every name new (wildcard answer from the upstream): every query forwarded',
+  dot: 'the hot names over DNS over TLS (dnsperf -m dot, 8 connections): cache hits',
+  doh: 'the hot names over DNS over HTTPS (h2load, GET ?dns=, 8 HTTP/2 connections of 16 streams): cache hits',
 };
 
 const HOT_NAMES = 1000;
@@ -35,10 +40,19 @@ const blockedLine = (i: number): string => `api${i % BLOCKED_HOSTS}.${BLOCKED_DO
 /** `tag` is unique per run, target and round, so these names are new to every cache. */
 const freshLine = (tag: string, i: number): string => `${tag}-${i}.${FRESH_SUFFIX} ${qtype(i)}`;
 
+/** A hot question as a DoH GET path: the query (ID 0, RFC 8484 §4.1) in unpadded base64url. */
+function dohPath(i: number): string {
+  const [name, type] = hotLine(i).split(' ') as [string, string];
+  return `/dns-query?dns=${encodeQuery(name, TYPE[type as 'A' | 'AAAA'], { id: 0 }).toString('base64url')}`;
+}
+
 function lineOf(workload: Workload, tag: string, i: number): string {
   switch (workload) {
     case 'hot':
+    case 'dot':
       return hotLine(i);
+    case 'doh':
+      return dohPath(i);
     case 'miss':
       return freshLine(tag, i);
     case 'mixed': {
@@ -57,7 +71,8 @@ function lineOf(workload: Workload, tag: string, i: number): string {
  * for the round at the fastest expected rate) and are read once.
  */
 export async function writeQueryFile(dir: string, workload: Workload, tag: string, lines: number): Promise<QueryFile> {
-  const count = workload === 'hot' ? HOT_NAMES : lines;
+  const loop = HOT_WORKLOADS.includes(workload);
+  const count = loop ? HOT_NAMES : lines;
   const path = join(dir, `${workload}-${tag}.txt`);
   const file = await open(path, 'w');
   try {
@@ -69,7 +84,7 @@ export async function writeQueryFile(dir: string, workload: Workload, tag: strin
   } finally {
     await file.close();
   }
-  return { path, loop: workload === 'hot', lines: count };
+  return { path, loop, lines: count };
 }
 
 /** One name of each kind, for checking a target before it is measured. */

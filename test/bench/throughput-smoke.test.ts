@@ -13,11 +13,11 @@ import type { Report } from '../../bench/throughput/report.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HARNESS = join(ROOT, 'bench/throughput/run.ts');
-const KILL_AFTER_MS = 100_000;
+const KILL_AFTER_MS = 180_000;
 
 const missing = ['dnsperf', 'knotd'].filter((binary) => findBinary(binary) === null);
 // The echo and the untagged variant add start-up time without exercising anything new.
-const targets = ['wachtpost-1', 'wachtpost-all', ...['unbound', 'dnsmasq'].filter((peer) => findBinary(peer) !== null)];
+const targets = ['wachtpost-1', 'wachtpost-all', ...['unbound', 'dnsmasq', 'dnsdist'].filter((peer) => findBinary(peer) !== null)];
 const skipReason = missing.length > 0 ? ` (skipped: ${missing.join(' and ')} not installed; apt-get install -y dnsperf knot)` : '';
 if (skipReason) console.warn(`throughput smoke test${skipReason}`);
 
@@ -57,6 +57,13 @@ describe.skipIf(missing.length > 0)(`bench:throughput --smoke${skipReason}`, () 
         const mixed = cell('mixed', target)!.rounds[0]!;
         expect(mixed.rcodes.NXDOMAIN ?? 0).toBeGreaterThan(mixed.sent / 20);
         expect(cell('miss', target)!.rounds[0]!.rcodes.NOERROR ?? 0).toBeGreaterThan(0);
+        // The hot names over DNS over TLS (dnsperf) and over HTTPS (h2load, when installed): all answered.
+        const dot = cell('dot', target)!.rounds[0]!;
+        expect([dot.lost, (dot.rcodes.NOERROR ?? 0) > dot.sent / 2]).toEqual([0, true]);
+        if (findBinary('h2load') !== null) {
+          const doh = cell('doh', target)!.rounds[0]!;
+          expect([doh.lost, doh.completed > 0, doh.latency!.p99Ms > 0]).toEqual([0, true, true]);
+        }
       }
       // Every hot target measured again at one fixed rate, answering.
       expect(report.fixedRate?.cells.map((c) => c.target).sort()).toEqual(report.cells.filter((c) => c.workload === 'hot').map((c) => c.target).sort());
