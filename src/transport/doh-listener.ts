@@ -45,6 +45,24 @@ export class DohCounters {
 }
 
 type Request = http2.Http2ServerRequest;
+
+interface ConnectionIdentity {
+  readonly fromName: DeviceClaim;
+  readonly fromCertificate: DeviceClaim;
+  /** The peer's address in Node's spelling. */
+  readonly peer: string;
+}
+
+/** The `dns` parameter of a query string starting at `from`, as sent (no decoding: base64url needs none), or null. */
+function dnsParameter(url: string, from: number): string | null {
+  for (let at = from; at < url.length; ) {
+    const amp = url.indexOf('&', at);
+    const end = amp < 0 ? url.length : amp;
+    if (url.startsWith('dns=', at)) return url.slice(at + 4, end);
+    at = end + 1;
+  }
+  return null;
+}
 type Response = http2.Http2ServerResponse;
 
 /**
@@ -63,6 +81,7 @@ export class DohListener implements ReplyChannel {
   private native: NativeTcpListener | null = null;
   private boundPort = 0;
   private open = 0;
+  private readonly connections = new WeakMap<object, ConnectionIdentity>();
   private readonly mtls: boolean;
 
   constructor(
@@ -112,8 +131,9 @@ export class DohListener implements ReplyChannel {
     }
     this.server.on('connection', (socket: net.Socket) => {
       const client = socket.remoteAddress ?? '';
-      if (!this.admit(client)) socket.destroy();
-      else socket.once('close', () => this.release(client));
+      if (!this.admit(client)) return void socket.destroy();
+      socket.once('close', () => this.release(client));
+      socket.setNoDelay(true);
     });
     this.boundPort = await new Promise<number>((resolve, reject) => {
       this.server.once('error', reject);
@@ -172,6 +192,8 @@ export class DohListener implements ReplyChannel {
       return false;
     }
     socket.once('close', () => this.release(address));
+    // Answers are small and many per connection: Nagle's delay would cost each one an ACK round trip.
+    socket.setNoDelay(true);
     this.server.emit('connection', socket);
     return true;
   }
@@ -202,15 +224,32 @@ export class DohListener implements ReplyChannel {
     response.end(`${message}\n`);
   }
 
+  /**
+   * What the TLS connection says of the device (its SNI label, its client certificate),
+   * worked out once per connection: an HTTP/2 session carries many requests.
+   */
+  private connectionOf(request: Request): ConnectionIdentity {
+    const key: object = (request.stream as http2.ServerHttp2Stream | undefined)?.session ?? request.socket;
+    let identity = this.connections.get(key);
+    if (identity === undefined) {
+      const socket = request.socket as tls.TLSSocket;
+      identity = {
+        fromName: deviceFromServerName(socket.servername, this.settings.serverName),
+        fromCertificate: this.mtls ? deviceFromCertificate(socket, this.credentials.clientCas) : null,
+        peer: canonical(socket.remoteAddress ?? '') ?? '',
+      };
+      this.connections.set(key, identity);
+    }
+    return identity;
+  }
+
   private handle(request: Request, response: Response): void {
     const url = request.url;
     const queryAt = url.indexOf('?');
     const path = queryAt < 0 ? url : url.slice(0, queryAt);
     if (path !== PATH && !path.startsWith(`${PATH}/`)) return this.fail(response, 404, 'not found: DNS queries go to /dns-query');
     const fromPath = deviceFromPathSegment(path.slice(PATH.length + 1));
-    const socket = request.socket as tls.TLSSocket;
-    const fromName = deviceFromServerName(socket.servername, this.settings.serverName);
-    const fromCertificate = this.mtls ? deviceFromCertificate(socket, this.credentials.clientCas) : null;
+    const { fromName, fromCertificate } = this.connectionOf(request);
     if (fromPath === INVALID_DEVICE || fromName === INVALID_DEVICE || fromCertificate === INVALID_DEVICE) {
       return this.fail(response, 400, 'bad request: the device id must be 1-63 letters, digits or inner hyphens, from a certificate the device CA signed');
     }
@@ -221,7 +260,7 @@ export class DohListener implements ReplyChannel {
     if (client === null) return this.fail(response, 400, 'bad request: the forwarded client address is not an IP address');
     if (this.settings.closeUnadmitted && !this.admission(client, device, certified)) return this.fail(response, 403, 'forbidden: neither this address nor this device is admitted');
     if (request.method === 'GET' || request.method === 'HEAD') {
-      const parameter = queryAt < 0 ? null : new URLSearchParams(url.slice(queryAt + 1)).get('dns');
+      const parameter = queryAt < 0 ? null : dnsParameter(url, queryAt + 1);
       if (parameter === null) return this.fail(response, 400, 'bad request: GET needs the dns parameter');
       if (parameter.length > MAX_GET_PARAMETER) return this.fail(response, 413, 'payload too large: a DNS message is at most 65535 bytes');
       if (!BASE64URL.test(parameter)) return this.fail(response, 400, 'bad request: dns must be unpadded base64url');
@@ -280,7 +319,7 @@ export class DohListener implements ReplyChannel {
    * a trusted proxy names something that is no address.
    */
   private clientOf(request: Request): string | null {
-    const peer = canonical(request.socket.remoteAddress ?? '') ?? '';
+    const peer = this.connectionOf(request).peer;
     const trusted = this.settings.trustedProxy;
     if (trusted === null || !trusted(peer)) return peer;
     const hops = forwardedHops(request.headers);
