@@ -1,6 +1,6 @@
 import { ScanResult, scanResponse } from '../wire/answer.js';
-import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
-import type { ChannelAttempt, EncryptedChannel, UpstreamServer } from './upstream-server.js';
+import { AttemptBase, type AttemptArgs } from './exchange.js';
+import type { ChannelAttempt, EncryptedChannel } from './upstream-server.js';
 
 /**
  * One query to a DoT or DoH server over that server's persistent connection. An answer
@@ -8,18 +8,12 @@ import type { ChannelAttempt, EncryptedChannel, UpstreamServer } from './upstrea
  * other names); the case is not checked: 0x20 guards against off-path forgery, which TLS
  * rules out. A malformed answer ends the attempt.
  */
-export class EncryptedAttempt extends AttemptBase implements Attempt, ChannelAttempt {
+export class EncryptedAttempt extends AttemptBase implements ChannelAttempt {
   private readonly channel: EncryptedChannel;
 
-  constructor(
-    readonly server: UpstreamServer,
-    readonly query: Buffer,
-    readonly expected: Expected,
-    private readonly counters: ExchangeCounters,
-    private readonly handler: AttemptHandler,
-  ) {
-    super();
-    this.channel = server.channel!;
+  constructor(...args: AttemptArgs) {
+    super(...args);
+    this.channel = this.server.channel!;
     this.channel.send(this);
   }
 

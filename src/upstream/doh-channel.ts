@@ -1,5 +1,5 @@
 import http2 from 'node:http2';
-import { Backoff, failLater, tlsOptions, type ChannelSettings } from './dot-channel.js';
+import { Backoff, failLater, IdleTimer, tlsOptions, type ChannelSettings } from './channel-common.js';
 import type { ChannelAttempt, EncryptedChannel } from './upstream-server.js';
 
 const CONTENT_TYPE = 'application/dns-message';
@@ -16,7 +16,7 @@ export class DohChannel implements EncryptedChannel {
   private session: http2.ClientHttp2Session | null = null;
   private readonly streams = new Map<ChannelAttempt, http2.ClientHttp2Stream>();
   private readonly backoff = new Backoff();
-  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly idle: IdleTimer;
   private closed = false;
   private readonly authority: string;
 
@@ -25,6 +25,9 @@ export class DohChannel implements EncryptedChannel {
     private readonly path: string,
   ) {
     this.authority = `https://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port}`;
+    this.idle = new IdleTimer(settings.idleTimeoutMs, () => {
+      if (this.streams.size === 0) this.session?.close();
+    });
   }
 
   send(attempt: ChannelAttempt): void {
@@ -32,7 +35,7 @@ export class DohChannel implements EncryptedChannel {
     if (this.streams.size >= this.settings.maxOutstanding) return failLater(attempt, new Error(`${this.settings.maxOutstanding} queries already outstanding on the DoH connection`));
     const session = this.session ?? this.connect();
     if (session === null) return failLater(attempt, this.backoff.blocked(Date.now())!);
-    this.stopIdleTimer();
+    this.idle.stop();
     const query = attempt.query;
     let stream: http2.ClientHttp2Stream;
     try {
@@ -77,7 +80,7 @@ export class DohChannel implements EncryptedChannel {
 
   close(): void {
     this.closed = true;
-    this.stopIdleTimer();
+    this.idle.stop();
     this.session?.destroy();
   }
 
@@ -109,20 +112,7 @@ export class DohChannel implements EncryptedChannel {
 
   private forget(attempt: ChannelAttempt): void {
     this.streams.delete(attempt);
-    if (this.streams.size === 0) this.startIdleTimer();
+    if (this.streams.size === 0 && this.session !== null) this.idle.start();
   }
 
-  private startIdleTimer(): void {
-    if (this.idleTimer !== null || this.session === null) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.streams.size === 0) this.session?.close();
-    }, this.settings.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
-  private stopIdleTimer(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
 }

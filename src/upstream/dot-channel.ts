@@ -1,58 +1,7 @@
 import tls from 'node:tls';
+import { Backoff, failLater, IdleTimer, tlsOptions, type ChannelSettings } from './channel-common.js';
 import type { ChannelAttempt, EncryptedChannel } from './upstream-server.js';
 
-export interface ChannelSettings {
-  host: string;
-  port: number;
-  /** The name the certificate must be valid for. */
-  name: string;
-  /** PEM CA bundle; null: the system store. */
-  ca: Buffer | null;
-  /** Queries one connection may have outstanding; beyond, an attempt fails at once. */
-  maxOutstanding: number;
-  /** An idle connection is closed after this. */
-  idleTimeoutMs: number;
-}
-
-/** What tls.connect and http2.connect need to reach and verify the server; SNI only for a name (RFC 6066 allows no IP there). */
-export function tlsOptions({ host, port, name, ca }: ChannelSettings): tls.ConnectionOptions {
-  return { host, port, ...(name === host ? {} : { servername: name }), ...(ca === null ? {} : { ca }), minVersion: 'TLSv1.2', rejectUnauthorized: true };
-}
-
-/**
- * Fails an attempt on the next tick: a channel that turns one down at once (backing off,
- * full) must not report into the forwarding while it is still sending it.
- */
-export function failLater(attempt: ChannelAttempt, error: Error): void {
-  process.nextTick(() => attempt.fail(error));
-}
-
-/** After a failed connection, the next one waits this long, doubling up to the maximum. */
-const FIRST_BACKOFF_MS = 250;
-const MAX_BACKOFF_MS = 30_000;
-
-/** The reconnect backoff a DoT or DoH channel keeps after its connections fail. */
-export class Backoff {
-  private failures = 0;
-  private until = 0;
-  private lastError: Error | null = null;
-
-  /** Why a connection may not be opened now, or null when it may. */
-  blocked(now: number): Error | null {
-    return now < this.until ? new Error(`not reconnecting for ${Math.ceil(this.until - now)} ms after: ${this.lastError?.message ?? 'a failure'}`) : null;
-  }
-
-  failed(error: Error, now: number): void {
-    this.lastError = error;
-    this.until = now + Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** this.failures);
-    this.failures++;
-  }
-
-  succeeded(): void {
-    this.failures = 0;
-    this.until = 0;
-  }
-}
 
 /**
  * DNS over TLS to one upstream (RFC 7858): one persistent connection, queries pipelined
@@ -68,11 +17,15 @@ export class DotChannel implements EncryptedChannel {
   private readonly outstanding = new Map<number, ChannelAttempt>();
   private readonly waiting: ChannelAttempt[] = [];
   private pending: Buffer = Buffer.alloc(0);
-  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly idle: IdleTimer;
   private readonly backoff = new Backoff();
   private closed = false;
 
-  constructor(private readonly settings: ChannelSettings) {}
+  constructor(private readonly settings: ChannelSettings) {
+    this.idle = new IdleTimer(settings.idleTimeoutMs, () => {
+      if (this.outstanding.size === 0) this.socket?.end();
+    });
+  }
 
   send(attempt: ChannelAttempt): void {
     if (this.closed) return failLater(attempt, new Error('the resolver is shutting down'));
@@ -84,19 +37,19 @@ export class DotChannel implements EncryptedChannel {
       this.connect();
     }
     this.outstanding.set(attempt.id, attempt);
-    this.stopIdleTimer();
+    this.idle.stop();
     if (this.ready) this.write(attempt.query);
     else this.waiting.push(attempt);
   }
 
   cancel(attempt: ChannelAttempt): void {
     if (this.outstanding.get(attempt.id) === attempt) this.outstanding.delete(attempt.id);
-    if (this.outstanding.size === 0) this.startIdleTimer();
+    if (this.outstanding.size === 0 && this.socket !== null) this.idle.start();
   }
 
   close(): void {
     this.closed = true;
-    this.stopIdleTimer();
+    this.idle.stop();
     this.socket?.destroy();
   }
 
@@ -153,17 +106,4 @@ export class DotChannel implements EncryptedChannel {
     for (const attempt of failed) attempt.fail(error);
   }
 
-  private startIdleTimer(): void {
-    if (this.idleTimer !== null || this.socket === null) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      if (this.outstanding.size === 0) this.socket?.end();
-    }, this.settings.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
-  private stopIdleTimer(): void {
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
 }

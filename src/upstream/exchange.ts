@@ -36,10 +36,21 @@ export interface Attempt {
   close(): void;
 }
 
+/** What makes an attempt: the server, the query as sent, what the answer must match, whom to tell. */
+export type AttemptArgs = [server: UpstreamServer, query: Buffer, expected: Expected, counters: ExchangeCounters, handler: AttemptHandler];
+
 /** What every attempt shares: at most one outcome reported, and nothing after close(). */
-export abstract class AttemptBase {
+export abstract class AttemptBase implements Attempt {
   readonly sentAt = performance.now();
   private done = false;
+
+  constructor(
+    readonly server: UpstreamServer,
+    readonly query: Buffer,
+    readonly expected: Expected,
+    protected readonly counters: ExchangeCounters,
+    protected readonly handler: AttemptHandler,
+  ) {}
 
   get closed(): boolean {
     return this.done;

@@ -1,7 +1,6 @@
 import net from 'node:net';
 import { ScanResult, scanResponse } from '../wire/answer.js';
-import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
-import type { UpstreamServer } from './upstream-server.js';
+import { AttemptBase, type AttemptArgs } from './exchange.js';
 
 /**
  * One query over TCP (RFC 7766 length framing) on its own connection, used when the UDP
@@ -9,18 +8,13 @@ import type { UpstreamServer } from './upstream-server.js';
  * malformed one ends the attempt, since TCP cannot be spoofed off-path and garbage means a
  * broken upstream.
  */
-export class TcpAttempt extends AttemptBase implements Attempt {
+export class TcpAttempt extends AttemptBase {
   private readonly socket: net.Socket;
   private pending: Buffer = Buffer.alloc(0);
 
-  constructor(
-    readonly server: UpstreamServer,
-    readonly query: Buffer,
-    readonly expected: Expected,
-    private readonly counters: ExchangeCounters,
-    private readonly handler: AttemptHandler,
-  ) {
-    super();
+  constructor(...args: AttemptArgs) {
+    super(...args);
+    const { server, query, handler } = this;
     const socket = net.connect({ host: server.host, port: server.port });
     this.socket = socket;
     socket.on('error', (error) => this.finish(() => handler.failed(this, error)));

@@ -1,7 +1,6 @@
 import dgram from 'node:dgram';
 import { ScanResult, scanResponse } from '../wire/answer.js';
-import { AttemptBase, type Attempt, type AttemptHandler, type ExchangeCounters, type Expected } from './exchange.js';
-import type { UpstreamServer } from './upstream-server.js';
+import { AttemptBase, type AttemptArgs } from './exchange.js';
 
 /**
  * One query over UDP from a fresh socket, listening until closed. A new socket per query
@@ -11,18 +10,13 @@ import type { UpstreamServer } from './upstream-server.js';
  * packet can at worst cost time, never poison the cache. How long to listen is the
  * caller's business: an earlier attempt may still answer after a later one was sent.
  */
-export class UdpAttempt extends AttemptBase implements Attempt {
+export class UdpAttempt extends AttemptBase {
   private readonly socket: dgram.Socket;
   private mismatchReported = false;
 
-  constructor(
-    readonly server: UpstreamServer,
-    readonly query: Buffer,
-    readonly expected: Expected,
-    private readonly counters: ExchangeCounters,
-    private readonly handler: AttemptHandler,
-  ) {
-    super();
+  constructor(...args: AttemptArgs) {
+    super(...args);
+    const { server, query, handler } = this;
     const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     this.socket = socket;
     socket.on('error', (error) => this.finish(() => handler.failed(this, error)));

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnDaemon } from './daemon.js';
 import { dig } from './dig.js';
 import { freePort } from './ports.js';
 
@@ -66,15 +66,10 @@ export async function startKnot(): Promise<KnotServer> {
   );
   await writeFile(join(dir, 'knot.conf'), config);
 
-  const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const daemon = spawnDaemon('knotd', ['-c', join(dir, 'knot.conf')]);
+  const { child } = daemon;
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await daemon.stop();
     await rm(dir, { recursive: true, force: true });
   };
 
@@ -83,13 +78,13 @@ export async function startKnot(): Promise<KnotServer> {
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`knotd exited at start-up:\n${stderr}`);
+      throw new Error(`knotd exited at start-up:\n${daemon.stderr()}`);
     }
     const probe = await dig(server, 'a.signed.wachtpost', 'A', { dnssec: true, timeoutSeconds: 1 });
     if (probe.answer.some((record) => record.type === 'RRSIG')) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`knotd did not serve signed answers within ${START_TIMEOUT_MS} ms:\n${stderr}`);
+      throw new Error(`knotd did not serve signed answers within ${START_TIMEOUT_MS} ms:\n${daemon.stderr()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

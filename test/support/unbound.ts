@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { spawnDaemon } from './daemon.js';
 import { kdig, kdigStatus, type CertificateFiles } from './tls.js';
 
 const START_TIMEOUT_MS = 15_000;
@@ -45,24 +45,15 @@ export async function startEncryptedUnbound(dir: string, certificate: Certificat
   ].join('\n');
   const file = join(dir, `unbound-${tlsPort}.conf`);
   await writeFile(file, config);
-  const child = spawn('unbound', ['-d', '-p', '-c', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  };
+  const { child, stderr, stop } = spawnDaemon('unbound', ['-d', '-p', '-c', file]);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`unbound exited at start-up:\n${stderr}`);
+    if (child.exitCode !== null) throw new Error(`unbound exited at start-up:\n${stderr()}`);
     const { stdout } = await kdig(['@127.0.0.1', '-p', String(tlsPort), '+tls', UNBOUND_NAME, 'A']);
     if (kdigStatus(stdout) === 'NOERROR') break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`unbound did not answer over TLS within ${START_TIMEOUT_MS} ms:\n${stderr}`);
+      throw new Error(`unbound did not answer over TLS within ${START_TIMEOUT_MS} ms:\n${stderr()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
