@@ -42,6 +42,17 @@ describe('EventHub', () => {
     expect(new Pseudonymiser('x'.repeat(40)).of('10.64.3.7')).not.toBe(a);
   });
 
+  it('pseudonymises device ids like client addresses, and leaves a missing device missing', () => {
+    const events = hub(new Pseudonymiser(KEY));
+    events.publish(sampleEvent({ client: '10.64.3.7', device: 'phone-7' }));
+    events.publish(sampleEvent({ client: '10.64.3.7', device: null }));
+    const [withDevice, without] = [42, 43].map((id) => events.ring.get(id)!);
+    expect(withDevice!.device).toMatch(/^p:[0-9a-f]{24}$/);
+    expect(withDevice!.device).toBe(new Pseudonymiser(KEY).of('phone-7'));
+    expect(withDevice!.device).not.toBe(withDevice!.client);
+    expect(without!.device).toBeNull();
+  });
+
   it('refuses a short pseudonym key', () => {
     expect(() => new Pseudonymiser('short')).toThrow(/at least 32/);
   });

@@ -113,6 +113,14 @@ describe('FeedFilter', () => {
     expect(matches({ [field]: miss })).toBe(false);
   });
 
+  it('device: matches the device id (any case asked) or its pseudonym, never an event without a device', () => {
+    expect(matches({ device: 'Phone-7' }, { device: 'phone-7' })).toBe(true);
+    expect(matches({ device: 'phone-8' }, { device: 'phone-7' })).toBe(false);
+    expect(matches({ device: 'p:0123456789abcdef01234567' }, { device: 'p:0123456789abcdef01234567' })).toBe(true);
+    expect(matches({ device: 'phone-7' })).toBe(false);
+    expect(() => parseFilter({ device: 'not_a_device' })).toThrow(/device: "not_a_device" is not a device id/);
+  });
+
   it('does not match app, owner or group fields of events without them', () => {
     expect(matches({ app: 'tiktok' }, { app: null })).toBe(false);
     expect(matches({ owner_country: 'CN' }, { app: null, attribution: null, owner: null })).toBe(false);

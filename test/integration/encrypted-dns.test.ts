@@ -139,6 +139,36 @@ describe('DNS over TLS (RFC 7858)', () => {
     expect(grouped.take()).toMatchObject([{ device: null, group: null }]);
   });
 
+  it('resumes TLS sessions, also on another worker or instance with the same key', async () => {
+    const other = await encrypted();
+    /** A TLS 1.3 session ticket from `port`, or whether `session` was resumed there. */
+    const connect = (port: number, session?: Buffer) =>
+      new Promise<{ ticket: Buffer | null; reused: boolean }>((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port, servername: SERVER_NAME, rejectUnauthorized: false, ...(session ? { session } : {}) });
+        let ticket: Buffer | null = null;
+        socket.on('session', (data: Buffer) => (ticket = data));
+        socket.once('secureConnect', () => {
+          // The ticket comes just after the handshake: ask once so it has surely arrived.
+          const query = encodeQuery('a.test.wachtpost', TYPE.A, { id: 9 });
+          const frame = Buffer.alloc(2 + query.length);
+          frame.writeUInt16BE(query.length, 0);
+          query.copy(frame, 2);
+          socket.write(frame);
+          socket.once('data', () => {
+            const reused = socket.isSessionReused();
+            socket.destroy();
+            resolve({ ticket, reused });
+          });
+        });
+        socket.once('error', reject);
+      });
+    const first = await connect(server.dot);
+    expect(first.reused).toBe(false);
+    expect(first.ticket).not.toBeNull();
+    expect((await connect(server.dot, first.ticket!)).reused).toBe(true);
+    expect((await connect(other.dot, first.ticket!)).reused).toBe(true);
+  });
+
   it('closes a connection whose SNI label is no device id, and counts it', async () => {
     const before = server.wp.resolver.encrypted.invalidDevice;
     for (const sni of [`bad_label.${SERVER_NAME}`, `a.b.${SERVER_NAME}`, `${'x'.repeat(64)}.${SERVER_NAME}`]) {
