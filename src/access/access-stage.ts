@@ -3,6 +3,8 @@ import type { Query } from '../pipeline/query.js';
 import { Answer } from '../wire/answer.js';
 import { EdeCode, Rcode } from '../wire/constants.js';
 import type { DevicePatterns } from '../pipeline/device-id.js';
+import type { Swappable } from '../pipeline/swappable.js';
+import type { DeviceMap } from './device-map.js';
 import type { ClientAcl } from './client-acl.js';
 import type { RateLimit } from './rate-limit.js';
 
@@ -24,6 +26,8 @@ export class AccessStage extends Stage {
     readonly rate: RateLimit | null = null,
     action: keyof typeof LIMITED = 'refuse',
     private readonly devices: DevicePatterns | null = null,
+    /** Address → device for clients whose transport names none (`identity.static_map`); swapped on reload. */
+    readonly deviceMap: Swappable<DeviceMap> | null = null,
   ) {
     super();
     this.limited = LIMITED[action];
@@ -36,6 +40,8 @@ export class AccessStage extends Stage {
 
   resolve(query: Query): Answer | Promise<Answer> {
     if (!this.admits(query.client, query.device, query.deviceCertified)) return REFUSED;
+    // After admission: the map names devices, it admits none. A transport's own identity wins.
+    if (query.device === null && this.deviceMap !== null) query.device = this.deviceMap.current.deviceOf(query.client);
     if (this.rate !== null && !this.rate.admits(query.client)) return this.limited;
     return this.next.resolve(query);
   }

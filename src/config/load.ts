@@ -168,6 +168,7 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   };
   text(['upstream', 'ca_file'], readable, true);
   text(['encrypted', 'client_ca'], readable, true);
+  text(['identity', 'static_map'], readable, true);
   text(['http', 'listen'], hostPort(8080));
   texts(['http', 'trusted_proxies'], strictCidr);
   text(['dnstap', 'target'], (value) => void parseDnstapTarget(value), true);

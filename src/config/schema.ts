@@ -81,6 +81,16 @@ export const ConfigSchema = Type.Object(
       },
       'Listeners and the DNS wire',
     ),
+    identity: section(
+      {
+        static_map: Type.String({
+          description:
+            'File of "ADDRESS-OR-CIDR DEVICE-ID" lines naming the device behind addresses whose transport names none (sites without RADIUS accounting); reloaded on change; empty = none',
+          default: '',
+        }),
+      },
+      'Who is behind a client address',
+    ),
     encrypted: section(
       {
         dot: Type.Array(HostPort, { description: 'Addresses to serve DNS over TLS on (RFC 7858; port 853 by convention)', default: [] }),

@@ -63,6 +63,8 @@ export class Query extends WireRequest {
   readonly qnameText = (): string => this.qname();
 
   reset(): void {
+    this.device = null;
+    this.deviceCertified = false;
     this.cacheAge = -1;
     this.fixedTtl = -1;
     this.group = null;

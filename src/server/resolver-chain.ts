@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AccessStage } from '../access/access-stage.js';
 import { ddrRecords } from '../access/ddr.js';
+import { DeviceMap } from '../access/device-map.js';
 import { ClientAcl } from '../access/client-acl.js';
 import { DevicePatterns } from '../pipeline/device-id.js';
 import { parseUpstreamTarget } from '../config/upstream-target.js';
@@ -111,7 +112,13 @@ export function buildJudgingStages(config: Config, detection: Swappable<Detectio
     limits.queries_per_second > 0 ? new RateLimit({ perSecond: limits.queries_per_second, burst: limits.burst, exempt: new ClientAcl(limits.exempt) }) : null;
   return {
     acl,
-    access: new AccessStage(acl, queryRate, limits.action, config.access.devices.length === 0 ? null : new DevicePatterns(config.access.devices)),
+    access: new AccessStage(
+      acl,
+      queryRate,
+      limits.action,
+      config.access.devices.length === 0 ? null : new DevicePatterns(config.access.devices),
+      config.identity.static_map === '' ? null : new Swappable(DeviceMap.read(config.identity.static_map)),
+    ),
     scope: new ScopeStage(config.dns.identity, ddrRecords(config)),
     canary: new CanaryStage(config.events.canaries),
     policy: new PolicyStage(policy, detection),

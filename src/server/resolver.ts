@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ClientAcl } from '../access/client-acl.js';
+import { DeviceMap } from '../access/device-map.js';
 import { RateLimit } from '../access/rate-limit.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
@@ -209,8 +210,12 @@ export class Resolver implements ResolverReadings {
   reload(config: Config): void {
     const detection = loadDetection(config);
     const policy = Policy.compile(config, detection.catalogue, detection.watchlist);
+    const deviceMap = this.chain.access.deviceMap;
+    // The map's file is read at start; a reload re-reads it (a new path needs a restart).
+    const devices = deviceMap === null || config.identity.static_map === '' ? null : DeviceMap.read(config.identity.static_map);
     this.chain.detection.current = detection;
     this.chain.policy.current = policy;
+    if (deviceMap !== null && devices !== null) deviceMap.current = devices;
     for (const expired of policy.expired) this.log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
     logCatalogue(this.log, detection, config, 'detection and policy reloaded');
   }

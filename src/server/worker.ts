@@ -51,7 +51,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     }
   };
   const watcher = new ReloadWatcher(
-    [source.file, ...detectionFiles(config.detection)].filter((path): path is string => path !== undefined),
+    [source.file, ...detectionFiles(config.detection), config.identity.static_map || undefined].filter((path): path is string => path !== undefined),
     () => reload('file changed'),
   );
   const stop = (reason: string): void => {
