@@ -346,7 +346,7 @@ describe('DDR (RFC 9462)', () => {
 });
 
 describe('certificates', () => {
-  it('reload on file change without dropping the connections already open', async () => {
+  it('reload on file change without dropping the connections already open, which keep asking throughout', async () => {
     const own = await mkdtemp(join(tmpdir(), 'wachtpost-renew-'));
     const first = await makeCertificate(own, SERVER_NAME);
     const hub = new EventHub({ capacity: 64, firstId: 1, residualWindowMs: 60_000, pseudonymiser: null });
@@ -358,13 +358,25 @@ describe('certificates', () => {
     client.send(encodeQuery('a.test.wachtpost', TYPE.A, { id: 1 }));
     expect(await client.reply(1)).not.toBeNull();
 
+    // Under load: the open connection keeps asking while the certificate is replaced (at most
+    // one query per 5 ms for the 20 s the checks below may take).
+    const sent: number[] = [];
+    const load = setInterval(() => {
+      const id = 2 + sent.length;
+      client.send(encodeQuery('a.test.wachtpost', TYPE.A, { id }));
+      sent.push(id);
+    }, 5);
     const renewed = await makeCertificate(own, SERVER_NAME);
     const expected = await fileFingerprint(renewed.cert);
-    expect(await eventually(async () => (await presentedFingerprint(dot[0]!.port, SERVER_NAME)) === expected, 10_000)).toBe(true);
-    expect(await eventually(async () => (await presentedFingerprint(doh[0]!.port, SERVER_NAME)) === expected, 10_000)).toBe(true);
-    // The connection made before the renewal keeps answering.
-    client.send(encodeQuery('a.test.wachtpost', TYPE.A, { id: 2 }));
-    expect(await client.reply(2)).not.toBeNull();
+    const dotRenewed = await eventually(async () => (await presentedFingerprint(dot[0]!.port, SERVER_NAME)) === expected, 10_000);
+    const dohRenewed = await eventually(async () => (await presentedFingerprint(doh[0]!.port, SERVER_NAME)) === expected, 10_000);
+    clearInterval(load);
+    expect([dotRenewed, dohRenewed]).toEqual([true, true]);
+    // The connection made before the renewal answered every query sent across it.
+    expect(sent.length).toBeGreaterThan(10);
+    const unanswered = [];
+    for (const id of sent) if ((await client.reply(id)) === null) unanswered.push(id);
+    expect(unanswered).toEqual([]);
     client.socket.destroy();
     await rm(own, { recursive: true, force: true });
   }, 30_000);
