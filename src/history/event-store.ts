@@ -1,12 +1,13 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { DetectionEvent } from '../events/detection-event.js';
 import { EVENT_COLUMNS, hostingCountries, toValues, type EventRow } from './event-row.js';
+import type { DeviceAddresses } from './device-addresses.js';
 import type { Inventory } from './inventory.js';
 import type { PseudonymStore } from './pseudonyms.js';
 
 /**
  * Writes a batch of events in one transaction: the event rows, their hosting countries,
- * the device inventory, pseudonym sightings and the id high-water mark. Either all of it
+ * the device inventory and addresses, pseudonym sightings and the id high-water mark. Either all of it
  * lands or none, and ids already stored are skipped, so any batch can simply be written
  * again.
  */
@@ -20,6 +21,7 @@ export class EventStore {
   constructor(
     db: Database,
     private readonly inventory: Inventory,
+    private readonly addresses: DeviceAddresses,
     private readonly pseudonyms: PseudonymStore,
   ) {
     this.insertEvent = db.prepare(
@@ -41,6 +43,7 @@ export class EventStore {
         for (const country of hostingCountries(event)) this.insertCountry.run(country, event.id);
       }
       this.inventory.write(fresh);
+      this.addresses.write(fresh);
       this.pseudonyms.write(fresh);
       if (fresh.length > 0) this.raiseMaxId.run(fresh.reduce((max, event) => Math.max(max, event.id), 0));
       return fresh.length;

@@ -12,6 +12,7 @@ import { EventWriter, type WriterCounters } from './event-writer.js';
 import { FailureLog } from '../logging/failure-log.js';
 import type { IdStore } from '../events/id-store.js';
 import { IdReservation } from './id-reservation.js';
+import { DeviceAddresses, type DeviceAddress } from './device-addresses.js';
 import { Inventory, type DeviceSummary, type InventoryApp } from './inventory.js';
 import type { Page } from './page.js';
 import { PseudonymStore } from './pseudonyms.js';
@@ -23,6 +24,7 @@ export { ACTIONS } from '../pipeline/action.js';
 export type { EventFilter } from './event-queries.js';
 export type { AuditEntry } from './audit.js';
 export type { DeviceSummary, InventoryApp } from './inventory.js';
+export type { DeviceAddress } from './device-addresses.js';
 export type { Page } from './page.js';
 export type { PurgeCounts } from './purge.js';
 export { STATS_WINDOWS, type Stats, type StatsWindow } from './stats.js';
@@ -44,6 +46,7 @@ export class History {
   private readonly writeFailures: FailureLog;
   private readonly purgeFailures: FailureLog;
   private readonly inventory: Inventory;
+  private readonly deviceAddresses: DeviceAddresses;
   private readonly pseudonyms: PseudonymStore;
   private readonly auditLog: AuditLog;
   private readonly store: EventStore;
@@ -73,7 +76,8 @@ export class History {
     this.auditLog = new AuditLog(db);
     this.pseudonyms = new PseudonymStore(db, this.auditLog);
     this.inventory = new Inventory(db);
-    this.store = new EventStore(db, this.inventory, this.pseudonyms);
+    this.deviceAddresses = new DeviceAddresses(db);
+    this.store = new EventStore(db, this.inventory, this.deviceAddresses, this.pseudonyms);
     this.writer = new EventWriter(this.store, this.writeFailures);
     this.queries = new EventQueries(db);
     this.statsQueries = new StatsQueries(db);
@@ -135,6 +139,11 @@ export class History {
 
   devices(limit: number): DeviceSummary[] {
     return this.inventory.devices(limit);
+  }
+
+  /** The addresses an identified device asked from, most recent first. */
+  addressesOf(device: string): DeviceAddress[] {
+    return this.deviceAddresses.addresses(device);
   }
 
   /**

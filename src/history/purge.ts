@@ -9,11 +9,11 @@ const DAY_MS = 86_400_000;
 const CHUNK = 5000;
 
 /** Rows removed by one purge. */
-export type PurgeCounts = Record<EventKind | 'audit' | 'inventory' | 'pseudonyms', number>;
+export type PurgeCounts = Record<EventKind | 'audit' | 'inventory' | 'device_addresses' | 'pseudonyms', number>;
 
 /**
  * Deletes what is older than its retention: events per kind, audit entries, and inventory
- * rows and pseudonym pairs unseen for the detection retention (the longest-lived personal
+ * rows, device addresses and pseudonym pairs unseen for the detection retention (the longest-lived personal
  * data should not outlive the events that justify it).
  */
 export class Purger {
@@ -21,6 +21,7 @@ export class Purger {
   private readonly deleteChunk: (ids: string) => number;
   private readonly audit: Statement<[number]>;
   private readonly inventory: Statement<[number]>;
+  private readonly deviceAddresses: Statement<[number]>;
   private readonly pseudonyms: Statement<[number]>;
 
   constructor(
@@ -36,6 +37,7 @@ export class Purger {
     });
     this.audit = db.prepare('DELETE FROM audit WHERE ts < ?');
     this.inventory = db.prepare('DELETE FROM inventory WHERE last_seen < ?');
+    this.deviceAddresses = db.prepare('DELETE FROM device_addresses WHERE last_seen < ?');
     this.pseudonyms = db.prepare('DELETE FROM pseudonyms WHERE last_seen < ?');
   }
 
@@ -49,6 +51,7 @@ export class Purger {
       query: 0,
       audit: this.audit.run(now - this.retention.audit * DAY_MS).changes,
       inventory: this.inventory.run(detectionCutoff).changes,
+      device_addresses: this.deviceAddresses.run(detectionCutoff).changes,
       pseudonyms: this.pseudonyms.run(detectionCutoff).changes,
     };
     for (const kind of EVENT_KINDS) {

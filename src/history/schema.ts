@@ -130,6 +130,17 @@ export const MIGRATIONS: readonly string[] = [
   -- remembers the address it last came from.
   ALTER TABLE inventory ADD COLUMN last_address TEXT;
   `,
+  `
+  -- The addresses each identified device asked from over time (VPN sessions, mobile networks).
+  CREATE TABLE device_addresses (
+    device TEXT NOT NULL,
+    address TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (device, address)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Brings the database up to the current schema; refuses one written by a newer version. */

@@ -27,13 +27,26 @@ const InventorySchema = Type.Object({
   ),
 });
 
+const AddressesSchema = Type.Object({
+  client: Type.String({ description: 'The device id (or its pseudonym)' }),
+  addresses: Type.Array(
+    Type.Object({
+      address: Type.String({ description: 'Client address (or its pseudonym)' }),
+      first_seen: Ms('First event from it'),
+      last_seen: Ms('Latest event from it'),
+      count: Type.Integer({ description: 'Queries the events from it stand for' }),
+    }),
+    { description: 'Most recently used first' },
+  ),
+});
+
 const DevicesSchema = Type.Object({
   devices: Type.Array(Type.Object({ client: Type.String({ description: 'Device id when known, else the client address (or a pseudonym)' }), last_address: Type.Union([Type.String(), Type.Null()], { description: 'The address it last asked from' }), apps: Type.Integer({ description: 'Apps seen' }), last_seen: Ms('Latest app event') }), {
     description: 'Most recently active first',
   }),
 });
 
-/** The per-device app inventory: which apps each phone has been seen using. */
+/** The per-device app inventory: which apps each phone has been seen using, and from which addresses. */
 export async function deviceRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
   app.get<{ Params: DeviceParams }>(
     '/api/devices/:client/apps',
@@ -52,6 +65,25 @@ export async function deviceRoutes(app: FastifyInstance, { history, guards }: Ap
       const apps = history.deviceApps(client);
       if (apps.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no app has been seen on this device within the retention period' });
       return { client, apps };
+    }),
+  );
+  app.get<{ Params: DeviceParams }>(
+    '/api/devices/:client/addresses',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'The addresses an identified device asked from over time (VPN sessions, mobile networks)',
+        params: DeviceParams,
+        response: { 200: AddressesSchema, 404: ErrorSchema, ...COMMON_ERRORS },
+      },
+      onRequest: guards.analyst,
+    },
+    withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
+      const client = normaliseDeviceKey(request.params.client);
+      if (client === null) return reply.code(400).send(invalidDeviceKey('params/client', request.params.client));
+      const addresses = history.addressesOf(client);
+      if (addresses.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no event of this device id within the retention period' });
+      return { client, addresses };
     }),
   );
   app.get<{ Querystring: DevicesQuery }>(

@@ -31,7 +31,7 @@ describe('purge', () => {
     publishAll(attachedHub(history), events);
     await written(history, events.length);
 
-    expect(await history.purge(T0)).toEqual({ detection: 1, residual: 1, bypass: 1, query: 1, audit: 0, inventory: 1, pseudonyms: 0 });
+    expect(await history.purge(T0)).toEqual({ detection: 1, residual: 1, bypass: 1, query: 1, audit: 0, inventory: 1, device_addresses: 0, pseudonyms: 0 });
     expect(allEvents(history).map((event) => event.client)).toEqual(['q-new', 'd-new', 'r-new', 'b-new']);
     expect(history.deviceApps('d-old')).toEqual([]);
     expect(history.deviceApps('d-new')).toHaveLength(1);
