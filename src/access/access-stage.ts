@@ -5,6 +5,7 @@ import { EdeCode, Rcode } from '../wire/constants.js';
 import type { DevicePatterns } from '../pipeline/device-id.js';
 import type { Swappable } from '../pipeline/swappable.js';
 import type { DeviceMap } from './device-map.js';
+import type { SessionDevices } from './session-devices.js';
 import type { ClientAcl } from './client-acl.js';
 import type { RateLimit } from './rate-limit.js';
 
@@ -28,6 +29,8 @@ export class AccessStage extends Stage {
     private readonly devices: DevicePatterns | null = null,
     /** Address → device for clients whose transport names none (`identity.static_map`); swapped on reload. */
     readonly deviceMap: Swappable<DeviceMap> | null = null,
+    /** Address → device of the VPN sessions RADIUS accounting reports (`identity.radius`). */
+    readonly sessions: SessionDevices | null = null,
   ) {
     super();
     this.limited = LIMITED[action];
@@ -40,7 +43,9 @@ export class AccessStage extends Stage {
 
   resolve(query: Query): Answer | Promise<Answer> {
     if (!this.admits(query.client, query.device, query.deviceCertified)) return REFUSED;
-    // After admission: the map names devices, it admits none. A transport's own identity wins.
+    // After admission: sessions and the map name devices, they admit none. A transport's own
+    // identity wins, then the live session at the address, then the static map.
+    if (query.device === null && this.sessions !== null) query.device = this.sessions.deviceOf(query.client);
     if (query.device === null && this.deviceMap !== null) query.device = this.deviceMap.current.deviceOf(query.client);
     if (this.rate !== null && !this.rate.admits(query.client)) return this.limited;
     return this.next.resolve(query);

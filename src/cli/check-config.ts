@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { ConfigError, formatProblem, inspectConfig, loadConfig, type ConfigInspection } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { MIN_KEY_LENGTH } from '../events/pseudonymiser.js';
+import { MIN_SECRET_LENGTH, RADIUS_SECRET_ENV } from '../radius/shared-secret.js';
 import { ADMIN_TOKEN_ENV } from '../http/auth.js';
 import { Policy, PolicyError } from '../policy/policy.js';
 import { loadDetection } from '../tagging/detection.js';
@@ -88,6 +89,10 @@ function environmentWarnings(config: Config, env: NodeJS.ProcessEnv = process.en
   }
   if (config.detection.local_rules !== '' && !existsSync(config.detection.local_rules)) {
     warnings.push(`detection.local_rules: ${config.detection.local_rules} does not exist yet; it adds nothing until the first rule is added`);
+  }
+  const radius = config.identity.radius;
+  if (radius.listen !== '' && radius.secret_file === '' && (env[RADIUS_SECRET_ENV] ?? '').length < MIN_SECRET_LENGTH) {
+    warnings.push(`identity.radius.listen is set but ${RADIUS_SECRET_ENV} holds no shared secret of ${MIN_SECRET_LENGTH}+ characters here; serve will refuse to start without it`);
   }
   if (config.api.tokens.length === 0 && !env[ADMIN_TOKEN_ENV]) {
     warnings.push(`no api.tokens and no ${ADMIN_TOKEN_ENV}: feed, API and dashboard will refuse everyone`);

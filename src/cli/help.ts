@@ -1,5 +1,6 @@
 import { MIN_KEY_LENGTH } from '../events/pseudonymiser.js';
 import { ADMIN_TOKEN_ENV, MIN_TOKEN_LENGTH } from '../http/auth.js';
+import { MIN_SECRET_LENGTH, RADIUS_SECRET_ENV } from '../radius/shared-secret.js';
 
 /** Each command's synopsis (printed after a usage error) and its full help (`wachtpost help COMMAND`, `COMMAND --help`). */
 export const COMMAND_HELP = {
@@ -7,7 +8,8 @@ export const COMMAND_HELP = {
     usage: `usage: wachtpost serve [--config FILE] [--listen HOST:PORT]... [--upstream HOST[:PORT]]...
                        [--http HOST:PORT] [--mode monitor|enforce] [--workers N]
                        [--dot HOST:PORT]... [--doh HOST:PORT]... [--tls-cert FILE --tls-key FILE]
-                       [--dnstap unix:PATH|tcp:HOST:PORT] [--log-format auto|json|pretty]`,
+                       [--dnstap unix:PATH|tcp:HOST:PORT] [--log-format auto|json|pretty]
+                       [--radius-acct HOST:PORT]`,
     text: `Runs the resolver: DNS on every listen address (UDP and TCP), and the dashboard, live
 feed, API, /health, /ready and /metrics on the HTTP address. Flags override the
 configuration file, which overrides the built-in defaults.
@@ -24,11 +26,15 @@ configuration file, which overrides the built-in defaults.
       --tls-key FILE         its PEM private key
       --dnstap TARGET        send dnstap messages to unix:PATH or tcp:HOST:PORT
       --log-format FORMAT    auto (pretty on a terminal, JSON otherwise), json or pretty
+      --radius-acct HOST:PORT
+                             receive RADIUS accounting from the VPN concentrator here, to
+                             know which device holds which VPN address
   -h, --help                 this text
 
 Environment: ${ADMIN_TOKEN_ENV} adds an admin token (at least ${MIN_TOKEN_LENGTH} characters);
 WACHTPOST_PSEUDONYM_KEY holds the pseudonym key (at least ${MIN_KEY_LENGTH} characters) when
-privacy.pseudonymise is on. Exit status: 0 after a clean stop (SIGTERM, SIGINT), 1 when it
+privacy.pseudonymise is on; ${RADIUS_SECRET_ENV} the RADIUS shared secret (at least
+${MIN_SECRET_LENGTH} characters) unless identity.radius.secret_file names a file. Exit status: 0 after a clean stop (SIGTERM, SIGINT), 1 when it
 cannot start (the reason in one line on standard error), 2 for a usage error.`,
   },
   'check-config': {

@@ -28,6 +28,7 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'log-format': { type: 'string' },
+        'radius-acct': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -45,6 +46,7 @@ export async function serveCommand(argv: string[], err: NodeJS.WritableStream): 
   if (values.doh) overrides.doh = values.doh;
   if (values['tls-cert'] !== undefined) overrides.tlsCert = values['tls-cert'];
   if (values['tls-key'] !== undefined) overrides.tlsKey = values['tls-key'];
+  if (values['radius-acct'] !== undefined) overrides.radiusAcct = values['radius-acct'];
   const logFormat = values['log-format'];
   if (logFormat !== undefined) {
     const format = LOG_FORMATS.find((known) => known === logFormat);

@@ -23,6 +23,7 @@ export interface ConfigOverrides {
   tlsCert?: string;
   tlsKey?: string;
   logFormat?: 'auto' | 'json' | 'pretty';
+  radiusAcct?: string;
 }
 
 export interface LoadOptions {
@@ -51,6 +52,7 @@ const OVERRIDE_PATHS: Record<keyof ConfigOverrides, string[]> = {
   tlsCert: ['encrypted', 'tls_cert'],
   tlsKey: ['encrypted', 'tls_key'],
   logFormat: ['log', 'format'],
+  radiusAcct: ['identity', 'radius', 'listen'],
 };
 
 /** A configuration file read and checked, whether or not it passed. */
@@ -169,6 +171,9 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   text(['upstream', 'ca_file'], readable, true);
   text(['encrypted', 'client_ca'], readable, true);
   text(['identity', 'static_map'], readable, true);
+  text(['identity', 'radius', 'listen'], hostPort(1813), true);
+  texts(['identity', 'radius', 'clients'], strictCidr);
+  text(['identity', 'radius', 'secret_file'], readable, true);
   text(['http', 'listen'], hostPort(8080));
   texts(['http', 'trusted_proxies'], strictCidr);
   text(['dnstap', 'target'], (value) => void parseDnstapTarget(value), true);

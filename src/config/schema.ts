@@ -88,6 +88,36 @@ export const ConfigSchema = Type.Object(
             'File of "ADDRESS-OR-CIDR DEVICE-ID" lines naming the device behind addresses whose transport names none (sites without RADIUS accounting); reloaded on change; empty = none',
           default: '',
         }),
+        radius: section(
+          {
+            listen: Type.String({
+              description: 'HOST:PORT to receive RADIUS accounting (RFC 2866) from the VPN concentrator on (port 1813 when left out); empty = off (flag --radius-acct)',
+              default: '',
+            }),
+            clients: Type.Array(Cidr, { description: 'Concentrators (CIDRs) that may send accounting; datagrams from anyone else are dropped', default: ['127.0.0.0/8', '::1/128'] }),
+            secret_file: Type.String({
+              description: 'File holding the shared secret (at least 16 characters, surrounding whitespace ignored); empty = the environment variable WACHTPOST_RADIUS_SECRET',
+              default: '',
+            }),
+            identity_attribute: Type.Union(
+              [Type.Literal('User-Name'), Type.Literal('Calling-Station-Id'), Type.Literal('Class'), Type.Literal('Chargeable-User-Identity')],
+              { description: 'The attribute whose value names the device (lower-cased, other characters than letters and digits become hyphens)', default: 'User-Name' },
+            ),
+            max_sessions: Type.Integer({
+              description: 'Sessions held at most; a new one beyond it pushes out the one that reported longest ago',
+              minimum: 1,
+              maximum: 10_000_000,
+              default: 200_000,
+            }),
+            session_timeout_s: Type.Integer({
+              description: 'A session that sends no Interim-Update or Stop for this long has ended; set it above the concentrator\'s interim interval',
+              minimum: 60,
+              maximum: 604_800,
+              default: 7200,
+            }),
+          },
+          'RADIUS accounting: which device holds which VPN address, as the concentrator reports its sessions',
+        ),
       },
       'Who is behind a client address',
     ),

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { VERSION } from '../config/version.js';
 import { AuthThrottle } from '../http/auth-throttle.js';
@@ -37,6 +37,8 @@ export class ControlPlane {
     /** Null when discovery or detection is switched off. */
     readonly discovery: DiscoveryQueue | null,
     readonly http: RunningHttp,
+    /** The primary's metrics; the node's other parts (RADIUS accounting) add theirs. */
+    readonly registry: Registry,
     private readonly auth: Authenticator,
     private readonly log: Logger,
   ) {}
@@ -85,7 +87,7 @@ export class ControlPlane {
         feed: { counters: feed },
         discovery: discovery === null ? null : new DiscoveryService(discovery, config.detection, log.child({ component: 'discovery' })),
       }).catch((error: unknown) => Promise.reject(bindError(`HTTP on ${config.http.listen}`, error)));
-      return new ControlPlane(events, discovery, http, auth, log);
+      return new ControlPlane(events, discovery, http, registry, auth, log);
     } catch (error) {
       await events.close();
       throw error;

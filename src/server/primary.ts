@@ -6,6 +6,7 @@ import { ClaimError, claimPorts, claimTcpPorts, usesOwnSockets } from '../transp
 import { bindError } from './bind-error.js';
 import { ControlPlane } from './control-plane.js';
 import { PolicySharing } from './policy-sharing.js';
+import { RadiusService } from './radius-service.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -43,6 +44,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
       case 'metrics':
         return metrics.answered(message);
       case 'ready':
+        radius?.workerReady(worker);
         return sharing.workerReady(worker);
       case 'upstream':
         if (message.failing === null) upstreamFailing.delete(worker.id);
@@ -65,10 +67,13 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
       return [...new Set(live.map((id) => upstreamFailing.get(id)).filter((reason) => reason !== undefined))];
     },
   });
+  let radius: RadiusService | null = null;
   try {
+    radius = await RadiusService.start(config, plane.registry, (message) => pool.broadcast(message), log);
     await pool.start(workerScript);
   } catch (error) {
     await pool.drain(0);
+    await radius?.close();
     await plane.close();
     throw error;
   }
@@ -93,7 +98,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     watched.filter((path): path is string => path !== undefined),
     filesChanged,
   );
-  handleSignals(pool, plane, watcher, config.dns.drain_timeout_ms, log, filesChanged);
+  handleSignals(pool, plane, radius, watcher, config.dns.drain_timeout_ms, log, filesChanged);
 }
 
 /**
@@ -103,7 +108,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
  */
 export const CLOSE_BOUND_MS = 10_000;
 
-function handleSignals(pool: WorkerPool, plane: ControlPlane, watcher: ReloadWatcher, drainTimeoutMs: number, log: Logger, filesChanged: () => void): void {
+function handleSignals(pool: WorkerPool, plane: ControlPlane, radius: RadiusService | null, watcher: ReloadWatcher, drainTimeoutMs: number, log: Logger, filesChanged: () => void): void {
   /** What the shutdown is doing, for the log when it has to be cut short; null while serving. */
   let stage: string | null = null;
   const exit = (code: number): never => process.exit(code);
@@ -124,9 +129,10 @@ function handleSignals(pool: WorkerPool, plane: ControlPlane, watcher: ReloadWat
     pool
       .drain(drainTimeoutMs)
       .then(() => {
-        stage = 'closing HTTP, the event stream, the history and the SIEM export';
-        return plane.close();
+        stage = 'closing RADIUS accounting, HTTP, the event stream, the history and the SIEM export';
+        return radius?.close();
       })
+      .then(() => plane.close())
       .then(
         () => {
           log.info('stopped');

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { AccessStage } from '../access/access-stage.js';
 import { ddrRecords } from '../access/ddr.js';
 import { DeviceMap } from '../access/device-map.js';
+import { SessionDevices } from '../access/session-devices.js';
 import { ClientAcl } from '../access/client-acl.js';
 import { DevicePatterns } from '../pipeline/device-id.js';
 import { parseUpstreamTarget } from '../config/upstream-target.js';
@@ -118,6 +119,7 @@ export function buildJudgingStages(config: Config, detection: Swappable<Detectio
       limits.action,
       config.access.devices.length === 0 ? null : new DevicePatterns(config.access.devices),
       config.identity.static_map === '' ? null : new Swappable(DeviceMap.read(config.identity.static_map)),
+      config.identity.radius.listen === '' ? null : new SessionDevices(),
     ),
     scope: new ScopeStage(config.dns.identity, ddrRecords(config)),
     canary: new CanaryStage(config.events.canaries),

@@ -1,6 +1,7 @@
 import type { DiscoveryReportMessage } from '../discovery/candidate-report.js';
 import type { EventBatchMessage } from '../events/event-batcher.js';
 import type { MetricsJson } from '../metrics/process-metrics.js';
+import type { SessionChange } from '../radius/session-table.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
 
 /** Environment variable that tells each worker where its configuration comes from. */
@@ -22,5 +23,7 @@ export type WorkerMessage =
   | { type: 'upstream'; failing: string | null }
   /** A worker found no upstream answering (primary → the other workers: remember it for `forMs`). */
   | { type: 'upstream-failing'; forMs: number }
+  /** Primary → workers: VPN sessions' address → device changes (null: none there now); `whole` replaces every mapping. */
+  | { type: 'sessions'; changes: SessionChange[]; whole: boolean }
   | EventBatchMessage
   | DiscoveryReportMessage;

@@ -77,6 +77,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     if (message?.type === 'drain') stop('primary asked');
     if (message?.type === 'reload') reload('primary asked', message.shared);
     if (message?.type === 'upstream-failing') upstream.rememberFailure(message.forMs);
+    if (message?.type === 'sessions') resolver.chain.access.sessions?.apply(message.changes, message.whole);
     if (message?.type === 'metrics?') {
       metrics.registry.getMetricsAsJSON().then((values) => process.send?.({ type: 'metrics', id: message.id, values } satisfies WorkerMessage));
     }

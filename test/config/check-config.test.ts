@@ -32,9 +32,10 @@ describe('wachtpost check-config', () => {
     delete process.env.WACHTPOST_PSEUDONYM_KEY;
     delete process.env.WACHTPOST_ADMIN_TOKEN;
     try {
-      const bare = await run('privacy: { pseudonymise: true }\n');
+      const bare = await run('privacy: { pseudonymise: true }\nidentity: { radius: { listen: "127.0.0.1:1813" } }\n');
       expect(bare.code).toBe(0);
       expect(bare.err).toContain('WACHTPOST_PSEUDONYM_KEY holds no key');
+      expect(bare.err).toContain('identity.radius.listen is set but WACHTPOST_RADIUS_SECRET holds no shared secret');
       expect(bare.err).toContain('no api.tokens and no WACHTPOST_ADMIN_TOKEN');
       process.env.WACHTPOST_PSEUDONYM_KEY = 'k'.repeat(32);
       const keyed = await run(`privacy: { pseudonymise: true }\napi: { tokens: [{ name: a, role: admin, sha256: "${'0'.repeat(64)}" }] }\n`);

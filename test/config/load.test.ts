@@ -57,6 +57,30 @@ describe('loadConfig', () => {
     );
   });
 
+  it('checks RADIUS accounting strictly: its address, the concentrators, the secret file and the identity attribute', () => {
+    const problems = problemsOf(
+      [
+        'identity:',
+        '  radius:',
+        '    listen: "010.64.0.53:1813"',
+        '    clients: ["10.64.0.1", "10.64.0.0/10"]',
+        '    secret_file: /nonexistent/radius.secret',
+        '    identity_attribute: Framed-IP-Address',
+        '',
+      ].join('\n'),
+    );
+    expect(problems.map((problem) => [problem.path, problem.line])).toEqual(
+      expect.arrayContaining([
+        ['identity.radius.listen', 3],
+        ['identity.radius.clients.0', 4],
+        ['identity.radius.secret_file', 5],
+        ['identity.radius.identity_attribute', 6],
+      ]),
+    );
+    const config = loadConfig({ text: 'identity: { radius: { listen: "[::1]" } }\n', overrides: { ...UPSTREAM, radiusAcct: '127.0.0.1:11813' } });
+    expect(config.identity.radius).toMatchObject({ listen: '127.0.0.1:11813', identity_attribute: 'User-Name', max_sessions: 200_000, session_timeout_s: 7200 });
+  });
+
   it('checks the SIEM target and the Redis URL before anything connects', () => {
     const problems = problemsOf(['siem:', '  syslog:', '    target: "logs.example.nl:514"', 'redis:', '  url: "localhost:6379"', ''].join('\n'));
     expect(problems.map((problem) => [problem.path, problem.line])).toEqual([
