@@ -90,6 +90,38 @@ editors with a YAML language server and for CI checks.
 
 Exit status: 0 done, 1 refused (the reason in one line), 2 for a usage error.`,
   },
+  profile: {
+    usage: `usage: wachtpost profile apple|android --server NAME
+                         (--device ID | --device-variable VARIABLE | --csv FILE --out DIR)
+                         [--dot] [--organisation TEXT] [--address IP]... [-o FILE]`,
+    text: `Writes what a managed phone needs to use Wachtpost over encrypted DNS as device ID, for the
+MDM to deploy (see the README, "Managed phones off the VPN").
+
+  apple     a .mobileconfig with a com.apple.dnsSettings.managed payload: DNS over HTTPS
+            to https://NAME/dns-query/ID (or, with --dot, DNS over TLS to ID.NAME); the
+            same device and server always give the same PayloadUUIDs
+  android   the Android Management API policy fragment that sets Private DNS to ID.NAME
+            (deviceConnectivityManagement.privateDnsSettings), with that hostname
+
+      --server NAME          the service's name (encrypted.server_name), e.g. dns.example.nl
+      --device ID            the device id: 1-63 letters, digits or inner hyphens
+      --device-variable VAR  apple: one profile for every device, with the MDM's per-device
+                             variable where the id goes ({{serialnumber}} in Intune,
+                             {DeviceSerialNumber} in Workspace ONE)
+      --csv FILE             one profile per row of an MDM export (CSV with a header row)
+      --column NAME          the CSV column holding the device id (default: device)
+      --out DIR              where --csv writes ID.mobileconfig or ID.json (created if needed)
+      --dot                  apple: DNS over TLS instead of HTTPS
+      --organisation TEXT    apple: the organisation the profile names (default: the server)
+      --address IP           apple: the server's address, so the phone need not look it up;
+                             repeatable
+  -o, --output FILE          write one profile to FILE instead of standard output
+  -h, --help                 this text
+
+A wrong flag or value is one line and exit code 2. CSV rows without a usable device id, or
+a device twice, are each reported as FILE:LINE; nothing is written then, and the exit code
+is 1, as for a file that cannot be read or written.`,
+  },
   token: {
     usage: 'usage: wachtpost token NAME [analyst|admin]',
     text: `Makes an API token for NAME with the role analyst (default) or admin. Prints the token
@@ -122,6 +154,8 @@ usage:
                                             what would happen to a query for NAME
   wachtpost schema                          print the configuration's JSON Schema
   wachtpost catalogue SUBCOMMAND            catalogue stats, signed bundles, import, export
+  wachtpost profile apple|android --server NAME --device ID
+                                            a phone's encrypted-DNS profile for the MDM
   wachtpost token NAME [analyst|admin]      make an API token
   wachtpost version                         print the version (also --version)
   wachtpost help [COMMAND]                  this overview, or one command's flags

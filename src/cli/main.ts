@@ -46,6 +46,8 @@ async function run(command: Command, argv: string[]): Promise<number> {
       return (await import('./explain-command.js')).explainCommand(argv, process.stdout, process.stderr);
     case 'catalogue':
       return (await import('./catalogue-command.js')).catalogueCommand(argv, process.stdout, process.stderr);
+    case 'profile':
+      return (await import('./profile-command.js')).profileCommand(argv, process.stdout, process.stderr);
     case 'schema':
     case 'version':
       if (argv.length > 0) return usageError(command, `unexpected "${argv.join(' ')}"`);

@@ -4,7 +4,7 @@ import { parseDnstapTarget } from './dnstap-target.js';
 import { parseUpstreamTarget } from './upstream-target.js';
 import { parseHostPort, strictCidr, strictIp } from './address.js';
 import { parsePublicKey } from './public-key.js';
-import { DevicePatterns, parseDeviceId } from '../pipeline/device-id.js';
+import { DevicePatterns, isServerName } from '../pipeline/device-id.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { ConfigError, YamlSource, deepFreeze, type ConfigProblem } from './yaml-source.js';
 
@@ -191,7 +191,7 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   texts(['encrypted', 'doh'], hostPort(443));
   texts(['encrypted', 'trusted_proxies'], strictCidr);
   text(['encrypted', 'server_name'], (value) => {
-    if (!isHostName(value)) throw new Error(`"${value}" is not a host name`);
+    if (!isServerName(value)) throw new Error(`"${value}" is not a host name`);
   }, true);
   const listeners = ['dot', 'doh'].some((kind) => {
     const list = at(['encrypted', kind]);
@@ -220,10 +220,6 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
   return problems;
 }
 
-/** A DNS host name of labels that could each be a device id (as SNI carries them), without a trailing dot. */
-function isHostName(value: string): boolean {
-  return value.length <= 253 && value.split('.').every((label) => parseDeviceId(label) !== null) && value.includes('.');
-}
 
 /** The nameservers of resolv.conf: the default upstream, as every stub resolver on the host uses. */
 export function systemNameservers(path: string, file: string): string[] {

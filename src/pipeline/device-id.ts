@@ -28,6 +28,14 @@ export function parseDeviceId(text: string): string | null {
 }
 
 /**
+ * A server name devices are told to use (`encrypted.server_name`, a profile's server): two
+ * or more labels that could each be a device id, as SNI carries them, no trailing dot.
+ */
+export function isServerName(value: string): boolean {
+  return value.length <= 253 && value.includes('.') && value.split('.').every((label) => parseDeviceId(label) !== null);
+}
+
+/**
  * A list of device ids and patterns, each a label or a label with one `*` standing for any
  * run of label characters (`phone-*`, `*-inspectie`, `*`). Parsed strictly: anything else
  * is an error naming the entry.
