@@ -5,7 +5,9 @@
  * count discovery candidates. Once with detection, policy and events on, once with the bare
  * access → cache chain, so their cost on the hit path shows as a ratio; and once with dnstap
  * on too (CLIENT_QUERY and CLIENT_RESPONSE encoded and copied into a buffer, as the writer
- * does; no socket), so its cost shows beside the same path with it off.
+ * does; no socket), so its cost shows beside the same path with it off; and once with
+ * RADIUS accounting's session table holding 100,000 VPN addresses, the client's among them,
+ * so every query looks its device up and carries it into the event.
  */
 import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
@@ -27,6 +29,7 @@ import { encodeQuery, encodeResponse, TYPE } from '../../test/support/packets.js
 import { runSuite } from '../support/suite.js';
 
 const config = loadConfig({ text: 'mode: monitor', overrides: { upstream: ['127.0.0.1:1'] } });
+const withSessions = loadConfig({ text: 'mode: monitor', overrides: { upstream: ['127.0.0.1:1'], radiusAcct: '127.0.0.1:1813' } });
 const log = pino({ level: 'silent' });
 const writer = new ReplyWriter({ minTtl: 0, maxTtl: 86_400, udpSize: 1232 });
 
@@ -37,8 +40,13 @@ const channel: ReplyChannel = { protocol: 'udp', send: () => void sent++ };
 const frames = Buffer.alloc(64 * 1024);
 const copyFrame = { write: (payload: Uint8Array) => frames.set(payload, 4) };
 
-function setUp(stagesOn: boolean, dnstap = false): { dispatch: (msg: Buffer) => void; names: Buffer[] } {
-  const resolver = buildResolverChain(config);
+function setUp(stagesOn: boolean, dnstap = false, sessions = false): { dispatch: (msg: Buffer) => void; names: Buffer[] } {
+  const resolver = buildResolverChain(sessions ? withSessions : config);
+  if (sessions) {
+    const changes: [string, string][] = [['127.0.0.1', 'phone-0']];
+    for (let n = 1; n < 100_000; n++) changes.push([`10.64.${(n >> 8) & 255}.${n & 255}`, `phone-${n}`]);
+    resolver.access.sessions!.apply(changes);
+  }
   const hub = new EventHub({ capacity: 65_536, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null });
   // As the resolver attaches them; the one client asks an app's names too, so every other
   // name it asks is a discovery candidate (the observer's costliest case).
@@ -77,6 +85,7 @@ function setUp(stagesOn: boolean, dnstap = false): { dispatch: (msg: Buffer) => 
 const on = setUp(true);
 const off = setUp(false);
 const tapped = setUp(true, true);
+const identified = setUp(true, false, true);
 let i = 0;
 const before = sent;
 on.dispatch(on.names[1]!);
@@ -87,4 +96,5 @@ await runSuite('cache-hit', {
   'hit: read, chain, reply, event (tagging + policy + events on)': () => on.dispatch(on.names[i++ & 63]!),
   'hit: read, access, cache, reply (off)': () => off.dispatch(off.names[i++ & 63]!),
   'hit: as the first, with dnstap on (two messages encoded and buffered)': () => tapped.dispatch(tapped.names[i++ & 63]!),
+  'hit: as the first, the device looked up among 100,000 VPN sessions': () => identified.dispatch(identified.names[i++ & 63]!),
 });
