@@ -215,6 +215,9 @@ function semanticProblems(settings: Record<string, unknown>, source: YamlSource)
     const [value, bound] = [at(path), at(limit)];
     if (typeof value === 'number' && typeof bound === 'number' && value > bound) problems.push(source.locate(path, `must not exceed ${limit.join('.')} (${bound})`));
   };
+  if (at(['identity', 'radius', 'follow']) === true && at(['redis', 'url']) === '') {
+    problems.push(source.locate(['identity', 'radius', 'follow'], 'needs redis.url: the sessions of other instances come through Redis'));
+  }
   atMost(['cache', 'min_ttl'], ['cache', 'max_ttl']);
   atMost(['upstream', 'attempt_timeout_ms'], ['upstream', 'timeout_ms']);
   return problems;

@@ -109,6 +109,11 @@ export const ConfigSchema = Type.Object(
               maximum: 10_000_000,
               default: 200_000,
             }),
+            follow: Type.Boolean({
+              description:
+                'With redis.url: take the VPN sessions other instances receive by accounting, without a listener of its own (an instance with a listener always shares and takes them)',
+              default: false,
+            }),
             session_timeout_s: Type.Integer({
               description: 'A session that sends no Interim-Update or Stop for this long has ended; set it above the concentrator\'s interim interval',
               minimum: 60,

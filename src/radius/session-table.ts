@@ -58,6 +58,8 @@ export class SessionTable {
     private readonly settings: SessionTableSettings,
     private readonly changed: (change: SessionChange) => void,
     private readonly now: () => number = Date.now,
+    /** A session that reported again without changing its device (Interim-Update): its expiry moved on. */
+    private readonly refreshed: (address: string, device: string) => void = () => {},
   ) {}
 
   get size(): number {
@@ -75,6 +77,11 @@ export class SessionTable {
   /** Every address that has a device now, for a worker that starts after the sessions did. */
   entries(): SessionChange[] {
     return [...this.sessions.values()].map((session) => [session.address, session.device] as const);
+  }
+
+  /** The sessions held, the one that reported longest ago first. */
+  held(): IterableIterator<Session> {
+    return this.sessions.values();
   }
 
   apply(record: AccountingRecord, nas: string): Applied {
@@ -105,7 +112,10 @@ export class SessionTable {
       this.counters.evicted++;
     }
     this.sessions.set(record.address, session);
-    if (held?.device === device) return 'kept';
+    if (held?.device === device) {
+      this.refreshed(record.address, device);
+      return 'kept';
+    }
     this.changed([record.address, device]);
     return 'mapped';
   }

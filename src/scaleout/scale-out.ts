@@ -3,12 +3,14 @@ import type { Config } from '../config/schema.js';
 import type { EventHub } from '../events/event-hub.js';
 import { HistoryConsumer, type HistoryWriter } from './history-consumer.js';
 import { PolicySync, type SharedPolicy } from './policy-sync.js';
+import { SessionSync, type SharedSession } from './session-sync.js';
 import { RedisLink } from './redis-link.js';
 import { streamKeys } from './stream-keys.js';
 import { StreamPublisher } from './stream-publisher.js';
 import { StreamReader } from './stream-reader.js';
 
 export type { SharedPolicy } from './policy-sync.js';
+export type { SharedSession } from './session-sync.js';
 
 /** How long start-up waits for Redis before going on without it (DNS must come up regardless). */
 const CONNECT_WAIT_MS = 2000;
@@ -57,14 +59,23 @@ export class ScaleOut {
    */
   follow(hub: EventHub, prefill: number, history: HistoryWriter | null, applyPolicy: (shared: SharedPolicy) => void): void {
     const keys = streamKeys(this.settings);
-    const link = (name: string): RedisLink => {
-      const made = new RedisLink(this.settings.url, name, this.log);
-      this.links.push(made);
-      return made;
-    };
-    this.reader = new StreamReader(link('feed'), keys, hub, prefill, this.log);
-    if (history !== null) this.consumer = new HistoryConsumer(link('history'), keys, this.instance, history, this.log);
-    this.sync = new PolicySync(this.commands, link('policy'), keys, this.instance, applyPolicy, this.log);
+    this.reader = new StreamReader(this.link('feed'), keys, hub, prefill, this.log);
+    if (history !== null) this.consumer = new HistoryConsumer(this.link('history'), keys, this.instance, history, this.log);
+    this.sync = new PolicySync(this.commands, this.link('policy'), keys, this.instance, applyPolicy, this.log);
+  }
+
+  /**
+   * Shares the VPN sessions this instance hears of by RADIUS accounting, and hands the
+   * other instances' (and, on every connect, all stored ones: `whole`) to `apply`.
+   */
+  followSessions(apply: (sessions: SharedSession[], whole: boolean) => void): SessionSync {
+    return new SessionSync(this.commands, this.link('sessions'), streamKeys(this.settings), this.instance, apply, this.log);
+  }
+
+  private link(name: string): RedisLink {
+    const made = new RedisLink(this.settings.url, name, this.log);
+    this.links.push(made);
+    return made;
   }
 
   /** Shares a policy accepted here (file change or SIGHUP) with every other instance. */

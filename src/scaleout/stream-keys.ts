@@ -8,6 +8,9 @@ export interface StreamKeys {
   /** The shared policy document. */
   readonly policy: string;
   readonly channel: string;
+  /** VPN sessions from RADIUS accounting: a hash of address → device, and their change announcements. */
+  readonly sessions: string;
+  readonly sessionsChannel: string;
   readonly maxLen: number;
 }
 
@@ -17,6 +20,8 @@ export function streamKeys(settings: Config['redis']): StreamKeys {
     lastId: `${settings.stream}:last-id`,
     policy: `${settings.stream}:policy`,
     channel: settings.channel,
+    sessions: `${settings.stream}:sessions`,
+    sessionsChannel: `${settings.channel}:sessions`,
     maxLen: settings.max_len,
   };
 }

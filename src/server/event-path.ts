@@ -7,7 +7,8 @@ import type { IdStore } from '../events/id-store.js';
 import { Pseudonymiser } from '../events/pseudonymiser.js';
 import { FeedCounters } from '../feed/feed-counters.js';
 import { History } from '../history/history.js';
-import { ScaleOut, type SharedPolicy } from '../scaleout/scale-out.js';
+import { ScaleOut, type SharedPolicy, type SharedSession } from '../scaleout/scale-out.js';
+import type { SessionSync } from '../scaleout/session-sync.js';
 import { SiemExport } from '../siem/siem-export.js';
 import { instanceName } from './instance.js';
 
@@ -84,6 +85,11 @@ export class EventPath {
   handOver(batch: EventBatchMessage): void {
     for (const event of batch.events) this.hub.publish(event);
     this.hub.counters.droppedInWorkers += batch.dropped;
+  }
+
+  /** With Redis: shares VPN sessions between instances (see scaleout/session-sync.ts); null without Redis. */
+  followSessions(apply: (sessions: SharedSession[], whole: boolean) => void): SessionSync | null {
+    return this.scaleOut?.followSessions(apply) ?? null;
   }
 
   /** Reasons the SOC side is impaired right now (history not written or behind, Redis away); empty when healthy. */

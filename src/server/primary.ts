@@ -69,7 +69,8 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   });
   let radius: RadiusService | null = null;
   try {
-    radius = await RadiusService.start(config, plane.registry, (message) => pool.broadcast(message), log);
+    const events = plane.events;
+    radius = await RadiusService.start(config, plane.registry, (message) => pool.broadcast(message), (apply) => events.followSessions(apply), log);
     await pool.start(workerScript);
   } catch (error) {
     await pool.drain(0);

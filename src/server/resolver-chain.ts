@@ -119,7 +119,7 @@ export function buildJudgingStages(config: Config, detection: Swappable<Detectio
       limits.action,
       config.access.devices.length === 0 ? null : new DevicePatterns(config.access.devices),
       config.identity.static_map === '' ? null : new Swappable(DeviceMap.read(config.identity.static_map)),
-      config.identity.radius.listen === '' ? null : new SessionDevices(),
+      config.identity.radius.listen === '' && !config.identity.radius.follow ? null : new SessionDevices(),
     ),
     scope: new ScopeStage(config.dns.identity, ddrRecords(config)),
     canary: new CanaryStage(config.events.canaries),

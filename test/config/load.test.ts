@@ -77,6 +77,9 @@ describe('loadConfig', () => {
         ['identity.radius.identity_attribute', 6],
       ]),
     );
+    expect(problemsOf('identity:\n  radius:\n    follow: true\n').map((problem) => [problem.path, problem.line, problem.message])).toEqual([
+      ['identity.radius.follow', 3, 'needs redis.url: the sessions of other instances come through Redis'],
+    ]);
     const config = loadConfig({ text: 'identity: { radius: { listen: "[::1]" } }\n', overrides: { ...UPSTREAM, radiusAcct: '127.0.0.1:11813' } });
     expect(config.identity.radius).toMatchObject({ listen: '127.0.0.1:11813', identity_attribute: 'User-Name', max_sessions: 200_000, session_timeout_s: 7200 });
   });
