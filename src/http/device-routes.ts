@@ -1,6 +1,7 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { normaliseDeviceKey } from '../events/client-id.js';
+import type { History } from '../history/history.js';
 import { COMMON_ERRORS, ErrorSchema, invalidDeviceKey, Limit, withHistory, type ApiRouteOptions } from './api-common.js';
 
 const Client = Type.String({ minLength: 1, maxLength: 255, description: 'Device id, or client address, or a pseudonym of either (URL-encoded)' });
@@ -48,43 +49,40 @@ const DevicesSchema = Type.Object({
 
 /** The per-device app inventory: which apps each phone has been seen using, and from which addresses. */
 export async function deviceRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
-  app.get<{ Params: DeviceParams }>(
+  /** A per-device read: 400 for a key that is no device, 404 when the history holds nothing for it. */
+  const perDevice = <T extends object>(path: string, summary: string, schema: TSchema, read: (history: History, client: string) => T | null, missing: string) =>
+    app.get<{ Params: DeviceParams }>(
+      path,
+      {
+        schema: { tags: ['devices'], summary, params: DeviceParams, response: { 200: schema, 404: ErrorSchema, ...COMMON_ERRORS } },
+        onRequest: guards.analyst,
+      },
+      withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
+        const client = normaliseDeviceKey(request.params.client);
+        if (client === null) return reply.code(400).send(invalidDeviceKey('params/client', request.params.client));
+        const found = read(history, client);
+        return found === null ? reply.code(404).send({ error: 'unknown_device', message: missing }) : { client, ...found };
+      }),
+    );
+  perDevice(
     '/api/devices/:client/apps',
-    {
-      schema: {
-        tags: ['devices'],
-        summary: "A device's app inventory",
-        params: DeviceParams,
-        response: { 200: InventorySchema, 404: ErrorSchema, ...COMMON_ERRORS },
-      },
-      onRequest: guards.analyst,
-    },
-    withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
-      const client = normaliseDeviceKey(request.params.client);
-      if (client === null) return reply.code(400).send(invalidDeviceKey('params/client', request.params.client));
+    "A device's app inventory",
+    InventorySchema,
+    (history, client) => {
       const apps = history.deviceApps(client);
-      if (apps.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no app has been seen on this device within the retention period' });
-      return { client, apps };
-    }),
-  );
-  app.get<{ Params: DeviceParams }>(
-    '/api/devices/:client/addresses',
-    {
-      schema: {
-        tags: ['devices'],
-        summary: 'The addresses an identified device asked from over time (VPN sessions, mobile networks)',
-        params: DeviceParams,
-        response: { 200: AddressesSchema, 404: ErrorSchema, ...COMMON_ERRORS },
-      },
-      onRequest: guards.analyst,
+      return apps.length === 0 ? null : { apps };
     },
-    withHistory<{ Params: DeviceParams }>(history, (history, request, reply) => {
-      const client = normaliseDeviceKey(request.params.client);
-      if (client === null) return reply.code(400).send(invalidDeviceKey('params/client', request.params.client));
+    'no app has been seen on this device within the retention period',
+  );
+  perDevice(
+    '/api/devices/:client/addresses',
+    'The addresses an identified device asked from over time (VPN sessions, mobile networks)',
+    AddressesSchema,
+    (history, client) => {
       const addresses = history.addressesOf(client);
-      if (addresses.length === 0) return reply.code(404).send({ error: 'unknown_device', message: 'no event of this device id within the retention period' });
-      return { client, addresses };
-    }),
+      return addresses.length === 0 ? null : { addresses };
+    },
+    'no event of this device id within the retention period',
   );
   app.get<{ Querystring: DevicesQuery }>(
     '/api/devices',

@@ -7,6 +7,15 @@ import type { StreamKeys } from './stream-keys.js';
 /** One VPN session's mapping as instances share it: the device at an address until `expires` (ms since the epoch); null device: none. */
 export type SharedSession = readonly [address: string, device: string | null, expires: number];
 
+/** Redis holds text anyone with access could have written: unparsable text is no value. */
+function jsonOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
 /** A shared entry as read back from Redis: checked, since a hash can hold anything. */
 function parseShared(value: unknown): SharedSession | null {
   if (!Array.isArray(value) || value.length !== 3) return null;
@@ -86,26 +95,14 @@ export class SessionSync {
   }
 
   private parse(text: string): { from: string; sessions: SharedSession[] } | null {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return null;
-    }
-    const { from, sessions } = (message ?? {}) as { from?: unknown; sessions?: unknown };
+    const { from, sessions } = (jsonOrNull(text) ?? {}) as { from?: unknown; sessions?: unknown };
     if (typeof from !== 'string' || !Array.isArray(sessions)) return null;
     const parsed = sessions.map(parseShared);
     return parsed.every((session) => session !== null) ? { from, sessions: parsed as SharedSession[] } : null;
   }
 
   private parseStored(text: string): { from: string; session: SharedSession } | null {
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return null;
-    }
-    const { from, session } = (value ?? {}) as { from?: unknown; session?: unknown };
+    const { from, session } = (jsonOrNull(text) ?? {}) as { from?: unknown; session?: unknown };
     const parsed = parseShared(session);
     return typeof from === 'string' && parsed !== null ? { from, session: parsed } : null;
   }
