@@ -18,6 +18,7 @@ import type { Page } from './page.js';
 import { PseudonymStore } from './pseudonyms.js';
 import { Purger, type PurgeCounts } from './purge.js';
 import { StatsQueries, type Stats, type StatsWindow } from './stats.js';
+import { ExposureQueries, type Exposure } from './exposure.js';
 
 export { ATTRIBUTIONS, EVENT_KINDS, type Attribution } from '../events/detection-event.js';
 export { ACTIONS } from '../pipeline/action.js';
@@ -25,6 +26,7 @@ export type { EventFilter } from './event-queries.js';
 export type { AuditEntry } from './audit.js';
 export type { DeviceSummary, InventoryApp } from './inventory.js';
 export type { DeviceAddress } from './device-addresses.js';
+export type { Exposure, GroupExposure } from './exposure.js';
 export type { Page } from './page.js';
 export type { PurgeCounts } from './purge.js';
 export { STATS_WINDOWS, type Stats, type StatsWindow } from './stats.js';
@@ -53,6 +55,7 @@ export class History {
   private readonly writer: EventWriter;
   private readonly queries: EventQueries;
   private readonly statsQueries: StatsQueries;
+  private readonly exposureQueries: ExposureQueries;
   private readonly purger: Purger;
   private readonly purgeTimer: NodeJS.Timeout;
   /** The hub's id reservation (`reserved_until`), kept with the events. */
@@ -81,6 +84,7 @@ export class History {
     this.writer = new EventWriter(this.store, this.writeFailures);
     this.queries = new EventQueries(db);
     this.statsQueries = new StatsQueries(db);
+    this.exposureQueries = new ExposureQueries(db);
     this.purger = new Purger(db, settings.retention_days);
     this.ids = new IdReservation(db, new FailureLog(this.log, 'event id reservation'));
     this.purgeTimer = setInterval(() => void this.purge(), settings.purge_interval_s * 1000).unref();
@@ -131,6 +135,11 @@ export class History {
 
   stats(window: StatsWindow, now = Date.now()): Stats {
     return this.statsQueries.compute(window, now);
+  }
+
+  /** Per group over the last `days` and the days before: devices, watch-listed use, actions. */
+  exposure(days: number, now = Date.now()): Exposure {
+    return this.exposureQueries.compute(days, now);
   }
 
   deviceApps(client: string): InventoryApp[] {

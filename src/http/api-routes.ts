@@ -3,11 +3,12 @@ import { decimalIntegers, noStore, type ApiRouteOptions } from './api-common.js'
 import { deviceRoutes } from './device-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { exportRoutes } from './export-routes.js';
+import { exposureRoutes } from './exposure-routes.js';
 import { pseudonymRoutes } from './pseudonym-routes.js';
 import { statsRoutes } from './stats-routes.js';
 
 /**
- * The REST API over the history: events and their exports, statistics, device inventories and (for admins)
+ * The REST API over the history: events and their exports, statistics, exposure, device inventories and (for admins)
  * pseudonym resolution with its audit trail. Registered as one encapsulated plugin so its
  * headers apply to these routes only (the error format is the whole server's, errors.ts).
  */
@@ -17,6 +18,7 @@ export async function apiRoutes(api: FastifyInstance, options: ApiRouteOptions):
   await api.register(eventRoutes, options);
   await api.register(exportRoutes, options);
   await api.register(statsRoutes, options);
+  await api.register(exposureRoutes, options);
   await api.register(deviceRoutes, options);
   await api.register(pseudonymRoutes, options);
 }

@@ -15,11 +15,11 @@ const StatsQuery = Type.Object(
 type StatsQuery = Static<typeof StatsQuery>;
 
 /** An object with one integer count per name. */
-function countsOf(names: readonly string[], description: string): TObject<TProperties> {
+export function countsOf(names: readonly string[], description: string): TObject<TProperties> {
   return Type.Object(Object.fromEntries(names.map((name) => [name, Type.Integer()])), { description });
 }
 
-const Count = Type.Integer({ minimum: 0 });
+export const Count = Type.Integer({ minimum: 0 });
 const TopCountries = Type.Array(Type.Object({ country: Type.String(), count: Count }));
 
 const StatsSchema = Type.Object({

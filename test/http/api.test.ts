@@ -243,6 +243,21 @@ describe('error bodies', () => {
   });
 });
 
+describe('GET /api/exposure', () => {
+  it('answers per group for the last days and the days before, in the documented shape', async () => {
+    // The fixtures lie in 2025: a year-long window would be needed to see them; a week sees none.
+    const response = await get('/api/exposure?days=7');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({ days: 7, groups: [] });
+    expect(response.json().until - response.json().since).toBe(7 * 24 * HOUR);
+  });
+
+  it('refuses a period outside 1 to 90 days, and anyone without a token', async () => {
+    for (const days of ['0', '91', '1e2', 'week']) expect((await get(`/api/exposure?days=${days}`)).statusCode, days).toBe(400);
+    expect((await get('/api/exposure', {})).statusCode).toBe(401);
+  });
+});
+
 describe('GET /api/stats', () => {
   it('aggregates over the default window of 24 hours', async () => {
     const response = await get('/api/stats');
