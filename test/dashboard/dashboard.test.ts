@@ -449,7 +449,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       blocked_per_hour: Array.from({ length: 24 }, (_, hour) => ({ start: now - (24 - hour) * 3_600_000, count: (hour * 37) % 50 })),
     };
     const inventory = {
-      client: '10.64.8.21',
+      client: 'ipad-12',
       apps: [
         { id: 'wechat', name: 'WeChat', owner: 'Tencent Holdings Ltd.', owner_country: 'CN', first_seen: now - 5 * 86_400_000, last_seen: now - 60_000, count: 211 },
         { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN', first_seen: now - 2 * 86_400_000, last_seen: now - 3_600_000, count: 37 },
@@ -460,14 +460,23 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       const { page, problems } = await open({ colorScheme: scheme, width, height });
       // This app keeps no history: the panels get answers in the API's shape instead.
       await page.route('**/api/stats*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(stats) }));
-      await page.route('**/api/devices/**', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(inventory) }));
+      const addresses = {
+        client: 'ipad-12',
+        addresses: [
+          { address: '10.64.8.21', first_seen: now - 86_400_000, last_seen: now - 60_000, count: 180 },
+          { address: '10.64.3.7', first_seen: now - 5 * 86_400_000, last_seen: now - 2 * 86_400_000, count: 68 },
+        ],
+      };
+      await page.route('**/api/devices/**', (route) =>
+        route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(route.request().url().endsWith('/addresses') ? addresses : inventory) }),
+      );
       await signIn(page);
       await waitLive(page);
       await page.locator('#stats-body').waitFor({ timeout: WAIT_MS });
       const samples: Partial<DetectionEvent>[] = [
         { qname: 'api16-normal-c-useast1a.tiktokv.com', action: 'block', count: 14 },
         { qname: 'ru-hosted.example', app: null, owner_watchlisted: false, hosting: [{ ip: '77.88.8.8', country: 'RU', asn: 13238, org: 'YANDEX LLC' }], hosting_watchlisted: true, action: 'monitor', rule: 'hosting-country:RU' },
-        { qname: 'dns.weixin.qq.com', app: { id: 'wechat', name: 'WeChat', owner: 'Tencent', owner_country: 'CN' }, action: 'exempt', rule: null, exemption: 'case 2024-117', client: '10.64.8.21', group: 'fiod', cached: true },
+        { qname: 'dns.weixin.qq.com', app: { id: 'wechat', name: 'WeChat', owner: 'Tencent', owner_country: 'CN' }, action: 'exempt', rule: null, exemption: 'case 2024-117', client: '10.64.8.21', device: 'ipad-12', group: 'fiod', cached: true },
         { qname: 'www.rijksoverheid.nl', app: null, owner_watchlisted: false, hosting: [{ ip: '192.0.2.80', country: 'NL', asn: 64501, org: 'Overheid' }], action: 'allow', rule: null, kind: 'query', qtype: 'AAAA' },
         { qname: 'doh.example.net', app: null, owner_watchlisted: false, action: 'monitor', kind: 'bypass', rcode: 'NXDOMAIN', rule: 'bypass' },
       ];
@@ -478,6 +487,11 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       const file = join(tmpdir(), `wachtpost-dashboard-${scheme}.png`);
       await page.locator('#device-apps').waitFor({ timeout: WAIT_MS });
       expect(await page.locator('#device-apps tbody tr').count()).toBe(2);
+      // An identified device is shown by its id, with the addresses it asked from.
+      expect(await rowFor(page, 'dns.weixin.qq.com').first().getByRole('button').getAttribute('title')).toBe('ipad-12 at 10.64.8.21');
+      await page.locator('#device-addresses').waitFor({ timeout: WAIT_MS });
+      expect(await page.locator('#device-addresses caption').textContent()).toBe('Addresses ipad-12 asked from');
+      expect(await page.locator('#device-addresses tbody tr td:first-child').allTextContents()).toEqual(['10.64.8.21', '10.64.3.7']);
       await page.screenshot({ path: file, fullPage: true });
       console.info(`dashboard screenshot (${scheme}): ${file}`);
       expect(problems).toEqual([]);

@@ -148,8 +148,11 @@ export class LiveTable {
     const client = document.createElement('button');
     client.type = 'button';
     client.className = 'client';
-    client.textContent = client.title = String(event.client ?? '');
-    client.dataset.client = String(event.client ?? '');
+    // An identified device is shown (and its inventory kept) by its id; the address is in the title.
+    const key = String(event.device ?? event.client ?? '');
+    client.textContent = key;
+    client.title = event.device ? `${event.device} at ${event.client}` : key;
+    client.dataset.client = key;
     cells[1].append(client);
 
     cells[2].textContent = event.group ?? '';

@@ -206,6 +206,8 @@ export class InventoryPanel {
     this.note = document.getElementById('device-note');
     this.table = document.getElementById('device-apps');
     this.caption = document.getElementById('device-caption');
+    this.addresses = document.getElementById('device-addresses');
+    this.addressesCaption = document.getElementById('device-addresses-caption');
     this.generation = 0;
   }
 
@@ -213,12 +215,15 @@ export class InventoryPanel {
     this.generation++;
     this.table.hidden = true;
     this.table.tBodies[0].replaceChildren();
+    this.addresses.hidden = true;
+    this.addresses.tBodies[0].replaceChildren();
     this.note.hidden = false;
     this.note.textContent = 'Choose a client in the table or under Top devices to see which apps it has used.';
   }
 
   async show(client) {
     const generation = ++this.generation;
+    this.addresses.hidden = true;
     this.note.hidden = false;
     this.note.textContent = `Loading the apps of ${client}…`;
     let result;
@@ -238,31 +243,47 @@ export class InventoryPanel {
         result.error === 'unknown_device'
           ? `No catalogued app has been seen on ${client} within the retention period.`
           : `${client}: ${noHistoryText(result.status)}`;
-      return;
+      return this.showAddresses(client, generation);
     }
     this.caption.textContent = `Apps seen on ${client}`;
-    this.table.tBodies[0].replaceChildren(
-      ...apps.map((app) => {
-        const row = document.createElement('tr');
-        const cells = [
-          app.name ?? app.id ?? '?',
-          `${app.owner ?? ''} (${app.owner_country ?? '??'})`,
-          dateText(app.first_seen),
-          dateText(app.last_seen),
-          count(app.count).toLocaleString(),
-        ];
-        for (const text of cells) {
-          const cell = document.createElement('td');
-          cell.textContent = text;
-          row.append(cell);
-        }
-        row.cells[0].title = String(app.id ?? '');
-        row.cells[4].className = 'num';
-        return row;
-      }),
-    );
+    fillRows(this.table, apps, (app) => [app.name ?? app.id ?? '?', `${app.owner ?? ''} (${app.owner_country ?? '??'})`, dateText(app.first_seen), dateText(app.last_seen), count(app.count).toLocaleString()], (row, app) => {
+      row.cells[0].title = String(app.id ?? '');
+    });
     this.note.hidden = apps.length > 0;
     if (apps.length === 0) this.note.textContent = `No catalogued app seen on ${client}.`;
     this.table.hidden = apps.length === 0;
+    await this.showAddresses(client, generation);
   }
+
+  /** The addresses an identified device asked from (VPN sessions, mobile networks); nothing for an address. */
+  async showAddresses(client, generation) {
+    let result;
+    try {
+      result = await apiJson(`/api/devices/${encodeURIComponent(client)}/addresses`);
+    } catch {
+      return;
+    }
+    const addresses = result.body?.addresses;
+    if (generation !== this.generation || !Array.isArray(addresses) || addresses.length === 0) return;
+    this.addressesCaption.textContent = `Addresses ${client} asked from`;
+    fillRows(this.addresses, addresses, (entry) => [String(entry.address ?? '?'), dateText(entry.first_seen), dateText(entry.last_seen), count(entry.count).toLocaleString()]);
+    this.addresses.hidden = false;
+  }
+}
+
+/** Replaces the table's rows, one per item, its last column numeric; `decorate` adds to a row. */
+function fillRows(table, items, cellsOf, decorate = () => {}) {
+  table.tBodies[0].replaceChildren(
+    ...items.map((item) => {
+      const row = document.createElement('tr');
+      for (const text of cellsOf(item)) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      row.cells[row.cells.length - 1].className = 'num';
+      decorate(row, item);
+      return row;
+    }),
+  );
 }
