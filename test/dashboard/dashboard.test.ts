@@ -467,6 +467,25 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
           { address: '10.64.3.7', first_seen: now - 5 * 86_400_000, last_seen: now - 2 * 86_400_000, count: 68 },
         ],
       };
+      const exposure = {
+        days: 7,
+        since: now - 7 * 86_400_000,
+        until: now,
+        previous_since: now - 14 * 86_400_000,
+        groups: [
+          {
+            group: 'fiod',
+            devices: 120,
+            devices_watchlisted: 14,
+            queries: { allow: 9000, monitor: 0, block: 310, exempt: 45 },
+            queries_watchlisted: 355,
+            top_apps: [{ id: 'tiktok', name: 'TikTok', owner_country: 'CN', devices: 9, queries: 200 }],
+            previous: { devices: 118, devices_watchlisted: 20, queries: { allow: 8800, monitor: 0, block: 500, exempt: 92 }, queries_watchlisted: 592 },
+          },
+          { group: null, devices: 3, devices_watchlisted: 0, queries: { allow: 40, monitor: 0, block: 0, exempt: 0 }, queries_watchlisted: 0, top_apps: [], previous: { devices: 0, devices_watchlisted: 0, queries: { allow: 0, monitor: 0, block: 0, exempt: 0 }, queries_watchlisted: 0 } },
+        ],
+      };
+      await page.route('**/api/exposure*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(exposure) }));
       await page.route('**/api/devices/**', (route) =>
         route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(route.request().url().endsWith('/addresses') ? addresses : inventory) }),
       );
@@ -482,6 +501,13 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       ];
       for (let i = 0; i < 30; i++) hub.publish(detection({ ...samples[i % samples.length], latency_ms: (i * 7.3) % 40 }));
       await page.locator('#stats-apps li').first().waitFor({ timeout: WAIT_MS });
+      await page.locator('#exposure-table').waitFor({ timeout: WAIT_MS });
+      const exposureRows = await page.locator('#exposure-table tbody tr').evaluateAll((rows) => rows.map((row) => [...(row as HTMLTableRowElement).cells].map((cell) => cell.textContent)));
+      expect(exposureRows).toEqual([
+        ['fiod', '120', '14', '310', '45', 'down 40 %'],
+        ['no group', '3', '0', '0', '0', 'none either period'],
+      ]);
+      expect(await page.locator('#exposure-table tbody tr').first().locator('td').nth(1).getAttribute('title')).toBe('TikTok (CN): 9 devices');
       await page.waitForFunction("document.querySelectorAll('#events tbody tr').length >= 30", null, { timeout: WAIT_MS });
       await rowFor(page, 'dns.weixin.qq.com').first().getByRole('button').click();
       const file = join(tmpdir(), `wachtpost-dashboard-${scheme}.png`);

@@ -4,6 +4,7 @@
 import { FeedConnection, queryCount } from './feed.js';
 import { clockTime, LiveTable } from './live-table.js';
 import { DiscoveryPanel } from './discovery-panel.js';
+import { ExposurePanel } from './exposure-panel.js';
 import { InventoryPanel, StatsPanel } from './panels.js';
 
 const FILTER_KEYS = ['app', 'action', 'kind', 'attribution', 'group', 'owner_country', 'hosting_country', 'client'];
@@ -97,6 +98,7 @@ const feed = new FeedConnection({
 
 const inventory = new InventoryPanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
 const discovery = new DiscoveryPanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
+const exposure = new ExposurePanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
 const stats = new StatsPanel({
   onClient: (client) => inventory.show(client),
   onUnauthorized: () => signedOut('Your session has ended. Sign in again.'),
@@ -167,15 +169,18 @@ function signedIn(principal) {
   describeFilter(filter);
   feed.start(filter);
   stats.start();
+  exposure.start();
   discovery.start(principal.role === 'admin');
 }
 
 function signedOut(message, status = 'Signed out') {
   feed.stop();
   stats.stop();
+  exposure.stop();
   discovery.stop();
   // Nothing seen while signed in may stay on screen.
   stats.clear();
+  exposure.clear();
   inventory.clear();
   discovery.clear();
   table.clear();
