@@ -502,7 +502,8 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       for (let i = 0; i < 30; i++) hub.publish(detection({ ...samples[i % samples.length], latency_ms: (i * 7.3) % 40 }));
       await page.locator('#stats-apps li').first().waitFor({ timeout: WAIT_MS });
       await page.locator('#exposure-table').waitFor({ timeout: WAIT_MS });
-      const exposureRows = await page.locator('#exposure-table tbody tr').evaluateAll((rows) => rows.map((row) => [...(row as HTMLTableRowElement).cells].map((cell) => cell.textContent)));
+      type Row = { cells: ArrayLike<{ textContent: string | null }> };
+      const exposureRows = await page.locator('#exposure-table tbody tr').evaluateAll((rows) => rows.map((row) => Array.from((row as unknown as Row).cells, (cell) => cell.textContent)));
       expect(exposureRows).toEqual([
         ['fiod', '120', '14', '310', '45', 'down 40 %'],
         ['no group', '3', '0', '0', '0', 'none either period'],
