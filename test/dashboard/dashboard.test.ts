@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -577,6 +578,19 @@ describe('end to end: wachtpost serve, Knot upstream, dig and the dashboard', ()
       expect(await rowFor(page, 'nl-edge.tiktokv.com').count()).toBe(0);
       expect(await rowFor(page, 'api16-normal-c-useast1a.tiktokv.com').count()).toBe(0);
       expect(await ruHosted.locator('td').nth(6).textContent()).toMatch(/^RU AS\d+/);
+
+      // The download holds what the filter selects, read from the history (written moments after the feed shows it).
+      const download = async (): Promise<Record<string, string>[]> => {
+        const [file] = await Promise.all([page.waitForEvent('download'), page.locator('#export-csv').click()]);
+        return parse(await readFile((await file.path())!, 'utf8'), { columns: true }) as Record<string, string>[];
+      };
+      let rows = await download();
+      for (const deadline = Date.now() + WAIT_MS; !rows.some((row) => row.qname === 'ru-hosted.test.wachtpost') && Date.now() < deadline; rows = await download()) {
+        await page.waitForTimeout(200);
+      }
+      expect(rows.some((row) => row.qname === 'ru-hosted.test.wachtpost')).toBe(true);
+      expect(rows.every((row) => (row.hosting_countries ?? '').split(' ').includes('RU'))).toBe(true);
+      expect(await page.locator('#export-csv').getAttribute('href')).toBe('/api/events.csv?hosting_country=RU&limit=100000');
 
       // The panels read the history the same process writes.
       await ruHosted.getByRole('button', { name: '127.0.0.1' }).click();

@@ -9,6 +9,8 @@ import { InventoryPanel, StatsPanel } from './panels.js';
 
 const FILTER_KEYS = ['app', 'action', 'kind', 'attribution', 'group', 'owner_country', 'hosting_country', 'client'];
 const ACTIONS = ['allow', 'monitor', 'block', 'exempt'];
+/** Events one download holds at most (the API's bound). */
+const EXPORT_LIMIT = 100_000;
 /** The feed's own rules for typed values, so a typo is explained here instead of refused there. */
 const TEXT_FIELDS = {
   app: { normalise: (value) => value.toLowerCase(), valid: /^[a-z0-9][a-z0-9-]*$/, expects: 'an app id such as tiktok' },
@@ -33,6 +35,10 @@ const tokenInput = $('token');
 const workspace = $('workspace');
 const filterForm = $('filter');
 const filterError = $('filter-error');
+const exportBox = $('export');
+const exportNote = $('export-note');
+const exportCsv = $('export-csv');
+const exportJsonl = $('export-jsonl');
 const pauseButton = $('pause');
 const notice = $('notice');
 const empty = $('empty');
@@ -127,6 +133,21 @@ function currentFilter() {
 function describeFilter(filter) {
   const active = FILTER_KEYS.filter((key) => filter[key].length > 0);
   filterText = active.length === 0 ? '' : ` (filtered: ${active.map((key) => `${key.replace('_', ' ')} ${filter[key].join(', ')}`).join('; ')})`;
+  exportLinks(filter);
+}
+
+/** The history's export (src/http/export-routes.ts) for the filter; it takes one value per field. */
+function exportLinks(filter) {
+  const several = FILTER_KEYS.filter((key) => filter[key].length > 1);
+  exportBox.hidden = several.length > 0;
+  exportNote.hidden = several.length === 0;
+  exportNote.textContent = `The download takes one value per field; ${several.map((key) => key.replace('_', ' ')).join(', ')} has several.`;
+  if (several.length > 0) return;
+  const params = new URLSearchParams();
+  for (const key of FILTER_KEYS) if (filter[key].length === 1) params.set(key, filter[key][0]);
+  params.set('limit', String(EXPORT_LIMIT));
+  exportCsv.href = `/api/events.csv?${params}`;
+  exportJsonl.href = `/api/events.jsonl?${params}`;
 }
 
 function applyFilter() {
