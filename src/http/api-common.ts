@@ -91,6 +91,8 @@ const NO_HISTORY: ApiError = { error: 'no_history', message: 'this node keeps no
 export interface ApiRouteOptions {
   readonly history: History | null;
   readonly guards: RoleGuards;
+  /** Policy group → organisation, as configured now. */
+  readonly organisations: () => ReadonlyMap<string, string>;
 }
 
 /** Runs `handler` with the history, or answers 503 when this node keeps none. */

@@ -25,6 +25,7 @@ const ExposureSchema = Type.Object({
   groups: Type.Array(
     Type.Object({
       group: Type.Union([Type.String(), Type.Null()], { description: 'Policy group; null for clients in none' }),
+      organisation: Type.Union([Type.String(), Type.Null()], { description: "The group's organisation as configured now; null for no group or a group no longer configured" }),
       ...Figures,
       top_apps: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), owner_country: Type.String(), devices: Count, queries: Count }), {
         description: "Watch-listed owners' apps by devices, then queries (at most 5)",
@@ -35,7 +36,7 @@ const ExposureSchema = Type.Object({
 });
 
 /** `GET /api/exposure`: per group, devices that used watch-listed apps, what was blocked, and the trend. */
-export async function exposureRoutes(app: FastifyInstance, { history, guards }: ApiRouteOptions): Promise<void> {
+export async function exposureRoutes(app: FastifyInstance, { history, guards, organisations }: ApiRouteOptions): Promise<void> {
   app.get<{ Querystring: ExposureQuery }>(
     '/api/exposure',
     {
@@ -47,6 +48,10 @@ export async function exposureRoutes(app: FastifyInstance, { history, guards }: 
       },
       onRequest: guards.analyst,
     },
-    withHistory<{ Querystring: ExposureQuery }>(history, (history, request) => history.exposure(request.query.days ?? 7)),
+    withHistory<{ Querystring: ExposureQuery }>(history, (history, request) => {
+      const exposure = history.exposure(request.query.days ?? 7);
+      const names = organisations();
+      return { ...exposure, groups: exposure.groups.map((group) => ({ ...group, organisation: group.group === null ? null : (names.get(group.group) ?? null) })) };
+    }),
   );
 }

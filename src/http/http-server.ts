@@ -38,6 +38,8 @@ export interface HttpOptions {
   readonly feed: { readonly counters: FeedCounters; readonly settings?: Partial<FeedSettings> };
   /** The discovery queue; null (or absent) when this node keeps none. */
   readonly discovery?: DiscoveryApi | null;
+  /** The organisation each policy group belongs to, as configured now (for the exposure summary). */
+  readonly organisations?: () => ReadonlyMap<string, string>;
   /** Where the dashboard's files are (default: the installed ones). */
   readonly dashboardDir?: string;
 }
@@ -97,7 +99,7 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   await app.register(healthRoutes, { health: options.health });
   await app.register(sessionRoutes, { auth, origins, guards, fromTrustedProxy, throttle });
   await app.register(metricsRoutes, { metrics: options.metrics });
-  await app.register(apiRoutes, { history, guards });
+  await app.register(apiRoutes, { history, guards, organisations: options.organisations ?? (() => new Map()) });
   await app.register(discoveryRoutes, { discovery: options.discovery ?? null, guards });
   await app.register(feedRoutes, { hub: options.hub, ...options.feed, degraded: options.health.degraded, guards, auth, log });
   await app.register(dashboardRoutes, { log, ...(options.dashboardDir === undefined ? {} : { dir: options.dashboardDir }) });

@@ -13,6 +13,11 @@ import { DiscoveryQueue } from '../discovery/discovery-queue.js';
 import { DiscoveryService } from './discovery-service.js';
 import { EventPath } from './event-path.js';
 
+/** Each policy group's organisation. */
+function organisationsOf(policy: Config['policy']): ReadonlyMap<string, string> {
+  return new Map(policy.groups.map((group) => [group.name, group.organisation]));
+}
+
 /** Metrics of other processes (cluster workers), gathered at scrape time. */
 export type RemoteMetrics = () => Promise<MetricsJson[]>;
 
@@ -41,6 +46,8 @@ export class ControlPlane {
     readonly registry: Registry,
     private readonly auth: Authenticator,
     private readonly log: Logger,
+    /** Takes the groups' organisations of a reloaded policy. */
+    readonly reloadPolicy: (policy: Config['policy']) => void,
   ) {}
 
   static async start(config: Config, log: Logger, options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -68,6 +75,7 @@ export class ControlPlane {
           ? new DiscoveryQueue(config.discovery.capacity, pseudonymiser === null ? null : (address) => pseudonymiser.of(address))
           : null;
       const auth = new Authenticator(config.api);
+      let organisations = organisationsOf(config.policy);
       if (auth.tokenCount === 0) {
         log.warn('no API token configured: feed, API and dashboard refuse everyone; add api.tokens (wachtpost token NAME ROLE) or set WACHTPOST_ADMIN_TOKEN');
       }
@@ -86,8 +94,11 @@ export class ControlPlane {
         },
         feed: { counters: feed },
         discovery: discovery === null ? null : new DiscoveryService(discovery, config.detection, log.child({ component: 'discovery' })),
+        organisations: () => organisations,
       }).catch((error: unknown) => Promise.reject(bindError(`HTTP on ${config.http.listen}`, error)));
-      return new ControlPlane(events, discovery, http, registry, auth, log);
+      return new ControlPlane(events, discovery, http, registry, auth, log, (policy) => {
+        organisations = organisationsOf(policy);
+      });
     } catch (error) {
       await events.close();
       throw error;

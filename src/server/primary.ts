@@ -92,6 +92,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
       return;
     }
     control.reloadTokens(reloaded.api);
+    control.reloadPolicy(reloaded.policy);
     sharing.filesChanged(reloaded);
   };
   const watched = [source.file, config.redis.url === '' ? undefined : config.detection.catalogue || SHIPPED.catalogue];

@@ -476,6 +476,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
         groups: [
           {
             group: 'fiod',
+            organisation: 'Belastingdienst',
             devices: 120,
             devices_watchlisted: 14,
             queries: { allow: 9000, monitor: 0, block: 310, exempt: 45 },
@@ -483,7 +484,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
             top_apps: [{ id: 'tiktok', name: 'TikTok', owner_country: 'CN', devices: 9, queries: 200 }],
             previous: { devices: 118, devices_watchlisted: 20, queries: { allow: 8800, monitor: 0, block: 500, exempt: 92 }, queries_watchlisted: 592 },
           },
-          { group: null, devices: 3, devices_watchlisted: 0, queries: { allow: 40, monitor: 0, block: 0, exempt: 0 }, queries_watchlisted: 0, top_apps: [], previous: { devices: 0, devices_watchlisted: 0, queries: { allow: 0, monitor: 0, block: 0, exempt: 0 }, queries_watchlisted: 0 } },
+          { group: null, organisation: null, devices: 3, devices_watchlisted: 0, queries: { allow: 40, monitor: 0, block: 0, exempt: 0 }, queries_watchlisted: 0, top_apps: [], previous: { devices: 0, devices_watchlisted: 0, queries: { allow: 0, monitor: 0, block: 0, exempt: 0 }, queries_watchlisted: 0 } },
         ],
       };
       await page.route('**/api/exposure*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(exposure) }));
@@ -506,7 +507,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       type Row = { cells: ArrayLike<{ textContent: string | null }> };
       const exposureRows = await page.locator('#exposure-table tbody tr').evaluateAll((rows) => rows.map((row) => Array.from((row as unknown as Row).cells, (cell) => cell.textContent)));
       expect(exposureRows).toEqual([
-        ['fiod', '120', '14', '310', '45', 'down 40 %'],
+        ['fiod (Belastingdienst)', '120', '14', '310', '45', 'down 40 %'],
         ['no group', '3', '0', '0', '0', 'none either period'],
       ]);
       expect(await page.locator('#exposure-table tbody tr').first().locator('td').nth(1).getAttribute('title')).toBe('TikTok (CN): 9 devices');

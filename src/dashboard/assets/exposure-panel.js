@@ -64,7 +64,7 @@ export class ExposurePanel extends RefreshingPanel {
         const row = document.createElement('tr');
         const apps = (group.top_apps ?? []).map((app) => `${app.name} (${app.owner_country}): ${number(app.devices)} devices`).join('; ');
         const cells = [
-          group.group ?? 'no group',
+          group.group === null || group.group === undefined ? 'no group' : group.organisation ? `${group.group} (${group.organisation})` : group.group,
           number(group.devices).toLocaleString(),
           number(group.devices_watchlisted).toLocaleString(),
           number(group.queries?.block).toLocaleString(),
