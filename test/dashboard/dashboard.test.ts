@@ -511,6 +511,35 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
         ['no group', '3', '0', '0', '0', 'none either period'],
       ]);
       expect(await page.locator('#exposure-table tbody tr').first().locator('td').nth(1).getAttribute('title')).toBe('TikTok (CN): 9 devices');
+      if (scheme === 'light') {
+        // The printable report for a manager's memo, in the same session.
+        await page.getByLabel('Period').selectOption('30');
+        expect(await page.locator('#exposure-report').getAttribute('href')).toBe('/dashboard/report.html?days=30');
+        const report = await page.context().newPage();
+        const reportProblems: string[] = [];
+        report.on('pageerror', (error) => reportProblems.push(error.message));
+        report.on('console', (message) => message.text().includes('Content Security Policy') && reportProblems.push(message.text()));
+        let asked = '';
+        await report.route('**/api/exposure*', (route) => {
+          asked = new URL(route.request().url()).search;
+          return route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ ...exposure, days: 30 }) });
+        });
+        await report.goto(`${base}/dashboard/report.html?days=30`);
+        await report.locator('#report-body').waitFor({ timeout: WAIT_MS });
+        expect(asked).toBe('?days=30');
+        expect(await report.locator('h1').textContent()).toBe('Exposure to apps of watch-listed owners, last 30 days');
+        expect(await report.locator('#summary').textContent()).toMatch(/^14 of 123 devices used apps of watch-listed owners; 310 such queries were blocked and 45 exempted\. Watch-listed queries: 355, down 40 % against the period before \(592\)\.$/);
+        const reportRows = await report.locator('#report-groups tbody tr').evaluateAll((rows) => rows.map((row) => Array.from((row as unknown as Row).cells, (cell) => cell.textContent)));
+        expect(reportRows).toEqual([
+          ['fiod', 'Belastingdienst', '120', '14', '310', '45', '355', '592', 'down 40 %', 'TikTok (CN): 9'],
+          ['no group', '', '3', '0', '0', '0', '0', '0', 'none either period', 'none'],
+        ]);
+        const pdf = await report.pdf({ format: 'A4', landscape: true });
+        expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+        await report.screenshot({ path: join(tmpdir(), 'wachtpost-report.png'), fullPage: true });
+        expect(reportProblems).toEqual([]);
+        await report.close();
+      }
       await page.waitForFunction("document.querySelectorAll('#events tbody tr').length >= 30", null, { timeout: WAIT_MS });
       await rowFor(page, 'dns.weixin.qq.com').first().getByRole('button').click();
       const file = join(tmpdir(), `wachtpost-dashboard-${scheme}.png`);

@@ -24,7 +24,11 @@ export class ExposurePanel extends RefreshingPanel {
     this.days = document.getElementById('exposure-days');
     this.note = document.getElementById('exposure-note');
     this.table = document.getElementById('exposure-table');
-    this.days.addEventListener('change', () => this.refresh());
+    this.report = document.getElementById('exposure-report');
+    this.days.addEventListener('change', () => {
+      this.report.href = `/dashboard/report.html?days=${encodeURIComponent(this.days.value)}`;
+      this.refresh();
+    });
   }
 
   clear() {
