@@ -627,6 +627,24 @@ describe('end to end: wachtpost serve, Knot upstream, dig and the dashboard', ()
       await page.locator('#device-apps tbody tr', { hasText: 'TikTok' }).waitFor({ timeout: WAIT_MS });
       await page.getByLabel('Window').selectOption('1h');
       await page.locator('#stats-apps li', { hasText: 'TikTok' }).waitFor({ timeout: WAIT_MS });
+
+      // The history: a name finds itself and the names below it; an app in a row narrows to it;
+      // a time range can exclude everything.
+      const history = page.locator('#history');
+      await history.locator('input[name="qname"]').fill('tiktokv.com');
+      await history.getByRole('button', { name: 'Search', exact: true }).click();
+      await history.locator('tbody tr', { hasText: 'nl-edge.tiktokv.com' }).waitFor({ timeout: WAIT_MS });
+      const names = await history.locator('tbody tr td:nth-child(4)').allTextContents();
+      expect(names).toEqual(expect.arrayContaining(['api16-normal-c-useast1a.tiktokv.com', 'nl-edge.tiktokv.com']));
+      expect(names.every((name) => name.endsWith('.tiktokv.com'))).toBe(true);
+      await history.locator('tbody tr', { hasText: 'api16-normal-c-useast1a.tiktokv.com' }).first().getByRole('button', { name: 'Search the history of TikTok' }).click();
+      expect(await history.locator('input[name="app"]').inputValue()).toBe('tiktok');
+      await history.locator('#history-status', { hasText: 'stored events shown' }).waitFor({ timeout: WAIT_MS });
+      expect(new Set(await history.locator('tbody tr td:nth-child(5)').allTextContents())).toEqual(new Set(['TikTok (CN)']));
+      await history.locator('input[name="since"]').fill('2099-01-01T00:00:00');
+      await history.getByRole('button', { name: 'Search', exact: true }).click();
+      await history.locator('#history-status', { hasText: 'No stored events match.' }).waitFor({ timeout: WAIT_MS });
+      expect(await history.locator('#history-table').isHidden()).toBe(true);
       expect(problems).toEqual([]);
     } finally {
       await context.close();

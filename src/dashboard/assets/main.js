@@ -5,6 +5,7 @@ import { FeedConnection, queryCount } from './feed.js';
 import { clockTime, LiveTable } from './live-table.js';
 import { DiscoveryPanel } from './discovery-panel.js';
 import { ExposurePanel } from './exposure-panel.js';
+import { HistoryPanel } from './history-panel.js';
 import { InventoryPanel, StatsPanel } from './panels.js';
 
 const FILTER_KEYS = ['app', 'action', 'kind', 'attribution', 'group', 'owner_country', 'hosting_country', 'client'];
@@ -105,6 +106,10 @@ const feed = new FeedConnection({
 const inventory = new InventoryPanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
 const discovery = new DiscoveryPanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
 const exposure = new ExposurePanel({ onUnauthorized: () => signedOut('Your session has ended. Sign in again.') });
+const historyPanel = new HistoryPanel({
+  onDevice: (key) => inventory.show(key),
+  onUnauthorized: () => signedOut('Your session has ended. Sign in again.'),
+});
 const stats = new StatsPanel({
   onClient: (client) => inventory.show(client),
   onUnauthorized: () => signedOut('Your session has ended. Sign in again.'),
@@ -191,6 +196,8 @@ function signedIn(principal) {
   feed.start(filter);
   stats.start();
   exposure.start();
+  // What was stored before this page (or the server) started, newest first.
+  historyPanel.search();
   discovery.start(principal.role === 'admin');
 }
 
@@ -202,6 +209,7 @@ function signedOut(message, status = 'Signed out') {
   // Nothing seen while signed in may stay on screen.
   stats.clear();
   exposure.clear();
+  historyPanel.clear();
   inventory.clear();
   discovery.clear();
   table.clear();
