@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { parse } from 'csv-parse/sync';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -20,6 +21,8 @@ import { nameAttribution } from '../support/events.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 
 const TOKEN = 'dashboard-test-token-0123456789';
+/** axe-core's browser build, injected into the page for the accessibility scan. */
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const WAIT_MS = 10_000;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -61,12 +64,15 @@ interface PageOptions {
   colorScheme?: 'light' | 'dark';
   width?: number;
   height?: number;
+  /** Lets a test inject a checker (axe-core) that the page's policy would refuse. */
+  bypassCSP?: boolean;
 }
 
 async function openPage(browser: Browser, base: string, options: PageOptions = {}) {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1440, height: options.height ?? 900 },
     colorScheme: options.colorScheme ?? 'light',
+    bypassCSP: options.bypassCSP ?? false,
   });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -188,6 +194,39 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
     contexts.push(opened.context);
     return opened;
   }
+
+  it('passes an axe-core scan (WCAG 2.1 A and AA) with no serious or critical violation, signed out and signed in, light and dark', async () => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const { page } = await open({ bypassCSP: true, colorScheme });
+      await page.addScriptTag({ path: AXE });
+      // Page-side code as text: the test program is type-checked without DOM types.
+      const scan = async (): Promise<string[]> => {
+        const { serious, passed } = (await page.evaluate(
+          `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((result) => ({
+             passed: result.passes.length,
+             serious: result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+               .map((v) => v.id + ': ' + v.nodes.map((node) => node.target.join(' ')).join(', ')),
+           }))`,
+        )) as { serious: string[]; passed: number };
+        // The rules ran (contrast, names, labels, landmarks…): an empty list means something.
+        expect(passed).toBeGreaterThan(10);
+        return serious;
+      };
+      await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
+      expect(await scan(), `signed out, ${colorScheme}`).toEqual([]);
+      await signIn(page);
+      await waitLive(page);
+      for (let i = 0; i < 5; i++) hub.publish(detection({ qname: `a${i}.tiktokv.com`, action: i % 2 === 0 ? 'block' : 'monitor' }));
+      await page.waitForFunction("document.querySelectorAll('#events tbody tr').length >= 5", null, { timeout: WAIT_MS });
+      expect(await scan(), `signed in, ${colorScheme}`).toEqual([]);
+      if (colorScheme === 'light') {
+        await page.goto(`${base}/dashboard/report.html?days=7`);
+        await page.locator('#report-note', { hasText: 'No report' }).waitFor({ timeout: WAIT_MS });
+        await page.addScriptTag({ path: AXE });
+        expect(await scan(), 'the printable report').toEqual([]);
+      }
+    }
+  });
 
   it('shows nothing but the sign-in form without a session, and refuses a wrong token', async () => {
     const { page, problems } = await open();
