@@ -7,9 +7,9 @@ import type { DetectionEvent } from '../../src/events/detection-event.js';
 import { EventHub } from '../../src/events/event-hub.js';
 import { Pseudonymiser } from '../../src/events/pseudonymiser.js';
 import { History } from '../../src/history/history.js';
-import { Authenticator, OriginPolicy, sha256Hex } from '../../src/http/auth.js';
-import { FeedCounters } from '../../src/feed/feed-counters.js';
+import { sha256Hex } from '../../src/http/auth.js';
 import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
+import { httpOptions } from '../support/http-options.js';
 import { attachedHub, HOUR, makeEvent, publishAll, silentLog, T0, tempDir, TELEGRAM, WECHAT, written } from '../history/fixtures.js';
 
 const ANALYST_TOKEN = 'analyst-token-0123456789';
@@ -31,16 +31,7 @@ function configFor(historyPath: string): Config {
 }
 
 function contextFor(config: Config, history: History | null, hub: EventHub): HttpOptions {
-  return {
-    log: silentLog,
-    health: { ready: () => true, degraded: () => [] },
-    hub,
-    history,
-    auth: new Authenticator(config.api, {}),
-    origins: new OriginPolicy(config.api.allowed_origins),
-    metrics: { contentType: 'text/plain', text: async () => '' },
-    feed: { counters: new FeedCounters() },
-  };
+  return httpOptions(config.api, history, hub);
 }
 
 let app: FastifyInstance;

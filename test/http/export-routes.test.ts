@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
 import type { EventFilter, History } from '../../src/history/history.js';
-import { Authenticator, OriginPolicy, sha256Hex } from '../../src/http/auth.js';
-import { FeedCounters } from '../../src/feed/feed-counters.js';
+import { sha256Hex } from '../../src/http/auth.js';
 import { startHttpServer, type RunningHttp } from '../../src/http/http-server.js';
-import { attachedHub, HOUR, makeEvent, publishAll, silentLog, T0, tempHistory, WECHAT, written } from '../history/fixtures.js';
+import { attachedHub, HOUR, makeEvent, publishAll, T0, tempHistory, WECHAT, written } from '../history/fixtures.js';
+import { httpOptions } from '../support/http-options.js';
 
 const TOKEN = 'analyst-token-0123456789';
 const EVENTS = 2500;
@@ -31,16 +31,7 @@ beforeAll(async () => {
   published = publishAll(hub, events);
   await written(history, EVENTS);
   const config = loadConfig({ text: `api: { tokens: [{ name: a, role: analyst, sha256: ${sha256Hex(TOKEN)} }] }`, overrides: { upstream: ['127.0.0.1:5300'] } });
-  server = await startHttpServer('127.0.0.1:0', {
-    log: silentLog,
-    health: { ready: () => true, degraded: () => [] },
-    hub,
-    history,
-    auth: new Authenticator(config.api, {}),
-    origins: new OriginPolicy(config.api.allowed_origins),
-    metrics: { contentType: 'text/plain', text: async () => '' },
-    feed: { counters: new FeedCounters() },
-  });
+  server = await startHttpServer('127.0.0.1:0', httpOptions(config.api, history, hub));
 }, 30_000);
 afterAll(async () => {
   await server?.close();

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { History } from '../../src/history/history.js';
-import { Authenticator, OriginPolicy, sha256Hex } from '../../src/http/auth.js';
-import { FeedCounters } from '../../src/feed/feed-counters.js';
+import { sha256Hex } from '../../src/http/auth.js';
 import { buildHttpApp } from '../../src/http/http-server.js';
-import { attachedHub, HOUR, makeEvent, publishAll, silentLog, tempHistory, written } from '../history/fixtures.js';
+import { attachedHub, HOUR, makeEvent, publishAll, tempHistory, written } from '../history/fixtures.js';
+import { httpOptions } from '../support/http-options.js';
 
 const TOKEN = 'analyst-token-0123456789';
 let history: History;
@@ -24,17 +24,7 @@ beforeAll(async () => {
   ]);
   await written(history, 3);
   const config = loadConfig({ text: `api: { tokens: [{ name: a, role: analyst, sha256: ${sha256Hex(TOKEN)} }] }`, overrides: { upstream: ['127.0.0.1:5300'] } });
-  app = await buildHttpApp({
-    log: silentLog,
-    health: { ready: () => true, degraded: () => [] },
-    hub,
-    history,
-    auth: new Authenticator(config.api, {}),
-    origins: new OriginPolicy(config.api.allowed_origins),
-    metrics: { contentType: 'text/plain', text: async () => '' },
-    feed: { counters: new FeedCounters() },
-    organisations: () => organisations,
-  });
+  app = await buildHttpApp(httpOptions(config.api, history, hub, { organisations: () => organisations }));
 });
 afterAll(async () => {
   await app?.close();

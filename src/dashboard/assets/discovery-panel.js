@@ -56,17 +56,8 @@ export class DiscoveryPanel extends RefreshingPanel {
   }
 
   async refresh() {
-    const generation = ++this.generation;
-    let result;
-    try {
-      result = await apiJson(`/api/discovery?limit=${SHOWN}`);
-    } catch (error) {
-      if (generation !== this.generation) return;
-      if (error instanceof Unauthorized) this.onUnauthorized();
-      else this.showNote('Discovery unavailable: the server cannot be reached.');
-      return;
-    }
-    if (generation !== this.generation) return;
+    const result = await this.fetchFresh(`/api/discovery?limit=${SHOWN}`, 'Discovery unavailable: the server cannot be reached.');
+    if (result === null) return;
     const candidates = result.body?.candidates;
     if (!Array.isArray(candidates)) this.showNote(result.error === 'discovery_off' ? 'This node keeps no discovery queue.' : `Discovery unavailable (the server answered ${result.status}).`);
     else if (candidates.length === 0) this.showNote('No candidates: every name seen near an app or in a watch-listed network is known.');

@@ -1,7 +1,7 @@
 // Exposure per group (src/http/exposure-routes.ts): which devices used watch-listed apps over
 // the last days, what was blocked, and whether it went up or down against the days before.
 
-import { apiJson, RefreshingPanel, Unauthorized } from './panels.js';
+import { RefreshingPanel } from './panels.js';
 
 const REFRESH_MS = 60_000;
 
@@ -39,17 +39,8 @@ export class ExposurePanel extends RefreshingPanel {
   }
 
   async refresh() {
-    const generation = ++this.generation;
-    let result;
-    try {
-      result = await apiJson(`/api/exposure?days=${encodeURIComponent(this.days.value)}`);
-    } catch (error) {
-      if (generation !== this.generation) return;
-      if (error instanceof Unauthorized) this.onUnauthorized();
-      else this.showNote('Exposure unavailable: the server cannot be reached.');
-      return;
-    }
-    if (generation !== this.generation) return;
+    const result = await this.fetchFresh(`/api/exposure?days=${encodeURIComponent(this.days.value)}`, 'Exposure unavailable: the server cannot be reached.');
+    if (result === null) return;
     const groups = result.body?.groups;
     if (!Array.isArray(groups)) return this.showNote(result.status === 503 ? 'No history: this node keeps none.' : `Exposure unavailable (the server answered ${result.status}).`);
     if (groups.length === 0) return this.showNote('No recorded queries in this period.');

@@ -97,6 +97,25 @@ export class RefreshingPanel {
     this.timer = 0;
     this.generation++;
   }
+
+  /**
+   * The API's answer for a refresh, or null when there is nothing to draw: a newer refresh
+   * or a sign-out came meanwhile, the session ended (onUnauthorized), or the server cannot
+   * be reached (`unreachable` shown with showNote).
+   */
+  async fetchFresh(path, unreachable) {
+    const generation = ++this.generation;
+    let result;
+    try {
+      result = await apiJson(path);
+    } catch (error) {
+      if (generation !== this.generation) return null;
+      if (error instanceof Unauthorized) this.onUnauthorized();
+      else this.showNote(unreachable);
+      return null;
+    }
+    return generation === this.generation ? result : null;
+  }
 }
 
 export class StatsPanel extends RefreshingPanel {
@@ -120,18 +139,8 @@ export class StatsPanel extends RefreshingPanel {
   }
 
   async refresh() {
-    const generation = ++this.generation;
-    let result;
-    try {
-      result = await apiJson(`/api/stats?window=${encodeURIComponent(this.window.value)}`);
-    } catch (error) {
-      if (generation !== this.generation) return;
-      if (error instanceof Unauthorized) this.onUnauthorized();
-      else this.showNote('Statistics unavailable: the server cannot be reached.');
-      return;
-    }
-    // A sign-out or a newer request (another window) happened meanwhile: this answer is stale.
-    if (generation !== this.generation) return;
+    const result = await this.fetchFresh(`/api/stats?window=${encodeURIComponent(this.window.value)}`, 'Statistics unavailable: the server cannot be reached.');
+    if (result === null) return;
     if (result.body === null || typeof result.body !== 'object') this.showNote(noHistoryText(result.status));
     else this.render(result.body);
   }
