@@ -459,6 +459,11 @@ export const ConfigSchema = Type.Object(
           default: [],
         }),
         session_ttl_s: Type.Integer({ description: 'Lifetime of a dashboard sign-in', minimum: 60, maximum: 604_800, default: 43_200 }),
+        session_keys_file: Type.String({
+          description:
+            'Keys that sign dashboard session cookies, one per line: the first signs, all verify (a new first line rotates; removing a line ends its sessions). Created with one random key when missing; instances that share it share sessions. Empty = a key per process start',
+          default: 'wachtpost-session.keys',
+        }),
       },
       'Authentication of the feed, API and dashboard',
     ),

@@ -12,15 +12,20 @@ import type { FeedSettings } from './feed-settings.js';
  * The connected clients of one feed: admits up to the limit and drives all of them from one
  * timer (heartbeats, stalled-client checks), which runs only while someone is connected.
  */
-/** Who opened a feed socket: a name for the log, and the keys of the access it hangs on. */
+/** Who opened a feed socket: a name for the log, the keys of the access it hangs on, and when that access expires. */
 export interface FeedOwner {
   readonly name: string;
   readonly keys: readonly string[];
+  /** Epoch milliseconds (Infinity for a token): the socket closes within a heartbeat after it. */
+  readonly expires: number;
 }
 
+/** The close reason for a socket whose session expired, as the authenticator words it. */
+const EXPIRED = 'session expired';
+
 export class FeedClients {
-  /** Each client with the access keys it was opened with. */
-  private readonly clients = new Map<FeedClient, readonly string[]>();
+  /** Each client with the access it was opened with. */
+  private readonly clients = new Map<FeedClient, FeedOwner>();
   private readonly scope: { -readonly [K in keyof FeedScope]: FeedScope[K] };
   private timer: NodeJS.Timeout | null = null;
 
@@ -44,14 +49,14 @@ export class FeedClients {
       return;
     }
     this.scope.degraded = this.health();
-    this.clients.set(new FeedClient(socket, transport, this.scope, log, start), owner.keys);
+    this.clients.set(new FeedClient(socket, transport, this.scope, log, start), owner);
     this.scope.counters.clients++;
     this.timer ??= setInterval(this.tick, this.scope.settings.heartbeatMs).unref();
   }
 
   /** Closes every client opened with access `key` (a session or a token that ended). */
   closeOwnedBy(key: string, code: number, reason: string): void {
-    for (const [client, keys] of this.clients) if (keys.includes(key)) client.close(code, reason);
+    for (const [client, owner] of this.clients) if (owner.keys.includes(key)) client.close(code, reason);
   }
 
   private released(client: FeedClient): void {
@@ -70,7 +75,11 @@ export class FeedClients {
     const changed = degraded.join('\n') !== this.scope.degraded.join('\n');
     this.scope.degraded = degraded;
     const status = changed ? statusMessage(degraded) : null;
-    for (const client of this.clients.keys()) {
+    for (const [client, owner] of this.clients) {
+      if (owner.expires <= now) {
+        client.close(CloseCode.ACCESS_ENDED, EXPIRED);
+        continue;
+      }
       if (status !== null) client.notify(status);
       client.tick(now);
     }

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Config } from '../config/schema.js';
 import { refuseThrottled, type AuthThrottle } from './auth-throttle.js';
-import { SessionStore, type EndReason } from './sessions.js';
+import { SessionCookies, type EndReason } from './sessions.js';
 
 export type Role = 'analyst' | 'admin';
 
@@ -36,6 +36,16 @@ export interface Authenticated {
    * also `session:ID`. A feed socket keeps them, so sign-out, expiry or a removed token close it.
    */
   readonly keys: readonly string[];
+  /** Epoch milliseconds when this access ends by itself: a session's expiry, Infinity for a token. */
+  readonly expires: number;
+}
+
+export interface AuthenticatorOptions {
+  /** Where WACHTPOST_ADMIN_TOKEN is read (tests pass their own). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly now?: () => number;
+  /** Keys that sign session cookies (loadSessionKeys); default: one random key for this process. */
+  readonly sessionKeys?: readonly Buffer[];
 }
 
 /** Told when access through `key` ended (see Authenticated.keys) and why. */
@@ -43,31 +53,25 @@ export type AccessEndedListener = (key: string, reason: EndReason) => void;
 
 /**
  * Bearer tokens (configured as SHA-256 hashes, so the file holds no secret) and browser
- * sessions. A browser signs in once by POSTing its token and then carries an HttpOnly
- * cookie, so the token never appears in a URL, a page or a log. The configured tokens can be
- * replaced at run time (SIGHUP, file change); a removed token stops working at once, with
- * its sessions.
+ * sessions. A browser signs in once by POSTing its token and then carries an HttpOnly,
+ * signed cookie (sessions.ts), so the token never appears in a URL, a page or a log, and the
+ * session outlives a restart and holds on every instance with the same keys. The configured
+ * tokens can be replaced at run time (SIGHUP, file change); a removed token stops working
+ * at once, with its sessions.
  */
 export class Authenticator {
   private tokens: Map<string, Principal>;
   private readonly envToken: string | null;
-  private readonly sessions: SessionStore;
+  private readonly sessions: SessionCookies;
   private readonly listeners = new Set<AccessEndedListener>();
 
-  constructor(
-    settings: Config['api'],
-    env: NodeJS.ProcessEnv = process.env,
-    now: () => number = Date.now,
-  ) {
-    this.sessionTtlMs = settings.session_ttl_s * 1000;
-    this.sessions = new SessionStore(this.sessionTtlMs, (key, reason) => this.ended(key, reason), now);
-    const fromEnv = env[ADMIN_TOKEN_ENV] ?? '';
+  constructor(settings: Config['api'], options: AuthenticatorOptions = {}) {
+    this.sessions = new SessionCookies(options.sessionKeys ?? [randomBytes(32)], settings.session_ttl_s * 1000, options.now);
+    const fromEnv = (options.env ?? process.env)[ADMIN_TOKEN_ENV] ?? '';
     if (fromEnv !== '' && fromEnv.length < MIN_TOKEN_LENGTH) throw new Error(`${ADMIN_TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters`);
     this.envToken = fromEnv === '' ? null : sha256Hex(fromEnv);
     this.tokens = this.tokenMap(settings);
   }
-
-  private readonly sessionTtlMs: number;
 
   get tokenCount(): number {
     return this.tokens.size;
@@ -85,9 +89,17 @@ export class Authenticator {
     for (const hash of previous.keys()) {
       if (this.tokens.has(hash)) continue;
       removed++;
-      this.sessions.revoke(hash);
+      this.ended(`token:${hash}`, 'token revoked');
     }
     return removed;
+  }
+
+  /**
+   * Takes reloaded session keys. A session signed only with a removed key is refused from its
+   * next request on (its open feed sockets close at their expiry or with their token).
+   */
+  replaceSessionKeys(keys: readonly Buffer[]): void {
+    this.sessions.replaceKeys(keys);
   }
 
   /** Registers a listener for ended access; returns the function that removes it. */
@@ -105,24 +117,19 @@ export class Authenticator {
 
   /** Opens a session for a browser that proved it holds the token with this hash; returns the cookie value. */
   openSession(tokenHash: string): string {
-    return this.sessions.open(tokenHash);
+    return this.sessions.issue(tokenHash);
   }
 
-  closeSession(id: string): void {
-    this.sessions.end(id, 'signed out');
-  }
-
-  /** Ends sessions past their expiry now (a timer does this every 15 s). */
-  expireSessions(): void {
-    this.sessions.expire();
-  }
-
-  get sessionCount(): number {
-    return this.sessions.size;
+  /** Signs out the session of this cookie value (if it is one): refused here from now on, its feed sockets closed. */
+  closeSession(cookie: string | undefined): void {
+    const claim = this.sessions.read(cookie);
+    if (claim === null) return;
+    this.sessions.signOut(claim);
+    this.ended(`session:${claim.id}`, 'signed out');
   }
 
   get sessionTtlSeconds(): number {
-    return this.sessionTtlMs / 1000;
+    return this.sessions.ttlSeconds;
   }
 
   /** The principal behind a request: `Authorization: Bearer …` or the session cookie. */
@@ -130,14 +137,12 @@ export class Authenticator {
     const header = request.headers.authorization;
     if (header !== undefined && header.startsWith('Bearer ')) {
       const found = this.byToken(header.slice('Bearer '.length).trim());
-      return found === null ? null : { principal: found.principal, viaCookie: false, keys: [`token:${found.hash}`] };
+      return found === null ? null : { principal: found.principal, viaCookie: false, keys: [`token:${found.hash}`], expires: Infinity };
     }
-    const session = sessionCookie(request.headers.cookie);
-    if (session === null) return null;
-    const token = this.sessions.tokenOf(session);
-    const principal = token === null ? undefined : this.tokens.get(token);
+    const claim = this.sessions.read(request.cookies[SESSION_COOKIE]);
+    const principal = claim === null ? undefined : this.tokens.get(claim.token);
     if (principal === undefined) return null;
-    return { principal, viaCookie: true, keys: [`token:${token}`, `session:${session}`] };
+    return { principal, viaCookie: true, keys: [`token:${claim!.token}`, `session:${claim!.id}`], expires: claim!.expires };
   }
 
   private tokenMap(settings: Config['api']): Map<string, Principal> {
@@ -150,16 +155,6 @@ export class Authenticator {
   private ended(key: string, reason: EndReason): void {
     for (const listener of this.listeners) listener(key, reason);
   }
-}
-
-/** The session id from a Cookie header, or null. */
-export function sessionCookie(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
-  }
-  return null;
 }
 
 /**
@@ -186,8 +181,8 @@ export class OriginPolicy {
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
-    /** What the request's access hangs on (see Authenticated.keys); null until authenticated. */
-    accessKeys: readonly string[] | null;
+    /** What the request's access hangs on and when it ends by itself; null until authenticated. */
+    access: Pick<Authenticated, 'keys' | 'expires'> | null;
   }
 }
 
@@ -225,6 +220,6 @@ function requireRole(auth: Authenticator, origins: OriginPolicy, throttle: AuthT
       return reply;
     }
     request.principal = found.principal;
-    request.accessKeys = found.keys;
+    request.access = found;
   };
 }

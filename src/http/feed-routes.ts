@@ -49,6 +49,6 @@ export async function feedRoutes(app: FastifyInstance, options: FeedRouteOptions
         }
       },
     },
-    (socket, request) => clients.admit(socket, request.socket, starts.get(request)!, { name: request.principal!.name, keys: request.accessKeys! }),
+    (socket, request) => clients.admit(socket, request.socket, starts.get(request)!, { name: request.principal!.name, ...request.access! }),
   );
 }

@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -70,7 +71,9 @@ export async function buildHttpApp(options: HttpOptions): Promise<FastifyInstanc
   // Every body this server takes is JSON: anything else is 415, not a text to validate.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', null);
-  app.decorateRequest('accessKeys', null);
+  app.decorateRequest('access', null);
+  // Parses Cookie headers and writes Set-Cookie; the session cookie's signing is sessions.ts's.
+  await app.register(cookie);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Wachtpost API', version: '1', description: 'Detections, history, statistics and device inventories of a Wachtpost node' },

@@ -1,5 +1,6 @@
+import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { SESSION_COOKIE, sessionCookie, type Authenticator, type OriginPolicy, type RoleGuards } from './auth.js';
+import { SESSION_COOKIE, type Authenticator, type OriginPolicy, type RoleGuards } from './auth.js';
 import { ErrorSchema } from './api-common.js';
 import { refuseThrottled, type AuthThrottle } from './auth-throttle.js';
 import { viaHttps } from './forwarded.js';
@@ -12,8 +13,8 @@ const principalSchema = {
 } as const;
 
 /**
- * Browser sign-in: the dashboard POSTs a token once and gets an HttpOnly, SameSite=Strict
- * session cookie, so the token never sits in a URL, in page script state or in a log.
+ * Browser sign-in: the dashboard POSTs a token once and gets an HttpOnly, SameSite=Strict,
+ * signed session cookie, so the token never sits in a URL, in page script state or in a log.
  */
 export interface SessionRouteOptions {
   readonly auth: Authenticator;
@@ -26,7 +27,13 @@ export interface SessionRouteOptions {
 
 export async function sessionRoutes(app: FastifyInstance, { auth, origins, guards, fromTrustedProxy, throttle }: SessionRouteOptions): Promise<void> {
   /** Secure whenever the browser came over HTTPS (here, or through a trusted proxy): the cookie then never travels in clear. */
-  const cookieAttributes = (request: FastifyRequest): string => `; Path=/; HttpOnly; SameSite=Strict${viaHttps(request, fromTrustedProxy) ? '; Secure' : ''}`;
+  const cookieOptions = (request: FastifyRequest, maxAge: number): CookieSerializeOptions => ({
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: viaHttps(request, fromTrustedProxy),
+    maxAge,
+  });
   app.post(
     '/api/session',
     {
@@ -47,7 +54,7 @@ export async function sessionRoutes(app: FastifyInstance, { auth, origins, guard
         throttle.failed(request.ip);
         return reply.code(401).send({ error: 'unauthenticated', message: 'unknown token' });
       }
-      reply.header('set-cookie', `${SESSION_COOKIE}=${auth.openSession(found.hash)}; Max-Age=${auth.sessionTtlSeconds}${cookieAttributes(request)}`);
+      reply.setCookie(SESSION_COOKIE, auth.openSession(found.hash), cookieOptions(request, auth.sessionTtlSeconds));
       return found.principal;
     },
   );
@@ -60,9 +67,8 @@ export async function sessionRoutes(app: FastifyInstance, { auth, origins, guard
     '/api/session',
     { schema: { tags: ['session'], summary: 'Sign out', response: { 204: { type: 'null' } } } },
     async (request, reply) => {
-      const id = sessionCookie(request.headers.cookie);
-      if (id !== null) auth.closeSession(id);
-      reply.header('set-cookie', `${SESSION_COOKIE}=; Max-Age=0${cookieAttributes(request)}`);
+      auth.closeSession(request.cookies[SESSION_COOKIE]);
+      reply.setCookie(SESSION_COOKIE, '', cookieOptions(request, 0));
       return reply.code(204).send();
     },
   );

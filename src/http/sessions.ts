@@ -1,87 +1,79 @@
 import { randomBytes } from 'node:crypto';
+import { Signer } from '@fastify/cookie';
 
-/** Sign-ins one token may hold at once; the next closes that token's oldest. */
-export const MAX_SESSIONS_PER_TOKEN = 20;
-/** How often expired sessions are looked for (so their feed sockets close), while any exist. */
-const SWEEP_MS = 15_000;
+/** Signed-out sessions remembered until they expire; past this the oldest is forgotten first. */
+export const MAX_SIGNED_OUT = 10_000;
 
 /** Why a session, or every access through a token, ended: the WebSocket close reason. */
-export type EndReason = 'signed out' | 'session expired' | 'session replaced by a newer sign-in' | 'token revoked';
+export type EndReason = 'signed out' | 'session expired' | 'token revoked';
 
-interface Session {
+/** What a valid session cookie says. */
+export interface SessionClaim {
+  /** Random id: what a sign-out and a feed socket refer to. */
+  readonly id: string;
   /** SHA-256 of the token it was opened with: the principal is looked up through it, so a removed token ends it. */
   readonly token: string;
+  /** Epoch milliseconds after which the cookie is refused. */
   readonly expires: number;
 }
 
+const ID = /^[A-Za-z0-9_-]{22}$/;
+const TOKEN_HASH = /^[0-9a-f]{64}$/;
+const EXPIRES = /^[0-9]{1,15}$/;
+
 /**
- * Browser sessions in memory, bounded per token: a token holds at most
- * MAX_SESSIONS_PER_TOKEN, and a new sign-in closes the oldest of the same token only, so
- * sign-ins with one token can never push out another token's sessions. Memory is bounded
- * by the number of configured tokens. Every end (sign-out, expiry, replacement, a token
- * removed) is announced to `onEnd`, so whatever was opened with it (feed sockets) closes too.
+ * Stateless browser sessions: the cookie carries its id, the token's hash and its expiry,
+ * HMAC-signed with the session keys (the first signs, every key verifies). Any instance that
+ * holds the keys accepts it, before and after a restart, and nothing grows with sign-ins.
+ * Access ends with the expiry, with the token (removed from the configuration), with the
+ * key (removed from the keys file), or on this instance when the session signs out.
  */
-export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
-  /** Each token's session ids, oldest first (a Set keeps insertion order). */
-  private readonly byToken = new Map<string, Set<string>>();
-  private sweeper: NodeJS.Timeout | null = null;
+export class SessionCookies {
+  private signer: Signer;
+  /** Signed-out ids with their expiry, oldest first: refused here until they would have expired anyway. */
+  private readonly signedOut = new Map<string, number>();
 
   constructor(
+    keys: readonly Buffer[],
     private readonly ttlMs: number,
-    /** Told the key that lost access (`session:ID` or `token:SHA256`) and why. */
-    private readonly onEnd: (key: string, reason: EndReason) => void,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  get size(): number {
-    return this.sessions.size;
+  ) {
+    this.signer = new Signer([...keys]);
   }
 
-  /** Opens a session for `token` (its hash); returns the session id, the cookie's value. */
-  open(token: string): string {
-    let ids = this.byToken.get(token);
-    if (ids === undefined) this.byToken.set(token, (ids = new Set()));
-    while (ids.size >= MAX_SESSIONS_PER_TOKEN) this.end(ids.values().next().value!, 'session replaced by a newer sign-in');
-    const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, { token, expires: this.now() + this.ttlMs });
-    ids.add(id);
-    this.sweeper ??= setInterval(() => this.expire(), SWEEP_MS).unref();
-    return id;
+  /** Takes reloaded keys: cookies signed only with a removed key are refused from now on. */
+  replaceKeys(keys: readonly Buffer[]): void {
+    this.signer = new Signer([...keys]);
   }
 
-  /** The token hash behind a live session, or null (unknown or expired: an expired one is ended). */
-  tokenOf(id: string): string | null {
-    const session = this.sessions.get(id);
-    if (session === undefined) return null;
-    if (session.expires > this.now()) return session.token;
-    this.end(id, 'session expired');
-    return null;
+  get ttlSeconds(): number {
+    return this.ttlMs / 1000;
   }
 
-  end(id: string, reason: EndReason): void {
-    const session = this.sessions.get(id);
-    if (session === undefined) return;
-    this.sessions.delete(id);
-    const ids = this.byToken.get(session.token)!;
-    ids.delete(id);
-    if (ids.size === 0) this.byToken.delete(session.token);
-    if (this.sessions.size === 0 && this.sweeper !== null) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
-    this.onEnd(`session:${id}`, reason);
+  /** A signed cookie value for a new session of `token` (its hash). */
+  issue(token: string): string {
+    return this.signer.sign(`${randomBytes(16).toString('base64url')}.${token}.${this.now() + this.ttlMs}`);
   }
 
-  /** Ends every session of a token that no longer exists, and everything opened with the token itself. */
-  revoke(token: string): void {
-    for (const id of [...(this.byToken.get(token) ?? [])]) this.end(id, 'token revoked');
-    this.onEnd(`token:${token}`, 'token revoked');
+  /** The claim of a cookie value that is signed with a current key, unexpired and not signed out; else null. */
+  read(value: string | undefined): SessionClaim | null {
+    if (value === undefined || value.length > 256) return null;
+    const { valid, value: payload } = this.signer.unsign(value);
+    if (!valid || payload === null) return null;
+    const [id, token, expires, extra] = payload.split('.');
+    if (extra !== undefined || !ID.test(id ?? '') || !TOKEN_HASH.test(token ?? '') || !EXPIRES.test(expires ?? '')) return null;
+    const claim = { id: id!, token: token!, expires: Number(expires) };
+    return claim.expires > this.now() && !this.signedOut.has(claim.id) ? claim : null;
   }
 
-  /** Ends every session past its expiry (also runs every SWEEP_MS while sessions exist). */
-  expire(): void {
+  /** Refuses this session on this instance until it expires. */
+  signOut(claim: SessionClaim): void {
     const now = this.now();
-    for (const [id, session] of this.sessions) if (session.expires <= now) this.end(id, 'session expired');
+    // Insertion order is expiry order (one TTL for all), so the expired are at the front.
+    for (const [id, expires] of this.signedOut) {
+      if (expires > now && this.signedOut.size < MAX_SIGNED_OUT) break;
+      this.signedOut.delete(id);
+    }
+    this.signedOut.set(claim.id, claim.expires);
   }
 }

@@ -3,6 +3,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import { VERSION } from '../config/version.js';
 import { AuthThrottle } from '../http/auth-throttle.js';
+import { loadSessionKeys } from '../http/session-keys.js';
 import { Authenticator, OriginPolicy } from '../http/auth.js';
 import { startHttpServer, type RunningHttp } from '../http/http-server.js';
 import { nodeRegistry } from '../metrics/node-metrics.js';
@@ -74,7 +75,7 @@ export class ControlPlane {
         config.detection.enabled && config.discovery.enabled
           ? new DiscoveryQueue(config.discovery.capacity, pseudonymiser === null ? null : (address) => pseudonymiser.of(address))
           : null;
-      const auth = new Authenticator(config.api);
+      const auth = new Authenticator(config.api, { sessionKeys: loadSessionKeys(config.api.session_keys_file) });
       let organisations = organisationsOf(config.policy);
       if (auth.tokenCount === 0) {
         log.warn('no API token configured: feed, API and dashboard refuse everyone; add api.tokens (wachtpost token NAME ROLE) or set WACHTPOST_ADMIN_TOKEN');
@@ -112,6 +113,11 @@ export class ControlPlane {
   reloadTokens(api: Config['api']): void {
     const removed = this.auth.replaceTokens(api);
     this.log.info({ tokens: this.auth.tokenCount, removed }, 'API tokens reloaded');
+    try {
+      this.auth.replaceSessionKeys(loadSessionKeys(api.session_keys_file));
+    } catch (error) {
+      this.log.error({ err: (error as Error).message }, 'session keys not reloaded; the previous keys stay');
+    }
   }
 
   /** Stops serving HTTP (closing feed clients with 1001), then closes the event path. */

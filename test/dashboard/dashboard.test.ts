@@ -160,7 +160,7 @@ function httpContext(hub: EventHub): HttpOptions {
     health: { ready: () => true, degraded: () => [] },
     hub,
     history: null,
-    auth: new Authenticator(config.api, { WACHTPOST_ADMIN_TOKEN: TOKEN }),
+    auth: new Authenticator(config.api, { env: { WACHTPOST_ADMIN_TOKEN: TOKEN } }),
     origins: new OriginPolicy([]),
     metrics: { contentType: 'text/plain', text: async () => '' },
     feed: { counters: new FeedCounters(), settings: { heartbeatMs: 1000 } },

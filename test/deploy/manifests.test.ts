@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { Pseudonymiser } from '../../src/events/pseudonymiser.js';
 import { ADMIN_TOKEN_ENV, Authenticator } from '../../src/http/auth.js';
+import { loadSessionKeys } from '../../src/http/session-keys.js';
 import { KILL_GRACE_MS } from '../../src/server/worker-pool.js';
 import { isRegistered, registeredMetrics } from '../support/metric-names.js';
 
@@ -106,7 +107,7 @@ interface Container {
 interface Volume {
   name: string;
   configMap?: { name: string; items?: Array<{ key: string; path: string }> };
-  secret?: unknown;
+  secret?: { secretName: string; items?: Array<{ key: string; path: string }> };
   emptyDir?: unknown;
   persistentVolumeClaim?: unknown;
 }
@@ -484,8 +485,25 @@ describe('Kubernetes manifests', () => {
     expect(secret.data).toBeUndefined();
     const adminKey = (container.env ?? []).find((v) => v.name === ADMIN_TOKEN_ENV)!.valueFrom!.secretKeyRef!.key;
     const pseudonymKey = (container.env ?? []).find((v) => v.name === k8sConfig.privacy.key_env)!.valueFrom!.secretKeyRef!.key;
-    expect(() => new Authenticator(k8sConfig.api, { [ADMIN_TOKEN_ENV]: values[adminKey] })).toThrow(/at least/);
+    expect(() => new Authenticator(k8sConfig.api, { env: { [ADMIN_TOKEN_ENV]: values[adminKey] } })).toThrow(/at least/);
     expect(() => new Pseudonymiser(values[pseudonymKey]!)).toThrow(/at least/);
+    const keysMount = (container.volumeMounts ?? []).find((m) => k8sConfig.api.session_keys_file.startsWith(`${m.mountPath}/`))!;
+    const keysVolume = pod.volumes!.find((volume) => volume.name === keysMount.name)!;
+    const item = keysVolume.secret!.items!.find((entry) => `${keysMount.mountPath}/${entry.path}` === k8sConfig.api.session_keys_file)!;
+    const dir = mkdtempSync(join(tmpdir(), 'wachtpost-keys-'));
+    writeFileSync(join(dir, 'keys'), values[item.key]!);
+    expect(() => loadSessionKeys(join(dir, 'keys'))).toThrow(/at least 32/);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('gives every replica the session keys from the Secret, read-only, so a sign-in holds on any pod', () => {
+    const path = k8sConfig.api.session_keys_file;
+    const mount = (container.volumeMounts ?? []).find((m) => path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`));
+    expect(mount, `a volume mounted above ${path}`).toBeDefined();
+    expect(mount!.readOnly).toBe(true);
+    const volume = pod.volumes?.find((entry) => entry.name === mount!.name);
+    expect(volume?.secret?.secretName).toBe(secret.metadata.name);
+    expect(volume!.secret!.items!.map((entry) => `${mount!.mountPath}/${entry.path}`)).toContain(path);
   });
 
   it('exposes UDP and TCP 53 to the phones, keeping their source addresses', () => {

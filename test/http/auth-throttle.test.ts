@@ -48,7 +48,7 @@ async function serve(trustedProxies: string[] = []): Promise<Server> {
     health: { ready: () => true, degraded: () => [] },
     hub: new EventHub({ capacity: 1024, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null }),
     history: null,
-    auth: new Authenticator(config.api, {}),
+    auth: new Authenticator(config.api, { env: {} }),
     origins: new OriginPolicy([]),
     trustedProxies,
     throttle,

@@ -48,7 +48,7 @@ async function appFor(localRules: string, discoveryQueue: DiscoveryQueue): Promi
     health: { ready: () => true, degraded: () => [] },
     hub: new EventHub({ capacity: 1024, firstId: 1, residualWindowMs: 60_000, pseudonymiser: null }),
     history: null,
-    auth: new Authenticator(config.api, {}),
+    auth: new Authenticator(config.api, { env: {} }),
     origins: new OriginPolicy([]),
     metrics: { contentType: 'text/plain', text: async () => '' },
     feed: { counters: new FeedCounters() },

@@ -21,7 +21,7 @@ beforeAll(async () => {
     health: { ready: () => true, degraded: () => [] },
     hub: new EventHub({ capacity: 1024, firstId: 1, residualWindowMs: 300_000, pseudonymiser: null }),
     history: null,
-    auth: new Authenticator(config.api, {}),
+    auth: new Authenticator(config.api, { env: {} }),
     origins: new OriginPolicy([]),
     metrics: { contentType: 'text/plain', text: async () => '' },
     feed: { counters: new FeedCounters() },

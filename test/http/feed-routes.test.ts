@@ -144,7 +144,7 @@ async function startFeed(settings: Partial<FeedSettings> = {}, capacity = 65_536
     health: { ready: () => true, degraded },
     hub,
     history: null,
-    auth: new Authenticator(config.api, {}),
+    auth: new Authenticator(config.api, { env: {} }),
     origins: new OriginPolicy(config.api.allowed_origins),
     metrics: { contentType: 'text/plain', text: async () => '' },
     feed: { counters, settings },

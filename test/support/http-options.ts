@@ -13,7 +13,7 @@ export function httpOptions(api: Config['api'], history: History | null, hub: Ev
     health: { ready: () => true, degraded: () => [] },
     hub,
     history,
-    auth: new Authenticator(api, {}),
+    auth: new Authenticator(api, { env: {} }),
     origins: new OriginPolicy(api.allowed_origins),
     metrics: { contentType: 'text/plain', text: async () => '' },
     feed: { counters: new FeedCounters() },
