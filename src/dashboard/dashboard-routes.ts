@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -11,6 +12,15 @@ import type { Logger } from 'pino';
  * so one path resolves from either (the same way shipped-data.ts finds geo/).
  */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../src/dashboard/assets/', import.meta.url));
+
+/**
+ * Third-party files the pages load, served from the installed packages under
+ * /dashboard/vendor/ (no CDN: the policy allows this server only).
+ */
+const VENDOR: Readonly<Record<string, string>> = {
+  'vendor/uplot.js': 'uplot/dist/uPlot.esm.js',
+  'vendor/uplot.css': 'uplot/dist/uPlot.min.css',
+};
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -35,15 +45,17 @@ interface Asset {
   readonly etag: string;
 }
 
+function asset(path: string): Asset {
+  const body = readFileSync(path);
+  return { body, type: CONTENT_TYPES[extname(path)]!, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+}
+
 function loadAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
-  for (const name of readdirSync(dir)) {
-    const type = CONTENT_TYPES[extname(name)];
-    if (type === undefined) continue;
-    const body = readFileSync(join(dir, name));
-    assets.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
-  }
+  for (const name of readdirSync(dir)) if (CONTENT_TYPES[extname(name)] !== undefined) assets.set(name, asset(join(dir, name)));
   if (!assets.has('index.html')) throw new Error(`dashboard assets missing: no index.html in ${dir}`);
+  const require = createRequire(import.meta.url);
+  for (const [name, path] of Object.entries(VENDOR)) assets.set(name, asset(require.resolve(path)));
   return assets;
 }
 

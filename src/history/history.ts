@@ -17,7 +17,7 @@ import { Inventory, type DeviceSummary, type InventoryApp } from './inventory.js
 import type { Page } from './page.js';
 import { PseudonymStore } from './pseudonyms.js';
 import { Purger, type PurgeCounts } from './purge.js';
-import { StatsQueries, type Stats, type StatsWindow } from './stats.js';
+import { StatsQueries, type Stats, type StatsScope, type StatsWindow } from './stats.js';
 import { ExposureQueries, type Exposure } from './exposure.js';
 
 export { ATTRIBUTIONS, EVENT_KINDS, type Attribution } from '../events/detection-event.js';
@@ -29,7 +29,7 @@ export type { DeviceAddress } from './device-addresses.js';
 export type { Exposure, GroupExposure } from './exposure.js';
 export type { Page } from './page.js';
 export type { PurgeCounts } from './purge.js';
-export { STATS_WINDOWS, type Stats, type StatsWindow } from './stats.js';
+export { STATS_WINDOWS, type Stats, type StatsScope, type StatsWindow } from './stats.js';
 
 export interface HistoryCounters extends WriterCounters {
   /** Write transactions the database refused (each is retried). */
@@ -133,8 +133,8 @@ export class History {
     return this.queries.find(filter);
   }
 
-  stats(window: StatsWindow, now = Date.now()): Stats {
-    return this.statsQueries.compute(window, now);
+  stats(window: StatsWindow, now = Date.now(), scope: StatsScope = null): Stats {
+    return this.statsQueries.compute(window, now, scope);
   }
 
   /** Per group over the last `days` and the days before: devices, watch-listed use, actions. */

@@ -29,43 +29,65 @@ export interface Stats {
   /** Owners attributed by name or by network. */
   top_owner_countries: { country: string; count: number }[];
   top_hosting_countries: { country: string; count: number }[];
-  /** One entry per hour of the window, oldest first, zeros included. */
-  blocked_per_hour: { start: number; count: number }[];
+  /** Queries per action in each hour of the window, oldest first, zeros included. */
+  actions_per_hour: ({ start: number } & Record<Action, number>)[];
 }
 
-type Window = [since: number, until: number];
+/** Whose events the figures count: everyone's, one client address's or one device's. */
+export type StatsScope = { client: string } | { device: string } | null;
+
+/** The window's start and end, then the client or device when scoped. */
+type Params = (number | string)[];
 
 /**
  * Events of `kinds` in the window; `table` qualifies the columns in a join. The kinds are
  * named (rather than `kind <> 'residual'`, or no kind at all) so that the (kind, ts) index
  * serves the time range: there is no index on ts alone.
  */
-function eventsIn(kinds: readonly EventKind[], table = ''): string {
+function eventsIn(kinds: readonly EventKind[], scope: ScopeColumn, table = ''): string {
   const prefix = table === '' ? '' : `${table}.`;
-  return `${kindIn(kinds, prefix)} AND ${prefix}ts >= ? AND ${prefix}ts < ?`;
+  return `${kindIn(kinds, prefix)} AND ${prefix}ts >= ? AND ${prefix}ts < ?${scope === null ? '' : ` AND ${prefix}${scope} = ?`}`;
 }
 
 /** Queries in the window: residual events left out. */
-function queriesIn(table = ''): string {
-  return eventsIn(EVENT_KINDS.filter((kind) => kind !== 'residual'), table);
+function queriesInScope(scope: ScopeColumn, table = ''): string {
+  return eventsIn(EVENT_KINDS.filter((kind) => kind !== 'residual'), scope, table);
 }
 
+type ScopeColumn = 'client' | 'device' | null;
+
 /**
- * Aggregates for the dashboard over a recent window, one indexed range scan per figure.
- * Figures sum `count`, as an event may stand for several folded queries. Column aliases
- * are the output's field names, so rows need no mapping.
+ * Aggregates for the dashboard over a recent window, one indexed range scan per figure,
+ * for everyone or for one client or device (a set of statements each, prepared on first
+ * use). Figures sum `count`, as an event may stand for several folded queries. Column
+ * aliases are the output's field names, so rows need no mapping.
  */
 export class StatsQueries {
-  private readonly kinds: Statement<Window, { key: EventKind; count: number }>;
-  private readonly actions: Statement<Window, { key: Action; count: number }>;
-  private readonly apps: Statement<Window, Stats['top_apps'][number]>;
-  private readonly devices: Statement<Window, Stats['top_devices'][number]>;
-  private readonly ownerCountries: Statement<Window, Stats['top_owner_countries'][number]>;
-  private readonly hostingCountries: Statement<Window, Stats['top_hosting_countries'][number]>;
-  private readonly blocked: Statement<Window, { hour: number; count: number }>;
+  private readonly scoped = new Map<ScopeColumn, ScopedStats>();
 
-  constructor(db: Database) {
-    this.kinds = db.prepare(`SELECT kind AS key, sum(count) AS count FROM events WHERE ${eventsIn(EVENT_KINDS)} GROUP BY kind`);
+  constructor(private readonly db: Database) {}
+
+  compute(window: StatsWindow, now: number, scope: StatsScope = null): Stats {
+    const column: ScopeColumn = scope === null ? null : 'client' in scope ? 'client' : 'device';
+    let statements = this.scoped.get(column);
+    if (statements === undefined) this.scoped.set(column, (statements = new ScopedStats(this.db, column)));
+    const since = now - STATS_WINDOWS[window];
+    return statements.compute(window, since, now, scope === null ? null : 'client' in scope ? scope.client : scope.device);
+  }
+}
+
+class ScopedStats {
+  private readonly kinds: Statement<Params, { key: EventKind; count: number }>;
+  private readonly actions: Statement<Params, { key: Action; count: number }>;
+  private readonly apps: Statement<Params, Stats['top_apps'][number]>;
+  private readonly devices: Statement<Params, Stats['top_devices'][number]>;
+  private readonly ownerCountries: Statement<Params, Stats['top_owner_countries'][number]>;
+  private readonly hostingCountries: Statement<Params, Stats['top_hosting_countries'][number]>;
+  private readonly hours: Statement<Params, { hour: number; action: Action; count: number }>;
+
+  constructor(db: Database, scope: ScopeColumn) {
+    const queriesIn = (table = ''): string => queriesInScope(scope, table);
+    this.kinds = db.prepare(`SELECT kind AS key, sum(count) AS count FROM events WHERE ${eventsIn(EVENT_KINDS, scope)} GROUP BY kind`);
     this.actions = db.prepare(`SELECT action AS key, sum(count) AS count FROM events WHERE ${queriesIn()} GROUP BY action`);
     this.apps = db.prepare(
       `SELECT app_id AS id, max(app_name) AS name, sum(count) AS count FROM events
@@ -82,25 +104,25 @@ export class StatsQueries {
       `SELECT c.country AS country, sum(e.count) AS count FROM events e JOIN event_countries c ON c.event_id = e.id
        WHERE ${queriesIn('e')} GROUP BY c.country ORDER BY count DESC, country LIMIT ${TOP}`,
     );
-    this.blocked = db.prepare(
-      `SELECT CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS} AS hour, sum(count) AS count FROM events
-       WHERE ${queriesIn()} AND action = 'block' GROUP BY hour`,
+    this.hours = db.prepare(
+      `SELECT CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS} AS hour, action, sum(count) AS count FROM events
+       WHERE ${queriesIn()} GROUP BY hour, action`,
     );
   }
 
-  compute(window: StatsWindow, now: number): Stats {
-    const range: Window = [now - STATS_WINDOWS[window], now];
+  compute(window: StatsWindow, since: number, until: number, who: string | null): Stats {
+    const range: Params = who === null ? [since, until] : [since, until, who];
     return {
       window,
-      since: range[0],
-      until: range[1],
+      since,
+      until,
       kinds: { detection: 0, residual: 0, bypass: 0, query: 0, ...counts(this.kinds.all(...range)) },
       actions: { allow: 0, monitor: 0, block: 0, exempt: 0, ...counts(this.actions.all(...range)) },
       top_apps: this.apps.all(...range),
       top_devices: this.devices.all(...range),
       top_owner_countries: this.ownerCountries.all(...range),
       top_hosting_countries: this.hostingCountries.all(...range),
-      blocked_per_hour: hourly(this.blocked.all(...range), range),
+      actions_per_hour: hourly(this.hours.all(...range), since, until),
     };
   }
 }
@@ -110,11 +132,17 @@ function counts<K extends string>(rows: { key: K; count: number }[]): Partial<Re
 }
 
 /** Every hour bucket touching the window, so a chart needs no gap filling. */
-function hourly(rows: { hour: number; count: number }[], [since, until]: Window): Stats['blocked_per_hour'] {
-  const byHour = new Map(rows.map((row) => [row.hour, row.count]));
-  const buckets: Stats['blocked_per_hour'] = [];
+function hourly(rows: { hour: number; action: Action; count: number }[], since: number, until: number): Stats['actions_per_hour'] {
+  const buckets: Stats['actions_per_hour'] = [];
+  const byHour = new Map<number, Stats['actions_per_hour'][number]>();
   for (let start = Math.floor(since / HOUR_MS) * HOUR_MS; start < until; start += HOUR_MS) {
-    buckets.push({ start, count: byHour.get(start) ?? 0 });
+    const bucket = { start, allow: 0, monitor: 0, block: 0, exempt: 0 };
+    buckets.push(bucket);
+    byHour.set(start, bucket);
+  }
+  for (const row of rows) {
+    const bucket = byHour.get(row.hour);
+    if (bucket !== undefined) bucket[row.action] = row.count;
   }
   return buckets;
 }

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { parse } from 'csv-parse/sync';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { DetectionEvent } from '../../src/events/detection-event.js';
@@ -16,6 +16,7 @@ import { FeedCounters } from '../../src/feed/feed-counters.js';
 import { Authenticator, OriginPolicy } from '../../src/http/auth.js';
 import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
 import { spawnWachtpost, type ServedProcess } from '../integration/harness.js';
+import { launch, openPage, screenshot, signIn as signInWith, WAIT_MS, waitLive, type PageOptions } from '../support/dashboard-page.js';
 import { dig } from '../support/dig.js';
 import { nameAttribution } from '../support/events.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -23,13 +24,7 @@ import { startKnot, type KnotServer } from '../support/knot.js';
 const TOKEN = 'dashboard-test-token-0123456789';
 /** axe-core's browser build, injected into the page for the accessibility scan. */
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const WAIT_MS = 10_000;
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function launch(): Promise<Browser> {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
-
+const signIn = (page: Page, token = TOKEN): Promise<void> => signInWith(page, token);
 function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
   const app = overrides.app === undefined ? { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' } : overrides.app;
   return {
@@ -57,41 +52,6 @@ function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
     count: 1,
     ...overrides,
   };
-}
-
-/** A fresh browser context (own cookies) whose page errors and CSP reports are collected. */
-interface PageOptions {
-  colorScheme?: 'light' | 'dark';
-  width?: number;
-  height?: number;
-  /** Lets a test inject a checker (axe-core) that the page's policy would refuse. */
-  bypassCSP?: boolean;
-}
-
-async function openPage(browser: Browser, base: string, options: PageOptions = {}) {
-  const context = await browser.newContext({
-    viewport: { width: options.width ?? 1440, height: options.height ?? 900 },
-    colorScheme: options.colorScheme ?? 'light',
-    bypassCSP: options.bypassCSP ?? false,
-  });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) problems.push(message.text());
-  });
-  await page.goto(base + '/');
-  return { context, page, problems };
-}
-
-async function signIn(page: Page, token = TOKEN): Promise<void> {
-  await page.getByLabel('Access token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-// Page-side code is passed as text: the test program is type-checked without DOM types.
-async function waitLive(page: Page): Promise<void> {
-  await page.locator('#status[data-state="live"]').waitFor({ timeout: WAIT_MS });
 }
 
 const rowFor = (page: Page, qname: string) => page.locator('#events tbody tr', { has: page.locator('td:nth-child(4)', { hasText: qname }) });
@@ -233,7 +193,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
     await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
     expect(await page.locator('#workspace').isHidden()).toBe(true);
     expect(await page.getByLabel('Access token').getAttribute('type')).toBe('password');
-    await page.screenshot({ path: join(tmpdir(), 'wachtpost-dashboard-sign-in.png') });
+    await screenshot(page, 'sign-in');
     hub.publish(detection({ qname: 'unseen.tiktokv.com' }));
     // What a page script could reach without signing in: nothing.
     const refused = await page.evaluate(`(async () => {
@@ -298,10 +258,10 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
     expect(await rowFor(page, 'late-allowed.example.nl').count()).toBe(0);
 
     // A value the feed would refuse is explained instead of sent.
-    await page.getByLabel('Owner country', { exact: true }).fill('China');
+    await page.locator('#filter').getByLabel('Owner country', { exact: true }).fill('China');
     await page.getByRole('button', { name: 'Apply filter' }).click();
     expect(await page.locator('#filter-error').textContent()).toContain('"CHINA" is not a two-letter country code');
-    expect(await page.getByLabel('Owner country', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('#filter').getByLabel('Owner country', { exact: true }).getAttribute('aria-invalid')).toBe('true');
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.locator('#sign-in').waitFor({ state: 'visible', timeout: WAIT_MS });
@@ -486,7 +446,13 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
         { country: 'RU', count: 130 },
       ],
       actions: { allow: 0, monitor: 2400, block: 497, exempt: 12 },
-      blocked_per_hour: Array.from({ length: 24 }, (_, hour) => ({ start: now - (24 - hour) * 3_600_000, count: (hour * 37) % 50 })),
+      actions_per_hour: Array.from({ length: 24 }, (_, hour) => ({
+        start: Math.floor(now / 3_600_000) * 3_600_000 - (23 - hour) * 3_600_000,
+        allow: 0,
+        monitor: 60 + ((hour * 53) % 90),
+        block: (hour * 37) % 50,
+        exempt: hour % 5,
+      })),
     };
     const inventory = {
       client: 'ipad-12',
@@ -575,13 +541,12 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
         ]);
         const pdf = await report.pdf({ format: 'A4', landscape: true });
         expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
-        await report.screenshot({ path: join(tmpdir(), 'wachtpost-report.png'), fullPage: true });
+        await screenshot(report, 'exposure-report');
         expect(reportProblems).toEqual([]);
         await report.close();
       }
       await page.waitForFunction("document.querySelectorAll('#events tbody tr').length >= 30", null, { timeout: WAIT_MS });
       await rowFor(page, 'dns.weixin.qq.com').first().getByRole('button').click();
-      const file = join(tmpdir(), `wachtpost-dashboard-${scheme}.png`);
       await page.locator('#device-apps').waitFor({ timeout: WAIT_MS });
       expect(await page.locator('#device-apps tbody tr').count()).toBe(2);
       // An identified device is shown by its id, with the addresses it asked from.
@@ -589,8 +554,7 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       await page.locator('#device-addresses').waitFor({ timeout: WAIT_MS });
       expect(await page.locator('#device-addresses caption').textContent()).toBe('Addresses ipad-12 asked from');
       expect(await page.locator('#device-addresses tbody tr td:first-child').allTextContents()).toEqual(['10.64.8.21', '10.64.3.7']);
-      await page.screenshot({ path: file, fullPage: true });
-      console.info(`dashboard screenshot (${scheme}): ${file}`);
+      await screenshot(page, `dashboard-${scheme}-${width}`);
       expect(problems).toEqual([]);
     }
   });
@@ -636,7 +600,7 @@ describe('end to end: wachtpost serve, Knot upstream, dig and the dashboard', ()
       expect(await tiktok.locator('td').nth(5).textContent()).toBe('TikTok (CN)');
 
       await applyFilter(page, async (p) => {
-        await p.getByLabel('Hosting country', { exact: true }).fill('ru');
+        await p.locator('#filter').getByLabel('Hosting country', { exact: true }).fill('ru');
       });
       await tiktok.waitFor({ state: 'detached', timeout: WAIT_MS });
       expect((await dig(dns, 'nl-edge.tiktokv.com', 'A')).status).toBe('NOERROR');

@@ -53,15 +53,29 @@ describe('stats', () => {
     ]);
   });
 
-  it('counts blocks per hour with every hour of the window present', () => {
-    const buckets = history.stats('24h', NOW).blocked_per_hour;
+  it('counts queries per action per hour with every hour of the window present', () => {
+    const buckets = history.stats('24h', NOW).actions_per_hour;
     expect(buckets).toHaveLength(25);
-    expect(buckets[0]).toEqual({ start: T0 - 24 * HOUR, count: 0 });
-    expect(buckets.filter((bucket) => bucket.count > 0)).toEqual([
-      { start: T0 - 3 * HOUR, count: 2 },
-      { start: T0, count: 1 },
+    expect(buckets[0]).toEqual({ start: T0 - 24 * HOUR, allow: 0, monitor: 0, block: 0, exempt: 0 });
+    expect(buckets.filter((bucket) => bucket.allow + bucket.monitor + bucket.block + bucket.exempt > 0)).toEqual([
+      { start: T0 - 3 * HOUR, allow: 0, monitor: 0, block: 2, exempt: 0 },
+      { start: T0 - HOUR, allow: 0, monitor: 2, block: 0, exempt: 0 },
+      { start: T0, allow: 1, monitor: 0, block: 1, exempt: 0 },
     ]);
     expect(buckets.at(-1)!.start).toBe(T0);
+  });
+
+  it("counts one client's events only when asked for that client", () => {
+    const stats = history.stats('24h', NOW, { client: 'A' });
+    expect(stats.kinds).toEqual({ detection: 3, residual: 1, bypass: 0, query: 0 });
+    expect(stats.actions).toEqual({ allow: 0, monitor: 1, block: 2, exempt: 0 });
+    expect(stats.top_devices).toEqual([{ client: 'A', count: 3 }]);
+    expect(stats.top_hosting_countries).toEqual([
+      { country: 'US', count: 2 },
+      { country: 'CN', count: 1 },
+    ]);
+    expect(stats.actions_per_hour.filter((bucket) => bucket.block + bucket.monitor > 0).map((bucket) => bucket.start)).toEqual([T0 - 3 * HOUR, T0 - HOUR, T0]);
+    expect(history.stats('24h', NOW, { client: 'nobody' }).actions).toEqual({ allow: 0, monitor: 0, block: 0, exempt: 0 });
   });
 
   it('narrows to the last hour', () => {
@@ -69,15 +83,15 @@ describe('stats', () => {
     expect(stats.kinds).toEqual({ detection: 1, residual: 1, bypass: 0, query: 1 });
     expect(stats.actions).toEqual({ allow: 1, monitor: 0, block: 1, exempt: 0 });
     expect(stats.top_apps).toEqual([{ id: 'wechat', name: 'WeChat', count: 1 }]);
-    expect(stats.blocked_per_hour).toEqual([
-      { start: T0 - HOUR, count: 0 },
-      { start: T0, count: 1 },
+    expect(stats.actions_per_hour).toEqual([
+      { start: T0 - HOUR, allow: 0, monitor: 0, block: 0, exempt: 0 },
+      { start: T0, allow: 1, monitor: 0, block: 1, exempt: 0 },
     ]);
   });
 
   it('reaches back 7 days', () => {
     expect(history.stats('7d', NOW).kinds.detection).toBe(6);
-    expect(history.stats('7d', NOW).blocked_per_hour).toHaveLength(7 * 24 + 1);
+    expect(history.stats('7d', NOW).actions_per_hour).toHaveLength(7 * 24 + 1);
   });
 });
 
@@ -113,9 +127,9 @@ describe('stats of folded events', () => {
       { country: 'US', count: 6 },
       { country: 'CN', count: 3 },
     ]);
-    expect(stats.blocked_per_hour.filter((bucket) => bucket.count > 0)).toEqual([
-      { start: T0 - HOUR, count: 1 },
-      { start: T0, count: 5 },
+    expect(stats.actions_per_hour.filter((bucket) => bucket.block + bucket.monitor > 0)).toEqual([
+      { start: T0 - HOUR, allow: 0, monitor: 0, block: 1, exempt: 0 },
+      { start: T0, allow: 0, monitor: 3, block: 5, exempt: 0 },
     ]);
   });
 
@@ -124,6 +138,29 @@ describe('stats of folded events', () => {
     expect(stats.kinds).toEqual({ detection: 0, residual: 0, bypass: 0, query: 0 });
     expect(stats.actions).toEqual({ allow: 0, monitor: 0, block: 0, exempt: 0 });
     expect(stats).toMatchObject({ top_apps: [], top_devices: [], top_owner_countries: [], top_hosting_countries: [] });
-    expect(stats.blocked_per_hour.every((bucket) => bucket.count === 0)).toBe(true);
+    expect(stats.actions_per_hour.every((bucket) => bucket.allow + bucket.monitor + bucket.block + bucket.exempt === 0)).toBe(true);
+  });
+});
+
+describe('stats of one device', () => {
+  it('counts the events of that device, whichever address it asked from', async () => {
+    const { history: devices, close: closeDevices } = await tempHistory();
+    try {
+      devices.writeEvents([
+        makeEvent({ id: 1, ts: T0, client: '10.0.0.1', device: 'ipad-12' }),
+        makeEvent({ id: 2, ts: T0 + MIN, client: '10.0.0.9', device: 'ipad-12', app: WECHAT, action: 'exempt', count: 2 }),
+        makeEvent({ id: 3, ts: T0 + MIN, client: '10.0.0.1', device: 'phone-7' }),
+        makeEvent({ id: 4, ts: T0 + MIN, client: '10.0.0.1' }),
+      ]);
+      const stats = devices.stats('1h', NOW, { device: 'ipad-12' });
+      expect(stats.actions).toEqual({ allow: 0, monitor: 0, block: 1, exempt: 2 });
+      expect(stats.top_apps).toEqual([
+        { id: 'wechat', name: 'WeChat', count: 2 },
+        { id: 'tiktok', name: 'TikTok', count: 1 },
+      ]);
+      expect(stats.actions_per_hour.at(-1)).toEqual({ start: T0, allow: 0, monitor: 0, block: 1, exempt: 2 });
+    } finally {
+      await closeDevices();
+    }
   });
 });

@@ -258,13 +258,24 @@ describe('GET /api/stats', () => {
     expect(stats.until - stats.since).toBe(24 * HOUR);
     // The fixtures' timestamps lie in 2025, outside the window that ends now.
     expect(stats.actions).toEqual({ allow: 0, monitor: 0, block: 0, exempt: 0 });
-    expect(stats.blocked_per_hour).toHaveLength(25);
+    expect(stats.actions_per_hour).toHaveLength(25);
+    expect(stats.actions_per_hour[0]).toEqual({ start: expect.any(Number), allow: 0, monitor: 0, block: 0, exempt: 0 });
   });
 
   it('rejects an unknown window', async () => {
     const response = await get('/api/stats?window=2h');
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toBe('invalid_request');
+  });
+
+  it('narrows to one client or one device, and refuses both at once or a malformed one', async () => {
+    expect((await get('/api/stats?client=10.0.0.1')).statusCode).toBe(200);
+    expect((await get('/api/stats?device=ipad-12&window=7d')).statusCode).toBe(200);
+    for (const query of ['client=10.0.0.1&device=ipad-12', 'client=not-an-address', 'device=Not%20A%20Device', 'client=010.0.0.1']) {
+      const response = await get(`/api/stats?${query}`);
+      expect(response.statusCode, query).toBe(400);
+      expect(response.json().error, query).toBe('invalid_request');
+    }
   });
 });
 

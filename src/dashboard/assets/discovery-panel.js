@@ -2,6 +2,7 @@
 // app's, with their evidence, refreshed while the page is visible. Analysts dismiss them;
 // administrators promote one into a local rule of an app in one step.
 
+import { formatTime } from './clock.js';
 import { apiJson, RefreshingPanel, Unauthorized } from './panels.js';
 
 const REFRESH_MS = 15_000;
@@ -19,7 +20,7 @@ function evidenceText(candidate) {
 
 function countsText(candidate) {
   const devices = Number(candidate.devices);
-  const last = new Date(candidate.last_seen).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const last = formatTime(candidate.last_seen, { seconds: false });
   return `${Number(candidate.queries).toLocaleString()} queries, ${devices >= 64 ? '64+' : devices} device${devices === 1 ? '' : 's'}, last ${last}`;
 }
 

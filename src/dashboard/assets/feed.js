@@ -58,6 +58,7 @@ export class FeedConnection {
     /** The filter the server applies, to fall back on when it refuses a new one. */
     this.confirmed = {};
     this.lastId = null;
+    this.shownThrough = null;
     /** Newest id when the first connection opened: what came up to it is backlog. */
     this.liveFrom = null;
     this.attempts = 0;
@@ -67,8 +68,10 @@ export class FeedConnection {
     this.running = false;
   }
 
-  start(filter) {
+  /** `shownThrough`: the newest id already shown (from the history); the feed's backlog up to it is skipped. */
+  start(filter, shownThrough = null) {
     this.filter = filter;
+    this.shownThrough = shownThrough;
     this.running = true;
     this.lastId = null;
     this.liveFrom = null;
@@ -154,6 +157,7 @@ export class FeedConnection {
         // A resume may repeat the event it resumed from.
         if (this.lastId !== null && event.id <= this.lastId) return;
         this.lastId = event.id;
+        if (this.shownThrough !== null && event.id <= this.shownThrough) return;
         if (this.unconfirmed !== null && !matches(event, this.unconfirmed)) return;
         this.handlers.onEvent(event, this.liveFrom !== null && event.id <= this.liveFrom);
         break;

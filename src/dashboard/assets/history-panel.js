@@ -1,15 +1,18 @@
 // The history (GET /api/events): what the live table cannot show, such as everything before
 // the page was opened or the server restarted. Search by name (the name and every name below
-// it), app, device or client, action and time range; newest first, 50 at a time, with older
-// pages on request. An app or a device in a row narrows the search to it (drill-down).
+// it), app, device or client, group, owner and hosting country, action and time range;
+// newest first, 50 at a time, with older pages on request. An app or a device in a row, and
+// the statistics' apps, countries and hours, narrow the search to it (drill-down).
 
+import { fromInputValue, inputValue, stamp } from './clock.js';
 import { apiJson, Unauthorized } from './panels.js';
 
 const PAGE = 50;
 const DEVICE_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
-function dateTime(ms) {
-  return new Date(ms).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+/** The API parameter a device or client key goes in: one label is a device id, else an address or pseudonym. */
+export function whoParam(key) {
+  return DEVICE_ID.test(key) && !/^\d+$/.test(key) ? 'device' : 'client';
 }
 
 export class HistoryPanel {
@@ -49,11 +52,19 @@ export class HistoryPanel {
     if (text('app') !== '') params.set('app', text('app').toLowerCase());
     if (text('action') !== '') params.set('action', text('action'));
     const who = text('who').toLowerCase();
-    // An address or a pseudonym is a client; one label is a device id.
-    if (who !== '') params.set(DEVICE_ID.test(who) && !/^\d+$/.test(who) ? 'device' : 'client', who);
+    if (who !== '') params.set(whoParam(who), who);
+    if (text('group') !== '') params.set('group', text('group'));
+    for (const name of ['owner_country', 'hosting_country']) {
+      if (text(name) === '') continue;
+      if (!/^[A-Za-z]{2}$/.test(text(name))) {
+        this.status.textContent = `${name === 'owner_country' ? 'Owner' : 'Hosting'} country: two letters, such as CN.`;
+        return null;
+      }
+      params.set(name, text(name).toUpperCase());
+    }
     for (const name of ['since', 'until']) {
       if (text(name) === '') continue;
-      const ms = new Date(text(name)).getTime();
+      const ms = fromInputValue(text(name));
       if (Number.isNaN(ms)) {
         this.status.textContent = `${name === 'since' ? 'From' : 'To'}: not a date and time.`;
         return null;
@@ -74,8 +85,22 @@ export class HistoryPanel {
 
   /** Narrows the search to one field's value and runs it (a click on an app or a device). */
   drill(field, value) {
-    this.form.elements.namedItem(field).value = value;
+    this.drillAll({ [field]: value });
+  }
+
+  /**
+   * Sets the given fields (since and until as epoch ms) and runs the search, bringing the
+   * results into view. `fresh` clears the other fields first: a drill-down from the
+   * statistics or a chart asks its own question, one from a row narrows the current one.
+   */
+  drillAll(fields, { fresh = false } = {}) {
+    if (fresh) this.form.reset();
+    for (const [field, value] of Object.entries(fields)) {
+      const input = this.form.elements.namedItem(field);
+      if (input !== null) input.value = field === 'since' || field === 'until' ? inputValue(value) : String(value);
+    }
     this.search();
+    this.form.scrollIntoView({ block: 'nearest' });
   }
 
   async load(first) {
@@ -124,7 +149,7 @@ export class HistoryPanel {
       element.addEventListener('click', click);
       return element;
     };
-    add(dateTime(event.ts), new Date(event.ts).toISOString());
+    add(stamp(document.createElement('span'), event.ts));
     const who = String(event.device ?? event.client ?? '');
     add(
       button(who, `Search the history of ${who}`, () => {
@@ -133,7 +158,7 @@ export class HistoryPanel {
       }),
       event.device ? `${event.device} at ${event.client}` : who,
     );
-    add(event.group ?? '');
+    add(event.group ?? '', event.group ?? '');
     add(String(event.qname ?? ''), String(event.qname ?? ''));
     const app = event.app;
     add(app ? button(`${app.name} (${app.owner_country})`, `Search the history of ${app.name}`, () => this.drill('app', app.id)) : event.owner ? `≈ ${event.owner.name} (${event.owner.country})` : '');

@@ -2,17 +2,12 @@
 // once per animation frame, newest first, and the table never holds more than `maxRows` rows.
 // Every value goes in through textContent or a property, never through HTML parsing.
 
+import { stamp } from './clock.js';
 import { matches, queryCount } from './feed.js';
 
 const COLUMNS = 11;
-
-const pad = (n) => String(n).padStart(2, '0');
-
-/** Local wall-clock time to the second; the row's title has the exact UTC instant. */
-export function clockTime(ts) {
-  const date = new Date(ts);
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
-}
+/** Group, type, app, hosting, action and rule: cells that wrap instead of cutting their text. */
+const WRAPPING = [2, 4, 5, 6, 7, 8];
 
 function latencyText(ms) {
   if (typeof ms !== 'number') return '';
@@ -67,6 +62,7 @@ export class LiveTable {
     this.template = document.createElement('tr');
     for (let i = 0; i < COLUMNS; i++) this.template.append(document.createElement('td'));
     this.template.cells[9].className = 'num';
+    for (const index of WRAPPING) this.template.cells[index].className = 'wrap';
   }
 
   get rowCount() {
@@ -142,8 +138,7 @@ export class LiveTable {
   row(event) {
     const row = this.template.cloneNode(true);
     const cells = row.cells;
-    cells[0].textContent = clockTime(event.ts);
-    cells[0].title = new Date(event.ts).toISOString();
+    stamp(cells[0], event.ts, { year: false });
 
     const client = document.createElement('button');
     client.type = 'button';
@@ -155,7 +150,7 @@ export class LiveTable {
     client.dataset.client = key;
     cells[1].append(client);
 
-    cells[2].textContent = event.group ?? '';
+    cells[2].textContent = cells[2].title = event.group ?? '';
     cells[3].title = String(event.qname ?? '');
     const count = queryCount(event);
     if (count > 1) cells[3].append(folded(cells[3].title, count));

@@ -1,17 +1,20 @@
 // The analysts' dashboard: sign-in, the live table, filter, counters and side panels.
 // The page itself holds no data; everything comes from the session-authenticated API and feed.
 
+import { clockSelect, formatTime } from './clock.js';
 import { FeedConnection, queryCount } from './feed.js';
-import { clockTime, LiveTable } from './live-table.js';
+import { LiveTable } from './live-table.js';
 import { DiscoveryPanel } from './discovery-panel.js';
 import { ExposurePanel } from './exposure-panel.js';
 import { HistoryPanel } from './history-panel.js';
-import { InventoryPanel, StatsPanel } from './panels.js';
+import { apiJson, InventoryPanel, StatsPanel, Unauthorized } from './panels.js';
 
 const FILTER_KEYS = ['app', 'action', 'kind', 'attribution', 'group', 'owner_country', 'hosting_country', 'client'];
 const ACTIONS = ['allow', 'monitor', 'block', 'exempt'];
 /** Events one download holds at most (the API's bound). */
 const EXPORT_LIMIT = 100_000;
+/** Stored events the live table starts with, so a restart or a new page does not start empty. */
+const STORED_START = 100;
 /** The feed's own rules for typed values, so a typo is explained here instead of refused there. */
 const TEXT_FIELDS = {
   app: { normalise: (value) => value.toLowerCase(), valid: /^[a-z0-9][a-z0-9-]*$/, expects: 'an app id such as tiktok' },
@@ -26,6 +29,8 @@ const TEXT_FIELDS = {
 };
 
 const $ = (id) => document.getElementById(id);
+
+clockSelect($('clock'));
 
 const statusLine = $('status');
 const statusText = $('status-text');
@@ -89,7 +94,7 @@ const feed = new FeedConnection({
   },
   onGap(missed) {
     table.addGap(missed);
-    notice.textContent = `${missed.toLocaleString()} event${missed === 1 ? ' was' : 's were'} not delivered at ${clockTime(Date.now())} (the feed moved on faster than this view could follow); the table marks the spot.`;
+    notice.textContent = `${missed.toLocaleString()} event${missed === 1 ? ' was' : 's were'} not delivered at ${formatTime(Date.now())} (the feed moved on faster than this view could follow); the table marks the spot.`;
     notice.hidden = false;
   },
   onState(state, text) {
@@ -112,6 +117,7 @@ const historyPanel = new HistoryPanel({
 });
 const stats = new StatsPanel({
   onClient: (client) => inventory.show(client),
+  onDrill: (fields) => historyPanel.drillAll(fields, { fresh: true }),
   onUnauthorized: () => signedOut('Your session has ended. Sign in again.'),
 });
 
@@ -141,15 +147,21 @@ function describeFilter(filter) {
   exportLinks(filter);
 }
 
-/** The history's export (src/http/export-routes.ts) for the filter; it takes one value per field. */
-function exportLinks(filter) {
-  const several = FILTER_KEYS.filter((key) => filter[key].length > 1);
-  exportBox.hidden = several.length > 0;
-  exportNote.hidden = several.length === 0;
-  exportNote.textContent = `The download takes one value per field; ${several.map((key) => key.replace('_', ' ')).join(', ')} has several.`;
-  if (several.length > 0) return;
+/** The history API's query for the filter, or null: it takes one value per field. */
+function historyParams(filter) {
+  if (FILTER_KEYS.some((key) => filter[key].length > 1)) return null;
   const params = new URLSearchParams();
   for (const key of FILTER_KEYS) if (filter[key].length === 1) params.set(key, filter[key][0]);
+  return params;
+}
+
+/** The history's export (src/http/export-routes.ts) for the filter. */
+function exportLinks(filter) {
+  const params = historyParams(filter);
+  exportBox.hidden = params === null;
+  exportNote.hidden = params !== null;
+  exportNote.textContent = `The download takes one value per field; ${FILTER_KEYS.filter((key) => filter[key].length > 1).map((key) => key.replace('_', ' ')).join(', ')} has several.`;
+  if (params === null) return;
   params.set('limit', String(EXPORT_LIMIT));
   exportCsv.href = `/api/events.csv?${params}`;
   exportJsonl.href = `/api/events.jsonl?${params}`;
@@ -193,7 +205,7 @@ function signedIn(principal) {
   // A browser may restore the form after a reload; an invalid leftover is simply not applied.
   const filter = currentFilter() ?? Object.fromEntries(FILTER_KEYS.map((key) => [key, []]));
   describeFilter(filter);
-  feed.start(filter);
+  startLive(filter);
   stats.start();
   exposure.start();
   // What was stored before this page (or the server) started, newest first.
@@ -201,7 +213,35 @@ function signedIn(principal) {
   discovery.start(principal.role === 'admin');
 }
 
+let liveGeneration = 0;
+
+/**
+ * Fills the table with the newest stored events the filter selects, then follows the feed
+ * from there (its backlog up to them skipped): after a restart the table continues where the
+ * history ends instead of starting empty. Without history, or for a filter the API cannot
+ * take, the feed's own backlog starts it.
+ */
+async function startLive(filter) {
+  const generation = ++liveGeneration;
+  const params = historyParams(filter);
+  let stored = null;
+  if (params !== null) {
+    params.set('limit', String(STORED_START));
+    try {
+      stored = (await apiJson(`/api/events?${params}`)).body?.events ?? null;
+    } catch (error) {
+      if (generation !== liveGeneration) return;
+      if (error instanceof Unauthorized) return signedOut('Your session has ended. Sign in again.');
+    }
+  }
+  if (generation !== liveGeneration) return;
+  if (!Array.isArray(stored) || stored.length === 0) return feed.start(filter);
+  for (const event of [...stored].reverse()) table.add(event);
+  feed.start(filter, stored[0].id);
+}
+
 function signedOut(message, status = 'Signed out') {
+  liveGeneration++;
   feed.stop();
   stats.stop();
   exposure.stop();

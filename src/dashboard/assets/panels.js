@@ -2,11 +2,11 @@
 // refreshed every few seconds while the page is visible, and a device's app inventory. A
 // node without history answers 503; the panels then say so and the rest of the page works on.
 
+import { ActionsChart } from './charts.js';
+import { stamp } from './clock.js';
+
 const REFRESH_MS = 10_000;
 const TOP = 8;
-/** More bars than this do not fit the panel: hours are then summed into longer buckets. */
-const MAX_BARS = 48;
-const BUCKET_HOURS = [1, 2, 3, 4, 6, 8, 12, 24];
 
 /** Thrown for a 401, so the page can return to the sign-in form. */
 export class Unauthorized extends Error {}
@@ -118,12 +118,30 @@ export class RefreshingPanel {
   }
 }
 
+/** A label that drills down: a link-styled button with a spoken purpose. */
+function drillButton(text, purpose, click) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = text;
+  button.setAttribute('aria-label', `${text}: ${purpose}`);
+  button.addEventListener('click', click);
+  return button;
+}
+
 export class StatsPanel extends RefreshingPanel {
-  /** onClient(client): a device was chosen; onUnauthorized(): the session ended. */
-  constructor({ onClient, onUnauthorized }) {
+  /**
+   * onClient(client): a device was chosen; onDrill(fields): an app, a country or an hour was
+   * chosen, to search the history for; onUnauthorized(): the session ended.
+   */
+  constructor({ onClient, onDrill, onUnauthorized }) {
     super(REFRESH_MS);
     this.onClient = onClient;
+    this.onDrill = onDrill;
     this.onUnauthorized = onUnauthorized;
+    this.chart = new ActionsChart(document.getElementById('stats-chart'), {
+      title: 'Queries per hour by action',
+      onBucket: (since, until) => onDrill({ since, until }),
+    });
     this.window = document.getElementById('stats-window');
     this.note = document.getElementById('stats-note');
     this.body = document.getElementById('stats-body');
@@ -134,7 +152,8 @@ export class StatsPanel extends RefreshingPanel {
     this.body.hidden = true;
     this.note.hidden = false;
     this.note.textContent = 'Loading…';
-    for (const id of ['stats-hours', 'stats-apps', 'stats-owners', 'stats-hosting', 'stats-devices']) document.getElementById(id).replaceChildren();
+    this.chart.clear();
+    for (const id of ['stats-apps', 'stats-owners', 'stats-hosting', 'stats-devices']) document.getElementById(id).replaceChildren();
     document.getElementById('stats-blocked').textContent = '0';
   }
 
@@ -157,56 +176,35 @@ export class StatsPanel extends RefreshingPanel {
     this.note.hidden = true;
     this.body.hidden = false;
     document.getElementById('stats-blocked').textContent = count(stats.actions?.block).toLocaleString();
-    this.renderHours(stats.blocked_per_hour);
-    renderBars(document.getElementById('stats-apps'), stats.top_apps, (entry) => entry.name ?? entry.id ?? '?');
-    renderBars(document.getElementById('stats-owners'), stats.top_owner_countries, (entry) => entry.country ?? '?');
-    renderBars(document.getElementById('stats-hosting'), stats.top_hosting_countries, (entry) => entry.country ?? '?');
+    // Drawn once the body is shown, so the chart can take the panel's width.
+    this.chart.update(stats.actions_per_hour);
+    const search = (field, value) => () => this.onDrill({ [field]: value });
+    renderBars(document.getElementById('stats-apps'), stats.top_apps, (entry) => entry.name ?? entry.id ?? '?', (entry) =>
+      drillButton(entry.name ?? entry.id ?? '?', 'search the history', search('app', String(entry.id))),
+    );
+    renderBars(document.getElementById('stats-owners'), stats.top_owner_countries, (entry) => entry.country ?? '?', (entry) =>
+      drillButton(entry.country ?? '?', "search the history for this owners' country", search('owner_country', String(entry.country))),
+    );
+    renderBars(document.getElementById('stats-hosting'), stats.top_hosting_countries, (entry) => entry.country ?? '?', (entry) =>
+      drillButton(entry.country ?? '?', 'search the history for this hosting country', search('hosting_country', String(entry.country))),
+    );
     renderBars(
       document.getElementById('stats-devices'),
       stats.top_devices,
       (entry) => String(entry.client ?? '?'),
       (entry) => {
-        const button = document.createElement('button');
-        button.type = 'button';
+        const button = drillButton(String(entry.client ?? '?'), 'show its apps', () => this.onClient(String(entry.client)));
         button.className = 'client';
-        button.textContent = String(entry.client ?? '?');
-        button.addEventListener('click', () => this.onClient(String(entry.client)));
         return button;
       },
     );
-    if (focused !== null) [...document.querySelectorAll('#stats-devices button')].find((button) => button.textContent === focused)?.focus();
-  }
-
-  /** `hours`: every hour of the window, oldest first, as {start, count}. */
-  renderHours(hours) {
-    const list = document.getElementById('stats-hours');
-    const entries = Array.isArray(hours) ? hours : [];
-    const size = BUCKET_HOURS.find((hoursPer) => entries.length / hoursPer <= MAX_BARS) ?? BUCKET_HOURS.at(-1);
-    const buckets = [];
-    for (let i = 0; i < entries.length; i += size) {
-      const slice = entries.slice(i, i + size);
-      buckets.push({ start: slice[0].start, count: slice.reduce((sum, entry) => sum + count(entry.count), 0) });
-    }
-    list.hidden = buckets.length === 0;
-    list.setAttribute('aria-label', size === 1 ? 'Blocked per hour' : `Blocked per ${size} hours`);
-    const top = Math.max(1, ...buckets.map((bucket) => bucket.count));
-    list.replaceChildren(
-      ...buckets.map((bucket) => {
-        const item = document.createElement('li');
-        const when = new Date(bucket.start).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
-        item.title = `${when}: ${bucket.count.toLocaleString()} blocked`;
-        item.setAttribute('aria-label', item.title);
-        item.style.height = `${(100 * bucket.count) / top}%`;
-        return item;
-      }),
-    );
+    if (focused !== null) [...this.body.querySelectorAll('.bars button')].find((button) => button.textContent === focused)?.focus();
   }
 }
 
-function dateText(value) {
-  if (value === null || value === undefined) return '';
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+/** A date cell's content: written by the page's clock. */
+function when(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? { ts: value } : '';
 }
 
 export class InventoryPanel {
@@ -217,6 +215,8 @@ export class InventoryPanel {
     this.caption = document.getElementById('device-caption');
     this.addresses = document.getElementById('device-addresses');
     this.addressesCaption = document.getElementById('device-addresses-caption');
+    /** The link to the device's own page (absent on that page). */
+    this.pageLink = document.getElementById('device-page');
     this.generation = 0;
   }
 
@@ -228,6 +228,7 @@ export class InventoryPanel {
     this.addresses.tBodies[0].replaceChildren();
     this.note.hidden = false;
     this.note.textContent = 'Choose a client in the table or under Top devices to see which apps it has used.';
+    if (this.pageLink !== null) this.pageLink.hidden = true;
   }
 
   async show(client) {
@@ -235,6 +236,11 @@ export class InventoryPanel {
     this.addresses.hidden = true;
     this.note.hidden = false;
     this.note.textContent = `Loading the apps of ${client}…`;
+    if (this.pageLink !== null) {
+      this.pageLink.href = `/dashboard/device.html?device=${encodeURIComponent(client)}`;
+      this.pageLink.textContent = `Open the device page of ${client}`;
+      this.pageLink.hidden = false;
+    }
     let result;
     try {
       result = await apiJson(`/api/devices/${encodeURIComponent(client)}/apps`);
@@ -255,7 +261,7 @@ export class InventoryPanel {
       return this.showAddresses(client, generation);
     }
     this.caption.textContent = `Apps seen on ${client}`;
-    fillRows(this.table, apps, (app) => [app.name ?? app.id ?? '?', `${app.owner ?? ''} (${app.owner_country ?? '??'})`, dateText(app.first_seen), dateText(app.last_seen), count(app.count).toLocaleString()], (row, app) => {
+    fillRows(this.table, apps, (app) => [app.name ?? app.id ?? '?', `${app.owner ?? ''} (${app.owner_country ?? '??'})`, when(app.first_seen), when(app.last_seen), count(app.count).toLocaleString()], (row, app) => {
       row.cells[0].title = String(app.id ?? '');
     });
     this.note.hidden = apps.length > 0;
@@ -275,19 +281,23 @@ export class InventoryPanel {
     const addresses = result.body?.addresses;
     if (generation !== this.generation || !Array.isArray(addresses) || addresses.length === 0) return;
     this.addressesCaption.textContent = `Addresses ${client} asked from`;
-    fillRows(this.addresses, addresses, (entry) => [String(entry.address ?? '?'), dateText(entry.first_seen), dateText(entry.last_seen), count(entry.count).toLocaleString()]);
+    fillRows(this.addresses, addresses, (entry) => [String(entry.address ?? '?'), when(entry.first_seen), when(entry.last_seen), count(entry.count).toLocaleString()]);
     this.addresses.hidden = false;
   }
 }
 
-/** Replaces the table's rows, one per item, its last column numeric; `decorate` adds to a row. */
+/**
+ * Replaces the table's rows, one per item, its last column numeric; a cell is text or
+ * {ts} (a time in the page's clock); `decorate` adds to a row.
+ */
 function fillRows(table, items, cellsOf, decorate = () => {}) {
   table.tBodies[0].replaceChildren(
     ...items.map((item) => {
       const row = document.createElement('tr');
-      for (const text of cellsOf(item)) {
+      for (const content of cellsOf(item)) {
         const cell = document.createElement('td');
-        cell.textContent = text;
+        if (typeof content === 'object') stamp(cell, content.ts, { seconds: false });
+        else cell.textContent = content;
         row.append(cell);
       }
       row.cells[row.cells.length - 1].className = 'num';
