@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWachtpost, stopServed, type ServedProcess } from '../integration/harness.js';
-import { launch, openPage, screenshot, signIn, WAIT_MS, waitLive } from '../support/dashboard-page.js';
+import { axeScan, launch, openPage, screenshot, signIn, WAIT_MS, waitLive } from '../support/dashboard-page.js';
 import { dig } from '../support/dig.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 
@@ -48,7 +48,7 @@ describe('the analyst views of a served node with history', { timeout: 90_000 },
     }
   }
 
-  async function signedInPage(options: { width?: number } = {}) {
+  async function signedInPage(options: { width?: number; bypassCSP?: boolean; colorScheme?: 'light' | 'dark' } = {}) {
     const opened = await openPage(browser, base(), options);
     await signIn(opened.page, TOKEN);
     await waitLive(opened.page);
@@ -243,6 +243,28 @@ describe('the analyst views of a served node with history', { timeout: 90_000 },
       expect(problems).toEqual([]);
     } finally {
       await context.close();
+    }
+  });
+
+  it('passes an axe-core scan (WCAG 2.1 A and AA) with charts drawn, on the dashboard and the device page, light and dark', async () => {
+    for (const colorScheme of ['light', 'dark'] as const) {
+      const { context, page } = await signedInPage({ bypassCSP: true, colorScheme });
+      try {
+        await page.locator('#stats-chart .u-title').waitFor({ timeout: WAIT_MS });
+        await page.locator('#history-status', { hasText: 'stored events shown' }).waitFor({ timeout: WAIT_MS });
+        const dashboard = await axeScan(page);
+        expect(dashboard.passed).toBeGreaterThan(10);
+        expect(dashboard.serious, `dashboard, ${colorScheme}`).toEqual([]);
+        await page.goto(`${base()}/dashboard/device.html?device=phone-7`);
+        await page.locator('#timeline-chart .u-title').waitFor({ timeout: WAIT_MS });
+        await page.locator('#history-status', { hasText: 'stored events shown' }).waitFor({ timeout: WAIT_MS });
+        const device = await axeScan(page);
+        expect(device.passed).toBeGreaterThan(10);
+        expect(device.serious, `device page, ${colorScheme}`).toEqual([]);
+        if (colorScheme === 'dark') await screenshot(page, 'device-page-dark');
+      } finally {
+        await context.close();
+      }
     }
   });
 

@@ -2,7 +2,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { parse } from 'csv-parse/sync';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -16,14 +15,12 @@ import { FeedCounters } from '../../src/feed/feed-counters.js';
 import { Authenticator, OriginPolicy } from '../../src/http/auth.js';
 import { buildHttpApp, type HttpOptions } from '../../src/http/http-server.js';
 import { spawnWachtpost, type ServedProcess } from '../integration/harness.js';
-import { launch, openPage, screenshot, signIn as signInWith, WAIT_MS, waitLive, type PageOptions } from '../support/dashboard-page.js';
+import { axeScan, launch, openPage, screenshot, signIn as signInWith, WAIT_MS, waitLive, type PageOptions } from '../support/dashboard-page.js';
 import { dig } from '../support/dig.js';
 import { nameAttribution } from '../support/events.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 
 const TOKEN = 'dashboard-test-token-0123456789';
-/** axe-core's browser build, injected into the page for the accessibility scan. */
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const signIn = (page: Page, token = TOKEN): Promise<void> => signInWith(page, token);
 function detection(overrides: Partial<DetectionEvent> = {}): DetectionEvent {
   const app = overrides.app === undefined ? { id: 'tiktok', name: 'TikTok', owner: 'ByteDance Ltd.', owner_country: 'CN' } : overrides.app;
@@ -158,16 +155,8 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
   it('passes an axe-core scan (WCAG 2.1 A and AA) with no serious or critical violation, signed out and signed in, light and dark', async () => {
     for (const colorScheme of ['light', 'dark'] as const) {
       const { page } = await open({ bypassCSP: true, colorScheme });
-      await page.addScriptTag({ path: AXE });
-      // Page-side code as text: the test program is type-checked without DOM types.
       const scan = async (): Promise<string[]> => {
-        const { serious, passed } = (await page.evaluate(
-          `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((result) => ({
-             passed: result.passes.length,
-             serious: result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-               .map((v) => v.id + ': ' + v.nodes.map((node) => node.target.join(' ')).join(', ')),
-           }))`,
-        )) as { serious: string[]; passed: number };
+        const { serious, passed } = await axeScan(page);
         // The rules ran (contrast, names, labels, landmarks…): an empty list means something.
         expect(passed).toBeGreaterThan(10);
         return serious;
@@ -182,7 +171,6 @@ describe('dashboard in Chromium against the HTTP app and a real event hub', { ti
       if (colorScheme === 'light') {
         await page.goto(`${base}/dashboard/report.html?days=7`);
         await page.locator('#report-note', { hasText: 'No report' }).waitFor({ timeout: WAIT_MS });
-        await page.addScriptTag({ path: AXE });
         expect(await scan(), 'the printable report').toEqual([]);
       }
     }

@@ -1,10 +1,13 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const WAIT_MS = 10_000;
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+/** axe-core's browser build, injected into a page for an accessibility scan. */
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** Where the test run leaves its screenshots for review (ignored by git). */
 export const SCREENSHOTS = fileURLToPath(new URL('../../test-output/screenshots/', import.meta.url));
 
@@ -60,4 +63,20 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   console.info(`screenshot ${name}: ${path}`);
   return path;
+}
+
+/**
+ * Runs axe-core (WCAG 2.1 A and AA) on the page as it is now: the serious and critical
+ * violations, and how many rules passed (so that an empty list can be told from a scan that
+ * checked nothing). The page must have been opened with `bypassCSP`.
+ */
+export async function axeScan(page: Page): Promise<{ serious: string[]; passed: number }> {
+  await page.addScriptTag({ path: AXE });
+  return (await page.evaluate(
+    `axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }).then((result) => ({
+       passed: result.passes.length,
+       serious: result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+         .map((v) => v.id + ': ' + v.nodes.map((node) => node.target.join(' ')).join(', ')),
+     }))`,
+  )) as { serious: string[]; passed: number };
 }
