@@ -250,10 +250,13 @@ describe('query plans', () => {
     expect(plan(db, sql!)).toMatch(/USING (COVERING )?INDEX events_kind_ts \(kind=\? AND ts>\? AND ts<\?\)/);
   });
 
-  it('every statistic reads an index range, never the whole table', () => {
-    const statements = preparedBy(db, (spy) => new StatsQueries(spy));
-    expect(statements).toHaveLength(7);
-    for (const sql of statements) expect(plan(db, sql), sql).toMatch(/^SEARCH e(vents)? USING (COVERING )?INDEX events_(kind_ts|action)/);
+  it('every statistic reads an index range, never the whole table, for everyone and for one client or device', () => {
+    const statements = preparedBy(db, (spy) => {
+      const stats = new StatsQueries(spy);
+      for (const scope of [null, { client: '10.0.0.1' }, { device: 'phone-7' }]) stats.compute('24h', T0, scope);
+    });
+    expect(statements).toHaveLength(21);
+    for (const sql of statements) expect(plan(db, sql), sql).toMatch(/^SEARCH e(vents)? USING (COVERING )?INDEX events_(kind_ts|action|client|device)/);
   });
 
   it('the purge finds expired events of a kind by index', () => {
