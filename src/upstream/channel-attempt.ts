@@ -25,7 +25,10 @@ export class EncryptedAttempt extends AttemptBase implements ChannelAttempt {
     if (this.closed) return;
     const { expected, counters, handler } = this;
     const outcome = scanResponse(message, expected.id, expected.question, expected.questionLength, expected.udpSize);
-    if (outcome.result === ScanResult.OK) return this.finish(() => handler.answered(this, outcome.answer!));
+    if (outcome.result === ScanResult.OK) {
+      if (this.settle()) handler.answered(this, outcome.answer!);
+      return;
+    }
     if (outcome.result === ScanResult.WRONG_ID) counters.rejectedId++;
     else if (outcome.result === ScanResult.WRONG_QUESTION) counters.rejectedQuestion++;
     else counters.rejectedMalformed++;
@@ -33,7 +36,7 @@ export class EncryptedAttempt extends AttemptBase implements ChannelAttempt {
   }
 
   fail(error: Error): void {
-    this.finish(() => this.handler.failed(this, error));
+    if (this.settle()) this.handler.failed(this, error);
   }
 
   protected release(): void {

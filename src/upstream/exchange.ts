@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Answer } from '../wire/answer.js';
+import type { ExchangeCounters } from './exchange-counters.js';
 import type { UpstreamServer } from './upstream-server.js';
 
 /** What an answer must match to be accepted (RFC 5452 §9.1): our ID and our exact question. */
@@ -12,16 +13,6 @@ export interface Expected {
   exactCase: boolean;
   /** UDP size written into the OPT record of the stored answer. */
   udpSize: number;
-}
-
-/** Counts of answers thrown away; spoofing attempts show up here. */
-export class ExchangeCounters {
-  rejectedId = 0;
-  rejectedQuestion = 0;
-  /** Our question in another case than we sent it (0x20). */
-  rejectedCase = 0;
-  rejectedMalformed = 0;
-  rejectedSource = 0;
 }
 
 /** One query sent to one server, listening until it answers, fails, or is closed. */
@@ -65,11 +56,14 @@ export abstract class AttemptBase implements Attempt {
   /** Releases the socket; called once. */
   protected abstract release(): void;
 
-  /** Closes, then reports the outcome, unless closed already. */
-  protected finish(report: () => void): void {
-    if (this.done) return;
+  /**
+   * Closes; true when it was still open, so that the caller reports its one outcome (a
+   * check rather than a callback: no closure per answer).
+   */
+  protected settle(): boolean {
+    if (this.done) return false;
     this.close();
-    report();
+    return true;
   }
 }
 

@@ -17,8 +17,12 @@ export class TcpAttempt extends AttemptBase {
     const { server, query, handler } = this;
     const socket = net.connect({ host: server.host, port: server.port });
     this.socket = socket;
-    socket.on('error', (error) => this.finish(() => handler.failed(this, error)));
-    socket.on('close', () => this.finish(() => handler.failed(this, new Error(`${server.label} closed the TCP connection before answering`))));
+    socket.on('error', (error) => {
+      if (this.settle()) handler.failed(this, error);
+    });
+    socket.on('close', () => {
+      if (this.settle()) handler.failed(this, new Error(`${server.label} closed the TCP connection before answering`));
+    });
     socket.on('connect', () => {
       const frame = Buffer.allocUnsafe(2 + query.length);
       frame.writeUInt16BE(query.length, 0);
@@ -42,12 +46,16 @@ export class TcpAttempt extends AttemptBase {
       this.pending = this.pending.subarray(2 + length);
       // Over TCP the case is not checked: 0x20 guards against off-path forgery, which TCP rules out.
       const outcome = scanResponse(message, expected.id, expected.question, expected.questionLength, expected.udpSize);
-      if (outcome.result === ScanResult.OK) return this.finish(() => handler.answered(this, outcome.answer!));
+      if (outcome.result === ScanResult.OK) {
+        if (this.settle()) handler.answered(this, outcome.answer!);
+        return;
+      }
       if (outcome.result === ScanResult.WRONG_ID) counters.rejectedId++;
       else if (outcome.result === ScanResult.WRONG_QUESTION) counters.rejectedQuestion++;
       else {
         counters.rejectedMalformed++;
-        return this.finish(() => handler.failed(this, new Error(`${this.server.label} sent a malformed or truncated TCP answer`)));
+        if (this.settle()) handler.failed(this, new Error(`${this.server.label} sent a malformed or truncated TCP answer`));
+        return;
       }
     }
   }

@@ -1,37 +1,43 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { ScanResult, scanResponse } from '../wire/answer.js';
 import { AttemptBase, type AttemptArgs } from './exchange.js';
+import type { PooledAttempt, PooledSocket } from './udp-socket-pool.js';
+
+const NO_FREE_ID = new Error('every pooled socket has a query with this ID in flight');
+
+function noFreeId(attempt: UdpAttempt): void {
+  attempt.fail(NO_FREE_ID);
+}
 
 /**
- * One query over UDP from a fresh socket, listening until closed. A new socket per query
- * gives every query its own kernel-randomised source port (RFC 5452 §9.2), and connecting
- * it makes the kernel discard datagrams from any other address or port. Answers with the
- * wrong ID or question (or case, with 0x20) are ignored and the wait goes on, so a forged
- * packet can at worst cost time, never poison the cache. How long to listen is the
- * caller's business: an earlier attempt may still answer after a later one was sent.
+ * One query over UDP, sent from one of the server's pooled sockets (udp-socket-pool.ts) and
+ * listening until closed. Answers with the wrong ID, question or case (0x20) are ignored and
+ * the wait goes on, so a forged packet can at worst cost time, never poison the cache. How
+ * long to listen is the caller's business: an earlier attempt may still answer after a
+ * later one was sent.
  */
-export class UdpAttempt extends AttemptBase {
-  private readonly socket: dgram.Socket;
+export class UdpAttempt extends AttemptBase implements PooledAttempt {
+  private readonly socket: PooledSocket | null;
   private mismatchReported = false;
 
   constructor(...args: AttemptArgs) {
     super(...args);
-    const { server, query, handler } = this;
-    const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
-    this.socket = socket;
-    socket.on('error', (error) => this.finish(() => handler.failed(this, error)));
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    socket.connect(server.port, server.host, () => {
-      if (!this.closed) socket.send(query, (error) => error && this.finish(() => handler.failed(this, error)));
-    });
+    this.socket = this.server.udpPool(this.counters).send(this);
+    // Reported on the next tick: the caller has not stored the attempt yet.
+    if (this.socket === null) process.nextTick(noFreeId, this);
   }
 
   protected release(): void {
-    this.socket.close();
+    this.socket?.release(this);
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  fail(error: Error): void {
+    if (this.settle()) this.handler.failed(this, error);
+  }
+
+  receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const { server, expected, counters, handler } = this;
+    if (this.closed) return;
     if (rinfo.port !== server.port || rinfo.address !== server.host) {
       counters.rejectedSource++;
       return;
@@ -39,9 +45,11 @@ export class UdpAttempt extends AttemptBase {
     const outcome = scanResponse(msg, expected.id, expected.question, expected.questionLength, expected.udpSize, expected.exactCase);
     switch (outcome.result) {
       case ScanResult.OK:
-        return this.finish(() => handler.answered(this, outcome.answer!));
+        if (this.settle()) handler.answered(this, outcome.answer!);
+        return;
       case ScanResult.TRUNCATED:
-        return this.finish(() => handler.truncated(this));
+        if (this.settle()) handler.truncated(this);
+        return;
       case ScanResult.WRONG_ID:
       case ScanResult.NOT_A_RESPONSE:
         counters.rejectedId++;

@@ -1,3 +1,6 @@
+import type { ExchangeCounters } from './exchange-counters.js';
+import { UdpSocketPool } from './udp-socket-pool.js';
+
 /** Failures in a row after which a server is moved to the back of the line. */
 const FAILURES_BEFORE_DOWN = 2;
 const MAX_BACKOFF_MS = 30_000;
@@ -40,6 +43,7 @@ export class UpstreamServer {
   /** Set for DoT and DoH servers: every attempt goes through it instead of a UDP socket. */
   channel: EncryptedChannel | null = null;
   readonly label: string;
+  private pool: UdpSocketPool | null = null;
 
   /** `scheme` and `suffix` frame the address in the label for encrypted servers (`tls://…#name`). */
   constructor(
@@ -50,6 +54,18 @@ export class UpstreamServer {
     suffix = '',
   ) {
     this.label = `${scheme}${family === 6 ? `[${host}]:${port}` : `${host}:${port}`}${suffix}`;
+  }
+
+  /** The UDP sockets this worker asks this server over, opened on first use. */
+  udpPool(counters: ExchangeCounters): UdpSocketPool {
+    return (this.pool ??= new UdpSocketPool(this.host, this.port, this.family, counters));
+  }
+
+  /** Closes its UDP sockets and its encrypted connection. */
+  close(): void {
+    this.pool?.close();
+    this.pool = null;
+    this.channel?.close();
   }
 
   isUp(now: number): boolean {

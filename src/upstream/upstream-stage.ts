@@ -3,7 +3,7 @@ import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import type { Answer } from '../wire/answer.js';
 import { UpstreamFailure, UpstreamOverloaded } from './errors.js';
-import { ExchangeCounters } from './exchange.js';
+import { ExchangeCounters } from './exchange-counters.js';
 import type { ExchangeObserver } from './exchange-observer.js';
 import { ForwardCounters, Forwarding, type ForwardSettings } from './forwarding.js';
 import { tryOrder, type UpstreamServer } from './upstream-server.js';
@@ -71,9 +71,9 @@ export class UpstreamStage extends Stage implements UpstreamFailures {
     }
   }
 
-  /** Closes the encrypted servers' connections. */
+  /** Closes the servers' UDP sockets and encrypted connections. */
   override async close(): Promise<void> {
-    for (const server of this.settings.servers) server.channel?.close();
+    for (const server of this.settings.servers) server.close();
   }
 
   private remember(): void {

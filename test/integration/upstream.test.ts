@@ -70,14 +70,16 @@ describe('forwarding', () => {
     expect(up.queries.map((query) => query.transport)).toEqual(['udp', 'tcp']);
   });
 
-  it('uses a different source port and ID for every upstream query', async () => {
+  it('spreads upstream queries over random source ports and IDs', async () => {
     const up = await upstream();
     const wp = await wachtpost([up], 'cache: { max_entries: 10 }');
     for (let i = 0; i < 6; i++) await dig(wp.server, `n${i}.test.wachtpost`, 'A');
     const ports = new Set(up.queries.map((query) => query.sourcePort));
     const ids = new Set(up.queries.map((query) => query.id));
     expect(up.queries.length).toBe(6);
-    expect(ports.size).toBe(6);
+    // Each query leaves from a random one of 32 pooled sockets (udp-socket-pool.test.ts
+    // checks their rotation): fewer than 3 ports for 6 queries happens 3 times in 100,000.
+    expect(ports.size).toBeGreaterThanOrEqual(3);
     expect(ids.size).toBeGreaterThanOrEqual(5);
   });
 

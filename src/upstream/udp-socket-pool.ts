@@ -1,0 +1,151 @@
+import dgram from 'node:dgram';
+import type { ExchangeCounters } from './exchange-counters.js';
+
+/** Sockets one worker keeps open towards one server: enough that their receive buffers together hold thousands of answers in flight. */
+export const POOL_SIZE = 32;
+/** Queries one socket sends before a fresh socket, on a new random port, takes its place. */
+export const SOCKET_USES = 1000;
+/** …or this long after it opened, whichever comes first. */
+export const SOCKET_AGE_MS = 30_000;
+
+/** What the pool needs of a UDP attempt. */
+export interface PooledAttempt {
+  readonly query: Buffer;
+  readonly expected: { readonly id: number };
+  /** A datagram from the server carrying this attempt's ID: the attempt checks the rest. */
+  receive(message: Buffer, source: dgram.RemoteInfo): void;
+  /** The socket failed (an ICMP port unreachable shows up as ECONNREFUSED). */
+  fail(error: Error): void;
+}
+
+/**
+ * One connected socket of a pool: the kernel picked its source port at random and drops
+ * datagrams from any other address or port. Waiting attempts are found by query ID.
+ */
+export class PooledSocket {
+  private readonly socket: dgram.Socket;
+  private readonly waiting = new Map<number, PooledAttempt>();
+  /** IDs of attempts that ended here: an answer to one arriving late is not a forgery. */
+  private readonly ended = new Set<number>();
+  /** Queries sent before the socket finished connecting (dgram refuses them until then). */
+  private queued: Buffer[] | null = [];
+  private uses = 0;
+  private readonly openedAt = Date.now();
+  private retired = false;
+
+  constructor(
+    host: string,
+    port: number,
+    family: 4 | 6,
+    private readonly counters: ExchangeCounters,
+  ) {
+    this.socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
+    // One closure per socket, not per query.
+    this.socket.on('message', (message, source) => this.received(message, source));
+    this.socket.on('error', (error) => this.failAll(error));
+    this.socket.connect(port, host, () => this.connected());
+    // An idle pool must not keep a stopping worker alive.
+    this.socket.unref();
+  }
+
+  /** Whether it has carried its share of queries or lived its time. */
+  worn(now: number): boolean {
+    return this.uses >= SOCKET_USES || now - this.openedAt >= SOCKET_AGE_MS;
+  }
+
+  has(id: number): boolean {
+    return this.waiting.has(id);
+  }
+
+  send(attempt: PooledAttempt): void {
+    this.waiting.set(attempt.expected.id, attempt);
+    this.uses++;
+    if (this.queued === null) this.socket.send(attempt.query);
+    else this.queued.push(attempt.query);
+  }
+
+  private connected(): void {
+    const queued = this.queued!;
+    this.queued = null;
+    if (this.retired && this.waiting.size === 0) return;
+    for (const query of queued) this.socket.send(query);
+  }
+
+  /** The attempt is over: forget it, and close a retired socket once nothing waits on it. */
+  release(attempt: PooledAttempt): void {
+    const id = attempt.expected.id;
+    if (this.waiting.get(id) !== attempt) return;
+    this.waiting.delete(id);
+    this.ended.add(id);
+    if (this.retired && this.waiting.size === 0) this.socket.close();
+  }
+
+  /** Takes no new queries; closes once the waiting ones are over. */
+  retire(): void {
+    this.retired = true;
+    if (this.waiting.size === 0) this.socket.close();
+  }
+
+  close(): void {
+    this.retired = true;
+    this.waiting.clear();
+    this.socket.close();
+  }
+
+  private received(message: Buffer, source: dgram.RemoteInfo): void {
+    if (message.length < 2) {
+      this.counters.rejectedMalformed++;
+      return;
+    }
+    const id = message.readUInt16BE(0);
+    const attempt = this.waiting.get(id);
+    if (attempt !== undefined) attempt.receive(message, source);
+    else if (!this.ended.has(id)) this.counters.rejectedId++;
+  }
+
+  private failAll(error: Error): void {
+    for (const attempt of [...this.waiting.values()]) attempt.fail(error);
+  }
+}
+
+/**
+ * The UDP sockets one worker asks one server over. Opening, binding, connecting and closing
+ * a socket per query cost more than the query; a few sockets on kernel-chosen random ports
+ * serve instead, each replaced by a fresh one (a new random port) after SOCKET_USES
+ * queries or SOCKET_AGE_MS, as Unbound's outgoing-range keeps ports moving (RFC 5452 §9.2).
+ * An answer must come from the server's address and port (the socket is connected), carry
+ * the ID of an attempt waiting on that socket, and match its question and case.
+ */
+export class UdpSocketPool {
+  private readonly sockets: (PooledSocket | null)[] = new Array<PooledSocket | null>(POOL_SIZE).fill(null);
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly family: 4 | 6,
+    private readonly counters: ExchangeCounters,
+  ) {}
+
+  /** Sends the attempt from a random socket where its ID is free; null when none is (it then needs a new ID). */
+  send(attempt: PooledAttempt): PooledSocket | null {
+    const now = Date.now();
+    const start = (Math.random() * POOL_SIZE) | 0;
+    for (let i = 0; i < POOL_SIZE; i++) {
+      const index = (start + i) % POOL_SIZE;
+      let socket = this.sockets[index]!;
+      if (socket === null || socket.worn(now)) {
+        socket?.retire();
+        socket = this.sockets[index] = new PooledSocket(this.host, this.port, this.family, this.counters);
+      }
+      if (socket.has(attempt.expected.id)) continue;
+      socket.send(attempt);
+      return socket;
+    }
+    return null;
+  }
+
+  close(): void {
+    for (const socket of this.sockets) socket?.close();
+    this.sockets.fill(null);
+  }
+}

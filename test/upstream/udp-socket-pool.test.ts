@@ -1,0 +1,150 @@
+import dgram from 'node:dgram';
+import { readdirSync, readlinkSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ExchangeCounters } from '../../src/upstream/exchange-counters.js';
+import { POOL_SIZE, SOCKET_USES, UdpSocketPool, type PooledAttempt, type PooledSocket } from '../../src/upstream/udp-socket-pool.js';
+
+/** A UDP server on loopback that records each query's source port and answers with `reply(query)`, if any. */
+async function server(reply: (query: Buffer) => Buffer[] = (query) => [query]): Promise<{ port: number; ports: number[]; socket: dgram.Socket }> {
+  const socket = dgram.createSocket('udp4');
+  const ports: number[] = [];
+  socket.on('message', (query, rinfo) => {
+    ports.push(rinfo.port);
+    for (const message of reply(query)) socket.send(message, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: (socket.address() as AddressInfo).port, ports, socket };
+}
+
+/** An attempt that only records what the pool tells it. */
+class Recorder implements PooledAttempt {
+  readonly query: Buffer;
+  readonly expected: { id: number };
+  readonly received: Buffer[] = [];
+  readonly failures: Error[] = [];
+  socket: PooledSocket | null = null;
+
+  constructor(id: number) {
+    this.expected = { id };
+    this.query = Buffer.alloc(12);
+    this.query.writeUInt16BE(id, 0);
+  }
+
+  receive(message: Buffer): void {
+    this.received.push(message);
+  }
+
+  fail(error: Error): void {
+    this.failures.push(error);
+  }
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+});
+
+function pool(port: number, counters = new ExchangeCounters()): UdpSocketPool {
+  const made = new UdpSocketPool('127.0.0.1', port, 4, counters);
+  cleanups.push(() => made.close());
+  return made;
+}
+
+/** Sockets this process holds open. */
+function openSockets(): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+async function until(done: () => boolean): Promise<void> {
+  for (const deadline = Date.now() + 5000; !done(); await new Promise((resolve) => setTimeout(resolve, 5))) {
+    if (Date.now() > deadline) throw new Error('timed out');
+  }
+}
+
+describe('UdpSocketPool', () => {
+  it(`sends from at most ${POOL_SIZE} source ports and hands every answer to the attempt with its ID`, async () => {
+    const upstream = await server();
+    cleanups.push(() => upstream.socket.close());
+    const sockets = pool(upstream.port);
+    const attempts = Array.from({ length: 200 }, (_, i) => new Recorder(i));
+    for (const attempt of attempts) attempt.socket = sockets.send(attempt);
+    await until(() => attempts.every((attempt) => attempt.received.length === 1));
+    expect(new Set(upstream.ports).size).toBeLessThanOrEqual(POOL_SIZE);
+    expect(new Set(upstream.ports).size).toBeGreaterThan(1);
+    for (const attempt of attempts) expect(attempt.received[0]!.readUInt16BE(0)).toBe(attempt.expected.id);
+  });
+
+  it('sends the same ID from different sockets while both are in flight, and refuses it when every socket has it', async () => {
+    const upstream = await server(() => []);
+    cleanups.push(() => upstream.socket.close());
+    const sockets = pool(upstream.port);
+    const same = Array.from({ length: POOL_SIZE }, () => new Recorder(7));
+    const used = same.map((attempt) => sockets.send(attempt));
+    expect(new Set(used).size).toBe(POOL_SIZE);
+    expect(sockets.send(new Recorder(7))).toBeNull();
+    used[0]!.release(same[0]!);
+    expect(sockets.send(new Recorder(7))).toBe(used[0]);
+  });
+
+  it(`moves to fresh random ports after ${SOCKET_USES} queries a socket, closing the worn ones once their queries are over`, async () => {
+    const upstream = await server();
+    cleanups.push(() => upstream.socket.close());
+    const before = openSockets();
+    const sockets = pool(upstream.port);
+    const total = POOL_SIZE * SOCKET_USES + 4 * SOCKET_USES;
+    let answered = 0;
+    for (let id = 0; id < total; id++) {
+      const attempt = new Recorder(id % 65_536);
+      attempt.receive = () => {
+        answered++;
+        socket?.release(attempt);
+      };
+      const socket = sockets.send(attempt);
+      // In steps of 100: a burst beyond the loopback server's receive buffer would be dropped there.
+      if (id % 100 === 99) await until(() => answered === id + 1);
+    }
+    await until(() => answered === total);
+    // About 1,125 queries a socket: nearly every one carried its 1,000 and gave way to a new port.
+    expect(new Set(upstream.ports).size).toBeGreaterThan(1.5 * POOL_SIZE);
+    // The worn ones are closed: no more than one pool's worth is open.
+    await until(() => openSockets() <= before + POOL_SIZE);
+  }, 30_000);
+
+  it('counts an answer to an ID nobody waits for as rejected, but not a late answer to an attempt that ended', async () => {
+    const upstream = await server((query) => {
+      const stranger = Buffer.from(query);
+      stranger.writeUInt16BE((query.readUInt16BE(0) + 1) % 65_536, 0);
+      return [query, stranger];
+    });
+    cleanups.push(() => upstream.socket.close());
+    const counters = new ExchangeCounters();
+    const sockets = pool(upstream.port, counters);
+    const attempt = new Recorder(100);
+    const socket = sockets.send(attempt)!;
+    socket.release(attempt);
+    // The answer to 100 arrives after its attempt ended: dropped quietly; 101 was never asked.
+    await until(() => counters.rejectedId === 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(counters.rejectedId).toBe(1);
+    expect(attempt.received).toEqual([]);
+  });
+
+  it('fails the waiting attempts when the server refuses (ICMP port unreachable)', async () => {
+    const closed = await server();
+    const port = closed.port;
+    await new Promise<void>((resolve) => closed.socket.close(() => resolve()));
+    const sockets = pool(port);
+    const attempts = [new Recorder(1), new Recorder(2)];
+    // Both on one socket's way: the refusal reaches the attempts waiting there.
+    for (const attempt of attempts) sockets.send(attempt);
+    await until(() => attempts.some((attempt) => attempt.failures.length > 0));
+    expect(attempts.flatMap((attempt) => attempt.failures.map((error) => (error as NodeJS.ErrnoException).code))).toContain('ECONNREFUSED');
+  });
+});
