@@ -13,7 +13,7 @@ const SMOKE = { rounds: 1, seconds: 2, maxQps: 5000 } as const;
 
 export const USAGE = `usage: npm run bench:throughput -- [--rounds N] [--seconds S] [--workloads hot,mixed,miss]
                                   [--targets ${TARGETS.map((target) => target.id).join(',')}]
-                                  [--smoke] [--out DIR]`;
+                                  [--smoke] [--cpu-prof] [--out DIR]`;
 
 export interface Options {
   rounds: number;
@@ -25,6 +25,8 @@ export interface Options {
   workloads: Workload[];
   targets: TargetSpec[];
   smoke: boolean;
+  /** Run Wachtpost under node --cpu-prof and report where its time went. */
+  cpuProf: boolean;
   /** Where throughput.json and throughput.svg go. */
   out: string;
 }
@@ -58,6 +60,7 @@ export function parseOptions(argv: string[]): Options {
         workloads: { type: 'string' },
         targets: { type: 'string' },
         smoke: { type: 'boolean', default: false },
+        'cpu-prof': { type: 'boolean', default: false },
         out: { type: 'string' },
       },
       strict: true,
@@ -76,6 +79,7 @@ export function parseOptions(argv: string[]): Options {
     workloads: listOption(values.workloads, WORKLOADS, 'workloads'),
     targets: TARGETS.filter((target) => ids.includes(target.id)),
     smoke: values.smoke,
+    cpuProf: values['cpu-prof'],
     out: values.out ?? DEFAULT_RESULTS,
   };
 }

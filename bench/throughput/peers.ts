@@ -267,6 +267,8 @@ export interface WachtpostVariant {
   tagging: boolean;
   /** Further top-level settings (e.g. api tokens for a feed benchmark). */
   extra?: Record<string, unknown>;
+  /** Run under node --cpu-prof, every process (workers inherit it) writing its profile here at exit. */
+  profileDir?: string;
 }
 
 /**
@@ -293,6 +295,7 @@ export async function startWachtpost(name: string, dir: string, upstreamPort: nu
   const file = join(dir, 'wachtpost.yaml');
   await writeFile(file, YAML.stringify(config));
   const args = [
+    ...(variant.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${variant.profileDir}`]),
     WACHTPOST_CLI,
     'serve',
     ...['--config', file, '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${upstreamPort}`],

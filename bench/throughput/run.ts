@@ -13,6 +13,7 @@ import { makeCertificate } from '../../test/support/tls.js';
 import { DNSPERF_SETTINGS, runDnsperf } from './dnsperf.js';
 import { H2LOAD_SETTINGS, runH2load } from './h2load.js';
 import { USAGE, UsageError, parseOptions, type Options } from './options.js';
+import { profileReport } from './cpu-profile.js';
 import { findBinary, startKnot, stopAll, versionOf, wachtpostVersion, type Server } from './peers.js';
 import { WireCapture } from './wire-capture.js';
 import { peakRssBytes, processTree } from './procstat.js';
@@ -267,7 +268,9 @@ async function main(): Promise<number> {
   progress(`knot ${versions.knot} serving on 127.0.0.1:${knot.port}; starting ${targets.map((spec) => spec.id).join(', ')}`);
   // One self-signed certificate for every encrypted listener; the load generators do not verify it.
   const certificate = await makeCertificate(dir, 'bench.wachtpost.test');
-  const servers = await startTargets(targets, { dir, upstreamPort: knot.port, binaries, certificate }, tag);
+  const profileDir = options.cpuProf ? join(options.out, 'profiles') : null;
+  if (profileDir !== null) await rm(profileDir, { recursive: true, force: true });
+  const servers = await startTargets(targets, { dir, upstreamPort: knot.port, binaries, certificate, profileDir }, tag);
 
   const h2load = findBinary('h2load');
   if (h2load === null && options.workloads.includes('doh')) notes.push('The doh workload was skipped: h2load is not installed (apt-get install -y nghttp2-client).');
@@ -332,6 +335,11 @@ async function main(): Promise<number> {
   };
   await writeResults(options.out, report);
   process.stdout.write(markdown(report));
+  if (profileDir !== null) {
+    // Profiles are written as each process exits.
+    await stopAll();
+    process.stdout.write(await profileReport(profileDir));
+  }
   progress(`results in ${join(options.out, 'throughput.json')} and throughput.svg`);
   return 0;
 }

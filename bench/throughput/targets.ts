@@ -15,6 +15,8 @@ export interface StartContext {
   binaries: Record<string, string>;
   /** For the encrypted listeners (self-signed, made for the run). */
   certificate: Certificate;
+  /** Where Wachtpost targets write CPU profiles (a folder per target), or null for none. */
+  profileDir: string | null;
 }
 
 export interface TargetSpec extends TargetInfo {
@@ -31,7 +33,13 @@ export interface TargetSpec extends TargetInfo {
 }
 
 const wachtpost = (id: string, workers: number, tagging: boolean, extra?: Record<string, unknown>, encrypted = false) => (context: StartContext) =>
-  startWachtpost(id, join(context.dir, id), context.upstreamPort, { workers, tagging, extra, ...(encrypted ? { certificate: context.certificate } : {}) });
+  startWachtpost(id, join(context.dir, id), context.upstreamPort, {
+    workers,
+    tagging,
+    extra,
+    ...(encrypted ? { certificate: context.certificate } : {}),
+    ...(context.profileDir === null ? {} : { profileDir: join(context.profileDir, id) }),
+  });
 
 /** In this order within every round, so a workload's rounds go A B C A B C … */
 export const TARGETS: readonly TargetSpec[] = [

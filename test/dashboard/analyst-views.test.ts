@@ -85,7 +85,7 @@ describe('the analyst views of a served node with history', { timeout: 90_000 },
     await rm(dir, { recursive: true, force: true });
   }, 30_000);
 
-  it('charts queries per action over time with a title, labelled axes, a legend and a spoken summary', async () => {
+  it('charts queries per action over time with a title, labelled axes, a legend and a spoken summary, and counts exposure from the same traffic', async () => {
     const { context, page, problems } = await signedInPage();
     try {
       const chart = page.locator('#stats-chart');
@@ -103,6 +103,11 @@ describe('the analyst views of a served node with history', { timeout: 90_000 },
       expect(rows).toHaveLength(1);
       expect(rows[0]!.slice(1)).toEqual(['4', '0', '2', '0']);
       expect(rows[0]![0]).toMatch(/^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:00$/);
+      // The exposure panel counts the same traffic: two devices in the group, one of them
+      // (phone-7) with a watch-listed app, its two queries blocked.
+      await page.locator('#exposure-table tbody tr').first().waitFor({ timeout: WAIT_MS });
+      const exposure = await page.locator('#exposure-table tbody tr').evaluateAll((list) => list.map((row) => Array.from((row as unknown as Cells).cells, (cell) => cell.textContent)));
+      expect(exposure).toEqual([['inspectie (NVWA)', '2', '1', '2', '0', 'new this period']]);
       await screenshot(page, 'statistics-chart');
       expect(problems).toEqual([]);
     } finally {
