@@ -8,7 +8,8 @@ import { DatagramIntake, SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint
 /**
  * A UDP listener on the batched socket: each wake-up hands over up to a batch of queries,
  * answered ones go back in one send. Cache hits are answered inside the batch; replies that
- * come later (upstream answers) are sent one by one.
+ * come later (upstream answers) are gathered in the same slots and sent together at the end
+ * of the event-loop turn they arrived in (or with the next batch, if that comes first).
  */
 export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   readonly protocol = 'udp';
@@ -28,6 +29,10 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   /** The last peer's address words and text: one client usually sends many queries. */
   private readonly lastWords = new Int32Array(4);
   private lastAddress = '';
+  /** The same for the last reply sent after its batch. */
+  private readonly laterWords = new Int32Array(4);
+  private laterAddress = '';
+  private flushScheduled = false;
 
   constructor(
     private readonly native: NativeUdp,
@@ -64,15 +69,61 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   send(query: Query, reply: Buffer): void {
     const socket = this.socket;
     if (socket === null) return;
-    if (this.current >= 0 && query === this.intake.query && reply.length <= this.slotBytes && this.replies < this.slots) {
-      const slot = this.replies++;
-      reply.copy(this.output, slot * this.slotBytes);
-      const to = slot * this.meta;
-      this.outputMeta[to] = reply.length;
-      for (let i = 1; i < this.meta; i++) this.outputMeta[to + i] = this.inputMeta[this.current + i]!;
-    } else {
+    if (reply.length > this.slotBytes) {
       socket.sendTo(reply, query.clientPort, query.client);
+      return;
     }
+    const inBatch = this.current >= 0 && query === this.intake.query;
+    // A reply after its batch needs its peer's address words, and a slot.
+    if (!inBatch && !this.wordsOf(query.client)) {
+      socket.sendTo(reply, query.clientPort, query.client);
+      return;
+    }
+    if (this.replies >= this.slots) this.flushReplies();
+    const slot = this.replies++;
+    reply.copy(this.output, slot * this.slotBytes);
+    const to = slot * this.meta;
+    this.outputMeta[to] = reply.length;
+    if (inBatch) {
+      for (let i = 1; i < this.meta; i++) this.outputMeta[to + i] = this.inputMeta[this.current + i]!;
+      return;
+    }
+    this.outputMeta[to + 1] = query.clientPort;
+    for (let i = 0; i < 4; i++) this.outputMeta[to + 2 + i] = this.laterWords[i]!;
+    // Outside a batch: sent at the end of this turn, with whatever else answered in it.
+    if (this.current < 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushLater);
+    }
+  }
+
+  private readonly flushLater = (): void => {
+    this.flushScheduled = false;
+    this.flushReplies();
+  };
+
+  private flushReplies(): void {
+    if (this.replies === 0) return;
+    this.socket?.flush(this.replies);
+    this.replies = 0;
+  }
+
+  /** Fills laterWords with the address as the socket's metadata holds it; false for text that is no address of its family. */
+  private wordsOf(address: string): boolean {
+    if (address === this.laterAddress) return true;
+    let bytes: number[];
+    try {
+      const parsed = ipaddr.parse(address);
+      if ((parsed.kind() === 'ipv4') !== (this.family === 4)) return false;
+      bytes = parsed.toByteArray();
+    } catch {
+      return false;
+    }
+    const words = this.laterWords;
+    words.fill(0);
+    for (let i = 0; i < bytes.length; i++) words[i >> 2]! |= bytes[i]! << (24 - 8 * (i & 3));
+    this.laterAddress = address;
+    return true;
   }
 
   stopAccepting(): void {
@@ -83,6 +134,7 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   async close(): Promise<void> {
     const socket = this.socket;
     if (socket === null) return;
+    this.flushReplies();
     await waitForSendQueue(() => socket.stats().queued);
     socket.close();
     this.socket = null;
@@ -111,10 +163,7 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
       this.intake.take(msg, this.addressAt(at), this.inputMeta[at + 1]!);
     }
     this.current = -1;
-    if (this.replies > 0) {
-      this.socket?.flush(this.replies);
-      this.replies = 0;
-    }
+    this.flushReplies();
   };
 
   private addressAt(at: number): string {
