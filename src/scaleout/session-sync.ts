@@ -54,13 +54,28 @@ export class SessionSync {
       const message = this.parse(text);
       if (message !== null && message.from !== instance) apply(message.sessions, false);
     });
-    subscriber.client.on('ready', () => {
+    const subscribe = (): void => {
       subscriber.client.subscribe(keys.sessionsChannel).then(
-        () => this.load(),
-        () => {},
+        () => {
+          this.subscribed = true;
+          void this.load();
+        },
+        (error: Error) => log.warn({ err: error.message }, 'VPN session channel not subscribed; retried on reconnect'),
       );
+    };
+    subscriber.client.on('ready', subscribe);
+    subscriber.client.on('close', () => {
+      this.subscribed = false;
+    });
+    if (subscriber.up) subscribe();
+    // The hash is read over the commands link, which may come up after the subscriber (it
+    // queues nothing while down): whichever is ready last starts the load.
+    commands.client.on('ready', () => {
+      if (this.subscribed) void this.load();
     });
   }
+
+  private subscribed = false;
 
   /** Stores and announces this instance's changes; a failure (Redis away) is logged, the next load repairs it. */
   async share(sessions: readonly SharedSession[]): Promise<void> {
@@ -78,6 +93,7 @@ export class SessionSync {
   }
 
   private async load(): Promise<void> {
+    if (!this.commands.up) return;
     let stored: Record<string, string>;
     try {
       stored = await this.commands.client.hgetall(this.keys.sessions);

@@ -55,6 +55,25 @@ describe('VPN sessions shared through Redis', () => {
     expect(received.slice(1)).toEqual([{ sessions: [['10.64.0.9', 'phone-9', future], ['10.64.0.1', null, 0]], whole: false }]);
   });
 
+  it('loads the hash once both links are up, whichever comes last', { timeout: 15_000 }, async () => {
+    const future = Date.now() + 60_000;
+    await raw.hset('sessions-test:sessions', '10.64.2.1', JSON.stringify({ from: 'other', session: ['10.64.2.1', 'phone-21', future] }));
+    const commands = new RedisLink(redis.url, 'commands', log);
+    const subscriber = new RedisLink(redis.url, 'sessions', log);
+    links.push(commands, subscriber);
+    // The commands link is down and the subscriber up before the sync exists.
+    commands.client.disconnect();
+    expect(await subscriber.ready(5000)).toBe(true);
+    const received: { sessions: SharedSession[]; whole: boolean }[] = [];
+    new SessionSync(commands, subscriber, keys(), 'late', (sessions, whole) => received.push({ sessions, whole }), log);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(received).toEqual([]);
+    await commands.client.connect();
+    expect(await eventually(() => received.length > 0, 5000)).toBe(true);
+    expect(received[0]!.whole).toBe(true);
+    expect(received[0]!.sessions).toContainEqual(['10.64.2.1', 'phone-21', future]);
+  });
+
   it('stores and announces its own changes for the other instances', { timeout: 15_000 }, async () => {
     const mine: { sessions: SharedSession[]; whole: boolean }[] = [];
     const theirs: { sessions: SharedSession[]; whole: boolean }[] = [];
