@@ -5,7 +5,7 @@
 // the statistics' apps, countries and hours, narrow the search to it (drill-down).
 
 import { fromInputValue, inputValue, stamp } from './clock.js';
-import { apiJson, Unauthorized } from './panels.js';
+import { apiJson, inventoryTable, Unauthorized } from './panels.js';
 
 const PAGE = 50;
 const DEVICE_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -22,7 +22,10 @@ export class HistoryPanel {
     this.onUnauthorized = onUnauthorized;
     this.form = document.getElementById('history-form');
     this.status = document.getElementById('history-status');
-    this.table = document.getElementById('history-table');
+    this.table = inventoryTable('history-table', [['Time'], ['Device or client'], ['Group'], ['Name'], ['App or owner (country)'], ['Action']]);
+    const results = document.getElementById('history-results');
+    this.table.caption.textContent = results.dataset.caption;
+    results.replaceChildren(this.table);
     this.older = document.getElementById('history-older');
     this.generation = 0;
     this.query = null;

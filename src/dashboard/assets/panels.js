@@ -118,6 +118,29 @@ export class RefreshingPanel {
   }
 }
 
+/**
+ * A hidden table of class "inventory" with an empty caption, one header row and an empty
+ * body; a column is [label] or [label, 'num'] for right-aligned figures. Panels build their
+ * tables with it, so a page holds only the place they go.
+ */
+export function inventoryTable(id, columns) {
+  const table = document.createElement('table');
+  table.id = id;
+  table.className = 'inventory';
+  table.hidden = true;
+  table.createCaption();
+  const row = table.createTHead().insertRow();
+  for (const [label, kind] of columns) {
+    const cell = document.createElement('th');
+    cell.scope = 'col';
+    cell.textContent = label;
+    if (kind === 'num') cell.className = 'num';
+    row.append(cell);
+  }
+  table.createTBody();
+  return table;
+}
+
 /** A label that drills down: a link-styled button with a spoken purpose. */
 function drillButton(text, purpose, click) {
   const button = document.createElement('button');
@@ -211,10 +234,11 @@ export class InventoryPanel {
   constructor({ onUnauthorized }) {
     this.onUnauthorized = onUnauthorized;
     this.note = document.getElementById('device-note');
-    this.table = document.getElementById('device-apps');
-    this.caption = document.getElementById('device-caption');
-    this.addresses = document.getElementById('device-addresses');
-    this.addressesCaption = document.getElementById('device-addresses-caption');
+    this.table = inventoryTable('device-apps', [['App'], ['Owner'], ['First seen'], ['Last seen'], ['Queries', 'num']]);
+    this.caption = this.table.caption;
+    this.addresses = inventoryTable('device-addresses', [['Address'], ['First seen'], ['Last seen'], ['Queries', 'num']]);
+    this.addressesCaption = this.addresses.caption;
+    document.getElementById('device-tables').replaceChildren(this.table, this.addresses);
     /** The link to the device's own page (absent on that page). */
     this.pageLink = document.getElementById('device-page');
     this.generation = 0;
