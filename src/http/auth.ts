@@ -30,7 +30,6 @@ export function newToken(): { token: string; sha256: string } {
 /** A request's proven identity. */
 export interface Authenticated {
   readonly principal: Principal;
-  readonly viaCookie: boolean;
   /**
    * What this access hangs on, as announced when it ends: `token:SHA256`, and for a browser
    * also `session:ID`. A feed socket keeps them, so sign-out, expiry or a removed token close it.
@@ -137,12 +136,12 @@ export class Authenticator {
     const header = request.headers.authorization;
     if (header !== undefined && header.startsWith('Bearer ')) {
       const found = this.byToken(header.slice('Bearer '.length).trim());
-      return found === null ? null : { principal: found.principal, viaCookie: false, keys: [`token:${found.hash}`], expires: Infinity };
+      return found === null ? null : { principal: found.principal, keys: [`token:${found.hash}`], expires: Infinity };
     }
     const claim = this.sessions.read(request.cookies[SESSION_COOKIE]);
     const principal = claim === null ? undefined : this.tokens.get(claim.token);
     if (principal === undefined) return null;
-    return { principal, viaCookie: true, keys: [`token:${claim!.token}`, `session:${claim!.id}`], expires: claim!.expires };
+    return { principal, keys: [`token:${claim!.token}`, `session:${claim!.id}`], expires: claim!.expires };
   }
 
   private tokenMap(settings: Config['api']): Map<string, Principal> {

@@ -5,7 +5,7 @@
 // the statistics' apps, countries and hours, narrow the search to it (drill-down).
 
 import { fromInputValue, inputValue, stamp } from './clock.js';
-import { apiJson, inventoryTable, Unauthorized } from './panels.js';
+import { fetchLatest, inventoryTable } from './panels.js';
 
 const PAGE = 50;
 const DEVICE_ID = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -107,20 +107,13 @@ export class HistoryPanel {
   }
 
   async load(first) {
-    const generation = ++this.generation;
     const params = new URLSearchParams(this.query);
     if (!first && this.before !== null) params.set('before_id', String(this.before));
     this.status.textContent = 'Searching…';
-    let result;
-    try {
-      result = await apiJson(`/api/events?${params}`);
-    } catch (error) {
-      if (generation !== this.generation) return;
-      if (error instanceof Unauthorized) this.onUnauthorized();
-      else this.status.textContent = 'History unavailable: the server cannot be reached.';
-      return;
-    }
-    if (generation !== this.generation) return;
+    const result = await fetchLatest(this, `/api/events?${params}`, () => {
+      this.status.textContent = 'History unavailable: the server cannot be reached.';
+    });
+    if (result === null) return;
     const events = result.body?.events;
     if (!Array.isArray(events)) {
       this.status.textContent = result.status === 503 ? 'No history: this node keeps none.' : `The search was refused: ${result.message ?? result.status}`;

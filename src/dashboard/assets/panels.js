@@ -103,19 +103,29 @@ export class RefreshingPanel {
    * or a sign-out came meanwhile, the session ended (onUnauthorized), or the server cannot
    * be reached (`unreachable` shown with showNote).
    */
-  async fetchFresh(path, unreachable) {
-    const generation = ++this.generation;
-    let result;
-    try {
-      result = await apiJson(path);
-    } catch (error) {
-      if (generation !== this.generation) return null;
-      if (error instanceof Unauthorized) this.onUnauthorized();
-      else this.showNote(unreachable);
-      return null;
-    }
-    return generation === this.generation ? result : null;
+  fetchFresh(path, unreachable) {
+    return fetchLatest(this, path, () => this.showNote(unreachable));
   }
+}
+
+/**
+ * The API's answer for the newest request of `panel` (which has `generation` and
+ * `onUnauthorized`), or null when there is nothing to draw: a newer request or a sign-out
+ * came meanwhile, the session ended (onUnauthorized), or the server cannot be reached
+ * (`unreachable()`).
+ */
+export async function fetchLatest(panel, path, unreachable) {
+  const generation = ++panel.generation;
+  let result;
+  try {
+    result = await apiJson(path);
+  } catch (error) {
+    if (generation !== panel.generation) return null;
+    if (error instanceof Unauthorized) panel.onUnauthorized();
+    else unreachable();
+    return null;
+  }
+  return generation === panel.generation ? result : null;
 }
 
 /**
@@ -256,7 +266,6 @@ export class InventoryPanel {
   }
 
   async show(client) {
-    const generation = ++this.generation;
     this.addresses.hidden = true;
     this.note.hidden = false;
     this.note.textContent = `Loading the apps of ${client}…`;
@@ -265,16 +274,11 @@ export class InventoryPanel {
       this.pageLink.textContent = `Open the device page of ${client}`;
       this.pageLink.hidden = false;
     }
-    let result;
-    try {
-      result = await apiJson(`/api/devices/${encodeURIComponent(client)}/apps`);
-    } catch (error) {
-      if (generation !== this.generation) return;
-      if (error instanceof Unauthorized) this.onUnauthorized();
-      else this.note.textContent = 'Device inventory unavailable: the server cannot be reached.';
-      return;
-    }
-    if (generation !== this.generation) return;
+    const result = await fetchLatest(this, `/api/devices/${encodeURIComponent(client)}/apps`, () => {
+      this.note.textContent = 'Device inventory unavailable: the server cannot be reached.';
+    });
+    if (result === null) return;
+    const generation = this.generation;
     const apps = result.body?.apps;
     if (!Array.isArray(apps)) {
       this.table.hidden = true;
