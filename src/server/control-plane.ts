@@ -113,6 +113,8 @@ export class ControlPlane {
   reloadTokens(api: Config['api']): void {
     const removed = this.auth.replaceTokens(api);
     this.log.info({ tokens: this.auth.tokenCount, removed }, 'API tokens reloaded');
+    // Without a keys file the process's own key stays: a new random one would sign everyone out.
+    if (api.session_keys_file === '') return;
     try {
       this.auth.replaceSessionKeys(loadSessionKeys(api.session_keys_file));
     } catch (error) {
