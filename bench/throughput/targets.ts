@@ -54,6 +54,15 @@ export const TARGETS: readonly TargetSpec[] = [
     start: wachtpost('wachtpost-all', CORES, true, undefined, true),
   },
   {
+    id: 'wachtpost-all-unshared',
+    label: `Wachtpost, ${CORES} workers, a cache per worker`,
+    wachtpost: true,
+    workloads: ['hot', 'mixed', 'miss'],
+    resolver: true,
+    blocks: true,
+    start: wachtpost('wachtpost-all-unshared', CORES, true, { cache: { shared: false } }),
+  },
+  {
     id: 'wachtpost-1-untagged',
     label: 'Wachtpost, 1 worker, detection off',
     wachtpost: true,

@@ -1,230 +1,333 @@
 import { Answer, AnswerKind, storedLength } from '../wire/answer.js';
 import { equalsIgnoreCase } from '../wire/names.js';
 import type { WireRequest } from '../wire/request.js';
-import { MAX_CHUNK, SLAB_PAGE_SIZE, SlabStore } from './slab-store.js';
+import { CacheLock } from './cache-lock.js';
+import { Header, PAGE_SIZE, READY_MARK, type CacheMemory } from './cache-memory.js';
+import { MAX_CHUNK, SlabStore } from './slab-store.js';
 
-/** No entry (a slot number otherwise). */
-export const NO_SLOT = -1;
+const NO_SLOT = -1;
 const HEADER_LENGTH = 12;
 const NO_OPT = 0xffff;
-const FIRST_SLOTS = 1024;
-/** `place` of a block too big for a slab chunk: it lives in `oversized` instead. */
-const OVERSIZED = 0xffffffff;
-/** `place` of a slot that holds no entry (on the free list). */
-const FREE = 0xfffffffe;
 /**
  * Chunks are moved together (a pass over every entry) once at least this share of the
  * pages could be handed back that way; below it, the least recently used entry goes.
  */
 const COMPACT_SHARE = 1 / 16;
 
-/** Entries evicted to keep within the limits; read by the metrics layer. */
+/** What this process's stores evicted to keep within the limits; read by the metrics layer. */
 export class EvictionCounters {
   forEntries = 0;
   forBytes = 0;
   /** Passes that moved chunks together to hand pages back. */
   compactions = 0;
+  /** Times this process emptied the cache because another died holding its lock. */
+  resets = 0;
+}
+
+/** The entry the last find() found: a copy taken under the lock, valid until the next find(). */
+export class FoundEntry {
+  /** The answer, in this process's own bytes; tags null when this process has none for it yet. */
+  readonly answer = new Answer(Buffer.allocUnsafeSlow(MAX_CHUNK), 0, 0, 0, AnswerKind.POSITIVE, 0, -1, 0);
+  storedAt = 0;
+  expiresAt = 0;
+  /** Past this it is not even served stale (RFC 8767 §5, max stale). */
+  staleUntil = 0;
+  lifetimeMs = 0;
+  /** Fresh lookups so far, this one included. */
+  hits = 0;
+  refreshing = false;
 }
 
 /**
  * Answers keyed by the request's 53-bit question hash (name, type, class, DO and CD bits),
- * least recently used evicted first, within a number of entries and a number of bytes (slab
- * pages plus oversized answers). Expiry is judged by the caller so expired entries stay
- * available for serve-stale until evicted.
+ * least recently used evicted first, within a number of entries and a number of bytes of
+ * slab pages. Expiry is judged by the caller, so expired entries stay available for
+ * serve-stale until evicted.
  *
- * Built for a million entries in a few hundred MB: every entry is a slot number into
- * parallel typed arrays (metadata, LRU links, an open-addressing hash table) and its
- * answer's bytes sit in a slab chunk, so the garbage collector sees a handful of objects
- * whatever the entry count. lru-cache keeps a Map entry, a boxed key and two array slots
- * per entry (about 108 bytes at a million entries, measured) and would still need the
- * answers stored apart; see the README.
+ * Everything lives in a CacheMemory: every entry is a slot number into parallel typed arrays
+ * (metadata, LRU links, an open-addressing hash table) and its answer's bytes sit in a slab
+ * chunk, so the garbage collector sees a handful of objects whatever the entry count, and
+ * workers that map one memory share one cache. Each operation takes the memory's lock for
+ * its lookup or store; a hit copies the answer out under it, so no other process can change
+ * the bytes while they are sent. Tags are JavaScript objects, which cannot be shared: each
+ * process keeps those it stored or was handed (keepTags) by slot, with the store's
+ * generation number, so an entry another process stored comes back untagged once.
+ * lru-cache keeps a Map entry, a boxed key and two array slots per entry (about 108 bytes at
+ * a million entries, measured) and could be neither bounded by bytes nor shared; see the
+ * README.
  */
 export class AnswerCache {
   readonly evictions = new EvictionCounters();
-  private readonly slab = new SlabStore();
-  private readonly oversized = new Map<number, Buffer>();
-  private oversizedBytes = 0;
-  /** Reused for every hit: see view(). */
-  private readonly hitView = new Answer(Buffer.alloc(0), 0, 0, 0, AnswerKind.POSITIVE, 0, -1, 0);
+  readonly found = new FoundEntry();
+  private readonly slab: SlabStore;
+  private readonly lock: CacheLock;
+  private readonly maxEntries: number;
+  private readonly maxPages: number;
+  private readonly header: Int32Array;
+  private readonly scratch: Int32Array;
+  private readonly segmentWords: Int32Array[];
+  /** The slot find() found, and its generation, for keepTags(). */
+  private foundSlot = NO_SLOT;
+  private foundGeneration = 0;
+  private readonly tags: Array<object | null> = [];
+  private readonly tagGeneration: Uint32Array;
 
-  private slots = 0;
-  /** Slots ever handed out; those freed since wait on a list through `older`. */
-  private claimed = 0;
-  private freeSlot = NO_SLOT;
-  private used = 0;
-  private head = NO_SLOT;
-  private tail = NO_SLOT;
-  /** Hash table of slot + 1 (0 = empty), linear probing; at most half full. */
-  private table = new Int32Array(0);
-  private mask = 0;
-  private shift = 32;
+  private readonly keys: Float64Array;
+  private readonly stored: Float64Array;
+  private readonly place: Uint32Array;
+  private readonly lifetime: Uint32Array;
+  private readonly staleFor: Uint32Array;
+  private readonly hitCount: Uint32Array;
+  private readonly generation: Uint32Array;
+  private readonly newer: Int32Array;
+  private readonly older: Int32Array;
+  private readonly table: Int32Array;
+  private readonly mask: number;
+  private readonly shift: number;
+  /** 0 marks a free slot: answers without a message are never stored. */
+  private readonly length: Uint16Array;
+  private readonly ttlCount: Uint16Array;
+  private readonly optOffset: Uint16Array;
+  private readonly rcode: Uint16Array;
+  private readonly kind: Uint8Array;
+  private readonly refreshing: Uint8Array;
 
-  private keys = new Float64Array(0);
-  private place = new Uint32Array(0);
-  private length = new Uint16Array(0);
-  private ttlCount = new Uint16Array(0);
-  private optOffset = new Uint16Array(0);
-  private rcode = new Uint16Array(0);
-  private kind = new Uint8Array(0);
-  private refreshing = new Uint8Array(0);
-  private hitCount = new Uint32Array(0);
-  private stored = new Float64Array(0);
-  private lifetime = new Uint32Array(0);
-  private staleFor = new Uint32Array(0);
-  private newer = new Int32Array(0);
-  private older = new Int32Array(0);
-  private tags: Array<object | null> = [];
-
-  constructor(
-    private readonly maxEntries: number,
-    private readonly maxBytes = Number.POSITIVE_INFINITY,
-  ) {}
+  constructor(private readonly memory: CacheMemory) {
+    this.maxEntries = memory.layout.entries;
+    this.maxPages = memory.layout.pages;
+    this.header = memory.header;
+    this.slab = new SlabStore(memory);
+    this.lock = new CacheLock(memory);
+    this.scratch = new Int32Array(this.found.answer.bytes.buffer, this.found.answer.bytes.byteOffset, MAX_CHUNK >>> 2);
+    this.segmentWords = memory.segments.map((segment) => new Int32Array(segment.buffer, segment.byteOffset, segment.length >>> 2));
+    this.tagGeneration = new Uint32Array(this.maxEntries);
+    this.keys = memory.keys;
+    this.stored = memory.stored;
+    this.place = memory.place;
+    this.lifetime = memory.lifetime;
+    this.staleFor = memory.staleFor;
+    this.hitCount = memory.hitCount;
+    this.generation = memory.generation;
+    this.newer = memory.newer;
+    this.older = memory.older;
+    this.table = memory.table;
+    this.mask = memory.table.length - 1;
+    this.shift = memory.tableShift;
+    this.length = memory.length;
+    this.ttlCount = memory.ttlCount;
+    this.optOffset = memory.optOffset;
+    this.rcode = memory.rcode;
+    this.kind = memory.kind;
+    this.refreshing = memory.refreshing;
+    this.enter();
+    try {
+      // The first process to map the memory sets the empty cache up; the others find it so.
+      // Fresh memory is all zeros, so the table and slots need no clearing (which would make
+      // every page of them resident at start).
+      if (this.header[Header.READY] !== READY_MARK) this.reset(false);
+    } finally {
+      this.lock.give();
+    }
+  }
 
   get size(): number {
-    return this.used;
+    return this.header[Header.USED]!;
   }
 
-  /** Bytes reserved for answers (slab pages and oversized blocks): what maxBytes bounds. */
+  /** Bytes of slab pages in use: what maxBytes bounds. */
   get answerBytes(): number {
-    return this.slab.reservedBytes + this.oversizedBytes;
+    return this.slab.reservedBytes;
   }
 
-  /** The entry answering `req`'s question, made the most recently used; or NO_SLOT. */
-  find(req: WireRequest): number {
-    const slot = this.lookup(req);
-    if (slot !== NO_SLOT) this.touch(slot);
-    return slot;
-  }
-
-  storedAt(slot: number): number {
-    return this.stored[slot]!;
-  }
-
-  expiresAt(slot: number): number {
-    return this.stored[slot]! + this.lifetime[slot]!;
-  }
-
-  /** Past this it is not even served stale (RFC 8767 §5, max stale). */
-  staleUntil(slot: number): number {
-    return this.stored[slot]! + this.lifetime[slot]! + this.staleFor[slot]!;
-  }
-
-  lifetimeMs(slot: number): number {
-    return this.lifetime[slot]!;
-  }
-
-  /** Counts a hit; returns the entry's hits so far. */
-  hit(slot: number): number {
-    return ++this.hitCount[slot]!;
-  }
-
-  isRefreshing(slot: number): boolean {
-    return this.refreshing[slot] === 1;
-  }
-
-  setRefreshing(slot: number, refreshing: boolean): void {
-    this.refreshing[slot] = refreshing ? 1 : 0;
+  /** Whether other processes use this cache too. */
+  get shared(): boolean {
+    return this.memory.shared;
   }
 
   /**
-   * The entry's answer through a view shared by every hit: it stays valid until the next
-   * call on this cache, which is enough to judge and send it synchronously and costs no
-   * allocation. Anything that holds an answer across an await must take copy() instead.
+   * Looks `req`'s question up; when found, the entry becomes the most recently used, a fresh
+   * one (stored more recently than its lifetime before `now`) counts a hit, and `found`
+   * describes it until the next call.
    */
-  view(slot: number): Answer {
-    const view = this.hitView;
-    this.locate(view, slot);
-    view.length = this.length[slot]!;
-    view.ttlCount = this.ttlCount[slot]!;
-    view.kind = this.kind[slot]! as AnswerKind;
-    view.rcode = this.rcode[slot]!;
-    const opt = this.optOffset[slot]!;
-    view.optOffset = opt === NO_OPT ? -1 : opt;
-    view.tags = this.tags[slot]!;
-    return view;
+  find(req: WireRequest, now: number): boolean {
+    this.enter();
+    try {
+      const slot = this.lookup(req);
+      this.foundSlot = slot;
+      if (slot === NO_SLOT) return false;
+      this.touch(slot);
+      const found = this.found;
+      const storedAt = this.stored[slot]!;
+      const lifetime = this.lifetime[slot]!;
+      found.storedAt = storedAt;
+      found.lifetimeMs = lifetime;
+      found.expiresAt = storedAt + lifetime;
+      found.staleUntil = storedAt + lifetime + this.staleFor[slot]!;
+      found.hits = now < found.expiresAt ? ++this.hitCount[slot]! : this.hitCount[slot]!;
+      found.refreshing = this.refreshing[slot] === 1;
+      this.copyOut(slot);
+      return true;
+    } finally {
+      this.lock.give();
+    }
   }
 
-  /** The entry's answer as an Answer of its own, for holding across an await. */
-  copy(slot: number): Answer {
-    const view = this.view(slot);
+  /** Marks `req`'s entry as being refreshed; false when it is gone or already marked (someone else refreshes it). */
+  claimRefresh(req: WireRequest): boolean {
+    return this.mark(req, 1);
+  }
+
+  /** Clears the mark of a refresh that brought nothing to store (the entry then expires normally). */
+  endRefresh(req: WireRequest): void {
+    this.mark(req, 0);
+  }
+
+  /** Keeps the tags this process computed for the entry find() found last. */
+  keepTags(tags: object | null): void {
+    const slot = this.foundSlot;
+    if (slot === NO_SLOT) return;
+    this.keepLocal(slot, tags);
+    this.tagGeneration[slot] = this.foundGeneration;
+  }
+
+  /** Tags by slot, the array grown densely (a sparse one would fall back to a dictionary). */
+  private keepLocal(slot: number, tags: object | null): void {
+    const list = this.tags;
+    while (list.length <= slot) list.push(null);
+    list[slot] = tags;
+  }
+
+  /** The found answer as an Answer of its own, for holding across an await. */
+  copy(): Answer {
+    const view = this.found.answer;
     const bytes = Buffer.allocUnsafe(view.storedLength);
-    view.bytes.copy(bytes, 0, view.start, view.start + bytes.length);
+    view.bytes.copy(bytes, 0, 0, bytes.length);
     const answer = new Answer(bytes, 0, view.length, view.ttlCount, view.kind, view.rcode, view.optOffset, 0);
     answer.tags = view.tags;
     return answer;
   }
 
   set(req: WireRequest, answer: Answer, now: number, ttlSeconds: number, staleSeconds: number): void {
-    if (this.maxEntries === 0 || answer.length === 0) return;
     const size = answer.storedLength;
-    const existing = this.lookup(req);
-    if (existing !== NO_SLOT) this.drop(existing);
-    if (!this.makeRoom(size)) return;
-    const slot = this.used < this.maxEntries ? this.claim() : this.evict();
-    this.keys[slot] = req.key;
-    this.insert(slot);
-    this.link(slot);
-    let target: Buffer;
-    let at: number;
-    if (size <= MAX_CHUNK) {
+    if (this.maxEntries === 0 || answer.length === 0 || size > MAX_CHUNK) return;
+    this.enter();
+    try {
+      const existing = this.lookup(req);
+      if (existing !== NO_SLOT) this.drop(existing);
+      if (!this.makeRoom(size)) return;
+      const slot = this.header[Header.USED]! < this.maxEntries ? this.claim() : this.evict();
+      this.keys[slot] = req.key;
+      this.insert(slot);
+      this.link(slot);
       const address = this.slab.alloc(size);
       this.place[slot] = address;
-      target = this.slab.page(address);
-      at = this.slab.offset(address);
-    } else {
-      target = Buffer.allocUnsafe(size);
-      at = 0;
-      this.place[slot] = OVERSIZED;
-      this.oversized.set(slot, target);
-      this.oversizedBytes += size;
+      answer.bytes.copy(this.slab.segment(address), this.slab.offset(address), answer.start, answer.start + size);
+      this.length[slot] = answer.length;
+      this.ttlCount[slot] = answer.ttlCount;
+      this.optOffset[slot] = answer.optOffset < 0 ? NO_OPT : answer.optOffset;
+      this.rcode[slot] = answer.rcode;
+      this.kind[slot] = answer.kind;
+      this.refreshing[slot] = 0;
+      this.hitCount[slot] = 0;
+      this.stored[slot] = now;
+      this.lifetime[slot] = ttlSeconds * 1000;
+      this.staleFor[slot] = staleSeconds * 1000;
+      const generation = (this.header[Header.GENERATION]! + 1) >>> 0;
+      this.header[Header.GENERATION] = generation;
+      this.generation[slot] = generation;
+      this.keepLocal(slot, answer.tags);
+      this.tagGeneration[slot] = generation;
+    } finally {
+      this.lock.give();
     }
-    answer.bytes.copy(target, at, answer.start, answer.start + size);
-    this.length[slot] = answer.length;
-    this.ttlCount[slot] = answer.ttlCount;
-    this.optOffset[slot] = answer.optOffset < 0 ? NO_OPT : answer.optOffset;
-    this.rcode[slot] = answer.rcode;
-    this.kind[slot] = answer.kind;
-    this.refreshing[slot] = 0;
-    this.hitCount[slot] = 0;
-    this.stored[slot] = now;
-    this.lifetime[slot] = ttlSeconds * 1000;
-    this.staleFor[slot] = staleSeconds * 1000;
-    this.tags[slot] = answer.tags;
   }
 
   clear(): void {
-    for (let slot = 0; slot < this.claimed; slot++) if (this.place[slot] !== FREE) this.releaseBlock(slot);
-    this.table.fill(0);
-    this.tags.fill(null);
-    this.used = 0;
-    this.claimed = 0;
-    this.freeSlot = NO_SLOT;
-    this.head = this.tail = NO_SLOT;
+    this.enter();
+    try {
+      this.reset(true);
+    } finally {
+      this.lock.give();
+    }
+  }
+
+  /** Takes the lock; empties the cache when it was taken over from a process that died holding it. */
+  private enter(): void {
+    if (!this.lock.take()) return;
+    this.evictions.resets++;
+    this.header[Header.RESETS]!++;
+    this.reset(true);
+  }
+
+  /** The empty cache; the generation counter runs on, so no tags kept before match an entry after. */
+  private reset(used: boolean): void {
+    const header = this.header;
+    if (used) {
+      this.table.fill(0);
+      this.length.fill(0);
+    }
+    this.slab.reset();
+    header[Header.USED] = 0;
+    header[Header.CLAIMED] = 0;
+    header[Header.FREE_SLOT] = NO_SLOT;
+    header[Header.HEAD] = NO_SLOT;
+    header[Header.TAIL] = NO_SLOT;
+    header[Header.ENTRIES] = this.maxEntries;
+    header[Header.PAGES] = this.maxPages;
+    header[Header.READY] = READY_MARK;
+  }
+
+  private mark(req: WireRequest, refreshing: 0 | 1): boolean {
+    this.enter();
+    try {
+      const slot = this.lookup(req);
+      if (slot === NO_SLOT || this.refreshing[slot] === refreshing) return false;
+      this.refreshing[slot] = refreshing;
+      return true;
+    } finally {
+      this.lock.give();
+    }
+  }
+
+  /** Copies the slot's answer into `found.answer` (a word at a time: chunks are 16-byte aligned). */
+  private copyOut(slot: number): void {
+    const view = this.found.answer;
+    const length = this.length[slot]!;
+    const ttlCount = this.ttlCount[slot]!;
+    const address = this.place[slot]!;
+    const words = (storedLength(length, ttlCount) + 3) >>> 2;
+    const source = this.segmentWords[this.slab.segmentIndex(address)]!;
+    const from = this.slab.offset(address) >>> 2;
+    const scratch = this.scratch;
+    for (let i = 0; i < words; i++) scratch[i] = source[from + i]!;
+    view.length = length;
+    view.ttlCount = ttlCount;
+    view.kind = this.kind[slot]! as AnswerKind;
+    view.rcode = this.rcode[slot]!;
+    const opt = this.optOffset[slot]!;
+    view.optOffset = opt === NO_OPT ? -1 : opt;
+    const generation = this.generation[slot]!;
+    this.foundGeneration = generation;
+    view.tags = this.tagGeneration[slot] === generation ? (this.tags[slot] ?? null) : null;
   }
 
   /**
-   * Frees bytes until a block of `size` fits within maxBytes: by handing back pages whose
-   * chunks can move into others of their class when enough can, else by evicting the least
+   * Frees pages until a block of `size` fits within the page limit: by moving chunks
+   * together when enough pages can be handed back that way, else by evicting the least
    * recently used entry. False when even an empty cache could not hold it.
    */
   private makeRoom(size: number): boolean {
-    const limit = this.maxBytes;
-    if (size > MAX_CHUNK) {
-      if (size > limit) return false;
-      while (this.answerBytes + size > limit) this.reclaim();
-      return true;
-    }
-    if (SLAB_PAGE_SIZE > limit) return false;
-    while (this.slab.needsPage(size) && this.answerBytes + SLAB_PAGE_SIZE > limit) this.reclaim();
+    if (this.maxPages === 0) return false;
+    while (this.slab.needsPage(size) && !this.slab.hasFreePage) this.reclaim();
     return true;
   }
 
-  /** Frees some bytes; only called while the cache holds something (an empty one holds no bytes). */
+  /** Frees some pages; only called while the cache holds something (an empty one holds no pages). */
   private reclaim(): void {
-    const pages = this.slab.reservedBytes / SLAB_PAGE_SIZE;
+    const pages = this.slab.reservedBytes / PAGE_SIZE;
     if (this.slab.reclaimablePages >= Math.max(1, Math.floor(pages * COMPACT_SHARE)) && this.compact()) return;
     this.evictions.forBytes++;
-    this.drop(this.tail);
+    this.drop(this.header[Header.TAIL]!);
   }
 
   /** Moves the chunks of the pages the slab marks into other pages, which hands those pages back; true when it did. */
@@ -233,12 +336,13 @@ export class AnswerCache {
     const before = slab.reservedBytes;
     if (slab.startEvacuation() === 0) return false;
     this.evictions.compactions++;
-    for (let slot = 0; slot < this.claimed; slot++) {
+    const claimed = this.header[Header.CLAIMED]!;
+    for (let slot = 0; slot < claimed; slot++) {
       const from = this.place[slot]!;
-      if (from === FREE || from === OVERSIZED || !slab.isEvacuating(from)) continue;
+      if (this.length[slot] === 0 || !slab.isEvacuating(from)) continue;
       const size = storedLength(this.length[slot]!, this.ttlCount[slot]!);
       const to = slab.alloc(size);
-      slab.page(from).copy(slab.page(to), slab.offset(to), slab.offset(from), slab.offset(from) + size);
+      slab.segment(from).copy(slab.segment(to), slab.offset(to), slab.offset(from), slab.offset(from) + size);
       this.place[slot] = to;
       slab.release(from);
     }
@@ -246,21 +350,11 @@ export class AnswerCache {
     return slab.reservedBytes < before;
   }
 
-  private locate(view: Answer, slot: number): void {
-    const address = this.place[slot]!;
-    if (address === OVERSIZED) {
-      view.bytes = this.oversized.get(slot)!;
-      view.start = 0;
-    } else {
-      view.bytes = this.slab.page(address);
-      view.start = this.slab.offset(address);
-    }
-  }
-
   private lookup(req: WireRequest): number {
-    if (this.used === 0) return NO_SLOT;
+    if (this.header[Header.USED] === 0) return NO_SLOT;
     const key = req.key;
     const questionLength = req.questionLength;
+    const slab = this.slab;
     for (let i = this.home(key); ; i = (i + 1) & this.mask) {
       const slot = this.table[i]! - 1;
       if (slot === NO_SLOT) return NO_SLOT;
@@ -268,28 +362,28 @@ export class AnswerCache {
       // Hash keys can collide, question bytes cannot (the stored message keeps the upstream's
       // spelling of the name, so the comparison ignores case).
       if (this.length[slot]! < HEADER_LENGTH + questionLength) continue;
-      this.locate(this.hitView, slot);
-      if (equalsIgnoreCase(this.hitView.bytes, this.hitView.start + HEADER_LENGTH, req.question, 0, questionLength)) return slot;
+      const address = this.place[slot]!;
+      if (equalsIgnoreCase(slab.segment(address), slab.offset(address) + HEADER_LENGTH, req.question, 0, questionLength)) return slot;
     }
   }
 
-  /** A free slot: one given back, else a never-used one, growing the arrays (doubling, up to the entry limit). */
+  /** A free slot: one given back, else a never-used one. */
   private claim(): number {
-    this.used++;
-    const free = this.freeSlot;
+    const header = this.header;
+    header[Header.USED]!++;
+    const free = header[Header.FREE_SLOT]!;
     if (free !== NO_SLOT) {
-      this.freeSlot = this.older[free]!;
+      header[Header.FREE_SLOT] = this.older[free]!;
       return free;
     }
-    if (this.claimed === this.slots) this.grow(Math.min(this.maxEntries, Math.max(FIRST_SLOTS, this.slots * 2)));
-    return this.claimed++;
+    return header[Header.CLAIMED]!++;
   }
 
   /** Frees the least recently used entry and returns its slot for reuse. */
   private evict(): number {
     this.evictions.forEntries++;
-    const slot = this.tail;
-    this.releaseBlock(slot);
+    const slot = this.header[Header.TAIL]!;
+    this.slab.release(this.place[slot]!);
     this.remove(slot);
     this.unlink(slot);
     return slot;
@@ -297,22 +391,15 @@ export class AnswerCache {
 
   /** Removes an entry and puts its slot on the free list. */
   private drop(slot: number): void {
-    this.releaseBlock(slot);
+    const header = this.header;
+    this.slab.release(this.place[slot]!);
     this.remove(slot);
     this.unlink(slot);
-    this.place[slot] = FREE;
-    this.tags[slot] = null;
-    this.older[slot] = this.freeSlot;
-    this.freeSlot = slot;
-    this.used--;
-  }
-
-  private releaseBlock(slot: number): void {
-    const address = this.place[slot]!;
-    if (address === OVERSIZED) {
-      this.oversizedBytes -= this.oversized.get(slot)!.length;
-      this.oversized.delete(slot);
-    } else this.slab.release(address);
+    this.length[slot] = 0;
+    if (slot < this.tags.length) this.tags[slot] = null;
+    this.older[slot] = header[Header.FREE_SLOT]!;
+    header[Header.FREE_SLOT] = slot;
+    header[Header.USED]!--;
   }
 
   /** A key's first bucket: its low 32 bits spread by Fibonacci hashing, top bits taken. */
@@ -344,57 +431,27 @@ export class AnswerCache {
   }
 
   private link(slot: number): void {
-    this.older[slot] = this.head;
+    const header = this.header;
+    const head = header[Header.HEAD]!;
+    this.older[slot] = head;
     this.newer[slot] = NO_SLOT;
-    if (this.head !== NO_SLOT) this.newer[this.head] = slot;
-    this.head = slot;
-    if (this.tail === NO_SLOT) this.tail = slot;
+    if (head !== NO_SLOT) this.newer[head] = slot;
+    header[Header.HEAD] = slot;
+    if (header[Header.TAIL] === NO_SLOT) header[Header.TAIL] = slot;
   }
 
   private unlink(slot: number): void {
     const newer = this.newer[slot]!;
     const older = this.older[slot]!;
-    if (newer === NO_SLOT) this.head = older;
+    if (newer === NO_SLOT) this.header[Header.HEAD] = older;
     else this.older[newer] = older;
-    if (older === NO_SLOT) this.tail = newer;
+    if (older === NO_SLOT) this.header[Header.TAIL] = newer;
     else this.newer[older] = newer;
   }
 
   private touch(slot: number): void {
-    if (slot === this.head) return;
+    if (slot === this.header[Header.HEAD]) return;
     this.unlink(slot);
     this.link(slot);
   }
-
-  private grow(slots: number): void {
-    this.keys = grown(this.keys, slots);
-    this.place = grown(this.place, slots);
-    this.length = grown(this.length, slots);
-    this.ttlCount = grown(this.ttlCount, slots);
-    this.optOffset = grown(this.optOffset, slots);
-    this.rcode = grown(this.rcode, slots);
-    this.kind = grown(this.kind, slots);
-    this.refreshing = grown(this.refreshing, slots);
-    this.hitCount = grown(this.hitCount, slots);
-    this.stored = grown(this.stored, slots);
-    this.lifetime = grown(this.lifetime, slots);
-    this.staleFor = grown(this.staleFor, slots);
-    this.newer = grown(this.newer, slots);
-    this.older = grown(this.older, slots);
-    this.slots = slots;
-    let bits = 1;
-    while (1 << bits < slots * 2) bits++;
-    this.table = new Int32Array(1 << bits);
-    this.mask = (1 << bits) - 1;
-    this.shift = 32 - bits;
-    for (let slot = 0; slot < this.claimed; slot++) if (this.place[slot] !== FREE) this.insert(slot);
-  }
-}
-
-type TypedArray = Float64Array | Uint32Array | Int32Array | Uint16Array | Uint8Array;
-
-function grown<T extends TypedArray>(array: T, length: number): T {
-  const next = new (array.constructor as new (length: number) => T)(length);
-  next.set(array as never);
-  return next;
 }

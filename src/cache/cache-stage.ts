@@ -3,12 +3,13 @@ import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import type { UpstreamFailures } from '../pipeline/upstream-failures.js';
 import { Answer, AnswerKind } from '../wire/answer.js';
-import { AnswerCache, NO_SLOT } from './answer-cache.js';
+import { AnswerCache } from './answer-cache.js';
+import type { CacheMemory } from './cache-memory.js';
+
+/** Tags an answer the cache holds but this process has no tags for (another worker stored it). */
+export type Retag = (query: Query, answer: Answer) => void;
 
 export interface CacheSettings {
-  maxEntries: number;
-  /** Bytes of answers kept (slab pages and oversized answers). */
-  maxBytes: number;
   minTtl: number;
   maxTtl: number;
   negativeMaxTtl: number;
@@ -49,47 +50,60 @@ export class CacheStage extends Stage {
 
   constructor(
     private readonly settings: CacheSettings,
+    /** Where the answers live: this process's memory, or memory every worker maps. */
+    memory: CacheMemory,
     /** Whether the upstream failed just now; null: never known, always wait. */
     private readonly upstream: UpstreamFailures | null = null,
+    /** Null where answers carry no tags (detection off). */
+    private readonly retag: Retag | null = null,
   ) {
     super();
-    this.cache = new AnswerCache(settings.maxEntries, settings.maxBytes);
+    this.cache = new AnswerCache(memory);
   }
 
   resolve(query: Query): Answer | Promise<Answer> {
     const now = Date.now();
     const cache = this.cache;
-    const slot = cache.find(query);
-    if (slot !== NO_SLOT && now < cache.expiresAt(slot)) {
+    if (!cache.find(query, now)) {
+      this.counters.misses++;
+      return this.fetch(query);
+    }
+    const found = cache.found;
+    if (now < found.expiresAt) {
       this.counters.hits++;
-      const hits = cache.hit(slot);
-      const storedAt = cache.storedAt(slot);
-      query.cacheAge = Math.floor((now - storedAt) / 1000);
+      query.cacheAge = Math.floor((now - found.storedAt) / 1000);
       const prefetch = this.settings.prefetch;
       if (
         prefetch.enabled &&
-        hits >= prefetch.minHits &&
-        !cache.isRefreshing(slot) &&
-        cache.expiresAt(slot) - now < cache.lifetimeMs(slot) * prefetch.remainingRatio
+        found.hits >= prefetch.minHits &&
+        !found.refreshing &&
+        found.expiresAt - now < found.lifetimeMs * prefetch.remainingRatio &&
+        cache.claimRefresh(query)
       ) {
-        cache.setRefreshing(slot, true);
         this.counters.prefetches++;
         this.refresh(query);
       }
-      return cache.view(slot);
+      return this.tagged(query, found.answer);
     }
     this.counters.misses++;
-    if (slot === NO_SLOT || now >= cache.staleUntil(slot)) return this.fetch(query);
+    if (now >= found.staleUntil) return this.fetch(query);
+    const stale = this.tagged(query, found.answer);
     if (this.upstream?.failedRecently(now)) {
-      if (!cache.isRefreshing(slot)) {
-        cache.setRefreshing(slot, true);
-        this.refresh(query);
-      }
+      if (!found.refreshing && cache.claimRefresh(query)) this.refresh(query);
       this.counters.staleAtOnce++;
-      return this.serveStale(query, cache.view(slot));
+      return this.serveStale(query, stale);
     }
     // Held across the upstream round trip, so an answer of its own rather than the cache's view.
-    return this.fetchOrStale(query, cache.copy(slot));
+    return this.fetchOrStale(query, cache.copy());
+  }
+
+  /** The found answer with this process's tags for it, computed once here when another worker stored it. */
+  private tagged(query: Query, answer: Answer): Answer {
+    if (answer.tags === null && this.retag !== null && answer.kind !== AnswerKind.SYNTHETIC) {
+      this.retag(query, answer);
+      this.cache.keepTags(answer.tags);
+    }
+    return answer;
   }
 
   private async fetch(query: Query): Promise<Answer> {
@@ -153,8 +167,7 @@ export class CacheStage extends Stage {
 
   /** A refresh that brought nothing to store: the entry expires normally and the next miss retries. */
   private refreshDone(copy: Query): void {
-    const slot = this.cache.find(copy);
-    if (slot !== NO_SLOT) this.cache.setRefreshing(slot, false);
+    this.cache.endRefresh(copy);
   }
 
   private store(query: Query, answer: Answer): void {

@@ -193,9 +193,13 @@ export const ConfigSchema = Type.Object(
     ),
     cache: section(
       {
-        max_entries: Type.Integer({ description: 'Answers kept per worker', minimum: 0, maximum: 10_000_000, default: 100_000 }),
+        shared: Type.Boolean({
+          description: 'One cache in memory every worker maps (needs the addon npm ci builds); off, or where the addon is missing: one cache per worker, within the same limits each',
+          default: true,
+        }),
+        max_entries: Type.Integer({ description: 'Answers kept (by the shared cache, or by each worker)', minimum: 0, maximum: 10_000_000, default: 100_000 }),
         max_bytes: Type.Integer({
-          description: 'Bytes of answers kept per worker (64 KiB slab pages and answers above 16 KiB); the least recently used go first',
+          description: 'Bytes of 64 KiB slab pages holding the answers (of the shared cache, or of each worker); the least recently used go first',
           minimum: 1_048_576,
           maximum: 68_719_476_736,
           default: 268_435_456,

@@ -22,9 +22,13 @@ export interface ResolverReadings {
     readonly staleAfterClientTimeout: number;
     readonly entries: number;
     readonly answerBytes: number;
+    /** Whether every worker reads one shared cache (so entries and bytes are the node's, not the worker's). */
+    readonly shared: boolean;
     /** Entries evicted for the entry limit and for the byte limit. */
     readonly evictedForEntries: number;
     readonly evictedForBytes: number;
+    /** Times the cache was emptied because a worker died holding its lock. */
+    readonly resets: number;
   };
   /** Datagrams dropped unread and replies the socket refused (batched UDP). */
   readonly udpLosses: { readonly oversized: number; readonly replies: number };
@@ -168,6 +172,7 @@ export class ResolverMetrics {
       metric.inc({ limit: 'entries' }, readings.cache.evictedForEntries);
       metric.inc({ limit: 'bytes' }, readings.cache.evictedForBytes);
     });
+    counter('wachtpost_cache_resets_total', 'Times the cache was emptied because a worker died while changing it', [], (metric) => metric.inc(readings.cache.resets));
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
     counter('wachtpost_cache_stale_total', 'Stale answers served (RFC 8767), by what the client waited for', ['wait'], (metric) => {
       const { stale, staleAtOnce, staleAfterClientTimeout } = readings.cache;
@@ -233,9 +238,12 @@ export class ResolverMetrics {
         this.set({ version: readings.catalogueVersion }, 1);
       },
     });
+    // A shared cache: every worker reports the same figure, which is the node's.
+    const cacheAggregator = readings.cache.shared ? 'max' : 'sum';
     new Gauge({
       name: 'wachtpost_cache_entries',
       help: 'Answers held in the cache',
+      aggregator: cacheAggregator,
       registers: [registry],
       collect() {
         this.set(readings.cache.entries);
@@ -243,7 +251,8 @@ export class ResolverMetrics {
     });
     new Gauge({
       name: 'wachtpost_cache_answer_bytes',
-      help: 'Bytes reserved for cached answers (slab pages and oversized answers)',
+      help: 'Bytes of slab pages holding cached answers',
+      aggregator: cacheAggregator,
       registers: [registry],
       collect() {
         this.set(readings.cache.answerBytes);

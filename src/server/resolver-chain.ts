@@ -11,6 +11,7 @@ import { DotChannel } from '../upstream/dot-channel.js';
 import { RateLimit } from '../access/rate-limit.js';
 import { ScopeStage } from '../access/scope-stage.js';
 import { CacheStage } from '../cache/cache-stage.js';
+import { cacheLayout, localMemory, type CacheLayout, type CacheMemory } from '../cache/cache-memory.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { CanaryStage } from '../policy/canary-stage.js';
@@ -28,6 +29,11 @@ import { Swappable } from '../pipeline/swappable.js';
 /** Upstream exchanges one worker keeps open at once (each holds a socket). */
 const MAX_UPSTREAM_IN_FLIGHT = 1000;
 const DNS_PORT = 53;
+
+/** The cache's shape for the configured limits (what a shared cache's processes must agree on). */
+export function cacheLayoutOf(config: Config): CacheLayout {
+  return cacheLayout(config.cache.max_entries, config.cache.max_bytes);
+}
 
 export interface ResolverChain {
   readonly head: Stage;
@@ -60,14 +66,12 @@ export interface ResolverChain {
  *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
-export function buildResolverChain(config: Config, exchanges?: ExchangeObserver): ResolverChain {
+export function buildResolverChain(config: Config, exchanges?: ExchangeObserver, cacheMemory?: CacheMemory): ResolverChain {
   const detection = new Swappable(loadDetection(config));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
   const { acl, access, scope, canary, policy: policyStage, tag } = buildJudgingStages(config, detection, policy);
   const upstream = buildUpstreamStage(config, exchanges);
   const cache = new CacheStage({
-    maxEntries: config.cache.max_entries,
-    maxBytes: config.cache.max_bytes,
     minTtl: config.cache.min_ttl,
     maxTtl: config.cache.max_ttl,
     negativeMaxTtl: config.cache.negative_max_ttl,
@@ -82,7 +86,7 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver)
       minHits: config.cache.prefetch.min_hits,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
-  }, upstream);
+  }, cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null);
   const coalesce = new CoalesceStage();
   const stages: Stage[] = config.detection.enabled
     ? [access, scope, canary, policyStage, cache, coalesce, tag, upstream]

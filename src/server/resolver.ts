@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { startNoticeServer } from '../policy/notice-server.js';
 import { Policy } from '../policy/policy.js';
 import { buildResolverChain, type ResolverChain } from './resolver-chain.js';
+import type { CacheMemory } from '../cache/cache-memory.js';
 import { loadDetection, type Detection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder } from '../events/event-recorder.js';
@@ -72,10 +73,12 @@ export class Resolver implements ResolverReadings {
     metrics = new ResolverMetrics(),
     upstreamHealth?: (everyFailing: string | null) => void,
     discovery: ((report: DiscoveryReportMessage) => void) | null = null,
+    /** The memory every worker's cache shares; none: a cache of this process's own. */
+    cacheMemory?: CacheMemory,
   ): Promise<Resolver> {
     const dnstap = DnstapOutput.open(config.dnstap, { identity: instanceName(config), version: `wachtpost ${VERSION}` }, log);
     const health = new UpstreamHealth(log.child({ component: 'upstream' }), upstreamHealth);
-    const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]));
+    const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]), cacheMemory);
     health.track(chain.upstream.servers);
     logCatalogue(log, chain.detection.current, config, 'detection and policy loaded');
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
@@ -235,8 +238,10 @@ export class Resolver implements ResolverReadings {
       ...stage.counters,
       entries: cache.size,
       answerBytes: cache.answerBytes,
+      shared: cache.shared,
       evictedForEntries: cache.evictions.forEntries,
       evictedForBytes: cache.evictions.forBytes,
+      resets: cache.evictions.resets,
     };
   }
 

@@ -26,6 +26,8 @@ export class WorkerPool {
     private readonly env: Record<string, string>,
     private readonly log: Logger,
     private readonly onMessage: (worker: Worker, message: WorkerMessage) => void,
+    /** A descriptor every worker receives as its fd 4 (the shared cache's memory), or null. */
+    private readonly sharedFd: number | null = null,
   ) {}
 
   /**
@@ -35,7 +37,8 @@ export class WorkerPool {
    */
   start(script: string): Promise<void> {
     // Structured clone carries event batches without a JSON round trip.
-    cluster.setupPrimary({ exec: script, args: [], silent: false, serialization: 'advanced' });
+    const stdio = this.sharedFd === null ? undefined : [0, 1, 2, 'ipc', this.sharedFd];
+    cluster.setupPrimary({ exec: script, args: [], silent: false, serialization: 'advanced', ...(stdio && { stdio }) });
     cluster.on('exit', (worker, code, signal) => {
       this.readyWorkers = Math.max(0, this.readyWorkers - 1);
       const slot = this.slots.get(worker.id) ?? 0;

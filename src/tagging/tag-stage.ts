@@ -18,7 +18,12 @@ export class TagStage extends Stage {
 
   async resolve(query: Query): Promise<Answer> {
     const answer = await this.next.resolve(query);
-    if (answer.kind !== AnswerKind.SYNTHETIC && answer.tags === null) answer.tags = tagAnswer(query, answer, this.detection.current);
+    if (answer.kind !== AnswerKind.SYNTHETIC && answer.tags === null) this.tag(query, answer);
     return answer;
+  }
+
+  /** Tags an answer with the current detection data (also for cached answers another worker stored). */
+  tag(query: Query, answer: Answer): void {
+    answer.tags = tagAnswer(query, answer, this.detection.current);
   }
 }

@@ -39,7 +39,8 @@ export function storedLength(messageLength: number, ttlCount: number): number {
  * u16 offsets in the message (all little-endian). One block per answer means a cached
  * answer can be copied into shared storage whole. An answer from the upstream never
  * changes once built, which lets coalesced waiters share it; the cache serves hits through
- * one view that it repoints per hit (AnswerCache.view), valid until the next cache call.
+ * one answer per process that it copies each hit into (AnswerCache.found), valid until
+ * the next lookup.
  */
 export class Answer {
   /**

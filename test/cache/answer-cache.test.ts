@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AnswerCache, NO_SLOT } from '../../src/cache/answer-cache.js';
+import { AnswerCache } from '../../src/cache/answer-cache.js';
+import { cacheLayout, localMemory } from '../../src/cache/cache-memory.js';
 import { Answer, AnswerKind, scanResponse } from '../../src/wire/answer.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
 import { encodeQuery, encodeResponse, TYPE } from '../support/packets.js';
@@ -40,112 +41,130 @@ function quickAnswerFor(req: WireRequest, count: number): Answer {
   return scanResponse(msg, 7, req.question, req.questionLength, 1232).answer!;
 }
 
+function newCache(entries: number, bytes = 64 * 1024 * 1024): AnswerCache {
+  return new AnswerCache(localMemory(cacheLayout(entries, bytes)));
+}
+
 function stored(cache: AnswerCache, req: WireRequest): Buffer | null {
-  const slot = cache.find(req);
-  return slot === NO_SLOT ? null : Buffer.from(cache.view(slot).wire);
+  return cache.find(req, 0) ? Buffer.from(cache.found.answer.wire) : null;
+}
+
+/** Whether the cache holds `req`'s question. */
+function holds(cache: AnswerCache, req: WireRequest): boolean {
+  return cache.find(req, 0);
 }
 
 describe('AnswerCache', () => {
   it('serves the stored answer byte for byte, with its TTL table, tags and kind', () => {
-    const cache = new AnswerCache(10);
+    const cache = newCache(10);
     const req = request('www.example.nl');
     const answer = answerFor(req, 3);
     cache.set(req, answer, 1000, 60, 30);
-    const slot = cache.find(request('www.example.nl'));
-    expect(slot).not.toBe(NO_SLOT);
-    const view = cache.view(slot);
+    expect(cache.find(request('www.example.nl'), 1000)).toBe(true);
+    const view = cache.found.answer;
     expect(view.wire).toEqual(answer.wire);
     expect(view.kind).toBe(AnswerKind.POSITIVE);
     expect(view.optOffset).toBe(answer.optOffset);
     expect(view.ttlCount).toBe(3);
     expect([0, 1, 2].map((i) => [view.ttlAt(i), view.ttlOffsetAt(i)])).toEqual([0, 1, 2].map((i) => [answer.ttlAt(i), answer.ttlOffsetAt(i)]));
     expect(view.tags).toBe(answer.tags);
-    expect(cache.storedAt(slot)).toBe(1000);
-    expect(cache.expiresAt(slot)).toBe(61_000);
-    expect(cache.staleUntil(slot)).toBe(91_000);
+    expect(cache.found.storedAt).toBe(1000);
+    expect(cache.found.expiresAt).toBe(61_000);
+    expect(cache.found.staleUntil).toBe(91_000);
+    expect(cache.found.hits).toBe(1);
   });
 
   it('finds an entry by a differently cased question, whatever case the upstream echoed', () => {
-    const cache = new AnswerCache(10);
+    const cache = newCache(10);
     const req = request('Example.NL');
     cache.set(req, answerFor(req, 1, 'eXaMpLe.nl'), 1000, 60, 0);
-    expect(cache.find(request('example.nl'))).not.toBe(NO_SLOT);
+    expect(holds(cache, request('example.nl'))).toBe(true);
   });
 
   it('never returns an entry whose stored question differs, even under the same hash key', () => {
-    const cache = new AnswerCache(10);
-    const stored = request('a.example.nl');
-    cache.set(stored, answerFor(stored), 0, 60, 0);
+    const cache = newCache(10);
+    const first = request('a.example.nl');
+    cache.set(first, answerFor(first), 0, 60, 0);
     const other = request('b.example.nl');
-    other.key = stored.key; // force a collision
-    expect(cache.find(other)).toBe(NO_SLOT);
+    other.key = first.key; // force a collision
+    expect(holds(cache, other)).toBe(false);
     // Both live side by side under the one key.
     cache.set(other, answerFor(other), 0, 60, 0);
-    expect(stored.qname()).toBe('a.example.nl');
-    expect(cache.view(cache.find(stored)).wire.includes(Buffer.from('\x01a\x07example'))).toBe(true);
-    expect(cache.view(cache.find(other)).wire.includes(Buffer.from('\x01b\x07example'))).toBe(true);
+    expect(first.qname()).toBe('a.example.nl');
+    expect(stored(cache, first)!.includes(Buffer.from('\x01a\x07example'))).toBe(true);
+    expect(stored(cache, other)!.includes(Buffer.from('\x01b\x07example'))).toBe(true);
     expect(cache.size).toBe(2);
   });
 
   it('evicts the least recently used entry at capacity', () => {
-    const cache = new AnswerCache(2);
+    const cache = newCache(2);
     const [one, two, three] = ['one.nl', 'two.nl', 'three.nl'].map((name) => request(name));
     cache.set(one!, answerFor(one!), 0, 60, 0);
     cache.set(two!, answerFor(two!), 0, 60, 0);
-    cache.find(one!);
+    holds(cache, one!);
     cache.set(three!, answerFor(three!), 0, 60, 0);
-    expect(cache.find(two!)).toBe(NO_SLOT);
-    expect(cache.find(one!)).not.toBe(NO_SLOT);
+    expect(holds(cache, two!)).toBe(false);
+    expect(holds(cache, one!)).toBe(true);
     expect(cache.size).toBe(2);
   });
 
   it('replaces an entry in place and resets its hits and refresh mark', () => {
-    const cache = new AnswerCache(4);
+    const cache = newCache(4);
     const req = request('www.example.nl');
     cache.set(req, answerFor(req, 1), 0, 60, 0);
-    const slot = cache.find(req);
-    cache.hit(slot);
-    cache.setRefreshing(slot, true);
+    expect(cache.find(req, 1000)).toBe(true);
+    expect(cache.found.hits).toBe(1);
+    expect(cache.claimRefresh(req)).toBe(true);
+    expect(cache.claimRefresh(req)).toBe(false); // someone refreshes it already
     cache.set(req, answerFor(req, 5), 5000, 120, 0);
-    expect(cache.find(req)).toBe(slot);
-    expect(cache.view(slot).ttlCount).toBe(5);
-    expect(cache.isRefreshing(slot)).toBe(false);
-    expect(cache.hit(slot)).toBe(1);
-    expect(cache.expiresAt(slot)).toBe(125_000);
+    expect(cache.find(req, 6000)).toBe(true);
+    expect(cache.found.answer.ttlCount).toBe(5);
+    expect(cache.found.refreshing).toBe(false);
+    expect(cache.found.hits).toBe(1);
+    expect(cache.found.expiresAt).toBe(125_000);
     expect(cache.size).toBe(1);
   });
 
   it('keeps a copy that outlives the entry, while the shared view follows the next call', () => {
-    const cache = new AnswerCache(1);
+    const cache = newCache(1);
     const first = request('first.nl');
     const second = request('second.nl');
     cache.set(first, answerFor(first), 0, 60, 0);
-    const copy = cache.copy(cache.find(first));
+    cache.find(first, 0);
+    const copy = cache.copy();
     const expected = Buffer.from(copy.wire);
     cache.set(second, answerFor(second, 4), 0, 60, 0); // evicts first, reuses its chunk class
-    expect(cache.find(first)).toBe(NO_SLOT);
+    expect(holds(cache, first)).toBe(false);
     expect(copy.wire).toEqual(expected);
     expect(copy.ttlAt(0)).toBe(300);
     expect(copy.tags).toEqual({ name: 'first.nl' });
   });
 
-  it('stores answers too big for a slab chunk', () => {
-    const cache = new AnswerCache(4);
+  it('stores answers up to a page (64 KiB with their TTL table), and none bigger', () => {
+    const cache = newCache(4);
     const big = request('big.example.nl');
-    const answer = answerFor(big, 1200); // 1200 A records: about 26 KB with its TTL table
+    const answer = quickAnswerFor(big, 1200); // 1200 A records: about 26 KB with its TTL table
     expect(answer.storedLength).toBeGreaterThan(16_384);
     cache.set(big, answer, 0, 60, 0);
-    const view = cache.view(cache.find(big));
+    expect(cache.find(big, 0)).toBe(true);
+    const view = cache.found.answer;
     expect(view.wire).toEqual(answer.wire);
     expect(view.ttlAt(1199)).toBe(answer.ttlAt(1199));
-    // Replaced by a small answer, it moves back into the slab.
+    // Replaced by a small answer, it moves to a small chunk.
     cache.set(big, answerFor(big, 1), 0, 60, 0);
-    expect(cache.view(cache.find(big)).ttlCount).toBe(1);
+    expect(cache.find(big, 0)).toBe(true);
+    expect(cache.found.answer.ttlCount).toBe(1);
+    const huge = request('huge.example.nl');
+    const hugeAnswer = quickAnswerFor(huge, 3000); // about 66 KB with its TTL table
+    expect(hugeAnswer.storedLength).toBeGreaterThan(65_536);
+    cache.set(huge, hugeAnswer, 0, 60, 0);
+    expect(holds(cache, huge)).toBe(false);
+    expect(holds(cache, big)).toBe(true);
   });
 
   it('agrees with a reference LRU over 20,000 random operations, and its storage stops growing', () => {
     const capacity = 300;
-    const cache = new AnswerCache(capacity);
+    const cache = newCache(capacity);
     const reference = new Map<string, Buffer>();
     const requests = Array.from({ length: 1000 }, (_, i) => request(`host-${i}.example.nl`));
     // Two answers of different sizes (so of different chunk classes) per name, encoded once.
@@ -183,7 +202,7 @@ describe('AnswerCache', () => {
 
   it('keeps its answers within maxBytes, the least recently used going first', () => {
     const limit = 1024 * 1024;
-    const cache = new AnswerCache(100_000, limit);
+    const cache = newCache(100_000, limit);
     const requests = Array.from({ length: 1000 }, (_, i) => request(`four-k-${i}.example.nl`));
     for (const req of requests) {
       cache.set(req, quickAnswerFor(req, 200), 0, 60, 0); // 200 A records: about 4.4 kB stored
@@ -191,38 +210,38 @@ describe('AnswerCache', () => {
     }
     const stored = quickAnswerFor(requests[0]!, 200).storedLength;
     expect(cache.size).toBeGreaterThan((0.8 * limit) / stored);
-    expect(cache.find(requests[0]!)).toBe(NO_SLOT);
-    expect(cache.find(requests[999]!)).not.toBe(NO_SLOT);
+    expect(holds(cache, requests[0]!)).toBe(false);
+    expect(holds(cache, requests[999]!)).toBe(true);
     expect(cache.evictions.forBytes).toBe(1000 - cache.size);
     expect(cache.evictions.forEntries).toBe(0);
   });
 
   it('hands back the pages of answers that are gone, so answers of another size get the room', () => {
     const limit = 2 * 1024 * 1024;
-    const cache = new AnswerCache(100_000, limit);
+    const cache = newCache(100_000, limit);
     const small = Array.from({ length: 30_000 }, (_, i) => request(`small-${i}.example.nl`));
     for (const req of small) cache.set(req, quickAnswerFor(req, 1), 0, 60, 0);
     expect(cache.answerBytes).toBeLessThanOrEqual(limit);
     // Every other small answer is asked for again, so the ones evicted next leave every page
     // half used; then 2 kB answers need pages of their own class.
-    for (let i = 0; i < small.length; i += 2) cache.find(small[i]!);
+    for (let i = 0; i < small.length; i += 2) holds(cache, small[i]!);
     const large = Array.from({ length: 600 }, (_, i) => request(`large-${i}.example.nl`));
     for (const req of large) {
       cache.set(req, quickAnswerFor(req, 100), 0, 60, 0);
       expect(cache.answerBytes).toBeLessThanOrEqual(limit);
     }
     expect(cache.evictions.compactions).toBeGreaterThan(0);
-    expect(large.every((req) => cache.find(req) !== NO_SLOT)).toBe(true);
+    expect(large.every((req) => holds(cache, req))).toBe(true);
     // Moving the survivors together kept half of the small answers that still fit (about
     // 8,000 of 80 bytes in the pages the 2 kB ones left); eviction alone would have emptied
     // pages only by evicting nearly all of them.
-    const smallHeld = small.filter((req) => cache.find(req) !== NO_SLOT).length;
+    const smallHeld = small.filter((req) => holds(cache, req)).length;
     expect(smallHeld).toBeGreaterThan(4000);
   });
 
   it('moves answers between pages without changing a byte, under churn within a byte limit', () => {
     const limit = 1024 * 1024;
-    const cache = new AnswerCache(100_000, limit);
+    const cache = newCache(100_000, limit);
     const requests = Array.from({ length: 6000 }, (_, i) => request(`churn-${i}.example.nl`));
     const last = new Map<number, Buffer>();
     let seed = 99;
@@ -250,23 +269,23 @@ describe('AnswerCache', () => {
   }, 60_000);
 
   it('forgets everything on clear and stays usable', () => {
-    const cache = new AnswerCache(10);
+    const cache = newCache(10);
     const req = request('www.example.nl');
     cache.set(req, answerFor(req), 0, 60, 0);
     cache.clear();
     expect(cache.size).toBe(0);
-    expect(cache.find(req)).toBe(NO_SLOT);
+    expect(holds(cache, req)).toBe(false);
     cache.set(req, answerFor(req), 0, 60, 0);
-    expect(cache.find(req)).not.toBe(NO_SLOT);
+    expect(holds(cache, req)).toBe(true);
   });
 
   it('stores nothing with a limit of 0 entries, nor answers without a message', () => {
-    const none = new AnswerCache(0);
+    const none = newCache(0);
     const req = request('www.example.nl');
     none.set(req, answerFor(req), 0, 60, 0);
-    expect(none.find(req)).toBe(NO_SLOT);
-    const cache = new AnswerCache(10);
+    expect(holds(none, req)).toBe(false);
+    const cache = newCache(10);
     cache.set(req, Answer.synthetic(2), 0, 60, 0);
-    expect(cache.find(req)).toBe(NO_SLOT);
+    expect(holds(cache, req)).toBe(false);
   });
 });

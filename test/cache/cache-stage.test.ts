@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CacheStage, type CacheSettings } from '../../src/cache/cache-stage.js';
+import { cacheLayout, localMemory } from '../../src/cache/cache-memory.js';
 import type { Query } from '../../src/pipeline/query.js';
 import { UpstreamFailure } from '../../src/upstream/errors.js';
 import { TYPE, type ResponseRecord } from '../support/packets.js';
@@ -18,8 +19,6 @@ import {
 } from '../support/stages.js';
 
 const SETTINGS: CacheSettings = {
-  maxEntries: 100,
-  maxBytes: 64 * 1024 * 1024,
   minTtl: 0,
   maxTtl: 86_400,
   negativeMaxTtl: 3600,
@@ -43,7 +42,7 @@ afterEach(() => {
 
 function cacheStage(settings: Partial<CacheSettings> = {}): { stage: CacheStage; next: StubStage } {
   const next = new StubStage((query) => addressAnswer(query, query.qtype === TYPE.AAAA ? '2001:db8::1' : '192.0.2.1', 300));
-  return { stage: withNext(new CacheStage({ ...SETTINGS, ...settings }), next), next };
+  return { stage: withNext(new CacheStage({ ...SETTINGS, ...settings }, localMemory(cacheLayout(100, 64 * 1024 * 1024))), next), next };
 }
 
 /** Resolves through the stage whether it answers synchronously or not. */

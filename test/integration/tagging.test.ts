@@ -2,7 +2,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { NO_SLOT } from '../../src/cache/answer-cache.js';
 import { loadConfig } from '../../src/config/load.js';
 import { EventHub } from '../../src/events/event-hub.js';
 import { NO_TAGS, tagsOf, WATCHLIST_HOSTED } from '../../src/tagging/answer-tags.js';
@@ -29,9 +28,8 @@ function request(name: string, type: number): WireRequest {
 function cachedTags(name: string, type: number) {
   const req = request(name, type);
   const cache = wp.resolver.chain.cache.cache;
-  const slot = cache.find(req);
-  expect(slot).not.toBe(NO_SLOT);
-  return tagsOf(cache.view(slot));
+  expect(cache.find(req, Date.now())).toBe(true);
+  return tagsOf(cache.found.answer);
 }
 
 describe('tagging answers from a real upstream', () => {
@@ -70,7 +68,8 @@ describe('tagging answers from a real upstream', () => {
     expect(cn.hostingWatchlisted).toBe(true);
     // …and the hosting looked up again when it is served, for the event.
     const cache = wp.resolver.chain.cache.cache;
-    const served = hostedTags(cache.view(cache.find(request('cn-hosted.test.wachtpost', TYPE.A))), wp.resolver.chain.detection.current);
+    expect(cache.find(request('cn-hosted.test.wachtpost', TYPE.A), Date.now())).toBe(true);
+    const served = hostedTags(cache.found.answer, wp.resolver.chain.detection.current);
     expect(served.ownerWatchlisted).toBe(false);
     expect(served.hosting).toEqual([{ ip: '36.110.0.1', country: 'CN', asn: 4847, org: 'China Networks Inter-Exchange' }]);
 

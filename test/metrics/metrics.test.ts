@@ -15,7 +15,7 @@ const samples = async (registry: Registry): Promise<Map<string, number>> => samp
 
 const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings => ({
   replies: { byRcode: new Float64Array(24), dropped: 0 },
-  cache: { hits: 0, misses: 0, stale: 0, staleAtOnce: 0, staleAfterClientTimeout: 0, entries: 0, answerBytes: 0, evictedForEntries: 0, evictedForBytes: 0 },
+  cache: { hits: 0, misses: 0, stale: 0, staleAtOnce: 0, staleAfterClientTimeout: 0, entries: 0, answerBytes: 0, shared: false, evictedForEntries: 0, evictedForBytes: 0, resets: 0 },
   udpLosses: { oversized: 0, replies: 0 },
   tcp: { open: 0, refusedNotAdmitted: 0, refusedPerClient: 0, refusedFull: 0, closedIdle: 0, closedForRoom: 0, closedSlowMessage: 0, readsPausedUnsent: 0 },
   rateLimited: { queries: 0, errorReplies: 0 },

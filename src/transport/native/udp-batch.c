@@ -16,6 +16,7 @@
 
 #include "socket-common.h"
 #include "tcp-listen.h"
+#include "../../cache/native/shared-memory.h"
 
 #ifdef __linux__
 #include <arpa/inet.h>
@@ -509,5 +510,6 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "open", open);
 #endif
   register_tcp_listen(env, exports);
+  register_shared_memory(env, exports);
   return exports;
 }

@@ -1,0 +1,105 @@
+/**
+ * Memory of a node holding N cached answers with 2 workers, for the bar "RSS ≤ 300 MB with
+ * 1 M cached answers and 2 workers": a real `wachtpost serve` (the build) forwarding to a
+ * real Knot on loopback, filled with N never-seen names from 8 client sockets (so both
+ * workers store), once with the shared cache and once with a cache per worker. Then the
+ * first 50,000 names are asked again from 8 new sockets, which the kernel spreads over the
+ * workers differently: the share answered from the cache is the hit rate a name fetched by
+ * one worker gets on the other. Reports each process's RSS and PSS (shared pages split
+ * between the processes mapping them) from /proc. Run `npm run build` first.
+ * Usage: node --import tsx bench/cache/shared-rss.ts [N]
+ */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { spawnWithConfig, stopServed } from '../../test/integration/harness.js';
+import { startKnot } from '../../test/support/knot.js';
+import { TYPE } from '../../test/support/packets.js';
+import { childPids, scrape } from '../../test/support/served.js';
+import { udpStream } from '../../test/support/udp-load.js';
+
+const count = Number(process.argv[2] ?? 1_000_000);
+if (!Number.isInteger(count) || count < 8 || count > 5_000_000) throw new Error(`N must be a whole number from 8 to 5,000,000, not ${process.argv[2]}`);
+const SOCKETS = 8;
+const AGAIN = Math.min(50_000, count);
+
+/** kB fields of /proc/PID/smaps_rollup (Rss, Pss, Pss_Shmem, …). */
+function rollup(pid: number): Record<string, number> {
+  const fields: Record<string, number> = {};
+  for (const line of readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8').split('\n')) {
+    const match = /^(\w+):\s+(\d+) kB$/.exec(line);
+    if (match) fields[match[1]!] = Number(match[2]);
+  }
+  return fields;
+}
+
+/** Asks names [from, to) split over SOCKETS sockets at once; returns the answers received. */
+async function ask(port: number, from: number, to: number, tag: string): Promise<number> {
+  const share = Math.ceil((to - from) / SOCKETS);
+  const streams = Array.from({ length: SOCKETS }, (_, s) => {
+    const start = from + s * share;
+    const n = Math.max(0, Math.min(share, to - start));
+    return udpStream(port, n, 64, (i) => `n${start + i}-${tag}.fill.test.wachtpost`, TYPE.A, { timeoutMs: 900_000 });
+  });
+  const results = await Promise.all(streams);
+  return results.reduce((sum, result) => sum + result.sent - result.unanswered, 0);
+}
+
+const mib = (kb: number): number => Math.round(kb / 1024);
+
+/** A per-process Node.js gauge of every worker, in MiB (prom-client's default metrics, labelled by process). */
+async function workerGauge(httpPort: number, name: string): Promise<number[]> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`) && line.includes('process="worker-'))
+    .map((line) => Math.round(Number(line.slice(line.lastIndexOf(' ') + 1)) / 1024 / 1024));
+}
+const knot = await startKnot();
+const runs: Record<string, unknown>[] = [];
+try {
+  for (const shared of [true, false]) {
+    const tag = `${shared ? 's' : 'u'}${Date.now().toString(36)}`;
+    const served = await spawnWithConfig(`cache: { shared: ${shared}, max_entries: ${count} }`, ['--upstream', `127.0.0.1:${knot.port}`, '--workers', '2']);
+    try {
+      const before = childPids(served.child.pid!).map(rollup);
+      const started = performance.now();
+      const answered = await ask(served.port, 0, count, tag);
+      const fillSeconds = (performance.now() - started) / 1000;
+      const entries = await scrape(served.httpPort, 'wachtpost_cache_entries');
+      const hitsBefore = await scrape(served.httpPort, 'wachtpost_cache_hits_total');
+      await ask(served.port, 0, AGAIN, tag);
+      const againHitRate = ((await scrape(served.httpPort, 'wachtpost_cache_hits_total')) - hitsBefore) / AGAIN;
+      const workers = childPids(served.child.pid!).map(rollup);
+      const primary = rollup(served.child.pid!);
+      const run = {
+        cache: shared ? 'shared' : 'per worker',
+        answered,
+        fillSeconds: Math.round(fillSeconds),
+        entries,
+        againHitRate: Math.round(againHitRate * 1000) / 1000,
+        workersPssBeforeMiB: before.map((w) => mib(w['Pss']!)),
+        workersRssMiB: workers.map((w) => mib(w['Rss']!)),
+        workersPssMiB: workers.map((w) => mib(w['Pss']!)),
+        workersSharedCacheMiB: workers.map((w) => mib(w['Pss_Shmem'] ?? 0)),
+        workersPssTotalMiB: mib(workers.reduce((sum, w) => sum + w['Pss']!, 0)),
+        workersPssTotalMB: Math.round((workers.reduce((sum, w) => sum + w['Pss']!, 0) * 1024) / 1e6),
+        workersPssGrowthMiB: mib(workers.reduce((sum, w) => sum + w['Pss']!, 0) - before.reduce((sum, w) => sum + w['Pss']!, 0)),
+        primaryPssMiB: mib(primary['Pss']!),
+        workersHeapUsedMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_used_bytes'),
+        workersHeapTotalMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_total_bytes'),
+        workersExternalMiB: await workerGauge(served.httpPort, 'nodejs_external_memory_bytes'),
+      };
+      process.stdout.write(`${JSON.stringify(run)}\n`);
+      runs.push(run);
+    } finally {
+      await stopServed(served);
+    }
+  }
+} finally {
+  await knot.stop();
+}
+await writeFile(
+  fileURLToPath(new URL('../results/shared-cache-memory.json', import.meta.url)),
+  `${JSON.stringify({ node: process.version, date: new Date().toISOString(), names: count, runs }, null, 2)}\n`,
+);

@@ -1,0 +1,51 @@
+import { CacheMemory, partLengths, type CacheLayout } from '../cache/cache-memory.js';
+import type { Config } from '../config/schema.js';
+import { nativeAddon } from '../transport/native-addon.js';
+import { cacheLayoutOf } from './resolver-chain.js';
+
+/** Tells a worker the shared cache's layout ("entries:pages"); absent, it caches alone. */
+export const CACHE_MEMORY_ENV = 'WACHTPOST_CACHE_MEMORY';
+/** The descriptor a worker finds the memory on: its fifth stdio entry, after the IPC channel. */
+const WORKER_FD = 4;
+
+interface SharedMemoryAddon {
+  create(bytes: number): number;
+  map(fd: number, lengths: number[]): ArrayBuffer[];
+  yield(): void;
+}
+
+function sharedMemoryAddon(): SharedMemoryAddon | null {
+  return (nativeAddon()?.['sharedMemory'] as SharedMemoryAddon | undefined) ?? null;
+}
+
+/** What the primary hands every worker it forks: the memory's descriptor and its layout. */
+export interface SharedCache {
+  readonly fd: number;
+  readonly env: Record<string, string>;
+}
+
+/**
+ * The primary's side: one memory for the workers' cache, sized for the configured limits
+ * (it costs memory only as answers fill it), or null where the cache is not shared:
+ * `cache.shared` off, a cache of no entries, or no addon (then each worker caches alone).
+ * The descriptor stays open in the primary, so a worker that replaces a dead one maps the
+ * same cache.
+ */
+export function createSharedCache(config: Config): SharedCache | null {
+  const addon = sharedMemoryAddon();
+  const layout = cacheLayoutOf(config);
+  if (!config.cache.shared || addon === null || layout.entries === 0) return null;
+  const fd = addon.create(partLengths(layout).reduce((sum, length) => sum + length, 0));
+  return { fd, env: { [CACHE_MEMORY_ENV]: `${layout.entries}:${layout.pages}` } };
+}
+
+/** A worker's side: the memory its primary created, or null when it caches alone. */
+export function workerCacheMemory(env: NodeJS.ProcessEnv = process.env): CacheMemory | null {
+  const value = env[CACHE_MEMORY_ENV];
+  const addon = sharedMemoryAddon();
+  if (value === undefined || addon === null) return null;
+  const match = /^(\d+):(\d+)$/.exec(value);
+  if (match === null) throw new Error(`${CACHE_MEMORY_ENV} is not "entries:pages": ${value}`);
+  const layout: CacheLayout = { entries: Number(match[1]), pages: Number(match[2]) };
+  return new CacheMemory(layout, addon.map(WORKER_FD, partLengths(layout)), true, addon.yield);
+}

@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { spawnWithConfig, stopServed, withKnot, type ServedProcess } from '../integration/harness.js';
+import { rawQuery } from '../support/dig.js';
+import { encodeQuery, TYPE } from '../support/packets.js';
+import { childPids, eventually, scrape } from '../support/served.js';
+
+const upstream = withKnot();
+/** Each question leaves from a socket of its own, so the kernel spreads them over both workers' sockets (SO_REUSEPORT). */
+const ASKS = 40;
+
+async function askFromFreshPorts(served: ServedProcess, name: string): Promise<number> {
+  let answered = 0;
+  for (let i = 0; i < ASKS; i++) {
+    const reply = await rawQuery({ host: '127.0.0.1', port: served.port }, encodeQuery(name, TYPE.A, { id: i + 1 }));
+    if (reply !== null && (reply[3]! & 0x0f) === 0) answered++;
+  }
+  return answered;
+}
+
+async function detections(httpPort: number, app: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`wachtpost_detections_total{app="${app}"`))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+async function serve(yaml: string): Promise<ServedProcess> {
+  return spawnWithConfig(yaml, ['--upstream', `127.0.0.1:${upstream.knot.port}`, '--workers', '2']);
+}
+
+describe('one cache for all workers', () => {
+  it('answers a name one worker fetched from the cache on the other, and keeps it when a worker is replaced', async () => {
+    const served = await serve('');
+    try {
+      expect(await askFromFreshPorts(served, 'a.test.wachtpost')).toBe(ASKS);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_hits_total')).toBe(ASKS - 1);
+      // Both workers report the one cache: the node holds one entry, not one per worker.
+      expect(await scrape(served.httpPort, 'wachtpost_cache_entries')).toBe(1);
+
+      // A worker killed outright is replaced; the replacement maps the same cache.
+      const [victim] = childPids(served.child.pid!);
+      process.kill(victim!, 'SIGKILL');
+      expect(await eventually(() => childPids(served.child.pid!).length === 2 && !childPids(served.child.pid!).includes(victim!), 10_000)).toBe(true);
+      expect(await eventually(async () => (await rawQuery({ host: '127.0.0.1', port: served.port }, encodeQuery('x.test.wachtpost', TYPE.A))) !== null, 10_000)).toBe(true);
+      const missesBefore = await scrape(served.httpPort, 'wachtpost_cache_misses_total');
+      expect(await askFromFreshPorts(served, 'a.test.wachtpost')).toBe(ASKS);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(missesBefore);
+    } finally {
+      await stopServed(served);
+    }
+  }, 60_000);
+
+  it("tags an answer another worker stored (a name that leads into an app's domain by CNAME)", async () => {
+    const served = await serve('');
+    try {
+      expect(await askFromFreshPorts(served, 'cloaked.test.wachtpost')).toBe(ASKS);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
+      // Every query counts for the app, whichever worker answered it from the cache.
+      expect(await eventually(async () => (await detections(served.httpPort, 'tiktok')) === ASKS, 5000)).toBe(true);
+    } finally {
+      await stopServed(served);
+    }
+  }, 60_000);
+
+  it('caches per worker with cache.shared off: each worker misses once', async () => {
+    const served = await serve('cache: { shared: false }');
+    try {
+      expect(await askFromFreshPorts(served, 'a.test.wachtpost')).toBe(ASKS);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(2);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_entries')).toBe(2);
+    } finally {
+      await stopServed(served);
+    }
+  }, 60_000);
+});
