@@ -64,6 +64,23 @@ describe('one cache for all workers', () => {
     }
   }, 60_000);
 
+  it('refreshes a popular entry once for all workers, shortly before it expires', async () => {
+    // short.test.wachtpost has a TTL of 5 s: refreshed once less than 3 s remain.
+    const served = await serve('cache: { prefetch: { min_hits: 2, remaining_ratio: 0.6 } }');
+    try {
+      expect(await askFromFreshPorts(served, 'short.test.wachtpost')).toBe(ASKS);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(await askFromFreshPorts(served, 'short.test.wachtpost')).toBe(ASKS);
+      // The first fetch and one refresh: the mark is shared, so the other worker does not refresh too.
+      expect(await eventually(async () => (await scrape(served.httpPort, 'wachtpost_upstream_answers_total')) === 2, 3000)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await scrape(served.httpPort, 'wachtpost_upstream_answers_total')).toBe(2);
+      expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
+    } finally {
+      await stopServed(served);
+    }
+  }, 60_000);
+
   it('caches per worker with cache.shared off: each worker misses once', async () => {
     const served = await serve('cache: { shared: false }');
     try {
