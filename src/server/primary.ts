@@ -31,7 +31,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   const listen = ownSockets ? await claimPorts(config.dns.listen, 53).catch(claimError('DNS')) : config.dns.listen;
   const dot = ownSockets ? await claimTcpPorts(config.encrypted.dot, 853).catch(claimError('DNS over TLS')) : config.encrypted.dot;
   const doh = ownSockets ? await claimTcpPorts(config.encrypted.doh, 443).catch(claimError('DNS over HTTPS')) : config.encrypted.doh;
-  const cache = createSharedCache(config);
+  const cache = createSharedCache(config, log);
   const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen, dot, doh } }), ...cache?.env };
   const metrics = new WorkerMetrics();
   /** Each worker's report that every upstream is failing, by worker id. */

@@ -1,4 +1,5 @@
 import { CacheMemory, partLengths, type CacheLayout } from '../cache/cache-memory.js';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { nativeAddon } from '../transport/native-addon.js';
 import { cacheLayoutOf } from './resolver-chain.js';
@@ -31,12 +32,21 @@ export interface SharedCache {
  * The descriptor stays open in the primary, so a worker that replaces a dead one maps the
  * same cache.
  */
-export function createSharedCache(config: Config): SharedCache | null {
-  const addon = sharedMemoryAddon();
+export function createSharedCache(config: Config, log: Logger): SharedCache | null {
   const layout = cacheLayoutOf(config);
-  if (!config.cache.shared || addon === null || layout.entries === 0) return null;
-  const fd = addon.create(partLengths(layout).reduce((sum, length) => sum + length, 0));
-  return { fd, env: { [CACHE_MEMORY_ENV]: `${layout.entries}:${layout.pages}` } };
+  if (!config.cache.shared || layout.entries === 0) return null;
+  const addon = sharedMemoryAddon();
+  if (addon === null) {
+    log.warn('cache.shared is on but the addon is missing (npm ci builds it): each worker caches alone');
+    return null;
+  }
+  try {
+    const fd = addon.create(partLengths(layout).reduce((sum, length) => sum + length, 0));
+    return { fd, env: { [CACHE_MEMORY_ENV]: `${layout.entries}:${layout.pages}` } };
+  } catch (error) {
+    log.warn({ err: error }, 'the shared cache could not be created: each worker caches alone');
+    return null;
+  }
 }
 
 /** A worker's side: the memory its primary created, or null when it caches alone. */
