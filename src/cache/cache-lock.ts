@@ -7,10 +7,10 @@ const SPINS_PER_CHECK = 16_384;
 /**
  * The one lock of a cache's memory: a word holding the holder's process id, taken with
  * compare-and-swap. Every operation holds it for a lookup or a store (well under a
- * microsecond, a copy of the answer included), so workers rarely meet; a waiter spins,
- * yields the CPU now and then, and when the holder has died (killed between taking and
- * giving back the lock, leaving the structure half changed) takes the lock over and tells
- * its caller to empty the cache. Taking the lock twice in one process is a bug, and throws.
+ * microsecond, a copy of the answer included), so workers rarely meet; a waiter spins
+ * reading the word (test and test-and-set), yields the CPU now and then, and when the
+ * holder has died (killed between taking and giving back the lock, leaving the structure
+ * half changed) takes the lock over and tells its caller to empty the cache. Taking the lock twice in one process is a bug, and throws.
  */
 export class CacheLock {
   private readonly header: Int32Array;
@@ -33,8 +33,10 @@ export class CacheLock {
 
   private wait(): boolean {
     for (let spins = 1; ; spins++) {
-      const holder = Atomics.compareExchange(this.header, Header.LOCK, 0, this.id);
-      if (holder === 0) return false;
+      // Read until it looks free, then try: spinning on compare-and-swap would keep taking
+      // the line from the holder, which must write it to give the lock back.
+      const holder = Atomics.load(this.header, Header.LOCK);
+      if (holder === 0 && Atomics.compareExchange(this.header, Header.LOCK, 0, this.id) === 0) return false;
       if (holder === this.id) throw new Error('the cache lock was taken twice by one process');
       if (spins % SPINS_PER_YIELD === 0) this.pause();
       if (spins % SPINS_PER_CHECK === 0 && !alive(holder)) {

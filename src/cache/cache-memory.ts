@@ -9,28 +9,32 @@
 
 /** Words of the header, an Int32Array at the start of the metadata. */
 export const Header = {
-  /** 0 when free, else the id (pid) of the process holding the cache's lock. */
+  /**
+   * 0 when free, else the id (pid) of the process holding the cache's lock. Alone in its
+   * 64-byte cache line, so a waiter reading it does not take the line the holder is
+   * changing the counters in.
+   */
   LOCK: 0,
   /** READY_MARK once the first process has set the empty state up. */
-  READY: 1,
-  USED: 2,
+  READY: 16,
+  USED: 17,
   /** Slots ever handed out; those freed since wait on a list. */
-  CLAIMED: 3,
-  FREE_SLOT: 4,
-  HEAD: 5,
-  TAIL: 6,
+  CLAIMED: 18,
+  FREE_SLOT: 19,
+  HEAD: 20,
+  TAIL: 21,
   /** Counts stores, so each store has a number of its own (see AnswerCache's tags). */
-  GENERATION: 7,
-  PAGES_IN_USE: 8,
+  GENERATION: 22,
+  PAGES_IN_USE: 23,
   /** Page numbers handed out so far; those freed since wait on a stack. */
-  PAGES_EVER: 9,
-  FREE_NUMBERS: 10,
-  ENTRIES: 11,
-  PAGES: 12,
+  PAGES_EVER: 24,
+  FREE_NUMBERS: 25,
+  ENTRIES: 26,
+  PAGES: 27,
   /** Times the cache was emptied because a process died holding its lock. */
-  RESETS: 13,
+  RESETS: 28,
 } as const;
-const HEADER_WORDS = 16;
+const HEADER_WORDS = 32;
 export const READY_MARK = 0x57504331;
 /** Room for the slab's size classes (it has fewer). */
 export const CLASS_SLOTS = 64;
