@@ -29,13 +29,20 @@ export class FoundEntry {
   /** The answer, in this process's own bytes; tags null when this process has none for it yet. */
   readonly answer = new Answer(Buffer.allocUnsafeSlow(MAX_CHUNK), 0, 0, 0, AnswerKind.POSITIVE, 0, -1, 0);
   storedAt = 0;
-  expiresAt = 0;
-  /** Past this it is not even served stale (RFC 8767 §5, max stale). */
-  staleUntil = 0;
   lifetimeMs = 0;
+  staleForMs = 0;
   /** Fresh lookups so far, this one included. */
   hits = 0;
   refreshing = false;
+
+  get expiresAt(): number {
+    return this.storedAt + this.lifetimeMs;
+  }
+
+  /** Past this it is not even served stale (RFC 8767 §5, max stale). */
+  get staleUntil(): number {
+    return this.storedAt + this.lifetimeMs + this.staleForMs;
+  }
 }
 
 /**
@@ -157,12 +164,9 @@ export class AnswerCache {
       if (slot === NO_SLOT) return false;
       this.touch(slot);
       const found = this.found;
-      const storedAt = this.stored[slot]!;
-      const lifetime = this.lifetime[slot]!;
-      found.storedAt = storedAt;
-      found.lifetimeMs = lifetime;
-      found.expiresAt = storedAt + lifetime;
-      found.staleUntil = storedAt + lifetime + this.staleFor[slot]!;
+      found.storedAt = this.stored[slot]!;
+      found.lifetimeMs = this.lifetime[slot]!;
+      found.staleForMs = this.staleFor[slot]!;
       found.hits = now < found.expiresAt ? ++this.hitCount[slot]! : this.hitCount[slot]!;
       found.refreshing = this.refreshing[slot] === 1;
       this.copyOut(slot);

@@ -167,7 +167,7 @@ export class CacheMemory {
 
   /** The segment holding page `page`. */
   segmentOf(page: number): Buffer {
-    return this.segments[(page / SEGMENT_PAGES) | 0]!;
+    return this.segments[this.segmentIndex(page)]!;
   }
 
   segmentIndex(page: number): number {

@@ -25,14 +25,19 @@ async function detections(httpPort: number, app: string): Promise<number> {
     .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
-async function serve(yaml: string): Promise<ServedProcess> {
-  return spawnWithConfig(yaml, ['--upstream', `127.0.0.1:${upstream.knot.port}`, '--workers', '2']);
+/** Runs `body` against a 2-worker server with `yaml` as its configuration, then stops it. */
+async function withServer(yaml: string, body: (served: ServedProcess) => Promise<void>): Promise<void> {
+  const served = await spawnWithConfig(yaml, ['--upstream', `127.0.0.1:${upstream.knot.port}`, '--workers', '2']);
+  try {
+    await body(served);
+  } finally {
+    await stopServed(served);
+  }
 }
 
 describe('one cache for all workers', () => {
   it('answers a name one worker fetched from the cache on the other, and keeps it when a worker is replaced', async () => {
-    const served = await serve('');
-    try {
+    await withServer('', async (served) => {
       expect(await askFromFreshPorts(served, 'a.test.wachtpost')).toBe(ASKS);
       expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
       expect(await scrape(served.httpPort, 'wachtpost_cache_hits_total')).toBe(ASKS - 1);
@@ -47,27 +52,21 @@ describe('one cache for all workers', () => {
       const missesBefore = await scrape(served.httpPort, 'wachtpost_cache_misses_total');
       expect(await askFromFreshPorts(served, 'a.test.wachtpost')).toBe(ASKS);
       expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(missesBefore);
-    } finally {
-      await stopServed(served);
-    }
+    });
   }, 60_000);
 
   it("tags an answer another worker stored (a name that leads into an app's domain by CNAME)", async () => {
-    const served = await serve('');
-    try {
+    await withServer('', async (served) => {
       expect(await askFromFreshPorts(served, 'cloaked.test.wachtpost')).toBe(ASKS);
       expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
       // Every query counts for the app, whichever worker answered it from the cache.
       expect(await eventually(async () => (await detections(served.httpPort, 'tiktok')) === ASKS, 5000)).toBe(true);
-    } finally {
-      await stopServed(served);
-    }
+    });
   }, 60_000);
 
   it('refreshes a popular entry once for all workers, shortly before it expires', async () => {
     // short.test.wachtpost has a TTL of 5 s: refreshed once less than 3 s remain.
-    const served = await serve('cache: { prefetch: { min_hits: 2, remaining_ratio: 0.6 } }');
-    try {
+    await withServer('cache: { prefetch: { min_hits: 2, remaining_ratio: 0.6 } }', async (served) => {
       expect(await askFromFreshPorts(served, 'short.test.wachtpost')).toBe(ASKS);
       await new Promise((resolve) => setTimeout(resolve, 2500));
       expect(await askFromFreshPorts(served, 'short.test.wachtpost')).toBe(ASKS);
@@ -76,19 +75,14 @@ describe('one cache for all workers', () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(await scrape(served.httpPort, 'wachtpost_upstream_answers_total')).toBe(2);
       expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
-    } finally {
-      await stopServed(served);
-    }
+    });
   }, 60_000);
 
   it('caches per worker with cache.shared off: each worker misses once', async () => {
-    const served = await serve('cache: { shared: false }');
-    try {
+    await withServer('cache: { shared: false }', async (served) => {
       expect(await askFromFreshPorts(served, 'a.test.wachtpost')).toBe(ASKS);
       expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(2);
       expect(await scrape(served.httpPort, 'wachtpost_cache_entries')).toBe(2);
-    } finally {
-      await stopServed(served);
-    }
+    });
   }, 60_000);
 });
