@@ -6,10 +6,12 @@
  * first 50,000 names are asked again from 8 new sockets, which the kernel spreads over the
  * workers differently: the share answered from the cache is the hit rate a name fetched by
  * one worker gets on the other. Reports each process's RSS and PSS (shared pages split
- * between the processes mapping them) from /proc. Run `npm run build` first.
+ * between the processes mapping them) from /proc, the primary's shared memory (memfds) and
+ * the node's total: every process's own memory plus the shared memory once, whether a
+ * worker has touched its pages or not. Run `npm run build` first.
  * Usage: node --import tsx bench/cache/shared-rss.ts [N]
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { spawnWithConfig, stopServed } from '../../test/integration/harness.js';
@@ -47,6 +49,26 @@ async function ask(port: number, from: number, to: number, tag: string): Promise
 
 const mib = (kb: number): number => Math.round(kb / 1024);
 
+/**
+ * kB the primary's memfds hold (the shared cache, the GeoIP copies), by name. Their pages
+ * cost memory whether or not a worker has touched them, which PSS does not show: PSS counts
+ * only the pages a process has mapped and touched.
+ */
+function memfdsKb(pid: number): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const match = /^\/memfd:([\w-]+)/.exec(target);
+    if (match) sizes[match[1]!] = (sizes[match[1]!] ?? 0) + (statSync(`/proc/${pid}/fd/${fd}`).blocks * 512) / 1024;
+  }
+  return sizes;
+}
+
 /** A per-process Node.js gauge of every worker, in MiB (prom-client's default metrics, labelled by process). */
 async function workerGauge(httpPort: number, name: string): Promise<number[]> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
@@ -72,6 +94,11 @@ try {
       const againHitRate = ((await scrape(served.httpPort, 'wachtpost_cache_hits_total')) - hitsBefore) / AGAIN;
       const workers = childPids(served.child.pid!).map(rollup);
       const primary = rollup(served.child.pid!);
+      const memfds = memfdsKb(served.child.pid!);
+      const processes = [primary, ...workers];
+      // Every process's own memory, plus the shared memory once, whether touched or not.
+      const nodeKb =
+        processes.reduce((sum, p) => sum + p['Pss']! - (p['Pss_Shmem'] ?? 0), 0) + Object.values(memfds).reduce((sum, kb) => sum + kb, 0);
       const run = {
         cache: shared ? 'shared' : 'per worker',
         answered,
@@ -86,6 +113,9 @@ try {
         workersPssTotalMB: Math.round((workers.reduce((sum, w) => sum + w['Pss']!, 0) * 1024) / 1e6),
         workersPssGrowthMiB: mib(workers.reduce((sum, w) => sum + w['Pss']!, 0) - before.reduce((sum, w) => sum + w['Pss']!, 0)),
         primaryPssMiB: mib(primary['Pss']!),
+        sharedMemfdsMiB: Object.fromEntries(Object.entries(memfds).map(([name, kb]) => [name, mib(kb)])),
+        nodeTotalMiB: mib(nodeKb),
+        nodeTotalMB: Math.round((nodeKb * 1024) / 1e6),
         workersHeapUsedMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_used_bytes'),
         workersHeapTotalMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_total_bytes'),
         workersExternalMiB: await workerGauge(served.httpPort, 'nodejs_external_memory_bytes'),

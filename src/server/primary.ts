@@ -12,6 +12,7 @@ import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { KILL_GRACE_MS, WorkerPool } from './worker-pool.js';
 import { createSharedCache } from './shared-cache.js';
+import { shareGeoDatabases } from './shared-geoip.js';
 
 /**
  * The primary process: the control plane (events, history, feed, HTTP) and `workers` DNS
@@ -32,7 +33,8 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   const dot = ownSockets ? await claimTcpPorts(config.encrypted.dot, 853).catch(claimError('DNS over TLS')) : config.encrypted.dot;
   const doh = ownSockets ? await claimTcpPorts(config.encrypted.doh, 443).catch(claimError('DNS over HTTPS')) : config.encrypted.doh;
   const cache = createSharedCache(config, log);
-  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen, dot, doh } }), ...cache?.env };
+  const geoip = shareGeoDatabases(config, log);
+  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen, dot, doh } }), ...cache?.env, ...geoip?.env };
   const metrics = new WorkerMetrics();
   /** Each worker's report that every upstream is failing, by worker id. */
   const upstreamFailing = new Map<number, string>();
@@ -57,7 +59,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
         for (const other of pool.live()) if (other !== worker) other.send(message);
         return;
     }
-  }, cache?.fd ?? null);
+  }, [cache?.fd ?? null, ...(geoip?.fds ?? [null, null])]);
   const sharing = new PolicySharing(source, (message) => pool.broadcast(message), (accepted) => plane?.events.sharePolicy(accepted), log);
   // Up before any worker, so the first event a worker sends has a hub to go to.
   plane = await ControlPlane.start(config, log, {

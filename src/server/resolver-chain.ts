@@ -18,6 +18,7 @@ import { CanaryStage } from '../policy/canary-stage.js';
 import { Policy } from '../policy/policy.js';
 import { PolicyStage } from '../policy/policy-stage.js';
 import { loadDetection, type Detection } from '../tagging/detection.js';
+import type { DatabaseReader } from '../tagging/geo-tagger.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
@@ -33,6 +34,14 @@ const DNS_PORT = 53;
 /** The cache's shape for the configured limits (what a shared cache's processes must agree on). */
 export function cacheLayoutOf(config: Config): CacheLayout {
   return cacheLayout(config.cache.max_entries, config.cache.max_bytes);
+}
+
+/** What a worker's primary shares with it (none: a lone resolver, or a worker that shares nothing). */
+export interface FromPrimary {
+  /** The memory every worker's cache shares; none: a cache of this process's own. */
+  readonly cacheMemory?: CacheMemory;
+  /** Reads the GeoIP databases from the primary's copies; none: each read into this process. */
+  readonly readDatabase?: DatabaseReader;
 }
 
 export interface ResolverChain {
@@ -66,8 +75,8 @@ export interface ResolverChain {
  *             once, stored with it in the cache
  *   upstream  the forwarder itself: retries, failover, TCP on truncation
  */
-export function buildResolverChain(config: Config, exchanges?: ExchangeObserver, cacheMemory?: CacheMemory): ResolverChain {
-  const detection = new Swappable(loadDetection(config));
+export function buildResolverChain(config: Config, exchanges?: ExchangeObserver, shared: FromPrimary = {}): ResolverChain {
+  const detection = new Swappable(loadDetection(config, undefined, shared.readDatabase));
   const policy = new Swappable(Policy.compile(config, detection.current.catalogue, detection.current.watchlist));
   const { acl, access, scope, canary, policy: policyStage, tag } = buildJudgingStages(config, detection, policy);
   const upstream = buildUpstreamStage(config, exchanges);
@@ -86,7 +95,7 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver,
       minHits: config.cache.prefetch.min_hits,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
-  }, cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null);
+  }, shared.cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null);
   const coalesce = new CoalesceStage();
   const stages: Stage[] = config.detection.enabled
     ? [access, scope, canary, policyStage, cache, coalesce, tag, upstream]

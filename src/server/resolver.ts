@@ -6,8 +6,8 @@ import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { startNoticeServer } from '../policy/notice-server.js';
 import { Policy } from '../policy/policy.js';
-import { buildResolverChain, type ResolverChain } from './resolver-chain.js';
-import type { CacheMemory } from '../cache/cache-memory.js';
+import { buildResolverChain, type FromPrimary, type ResolverChain } from './resolver-chain.js';
+import type { DatabaseReader } from '../tagging/geo-tagger.js';
 import { loadDetection, type Detection } from '../tagging/detection.js';
 import { Dispatcher } from '../transport/dispatcher.js';
 import { EventRecorder } from '../events/event-recorder.js';
@@ -46,6 +46,7 @@ export class Resolver implements ResolverReadings {
   private health: UpstreamHealth | null = null;
   private discovery: DiscoveryObserver | null = null;
   private errorRate: RateLimit | null = null;
+  private readDatabase: DatabaseReader | undefined = undefined;
   private credentials: TlsCredentials | null = null;
   private readonly dohListeners: DohListener[] = [];
   private readonly dotLayers: DotHandshake[] = [];
@@ -73,12 +74,11 @@ export class Resolver implements ResolverReadings {
     metrics = new ResolverMetrics(),
     upstreamHealth?: (everyFailing: string | null) => void,
     discovery: ((report: DiscoveryReportMessage) => void) | null = null,
-    /** The memory every worker's cache shares; none: a cache of this process's own. */
-    cacheMemory?: CacheMemory,
+    shared: FromPrimary = {},
   ): Promise<Resolver> {
     const dnstap = DnstapOutput.open(config.dnstap, { identity: instanceName(config), version: `wachtpost ${VERSION}` }, log);
     const health = new UpstreamHealth(log.child({ component: 'upstream' }), upstreamHealth);
-    const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]), cacheMemory);
+    const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]), shared);
     health.track(chain.upstream.servers);
     logCatalogue(log, chain.detection.current, config, 'detection and policy loaded');
     for (const expired of chain.policy.current.expired) log.warn({ exemption: expired }, 'exemption has expired and no longer applies');
@@ -102,6 +102,7 @@ export class Resolver implements ResolverReadings {
     const dispatcher = new Dispatcher(chain.head, responder);
     const resolver = new Resolver(chain, dispatcher, responder, [], [], log);
     resolver.errorRate = errorRate;
+    resolver.readDatabase = shared.readDatabase;
     resolver.folder = folder;
     resolver.dnstapOutput = dnstap;
     resolver.health = health;
@@ -211,7 +212,7 @@ export class Resolver implements ResolverReadings {
    * Listener, upstream and cache settings need a restart.
    */
   reload(config: Config): void {
-    const detection = loadDetection(config);
+    const detection = loadDetection(config, undefined, this.readDatabase);
     const policy = Policy.compile(config, detection.catalogue, detection.watchlist);
     const deviceMap = this.chain.access.deviceMap;
     // The map's file is read at start; a reload re-reads it (a new path needs a restart).

@@ -1,24 +1,11 @@
 import { CacheMemory, partLengths, type CacheLayout } from '../cache/cache-memory.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { nativeAddon } from '../transport/native-addon.js';
 import { cacheLayoutOf } from './resolver-chain.js';
+import { INHERITED_FD, sharedMemoryAddon } from './shared-memory.js';
 
 /** Tells a worker the shared cache's layout ("entries:pages"); absent, it caches alone. */
 export const CACHE_MEMORY_ENV = 'WACHTPOST_CACHE_MEMORY';
-/** The descriptor a worker finds the memory on: its fifth stdio entry, after the IPC channel. */
-const WORKER_FD = 4;
-
-interface SharedMemoryAddon {
-  create(bytes: number): number;
-  map(fd: number, lengths: number[]): ArrayBuffer[];
-  yield(): void;
-}
-
-function sharedMemoryAddon(): SharedMemoryAddon | null {
-  return (nativeAddon()?.['sharedMemory'] as SharedMemoryAddon | undefined) ?? null;
-}
-
 /** What the primary hands every worker it forks: the memory's descriptor and its layout. */
 export interface SharedCache {
   readonly fd: number;
@@ -57,5 +44,5 @@ export function workerCacheMemory(env: NodeJS.ProcessEnv = process.env): CacheMe
   const match = /^(\d+):(\d+)$/.exec(value);
   if (match === null) throw new Error(`${CACHE_MEMORY_ENV} is not "entries:pages": ${value}`);
   const layout: CacheLayout = { entries: Number(match[1]), pages: Number(match[2]) };
-  return new CacheMemory(layout, addon.map(WORKER_FD, partLengths(layout)), true, addon.yield);
+  return new CacheMemory(layout, addon.map(INHERITED_FD.cache, partLengths(layout)), true, addon.yield);
 }

@@ -26,8 +26,8 @@ export class WorkerPool {
     private readonly env: Record<string, string>,
     private readonly log: Logger,
     private readonly onMessage: (worker: Worker, message: WorkerMessage) => void,
-    /** A descriptor every worker receives as its fd 4 (the shared cache's memory), or null. */
-    private readonly sharedFd: number | null = null,
+    /** Descriptors every worker inherits as its fd 4, 5, … (see INHERITED_FD); null: /dev/null there. */
+    private readonly inherited: readonly (number | null)[] = [],
   ) {}
 
   /**
@@ -37,7 +37,7 @@ export class WorkerPool {
    */
   start(script: string): Promise<void> {
     // Structured clone carries event batches without a JSON round trip.
-    const stdio = this.sharedFd === null ? undefined : [0, 1, 2, 'ipc', this.sharedFd];
+    const stdio = this.inherited.every((fd) => fd === null) ? undefined : [0, 1, 2, 'ipc', ...this.inherited.map((fd) => fd ?? 'ignore')];
     cluster.setupPrimary({ exec: script, args: [], silent: false, serialization: 'advanced', ...(stdio && { stdio }) });
     cluster.on('exit', (worker, code, signal) => {
       this.readyWorkers = Math.max(0, this.readyWorkers - 1);

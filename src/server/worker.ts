@@ -10,6 +10,7 @@ import { WORKER_SLOT_ENV, type WorkerMessage } from './worker-messages.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
 import { workerCacheMemory } from './shared-cache.js';
+import { workerDatabaseReader } from './shared-geoip.js';
 
 /** A worker hands events to the primary this often, or sooner when this many are waiting. */
 const BATCH_INTERVAL_MS = 50;
@@ -40,7 +41,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     metrics,
     (failing) => process.send?.({ type: 'upstream', failing } satisfies WorkerMessage),
     (report) => process.send?.(report satisfies WorkerMessage),
-    workerCacheMemory() ?? undefined,
+    { cacheMemory: workerCacheMemory() ?? undefined, readDatabase: workerDatabaseReader() },
   );
   const upstream = resolver.chain.upstream;
   upstream.onFailureRemembered = (forMs) => process.send?.({ type: 'upstream-failing', forMs } satisfies WorkerMessage);

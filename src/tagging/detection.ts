@@ -4,7 +4,7 @@ import { indexBypassEndpoints, loadPublicEndpoints, type BypassEndpoint, type Pu
 import { readBundle } from './catalogue-bundle.js';
 import { loadCatalogueInfo } from './catalogue-info.js';
 import { compileCatalogue, loadShippedApps, type Catalogue, type CatalogueRelease } from './catalogue.js';
-import { GeoTagger } from './geo-tagger.js';
+import { GeoTagger, type DatabaseReader } from './geo-tagger.js';
 import { loadWatchlist } from './jurisdictions.js';
 import { loadLocalRules } from './local-rules.js';
 import { loadOwners, type Owners } from './owners.js';
@@ -24,14 +24,17 @@ export interface Detection {
   readonly bypass: SignatureIndex<BypassEndpoint>;
 }
 
-/** Loads what the settings name; `release` replaces the configured catalogue (to check a bundle before installing it). */
-export function loadDetection(config: Config, release: CatalogueRelease = loadRelease(config.detection)): Detection {
+/**
+ * Loads what the settings name; `release` replaces the configured catalogue (to check a
+ * bundle before installing it), `readDatabase` how the GeoIP files are read.
+ */
+export function loadDetection(config: Config, release: CatalogueRelease = loadRelease(config.detection), readDatabase?: DatabaseReader): Detection {
   const settings = config.detection;
   const catalogue = withLocalRules(release, settings.local_rules);
   return {
     catalogue,
     owners: release.owners,
-    geo: GeoTagger.fromFiles(settings.geoip.country || SHIPPED.countryDatabase, settings.geoip.asn || SHIPPED.asnDatabase),
+    geo: GeoTagger.fromFiles(...geoDatabaseFiles(settings), readDatabase),
     watchlist: loadWatchlist(settings.jurisdictions || SHIPPED.jurisdictions),
     bypass: indexBypassEndpoints(publicEndpoints(settings, release), catalogue.apps),
   };
@@ -54,6 +57,11 @@ export function loadRelease(settings: DetectionSettings): CatalogueRelease {
   if (catalogueIsBundle(settings)) return readBundle(settings.catalogue, settings.catalogue_keys);
   const owners = loadOwners(ownersFileOf(settings.catalogue));
   return { ...loadShippedApps(settings.catalogue || SHIPPED.catalogue, owners), owners, info: loadCatalogueInfo(infoFileOf(settings.catalogue)), endpoints: null };
+}
+
+/** The GeoIP databases the settings name: country, then ASN. */
+export function geoDatabaseFiles(settings: DetectionSettings): [country: string, asn: string] {
+  return [settings.geoip.country || SHIPPED.countryDatabase, settings.geoip.asn || SHIPPED.asnDatabase];
 }
 
 /** Every file detection reads but the GeoIP databases, for the reload watcher. */

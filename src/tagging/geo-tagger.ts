@@ -12,6 +12,12 @@ export interface HostingTag {
   readonly org: string | null;
 }
 
+/**
+ * Reads a GeoIP database file whole. A server's workers are handed one that returns the
+ * copy their primary shares with them while the file is unchanged.
+ */
+export type DatabaseReader = (path: string) => Buffer;
+
 /** The record layouts accepted: ip-location-db (country_code) and MaxMind GeoLite2/GeoIP2. */
 interface CountryRecord {
   country_code?: string;
@@ -22,6 +28,8 @@ interface AsnRecord {
   autonomous_system_number?: number;
   autonomous_system_organization?: string;
 }
+
+const readFile: DatabaseReader = (path) => readFileSync(path);
 
 /**
  * Addresses are tagged once per upstream answer, never on a cache hit, so this only saves
@@ -47,8 +55,8 @@ export class GeoTagger {
     this.asn = new Reader<Response>(asnDatabase);
   }
 
-  static fromFiles(countryPath: string, asnPath: string): GeoTagger {
-    return new GeoTagger(readFileSync(countryPath), readFileSync(asnPath));
+  static fromFiles(countryPath: string, asnPath: string, read: DatabaseReader = readFile): GeoTagger {
+    return new GeoTagger(read(countryPath), read(asnPath));
   }
 
   /** The hosting tag of `address`, or null for addresses that are not public unicast. */

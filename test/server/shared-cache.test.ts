@@ -2,20 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { spawnWithConfig, stopServed, withKnot, type ServedProcess } from '../integration/harness.js';
 import { rawQuery } from '../support/dig.js';
 import { encodeQuery, TYPE } from '../support/packets.js';
-import { childPids, eventually, scrape } from '../support/served.js';
+import { askFromFreshPorts as askAll, childPids, eventually, scrape } from '../support/served.js';
 
 const upstream = withKnot();
 /** Each question leaves from a socket of its own, so the kernel spreads them over both workers' sockets (SO_REUSEPORT). */
 const ASKS = 40;
 
-async function askFromFreshPorts(served: ServedProcess, name: string): Promise<number> {
-  let answered = 0;
-  for (let i = 0; i < ASKS; i++) {
-    const reply = await rawQuery({ host: '127.0.0.1', port: served.port }, encodeQuery(name, TYPE.A, { id: i + 1 }));
-    if (reply !== null && (reply[3]! & 0x0f) === 0) answered++;
-  }
-  return answered;
-}
+const askFromFreshPorts = (served: ServedProcess, name: string): Promise<number> => askAll(served.port, name, ASKS);
 
 async function detections(httpPort: number, app: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();

@@ -1,4 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
+import { rawQuery } from './dig.js';
+import { encodeQuery, TYPE } from './packets.js';
 
 /** The direct children of a process (a served primary's workers). */
 export function childPids(pid: number): number[] {
@@ -42,4 +44,17 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Asks for `name` (A) `asks` times, each from a socket of its own, so the kernel spreads the
+ * questions over every worker's socket (SO_REUSEPORT); resolves with the NOERROR replies.
+ */
+export async function askFromFreshPorts(port: number, name: string, asks: number): Promise<number> {
+  let answered = 0;
+  for (let i = 0; i < asks; i++) {
+    const reply = await rawQuery({ host: '127.0.0.1', port }, encodeQuery(name, TYPE.A, { id: i + 1 }));
+    if (reply !== null && (reply[3]! & 0x0f) === 0) answered++;
+  }
+  return answered;
 }

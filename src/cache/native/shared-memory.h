@@ -1,4 +1,4 @@
-/* Shared memory for the answer cache: one anonymous file the primary creates and its workers map. */
+/* Memory the primary shares with its workers: anonymous files it creates and they map (the answer cache, sealed copies of data files). */
 #ifndef WACHTPOST_SHARED_MEMORY_H
 #define WACHTPOST_SHARED_MEMORY_H
 #include <node_api.h>
