@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExchangeCounters } from '../../src/upstream/exchange-counters.js';
 import { POOL_SIZE, SOCKET_USES, UdpSocketPool, type PooledAttempt, type PooledSocket } from '../../src/upstream/udp-socket-pool.js';
+import { freePort } from '../support/ports.js';
 
 /** A UDP server on loopback that records each query's source port and answers with `reply(query)`, if any. */
 async function server(reply: (query: Buffer) => Buffer[] = (query) => [query]): Promise<{ port: number; ports: number[]; socket: dgram.Socket }> {
@@ -62,8 +63,8 @@ function openSockets(): number {
   }).length;
 }
 
-async function until(done: () => boolean): Promise<void> {
-  for (const deadline = Date.now() + 5000; !done(); await new Promise((resolve) => setTimeout(resolve, 5))) {
+async function until(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !done(); await new Promise((resolve) => setTimeout(resolve, 5))) {
     if (Date.now() > deadline) throw new Error('timed out');
   }
 }
@@ -137,14 +138,17 @@ describe('UdpSocketPool', () => {
   });
 
   it('fails the waiting attempts when the server refuses (ICMP port unreachable)', async () => {
-    const closed = await server();
-    const port = closed.port;
-    await new Promise<void>((resolve) => closed.socket.close(() => resolve()));
-    const sockets = pool(port);
-    const attempts = [new Recorder(1), new Recorder(2)];
-    // Both on one socket's way: the refusal reaches the attempts waiting there.
-    for (const attempt of attempts) sockets.send(attempt);
-    await until(() => attempts.some((attempt) => attempt.failures.length > 0));
+    // Below the ephemeral range, so no socket of another test can take the port meanwhile.
+    const sockets = pool(await freePort());
+    const attempts: Recorder[] = [];
+    const refused = (): boolean => attempts.some((attempt) => attempt.failures.length > 0);
+    // One more attempt every 100 ms: the kernel may drop an ICMP error under its global rate limit.
+    for (let id = 1; id <= 30 && !refused(); id++) {
+      const attempt = new Recorder(id);
+      attempts.push(attempt);
+      sockets.send(attempt);
+      await until(refused, 100).catch(() => undefined);
+    }
     expect(attempts.flatMap((attempt) => attempt.failures.map((error) => (error as NodeJS.ErrnoException).code))).toContain('ECONNREFUSED');
   });
 });
