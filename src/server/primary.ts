@@ -11,8 +11,9 @@ import { ReloadWatcher } from './reload-watcher.js';
 import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { KILL_GRACE_MS, WorkerPool } from './worker-pool.js';
-import { createSharedCache } from './shared-cache.js';
-import { shareGeoDatabases } from './shared-geoip.js';
+import { createSharedCache, type SharedCache } from './shared-cache.js';
+import { shareGeoDatabases, type SharedGeoDatabases } from './shared-geoip.js';
+import { INHERITED_FD } from './shared-memory.js';
 
 /**
  * The primary process: the control plane (events, history, feed, HTTP) and `workers` DNS
@@ -59,7 +60,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
         for (const other of pool.live()) if (other !== worker) other.send(message);
         return;
     }
-  }, [cache?.fd ?? null, ...(geoip?.fds ?? [null, null])]);
+  }, inheritedFds(cache, geoip));
   const sharing = new PolicySharing(source, (message) => pool.broadcast(message), (accepted) => plane?.events.sharePolicy(accepted), log);
   // Up before any worker, so the first event a worker sends has a hub to go to.
   plane = await ControlPlane.start(config, log, {
@@ -105,6 +106,14 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     filesChanged,
   );
   handleSignals(pool, plane, radius, watcher, config.dns.drain_timeout_ms, log, filesChanged);
+}
+
+/** What every worker inherits, by the descriptor it finds it on. */
+function inheritedFds(cache: SharedCache | null, geoip: SharedGeoDatabases | null): Map<number, number> {
+  const fds = new Map<number, number>();
+  if (cache !== null) fds.set(INHERITED_FD.cache, cache.fd);
+  if (geoip !== null) fds.set(INHERITED_FD.country, geoip.fds[0]).set(INHERITED_FD.asn, geoip.fds[1]);
+  return fds;
 }
 
 /**

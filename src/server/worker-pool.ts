@@ -26,8 +26,8 @@ export class WorkerPool {
     private readonly env: Record<string, string>,
     private readonly log: Logger,
     private readonly onMessage: (worker: Worker, message: WorkerMessage) => void,
-    /** Descriptors every worker inherits as its fd 4, 5, … (see INHERITED_FD); null: /dev/null there. */
-    private readonly inherited: readonly (number | null)[] = [],
+    /** Descriptors every worker inherits: its fd (INHERITED_FD) → the primary's; a gap below the highest is /dev/null. */
+    private readonly inherited: ReadonlyMap<number, number> = new Map(),
   ) {}
 
   /**
@@ -37,7 +37,7 @@ export class WorkerPool {
    */
   start(script: string): Promise<void> {
     // Structured clone carries event batches without a JSON round trip.
-    const stdio = this.inherited.every((fd) => fd === null) ? undefined : [0, 1, 2, 'ipc', ...this.inherited.map((fd) => fd ?? 'ignore')];
+    const stdio = this.inherited.size === 0 ? undefined : [0, 1, 2, 'ipc', ...inheritedStdio(this.inherited)];
     cluster.setupPrimary({ exec: script, args: [], silent: false, serialization: 'advanced', ...(stdio && { stdio }) });
     cluster.on('exit', (worker, code, signal) => {
       this.readyWorkers = Math.max(0, this.readyWorkers - 1);
@@ -102,4 +102,11 @@ export class WorkerPool {
     this.slots.set(worker.id, slot);
     return worker;
   }
+}
+
+/** stdio entries from fd 4 up to the highest inherited one: the primary's descriptor, or 'ignore' (/dev/null). */
+function inheritedStdio(inherited: ReadonlyMap<number, number>): (number | 'ignore')[] {
+  const entries: (number | 'ignore')[] = [];
+  for (let fd = 4; fd <= Math.max(...inherited.keys()); fd++) entries.push(inherited.get(fd) ?? 'ignore');
+  return entries;
 }
