@@ -13,6 +13,10 @@ const NO_OPT = 0xffff;
  * pages could be handed back that way; below it, the least recently used entry goes.
  */
 const COMPACT_SHARE = 1 / 16;
+/** Lock-free tries of a lookup before it waits for the lock (a store kept changing the cache under it). */
+const READ_TRIES = 3;
+/** Hits whose move to the front of the LRU list waits, to be made together under one lock. */
+const TOUCH_BATCH = 64;
 
 /** What this process's stores evicted to keep within the limits; read by the metrics layer. */
 export class EvictionCounters {
@@ -24,7 +28,7 @@ export class EvictionCounters {
   resets = 0;
 }
 
-/** The entry the last find() found: a copy taken under the lock, valid until the next find(). */
+/** The entry the last find() found: a copy no store changed while it was taken, valid until the next find(). */
 export class FoundEntry {
   /** The answer, in this process's own bytes; tags null when this process has none for it yet. */
   readonly answer = new Answer(Buffer.allocUnsafeSlow(MAX_CHUNK), 0, 0, 0, AnswerKind.POSITIVE, 0, -1, 0);
@@ -54,9 +58,13 @@ export class FoundEntry {
  * Everything lives in a CacheMemory: every entry is a slot number into parallel typed arrays
  * (metadata, LRU links, an open-addressing hash table) and its answer's bytes sit in a slab
  * chunk, so the garbage collector sees a handful of objects whatever the entry count, and
- * workers that map one memory share one cache. Each operation takes the memory's lock for
- * its lookup or store; a hit copies the answer out under it, so no other process can change
- * the bytes while they are sent. Tags are JavaScript objects, which cannot be shared: each
+ * workers that map one memory share one cache. A store holds the memory's lock and marks
+ * the change in a sequence word; a lookup takes no lock: it reads, copies the answer out and
+ * keeps the copy only if no store ran meanwhile (else it tries again, and in the end waits
+ * for the lock), so workers answering hits never wait for each other. A hit's move to the
+ * front of the LRU list waits in this process until 64 have gathered or the next store,
+ * and is made then under the lock; the order stays exact within a process, and across
+ * processes lags by at most a batch. Tags are JavaScript objects, which cannot be shared: each
  * process keeps those it stored or was handed (keepTags) by slot, with the store's
  * generation number, so an entry another process stored comes back untagged once.
  * lru-cache keeps a Map entry, a boxed key and two array slots per entry (about 108 bytes at
@@ -78,6 +86,16 @@ export class AnswerCache {
   private foundGeneration = 0;
   private readonly tags: Array<object | null> = [];
   private readonly tagGeneration: Uint32Array;
+  /** Hits not yet moved to the front of the LRU list: slot and generation (the slot may be reused meanwhile). */
+  private readonly touched = new Int32Array(TOUCH_BATCH);
+  private readonly touchedGeneration = new Uint32Array(TOUCH_BATCH);
+  private touches = 0;
+  /**
+   * A word of this process's own, added to between a lookup's reads and its check of the
+   * sequence word: a read-modify-write orders the reads before the check on every CPU, where
+   * an atomic load alone does not on ARM (it orders later reads, not earlier ones).
+   */
+  private readonly fence = new Int32Array(1);
 
   private readonly keys: Float64Array;
   private readonly stored: Float64Array;
@@ -133,7 +151,7 @@ export class AnswerCache {
       // every page of them resident at start).
       if (this.header[Header.READY] !== READY_MARK) this.reset(false);
     } finally {
-      this.lock.give();
+      this.leave();
     }
   }
 
@@ -157,23 +175,74 @@ export class AnswerCache {
    * describes it until the next call.
    */
   find(req: WireRequest, now: number): boolean {
+    const header = this.header;
+    for (let tries = 0; tries < READ_TRIES; tries++) {
+      const changes = Atomics.load(header, Header.CHANGES);
+      if ((changes & 1) !== 0) break;
+      let slot: number;
+      try {
+        slot = this.read(req, now);
+      } catch {
+        // Read halfway through a store (an index it had not yet set): the check would fail too.
+        continue;
+      }
+      Atomics.add(this.fence, 0, 1);
+      if (Atomics.load(header, Header.CHANGES) !== changes) continue;
+      if (slot !== NO_SLOT) this.counted(slot);
+      return slot !== NO_SLOT;
+    }
     this.enter();
     try {
-      const slot = this.lookup(req);
-      this.foundSlot = slot;
-      if (slot === NO_SLOT) return false;
-      this.touch(slot);
-      const found = this.found;
-      found.storedAt = this.stored[slot]!;
-      found.lifetimeMs = this.lifetime[slot]!;
-      found.staleForMs = this.staleFor[slot]!;
-      found.hits = now < found.expiresAt ? ++this.hitCount[slot]! : this.hitCount[slot]!;
-      found.refreshing = this.refreshing[slot] === 1;
-      this.copyOut(slot);
-      return true;
+      this.applyTouches();
+      const slot = this.read(req, now);
+      if (slot !== NO_SLOT) this.counted(slot);
+      return slot !== NO_SLOT;
     } finally {
-      this.lock.give();
+      this.leave();
     }
+  }
+
+  /** Fills `found` from `req`'s entry and returns its slot (NO_SLOT when there is none); only reads the memory. */
+  private read(req: WireRequest, now: number): number {
+    const slot = this.lookup(req);
+    this.foundSlot = slot;
+    if (slot === NO_SLOT) return NO_SLOT;
+    const found = this.found;
+    found.storedAt = this.stored[slot]!;
+    found.lifetimeMs = this.lifetime[slot]!;
+    found.staleForMs = this.staleFor[slot]!;
+    found.hits = now < found.expiresAt ? this.hitCount[slot]! + 1 : this.hitCount[slot]!;
+    found.refreshing = this.refreshing[slot] === 1;
+    this.copyOut(slot);
+    return slot;
+  }
+
+  /**
+   * Records a hit read() found: its count (a plain store; two workers counting the same
+   * entry at once may lose one, which only delays a prefetch) and its move to the front.
+   */
+  private counted(slot: number): void {
+    this.hitCount[slot] = this.found.hits;
+    if (slot === this.header[Header.HEAD]) return;
+    if (this.touches === TOUCH_BATCH) {
+      this.enter();
+      try {
+        this.applyTouches();
+      } finally {
+        this.leave();
+      }
+    }
+    this.touched[this.touches] = slot;
+    this.touchedGeneration[this.touches++] = this.foundGeneration;
+  }
+
+  /** Moves the hits gathered so far to the front, in order; under the lock. Entries gone since are skipped. */
+  private applyTouches(): void {
+    for (let i = 0; i < this.touches; i++) {
+      const slot = this.touched[i]!;
+      if (this.length[slot] !== 0 && this.generation[slot] === this.touchedGeneration[i]) this.touch(slot);
+    }
+    this.touches = 0;
   }
 
   /** Marks `req`'s entry as being refreshed; false when it is gone or already marked (someone else refreshes it). */
@@ -216,6 +285,9 @@ export class AnswerCache {
     if (this.maxEntries === 0 || answer.length === 0 || size > MAX_CHUNK) return;
     this.enter();
     try {
+      // Hits first, so the entry evicted below is the least recently used one this process saw.
+      this.applyTouches();
+      this.beginChange();
       const existing = this.lookup(req);
       if (existing !== NO_SLOT) this.drop(existing);
       if (!this.makeRoom(size)) return;
@@ -242,16 +314,18 @@ export class AnswerCache {
       this.keepLocal(slot, answer.tags);
       this.tagGeneration[slot] = generation;
     } finally {
-      this.lock.give();
+      this.leave();
     }
   }
 
   clear(): void {
     this.enter();
     try {
+      this.touches = 0;
+      this.beginChange();
       this.reset(true);
     } finally {
-      this.lock.give();
+      this.leave();
     }
   }
 
@@ -260,7 +334,20 @@ export class AnswerCache {
     if (!this.lock.take()) return;
     this.evictions.resets++;
     this.header[Header.RESETS]!++;
+    this.touches = 0;
+    this.beginChange();
     this.reset(true);
+  }
+
+  /** Ends a change begun under the lock, if any, and gives the lock back. */
+  private leave(): void {
+    if ((this.header[Header.CHANGES]! & 1) !== 0) Atomics.add(this.header, Header.CHANGES, 1);
+    this.lock.give();
+  }
+
+  /** Marks a change under way (odd), so lookups reading meanwhile try again; still odd when its holder died in one. */
+  private beginChange(): void {
+    if ((this.header[Header.CHANGES]! & 1) === 0) Atomics.add(this.header, Header.CHANGES, 1);
   }
 
   /** The empty cache; the generation counter runs on, so no tags kept before match an entry after. */
@@ -289,7 +376,7 @@ export class AnswerCache {
       this.refreshing[slot] = refreshing;
       return true;
     } finally {
-      this.lock.give();
+      this.leave();
     }
   }
 
@@ -354,12 +441,14 @@ export class AnswerCache {
     return slab.reservedBytes < before;
   }
 
+  /** Bounded by the table's length: read without the lock, a run may be changing under it. */
   private lookup(req: WireRequest): number {
     if (this.header[Header.USED] === 0) return NO_SLOT;
     const key = req.key;
     const questionLength = req.questionLength;
     const slab = this.slab;
-    for (let i = this.home(key); ; i = (i + 1) & this.mask) {
+    const mask = this.mask;
+    for (let i = this.home(key), probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
       const slot = this.table[i]! - 1;
       if (slot === NO_SLOT) return NO_SLOT;
       if (this.keys[slot] !== key) continue;
@@ -369,6 +458,7 @@ export class AnswerCache {
       const address = this.place[slot]!;
       if (equalsIgnoreCase(slab.segment(address), slab.offset(address) + HEADER_LENGTH, req.question, 0, questionLength)) return slot;
     }
+    return NO_SLOT;
   }
 
   /** A free slot: one given back, else a never-used one. */

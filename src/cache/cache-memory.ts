@@ -33,6 +33,12 @@ export const Header = {
   PAGES: 27,
   /** Times the cache was emptied because a process died holding its lock. */
   RESETS: 28,
+  /**
+   * Odd while a store changes what lookups read, even otherwise; every change adds one. A
+   * lookup reads without the lock and keeps what it read only if this stayed the same even
+   * number throughout (a sequence lock).
+   */
+  CHANGES: 29,
 } as const;
 const HEADER_WORDS = 32;
 export const READY_MARK = 0x57504331;

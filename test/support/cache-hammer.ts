@@ -1,8 +1,9 @@
 /**
  * Run as a child process by test/cache/shared-memory.test.ts: maps the cache memory handed
- * over as fd 4 (layout in argv), then stores and looks up answers at random for a while,
- * checking every answer found byte for byte against the one stored under its name. Prints
- * one JSON line: { ops, hits, wrong }.
+ * over as fd 4 (layout in argv), then stores and looks up answers at random for a while
+ * (one operation in `storeOneIn` a store; 1: only stores, 0: only lookups), checking every
+ * answer found byte for byte against the one stored under its name. Prints one JSON line:
+ * { ops, hits, wrong }.
  */
 import { AnswerCache } from '../../src/cache/answer-cache.js';
 import { CacheMemory, partLengths } from '../../src/cache/cache-memory.js';
@@ -11,7 +12,7 @@ import { scanResponse } from '../../src/wire/answer.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
 import { encodeQuery, encodeResponse, TYPE } from './packets.js';
 
-const [entries, pages, ops, names] = process.argv.slice(2).map(Number) as [number, number, number, number];
+const [entries, pages, ops, names, storeOneIn] = process.argv.slice(2).map(Number) as [number, number, number, number, number];
 const addon = nativeAddon()!['sharedMemory'] as { map(fd: number, lengths: number[]): ArrayBuffer[]; yield(): void };
 const layout = { entries, pages };
 const cache = new AnswerCache(new CacheMemory(layout, addon.map(4, partLengths(layout)), true, addon.yield));
@@ -33,11 +34,14 @@ const random = (n: number): number => {
   seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
   return (seed >>> 8) % n;
 };
+// Lookups alone wait for a store to fill the cache first: they would be over before it began.
+const filled = Date.now() + 30_000;
+while (storeOneIn === 0 && cache.size < entries / 2 && Date.now() < filled) await new Promise((resolve) => setTimeout(resolve, 5));
 let hits = 0;
 let wrong = 0;
 for (let op = 0; op < ops; op++) {
   const which = random(names);
-  if (random(3) === 0) cache.set(requests[which]!, answers[which]!, Date.now(), 60, 0);
+  if (storeOneIn > 0 && random(storeOneIn) === 0) cache.set(requests[which]!, answers[which]!, Date.now(), 60, 0);
   else if (cache.find(requests[which]!, Date.now())) {
     hits++;
     if (!cache.found.answer.wire.equals(expected[which]!)) wrong++;
