@@ -156,11 +156,10 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
       const at = i * meta;
       const length = this.inputMeta[at]!;
       if (length < 0) continue; // longer than a slot: no DNS query is, the socket counted it
-      // A copy of its own: the slot is refilled by the next batch while the query may wait upstream.
-      const msg = Buffer.allocUnsafe(length);
-      this.input.copy(msg, 0, i * this.slotBytes, i * this.slotBytes + length);
+      // Read in place: the intake copies it only if the query waits upstream past this batch.
+      const msg = this.input.subarray(i * this.slotBytes, i * this.slotBytes + length);
       this.current = at;
-      this.intake.take(msg, this.addressAt(at), this.inputMeta[at + 1]!);
+      this.intake.take(msg, this.addressAt(at), this.inputMeta[at + 1]!, true);
     }
     this.current = -1;
     this.flushReplies();

@@ -44,7 +44,12 @@ export class DatagramIntake {
     private readonly log: Logger,
   ) {}
 
-  take(msg: Buffer, client: string, clientPort: number): void {
+  /**
+   * `borrowed`: `msg` is a view of a buffer the listener refills with the next batch, so a
+   * query answered at once reads it in place and only one that goes asynchronous is given
+   * a copy (the reply echoes its question bytes, dnstap logs them).
+   */
+  take(msg: Buffer, client: string, clientPort: number, borrowed = false): void {
     const query = this.query;
     query.reset();
     query.channel = this.channel;
@@ -52,7 +57,10 @@ export class DatagramIntake {
     query.clientPort = clientPort;
     query.receivedAt = performance.now();
     try {
-      if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) this.query = new Query();
+      if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) {
+        if (borrowed) query.msg = Buffer.from(msg);
+        this.query = new Query();
+      }
     } catch (error) {
       // One bad packet must never take the listener down with it.
       this.query = new Query();

@@ -52,7 +52,8 @@ export class WireRequest {
 
   /** Copies everything a later asynchronous step needs; the source may be reused afterwards. */
   copyFrom(other: WireRequest): void {
-    this.msg = other.msg;
+    // Bytes of its own: the source's may be a view of a buffer its listener refills.
+    this.msg = Buffer.from(other.msg);
     this.id = other.id;
     this.flags = other.flags;
     this.questionEnd = other.questionEnd;

@@ -65,12 +65,17 @@ describe('batched UDP (recvmmsg/sendmmsg)', () => {
   it('answers a burst from many clients, first from the upstream and then from the cache, each reply to its sender and ID', async () => {
     const listener = udpListeners(wp)[0] as BatchUdpListener;
     const before = listener.stats!;
-    const messages = Array.from({ length: 200 }, (_, i) => encodeQuery(`b${i % NAMES}.test.wachtpost`, TYPE.A, { id: 1000 + i, edns: { udp: 1232 } }));
+    // Each query spells its name in a case of its own, which its reply must echo (RFC 1035
+    // §7.3): read from the receive slots after later batches refilled them, it would not.
+    const spelling = (i: number): string => `b${i % NAMES}.test.wachtpost`.replace(/[a-z]/g, (c, at: number) => ((i >> at % 8) & 1 ? c.toUpperCase() : c));
+    const messages = Array.from({ length: 200 }, (_, i) => encodeQuery(spelling(i), TYPE.A, { id: 1000 + i, edns: { udp: 1232 } }));
     for (const round of ['upstream', 'cache']) {
       const replies = await burst(wp.server.port, messages);
       replies.forEach((reply, i) => {
         expect(reply, `${round}: reply to query ${i}`).not.toBeNull();
         expect(reply!.readUInt16BE(0)).toBe(1000 + i);
+        const question = messages[i]!.subarray(12, 12 + spelling(i).length + 2 + 4);
+        expect(reply!.subarray(12, 12 + question.length).toString('latin1'), `${round}: question of reply ${i}`).toBe(question.toString('latin1'));
         // The answer's address ends in the name's number: each client got its own question's answer.
         expect([...reply!.subarray(reply!.length - 15, reply!.length - 11)]).toEqual([192, 0, 2, i % NAMES]);
       });
