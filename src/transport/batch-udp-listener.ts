@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { Query, ReplyChannel } from '../pipeline/query.js';
@@ -152,6 +153,8 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
 
   private readonly onBatch = (count: number): void => {
     const meta = this.meta;
+    // The batch arrived in one receive call: one clock reading stands for all of it.
+    const receivedAt = performance.now();
     for (let i = 0; i < count && !this.draining; i++) {
       const at = i * meta;
       const length = this.inputMeta[at]!;
@@ -159,7 +162,7 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
       // Read in place: the intake copies it only if the query waits upstream past this batch.
       const msg = this.input.subarray(i * this.slotBytes, i * this.slotBytes + length);
       this.current = at;
-      this.intake.take(msg, this.addressAt(at), this.inputMeta[at + 1]!, true);
+      this.intake.take(msg, this.addressAt(at), this.inputMeta[at + 1]!, receivedAt, true);
     }
     this.current = -1;
     this.flushReplies();

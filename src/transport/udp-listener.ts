@@ -45,17 +45,18 @@ export class DatagramIntake {
   ) {}
 
   /**
-   * `borrowed`: `msg` is a view of a buffer the listener refills with the next batch, so a
-   * query answered at once reads it in place and only one that goes asynchronous is given
-   * a copy (the reply echoes its question bytes, dnstap logs them).
+   * `receivedAt`: when the socket handed the datagram over (performance.now(); one reading
+   * for a whole batch). `borrowed`: `msg` is a view of a buffer the listener refills with
+   * the next batch, so a query answered at once reads it in place and only one that goes
+   * asynchronous is given a copy (the reply echoes its question bytes, dnstap logs them).
    */
-  take(msg: Buffer, client: string, clientPort: number, borrowed = false): void {
+  take(msg: Buffer, client: string, clientPort: number, receivedAt: number, borrowed = false): void {
     const query = this.query;
     query.reset();
     query.channel = this.channel;
     query.client = client;
     query.clientPort = clientPort;
-    query.receivedAt = performance.now();
+    query.receivedAt = receivedAt;
     try {
       if (this.dispatcher.dispatch(msg, query) === Dispatched.PENDING) {
         if (borrowed) query.msg = Buffer.from(msg);
@@ -151,7 +152,7 @@ export class UdpListener implements ReplyChannel, UdpEndpoint {
   }
 
   private readonly onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
-    if (!this.draining) this.intake.take(msg, rinfo.address, rinfo.port);
+    if (!this.draining) this.intake.take(msg, rinfo.address, rinfo.port, performance.now());
   };
 
   private readonly onError = (error: Error): void => {
