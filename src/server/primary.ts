@@ -35,7 +35,8 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
   const doh = ownSockets ? await claimTcpPorts(config.encrypted.doh, 443).catch(claimError('DNS over HTTPS')) : config.encrypted.doh;
   const cache = createSharedCache(config, log);
   const geoip = shareGeoDatabases(config, log);
-  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen, dot, doh } }), ...cache?.env, ...geoip?.env };
+  // The count resolved (0 in the file means one per core): each worker's UDP socket spreads queries over that many.
+  const env = { [WORKER_SOURCE_ENV]: JSON.stringify({ ...source, overrides: { ...source.overrides, listen, dot, doh, workers } }), ...cache?.env, ...geoip?.env };
   const metrics = new WorkerMetrics();
   /** Each worker's report that every upstream is failing, by worker id. */
   const upstreamFailing = new Map<number, string>();

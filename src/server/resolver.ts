@@ -132,7 +132,7 @@ export class Resolver implements ResolverReadings {
     try {
       for (const text of config.dns.listen) {
         const address = parseHostPort(text, 53);
-        const udp = openUdpEndpoint(address, config.dns.udp_batching, dispatcher, log);
+        const udp = openUdpEndpoint(address, config.dns.udp_batching, config.dns.workers, dispatcher, log);
         await udp.listen().catch((error: unknown) => Promise.reject(bindError(`DNS on ${text} (UDP)`, error)));
         resolver.udp.push(udp);
         dnstap?.tap.listening(udp, address.host, udp.address.port);

@@ -40,8 +40,11 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
     private readonly host: string,
     private readonly port: number,
     private readonly family: 4 | 6,
-    /** Workers bind the one port side by side (SO_REUSEPORT); a lone resolver binds it alone. */
-    private readonly sharedPort: boolean,
+    /**
+     * The workers binding this port side by side (SO_REUSEPORT), which then take its queries
+     * in turn by query ID; 0: a lone resolver, which binds it alone.
+     */
+    private readonly workers: number,
     dispatcher: Dispatcher,
     log: Logger,
   ) {
@@ -55,7 +58,7 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
 
   listen(): Promise<void> {
     try {
-      const options = { address: this.host, port: this.port, family: this.family, bufferBytes: SOCKET_BUFFER_BYTES, reusePort: this.sharedPort ? 1 : 0 } as const;
+      const options = { address: this.host, port: this.port, family: this.family, bufferBytes: SOCKET_BUFFER_BYTES, reusePort: this.workers > 0 ? 1 : 0, spread: this.workers } as const;
       this.socket = this.native.open(options, this.input, this.inputMeta, this.output, this.outputMeta, this.onBatch);
       return Promise.resolve();
     } catch (error) {

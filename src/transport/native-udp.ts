@@ -18,7 +18,8 @@ export interface NativeUdp {
   /** Slots per batch, bytes per slot, int32s of metadata per slot (length, port, four address words). */
   readonly constants: { slots: number; slotBytes: number; meta: number };
   open(
-    options: { address: string; port: number; family: 4 | 6; bufferBytes: number; reusePort: 0 | 1 },
+    /** spread: with reusePort, the sockets the port's group will hold, queries handed out by ID modulo it (0 or 1: the kernel's hash of the peer). */
+    options: { address: string; port: number; family: 4 | 6; bufferBytes: number; reusePort: 0 | 1; spread: number },
     input: Uint8Array,
     inputMeta: Int32Array,
     output: Uint8Array,

@@ -21,6 +21,7 @@
 #ifdef __linux__
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,10 +391,30 @@ static void *bytes_of(napi_env env, napi_value value, size_t needed) {
 }
 
 /*
- * open({ address, port, family, bufferBytes, reusePort }, in, inMeta, out, outMeta, onBatch)
+ * Hands each query to socket (ID mod `sockets`) of the port's SO_REUSEPORT group, so the
+ * workers share the load query by query. The kernel's default spreads by a hash of the
+ * peers' addresses and ports: a VPN gateway or NAT asking for many phones from a few ports
+ * would load one worker and idle the others. A reuseport program sees the datagram from
+ * its UDP payload on, so offset 0 is the DNS ID. An index beyond the group (a worker being
+ * replaced) and a datagram too short to hold an ID fall back to the kernel's hash or to
+ * socket 0, both harmless: the workers share one cache.
+ */
+static void spread_by_query_id(int fd, int sockets) {
+  struct sock_filter code[] = {
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0),
+    BPF_STMT(BPF_ALU | BPF_MOD | BPF_K, (uint32_t)sockets),
+    BPF_STMT(BPF_RET | BPF_A, 0),
+  };
+  struct sock_fprog program = { .len = sizeof code / sizeof code[0], .filter = code };
+  setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program);
+}
+
+/*
+ * open({ address, port, family, bufferBytes, reusePort, spread }, in, inMeta, out, outMeta, onBatch)
  *   -> { port, flush, sendTo, pause, close, stats }
  * reusePort (SO_REUSEPORT, reusePort: 1) lets every worker process bind a socket of its own;
- * the caller makes sure beforehand that no other process holds the port.
+ * the caller makes sure beforehand that no other process holds the port. spread (> 1, with
+ * reusePort): the number of sockets the group will hold, spread over by query ID.
  */
 static napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -408,6 +429,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (!read_bind_address(env, argv[0], "open", &family, &bind_address)) return NULL;
   int32_t buffer_bytes = int_property(env, argv[0], "bufferBytes");
   int32_t reuse_port = int_property(env, argv[0], "reusePort");
+  int32_t spread = int_property(env, argv[0], "spread");
   unsigned char *in = bytes_of(env, argv[1], SLOTS * SLOT_BYTES);
   int32_t *in_meta = bytes_of(env, argv[2], SLOTS * META * 4);
   unsigned char *out = bytes_of(env, argv[3], SLOTS * SLOT_BYTES);
@@ -433,6 +455,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   }
   int bound_port = bind_socket(env, fd, family, &bind_address);
   if (bound_port < 0) return NULL;
+  if (reuse_port && spread > 1) spread_by_query_id(fd, spread);
 
   Socket *s = calloc(1, sizeof(Socket));
   if (s == NULL) {
