@@ -2,10 +2,11 @@
  * Memory of a node holding N cached answers with 2 workers, for the bar "RSS ≤ 300 MB with
  * 1 M cached answers and 2 workers": a real `wachtpost serve` (the build) forwarding to a
  * real Knot on loopback, filled with N never-seen names from 8 client sockets (so both
- * workers store), once with the shared cache and once with a cache per worker. Then the
- * first 50,000 names are asked again from 8 new sockets, which the kernel spreads over the
- * workers differently: the share answered from the cache is the hit rate a name fetched by
- * one worker gets on the other. Reports each process's RSS and PSS (shared pages split
+ * workers store), once with the shared cache and once with a cache per worker. Then 50,000
+ * of the names are asked again from 8 new sockets, each with a query ID of the other parity
+ * than when it was fetched, so the kernel (which spreads queries over the workers by ID)
+ * hands it to the other worker: the share answered from the cache is the hit rate a name
+ * fetched by one worker gets on the other. Reports each process's RSS and PSS (shared pages split
  * between the processes mapping them) from /proc, the primary's shared memory (memfds) and
  * the node's total: every process's own memory plus the shared memory once, whether a
  * worker has touched its pages or not. Run `npm run build` first.
@@ -90,7 +91,9 @@ try {
       const fillSeconds = (performance.now() - started) / 1000;
       const entries = await scrape(served.httpPort, 'wachtpost_cache_entries');
       const hitsBefore = await scrape(served.httpPort, 'wachtpost_cache_hits_total');
-      await ask(served.port, 0, AGAIN, tag);
+      // Names 1..AGAIN from IDs counting from 0 in each stream: every name's ID parity flips
+      // (with N a multiple of 16, each fill stream starts at an even name, so ID and name agree there).
+      await ask(served.port, 1, AGAIN + 1, tag);
       const againHitRate = ((await scrape(served.httpPort, 'wachtpost_cache_hits_total')) - hitsBefore) / AGAIN;
       const workers = childPids(served.child.pid!).map(rollup);
       const primary = rollup(served.child.pid!);
