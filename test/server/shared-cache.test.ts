@@ -5,7 +5,7 @@ import { encodeQuery, TYPE } from '../support/packets.js';
 import { askFromFreshPorts as askAll, childPids, eventually, scrape } from '../support/served.js';
 
 const upstream = withKnot();
-/** Each question leaves from a socket of its own, so the kernel spreads them over both workers' sockets (SO_REUSEPORT). */
+/** Questions with IDs counting up, so the kernel hands them to both workers' sockets in turn. */
 const ASKS = 40;
 
 const askFromFreshPorts = (served: ServedProcess, name: string): Promise<number> => askAll(served.port, name, ASKS);

@@ -47,8 +47,9 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 }
 
 /**
- * Asks for `name` (A) `asks` times, each from a socket of its own, so the kernel spreads the
- * questions over every worker's socket (SO_REUSEPORT); resolves with the NOERROR replies.
+ * Asks for `name` (A) `asks` times, each from a socket of its own and with IDs counting up
+ * from 1, so the questions reach every worker's socket in turn (the kernel hands them out by
+ * query ID); resolves with the NOERROR replies.
  */
 export async function askFromFreshPorts(port: number, name: string, asks: number): Promise<number> {
   let answered = 0;
