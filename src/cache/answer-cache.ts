@@ -193,6 +193,7 @@ export class AnswerCache {
     }
     this.enter();
     try {
+      // Emptying the batch here also keeps counted() below from taking the lock a second time.
       this.applyTouches();
       const slot = this.read(req, now);
       if (slot !== NO_SLOT) this.counted(slot);
