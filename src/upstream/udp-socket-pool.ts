@@ -19,6 +19,34 @@ export interface PooledAttempt {
 }
 
 /**
+ * Queries asked in this turn of the event loop, sent once its JavaScript is done: after the
+ * listener has sent the replies of the same batch's cache hits. Sent in the middle of the
+ * batch, each query wakes the server, which on a busy machine takes the CPU from the worker
+ * while those replies still wait.
+ */
+const postedSockets: Array<PooledSocket | null> = [];
+const postedQueries: Array<Buffer | null> = [];
+let posted = 0;
+
+function post(socket: PooledSocket, query: Buffer): void {
+  postedSockets[posted] = socket;
+  postedQueries[posted] = query;
+  if (posted++ === 0) process.nextTick(sendPosted);
+}
+
+function sendPosted(): void {
+  const count = posted;
+  posted = 0;
+  for (let i = 0; i < count; i++) {
+    const socket = postedSockets[i]!;
+    const query = postedQueries[i]!;
+    postedSockets[i] = null;
+    postedQueries[i] = null;
+    socket.transmit(query);
+  }
+}
+
+/**
  * One connected socket of a pool: the kernel picked its source port at random and drops
  * datagrams from any other address or port. Waiting attempts are found by query ID.
  */
@@ -32,6 +60,7 @@ export class PooledSocket {
   private uses = 0;
   private readonly openedAt = Date.now();
   private retired = false;
+  private closed = false;
 
   constructor(
     host: string,
@@ -60,8 +89,13 @@ export class PooledSocket {
   send(attempt: PooledAttempt): void {
     this.waiting.set(attempt.expected.id, attempt);
     this.uses++;
-    if (this.queued === null) this.socket.send(attempt.query);
+    if (this.queued === null) post(this, attempt.query);
     else this.queued.push(attempt.query);
+  }
+
+  /** Sends a query posted earlier in this turn, unless the socket closed meanwhile. */
+  transmit(query: Buffer): void {
+    if (!this.closed) this.socket.send(query);
   }
 
   private connected(): void {
@@ -77,19 +111,24 @@ export class PooledSocket {
     if (this.waiting.get(id) !== attempt) return;
     this.waiting.delete(id);
     this.ended.add(id);
-    if (this.retired && this.waiting.size === 0) this.socket.close();
+    if (this.retired && this.waiting.size === 0) this.shut();
+  }
+
+  private shut(): void {
+    this.closed = true;
+    this.socket.close();
   }
 
   /** Takes no new queries; closes once the waiting ones are over. */
   retire(): void {
     this.retired = true;
-    if (this.waiting.size === 0) this.socket.close();
+    if (this.waiting.size === 0) this.shut();
   }
 
   close(): void {
     this.retired = true;
     this.waiting.clear();
-    this.socket.close();
+    this.shut();
   }
 
   private received(message: Buffer, source: dgram.RemoteInfo): void {

@@ -5,10 +5,10 @@ import { nativeUdp } from '../../src/transport/native-udp.js';
 import { claimPorts } from '../../src/transport/claim-ports.js';
 import { UdpListener } from '../../src/transport/udp-listener.js';
 import { dig, rawQuery } from '../support/dig.js';
-import { encodeQuery, TYPE } from '../support/packets.js';
+import { encodeQuery, encodeResponse, parsePacket, TYPE } from '../support/packets.js';
 import { freePort } from '../support/ports.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
-import { spawnWachtpost, startWachtpost, type RunningWachtpost } from './harness.js';
+import { sleep, spawnWachtpost, startWachtpost, type RunningWachtpost } from './harness.js';
 
 const NAMES = 40;
 let up: Awaited<ReturnType<typeof startScriptedUpstream>>;
@@ -85,6 +85,43 @@ describe('batched UDP (recvmmsg/sendmmsg)', () => {
     // Several datagrams per receive call: the point of the batching.
     expect(after.batches - before.batches).toBeLessThan(400 / 2);
     expect(after.dropped).toBe(0);
+  });
+
+  it("sends a batch's cache-hit replies before the upstream queries of its misses", async () => {
+    // One socket is both the client and the upstream, so its receive queue shows the order
+    // in which the resolver sent replies (QR set) and forwarded queries (QR clear).
+    const both = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => both.bind(0, '127.0.0.1', resolve));
+    const own = await startWachtpost([{ host: '127.0.0.1', port: both.address().port }]);
+    const arrived: Buffer[] = [];
+    both.on('message', (message, source) => {
+      arrived.push(message);
+      if ((message[2]! & 0x80) !== 0) return;
+      const question = parsePacket(message).questions[0]!;
+      both.send(encodeResponse(message.readUInt16BE(0), question.name, TYPE.A, [{ name: question.name, type: TYPE.A, ttl: 300, address: '192.0.2.9' }]), source.port, source.address);
+    });
+    const until = async (done: () => boolean): Promise<void> => {
+      for (let waited = 0; !done() && waited < 3000; waited += 10) await sleep(10);
+    };
+    const replies = (): number => arrived.filter((message) => (message[2]! & 0x80) !== 0).length;
+    try {
+      // Warm-up: the hit name cached, and (200 names over 32 sockets) every pooled upstream socket connected.
+      for (let i = 0; i < 200; i++) both.send(encodeQuery(`warm${i}.test.wachtpost`, TYPE.A, { id: i }), own.server.port, '127.0.0.1');
+      both.send(encodeQuery('hit.test.wachtpost', TYPE.A, { id: 500 }), own.server.port, '127.0.0.1');
+      await until(() => replies() === 201);
+      expect(replies()).toBe(201);
+      arrived.length = 0;
+      // Eight misses, then the hit, sent before the resolver's next turn: one batch.
+      for (let i = 0; i < 8; i++) both.send(encodeQuery(`miss${i}.test.wachtpost`, TYPE.A, { id: 600 + i }), own.server.port, '127.0.0.1');
+      both.send(encodeQuery('hit.test.wachtpost', TYPE.A, { id: 700 }), own.server.port, '127.0.0.1');
+      await until(() => replies() === 9);
+      const order = arrived.map((message) => ((message[2]! & 0x80) !== 0 ? `reply ${message.readUInt16BE(0)}` : 'query'));
+      expect(order.filter((what) => what === 'query')).toHaveLength(8);
+      expect(order[0]).toBe('reply 700');
+    } finally {
+      await own.stop();
+      both.close();
+    }
   });
 
   it('drops a datagram longer than a slot, counts it, and goes on answering', async () => {
