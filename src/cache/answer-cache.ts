@@ -400,6 +400,7 @@ export class AnswerCache {
     view.optOffset = opt === NO_OPT ? -1 : opt;
     const generation = this.generation[slot]!;
     this.foundGeneration = generation;
+    view.stored = generation;
     view.tags = this.tagGeneration[slot] === generation ? (this.tags[slot] ?? null) : null;
   }
 

@@ -4,7 +4,8 @@ import type { Swappable } from '../pipeline/swappable.js';
 import { nameTags, tagsOf, WATCHLIST_HOSTED } from '../tagging/answer-tags.js';
 import type { App } from '../tagging/catalogue-schema.js';
 import type { Signature } from '../tagging/signature-index.js';
-import { hostedTags, tagAnswer } from '../tagging/tagger.js';
+import { HostedTagsMemo } from '../tagging/hosted-tags.js';
+import { tagAnswer } from '../tagging/tagger.js';
 import type { Detection } from '../tagging/detection.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import type { Group, Policy } from './policy.js';
@@ -18,6 +19,7 @@ import { ALLOW } from './verdict.js';
  */
 export class PolicyStage extends Stage {
   readonly name = 'policy';
+  private readonly hosted = new HostedTagsMemo();
 
   constructor(
     private readonly policy: Swappable<Policy>,
@@ -51,7 +53,7 @@ export class PolicyStage extends Stage {
     // Tagged before a reload gave its name a rule (a promotion, a catalogue update): tagged
     // again, as it would be now. Only such answers pay for it, once per hit until they expire.
     if (signature !== null && tags.app?.id !== signature.app.id) tags = tagAnswer(query, answer, this.detection.current);
-    else if (tags === WATCHLIST_HOSTED) tags = hostedTags(answer, this.detection.current);
+    else if (tags === WATCHLIST_HOSTED) tags = this.hosted.of(answer, this.detection.current);
     query.tags = tags;
     const networkOwner = tags.networkOwner;
     if (tags.app === null && networkOwner === null && !tags.hostingWatchlisted) {

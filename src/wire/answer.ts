@@ -48,6 +48,11 @@ export class Answer {
    * before the answer is cached or shared; opaque to the wire layer.
    */
   tags: object | null = null;
+  /**
+   * For a view of a cached answer: the number the cache gave that store, unique in the node,
+   * so a process can remember what it derived from those bytes. 0 for any other answer.
+   */
+  stored = 0;
 
   constructor(
     public bytes: Buffer,
