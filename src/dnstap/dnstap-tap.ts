@@ -112,7 +112,7 @@ export class DnstapTap implements ExchangeObserver {
   }
 
   /** Reply observer: the query as received and the reply as sent. */
-  replied(query: Query, reply: Buffer): void {
+  replied(query: Query, bytes: Buffer, start: number, length: number): void {
     const m = this.message;
     const channel = query.channel;
     m.socketFamily = query.client.includes(':') ? SocketFamily.INET6 : SocketFamily.INET;
@@ -135,7 +135,7 @@ export class DnstapTap implements ExchangeObserver {
       // The question is in the reply; the query's bytes travel in CLIENT_QUERY (as the spec recommends).
       m.type = MessageType.CLIENT_RESPONSE;
       m.queryMessage = null;
-      m.responseMessage = reply;
+      m.responseMessage = bytes.subarray(start, start + length);
       setTime(m, 'response', performance.timeOrigin + performance.now());
       this.send();
     }

@@ -14,7 +14,7 @@ const SOURCES = ['cache', 'upstream'] as const;
 export class AnswerLatency {
   private readonly series = TRANSPORTS.flatMap(() => SOURCES.map(() => new BucketCounts(BOUNDS)));
 
-  replied(query: Query, _reply: Buffer): void {
+  replied(query: Query): void {
     const transport = query.channel === null ? 0 : TRANSPORTS.indexOf(query.channel.protocol);
     this.series[transport * 2 + (query.cacheAge >= 0 ? 0 : 1)]!.observe((performance.now() - query.receivedAt) / 1000);
   }

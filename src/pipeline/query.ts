@@ -12,6 +12,20 @@ export interface ReplyChannel {
   readonly protocol: Transport;
   /** Sends the finished reply for `query`. Never throws. */
   send(query: Query, reply: Buffer): void;
+  /** Room to write replies where they are sent from, sparing each a Buffer and a copy; absent where there is none. */
+  readonly inPlace?: InPlaceReplies;
+}
+
+/** Send slots a channel lends for replies written in place (the batched UDP listener's). */
+export interface InPlaceReplies {
+  /** What the slots are part of. */
+  readonly buffer: Buffer;
+  /** Bytes a slot holds. */
+  readonly room: number;
+  /** The offset in `buffer` of a slot for `query`'s reply, or -1 when none can take it now. */
+  reserve(query: Query): number;
+  /** Sends the `length` bytes written at the offset reserve() gave just before. */
+  commit(query: Query, length: number): void;
 }
 
 /** What the pipeline needs to know of a client group (the policy stage holds the rest). */

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import type { Query, ReplyChannel } from '../pipeline/query.js';
+import type { InPlaceReplies, Query, ReplyChannel } from '../pipeline/query.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { NativeUdp, NativeUdpSocket } from './native-udp.js';
 import { DatagramIntake, SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint, type UdpLosses } from './udp-listener.js';
@@ -12,7 +12,7 @@ import { DatagramIntake, SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint
  * come later (upstream answers) are gathered in the same slots and sent together at the end
  * of the event-loop turn they arrived in (or with the next batch, if that comes first).
  */
-export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
+export class BatchUdpListener implements ReplyChannel, InPlaceReplies, UdpEndpoint {
   readonly protocol = 'udp';
   private readonly intake: DatagramIntake;
   private socket: NativeUdpSocket | null = null;
@@ -73,22 +73,40 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
   send(query: Query, reply: Buffer): void {
     const socket = this.socket;
     if (socket === null) return;
-    if (reply.length > this.slotBytes) {
+    const at = reply.length <= this.slotBytes ? this.reserve(query) : -1;
+    if (at < 0) {
       socket.sendTo(reply, query.clientPort, query.client);
       return;
     }
-    const inBatch = this.current >= 0 && query === this.intake.query;
-    // A reply after its batch needs its peer's address words, and a slot.
-    if (!inBatch && !this.wordsOf(query.client)) {
-      socket.sendTo(reply, query.clientPort, query.client);
-      return;
-    }
+    reply.copy(this.output, at);
+    this.commit(query, reply.length);
+  }
+
+  get inPlace(): InPlaceReplies {
+    return this;
+  }
+
+  get buffer(): Buffer {
+    return this.output;
+  }
+
+  get room(): number {
+    return this.slotBytes;
+  }
+
+  reserve(query: Query): number {
+    if (this.socket === null) return -1;
+    // A reply after its batch needs its peer's address words.
+    if (!this.inBatch(query) && !this.wordsOf(query.client)) return -1;
     if (this.replies >= this.slots) this.flushReplies();
+    return this.replies * this.slotBytes;
+  }
+
+  commit(query: Query, length: number): void {
     const slot = this.replies++;
-    reply.copy(this.output, slot * this.slotBytes);
     const to = slot * this.meta;
-    this.outputMeta[to] = reply.length;
-    if (inBatch) {
+    this.outputMeta[to] = length;
+    if (this.inBatch(query)) {
       for (let i = 1; i < this.meta; i++) this.outputMeta[to + i] = this.inputMeta[this.current + i]!;
       return;
     }
@@ -99,6 +117,11 @@ export class BatchUdpListener implements ReplyChannel, UdpEndpoint {
       this.flushScheduled = true;
       setImmediate(this.flushLater);
     }
+  }
+
+  /** Whether `query` is the datagram of the batch being dispatched (its reply takes the datagram's address). */
+  private inBatch(query: Query): boolean {
+    return this.current >= 0 && query === this.intake.query;
   }
 
   private readonly flushLater = (): void => {

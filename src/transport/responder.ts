@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { DnsError } from '../pipeline/dns-error.js';
-import type { Query } from '../pipeline/query.js';
+import type { InPlaceReplies, Query } from '../pipeline/query.js';
 import { AnswerKind, type Answer } from '../wire/answer.js';
 import { EdeCode, Rcode } from '../wire/constants.js';
 import { ReadResult } from '../wire/request.js';
@@ -31,11 +31,12 @@ export interface AnswerObserver {
 }
 
 /**
- * Told of every reply sent, answers and errors alike, with its bytes (answer latency,
- * dnstap). Runs after the send, on the hot path; must not throw.
+ * Told of every reply sent, answers and errors alike, with its bytes: `length` from `start`
+ * of `bytes`, which may be a send slot reused by the next reply (answer latency, dnstap).
+ * Runs after the send, on the hot path; must not throw.
  */
 export interface ReplyObserver {
-  replied(query: Query, reply: Buffer): void;
+  replied(query: Query, bytes: Buffer, start: number, length: number): void;
 }
 
 /**
@@ -62,11 +63,25 @@ export class Responder {
     if (rcode !== Rcode.NOERROR && rcode !== Rcode.NXDOMAIN && answer.kind !== AnswerKind.BLOCKED && !this.errorAdmitted(query)) return;
     const maxLength = channel.protocol === 'udp' ? this.writer.udpLimit(query) : TCP_MAX_MESSAGE;
     const age = query.cacheAge < 0 ? 0 : query.cacheAge;
-    const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
     this.counters.byRcode[answer.rcode < 24 ? answer.rcode : 0]!++;
-    channel.send(query, reply);
-    this.tellReplied(query, reply);
+    const slots = channel.inPlace;
+    if (slots === undefined || !this.sendInPlace(query, answer, age, maxLength, slots)) {
+      const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
+      channel.send(query, reply);
+      this.tellReplied(query, reply, 0, reply.length);
+    }
     for (let i = 0; i < this.observers.length; i++) this.observers[i]!.answered(query, answer);
+  }
+
+  /** Writes the reply straight into a send slot of the channel: false when it has none free, or the reply is not one written there. */
+  private sendInPlace(query: Query, answer: Answer, age: number, maxLength: number, slots: InPlaceReplies): boolean {
+    const at = slots.reserve(query);
+    if (at < 0) return false;
+    const length = this.writer.writeInto(query, answer, age, query.fixedTtl, maxLength, slots.buffer, at, slots.room);
+    if (length < 0) return false;
+    slots.commit(query, length);
+    this.tellReplied(query, slots.buffer, at, length);
+    return true;
   }
 
   /**
@@ -107,10 +122,10 @@ export class Responder {
     this.counters.byRcode[rcode]!++;
     const reply = this.writer.synthetic(query, rcode, 0, ede, text);
     channel.send(query, reply);
-    this.tellReplied(query, reply);
+    this.tellReplied(query, reply, 0, reply.length);
   }
 
-  private tellReplied(query: Query, reply: Buffer): void {
-    for (let i = 0; i < this.replyObservers.length; i++) this.replyObservers[i]!.replied(query, reply);
+  private tellReplied(query: Query, bytes: Buffer, start: number, length: number): void {
+    for (let i = 0; i < this.replyObservers.length; i++) this.replyObservers[i]!.replied(query, bytes, start, length);
   }
 }

@@ -20,6 +20,17 @@ const POINTER_TO_QUESTION = 0xc00c;
 const BLOCK_SOA_NAMES = Buffer.from('\x09wachtpost\x07invalid\x00\x0ahostmaster\x09wachtpost\x07invalid\x00', 'latin1');
 const ANSWER_FLAGS_FROM_CLIENT = Flag.RD | Flag.CD;
 
+/** The Extended DNS Error a stale answer gains for an EDNS client: its bytes, or 0. */
+function staleEdeLength(req: WireRequest, answer: Answer, fixedTtl: number): number {
+  return fixedTtl >= 0 && req.edns && answer.optOffset >= 0 ? EDE_HEADER_LENGTH : 0;
+}
+
+/** Bytes of the reply write() makes of a stored answer: without its OPT record for a client without EDNS. */
+function replyLength(req: WireRequest, answer: Answer, fixedTtl: number): number {
+  const stripOpt = !req.edns && answer.optOffset >= 0;
+  return (stripOpt ? answer.optOffset : answer.length) + staleEdeLength(req, answer, fixedTtl);
+}
+
 /**
  * Turns a shared Answer into the bytes for one client: copy, then patch ID, flags, the
  * client's spelling of the question (0x20 case randomisation survives) and the TTLs.
@@ -42,28 +53,46 @@ export class ReplyWriter {
    */
   write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
     if (answer.kind >= AnswerKind.SYNTHETIC) return this.madeHere(req, answer);
+    const length = replyLength(req, answer, fixedTtl);
+    if (length > maxLength) return this.synthetic(req, answer.rcode, Flag.TC, -1, null);
+    const out = Buffer.allocUnsafe(length);
+    this.fill(req, answer, ageSeconds, fixedTtl, out, 0);
+    return out;
+  }
+
+  /**
+   * write() into `out` at `at`, where `room` bytes are free: the reply's length, or -1 with
+   * nothing written for what write() makes otherwise (answers made here, truncated replies)
+   * or what does not fit.
+   */
+  writeInto(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number, out: Buffer, at: number, room: number): number {
+    if (answer.kind >= AnswerKind.SYNTHETIC) return -1;
+    const length = replyLength(req, answer, fixedTtl);
+    if (length > maxLength || length > room) return -1;
+    this.fill(req, answer, ageSeconds, fixedTtl, out, at);
+    return length;
+  }
+
+  /** Writes the reply write() describes at `at` of `out`, which has room for it. */
+  private fill(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, out: Buffer, at: number): void {
     const bytes = answer.bytes;
     const start = answer.start;
     const stripOpt = !req.edns && answer.optOffset >= 0;
-    const staleEde = fixedTtl >= 0 && !stripOpt && answer.optOffset >= 0 ? EDE_HEADER_LENGTH : 0;
+    const staleEde = staleEdeLength(req, answer, fixedTtl);
     const body = stripOpt ? answer.optOffset : answer.length;
-    const length = body + staleEde;
-    if (length > maxLength) return this.synthetic(req, answer.rcode, Flag.TC, -1, null);
-
-    const out = Buffer.allocUnsafe(length);
-    bytes.copy(out, 0, start, start + body);
-    out[0] = req.id >>> 8;
-    out[1] = req.id & 0xff;
+    bytes.copy(out, at, start, start + body);
+    out[at] = req.id >>> 8;
+    out[at + 1] = req.id & 0xff;
     // AA is the upstream's to claim, not ours: we answer as a recursive service.
     let flags = ((bytes[start + 2]! << 8) | bytes[start + 3]!) & ~(ANSWER_FLAGS_FROM_CLIENT | Flag.TC | Flag.AA);
     // RA: we are the recursive service, whatever the (possibly authoritative) upstream said.
     flags |= (req.flags & ANSWER_FLAGS_FROM_CLIENT) | Flag.RA;
     // RFC 6840 §5.8: AD only for clients that asked for DNSSEC (DO) or for AD itself.
     if (!req.dnssecOk && (req.flags & Flag.AD) === 0) flags &= ~Flag.AD;
-    out[2] = flags >>> 8;
-    out[3] = flags & 0xff;
-    req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
-    if (stripOpt) out.writeUInt16BE(((bytes[start + 10]! << 8) | bytes[start + 11]!) - 1, 10);
+    out[at + 2] = flags >>> 8;
+    out[at + 3] = flags & 0xff;
+    req.msg.copy(out, at + HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
+    if (stripOpt) out.writeUInt16BE(((bytes[start + 10]! << 8) | bytes[start + 11]!) - 1, at + 10);
 
     const { minTtl, maxTtl } = this.settings;
     const count = answer.ttlCount;
@@ -77,17 +106,16 @@ export class ReplyWriter {
         ttl -= ageSeconds;
         if (ttl < 0) ttl = 0;
       }
-      out.writeUInt32BE(ttl, answer.ttlOffsetAt(i));
+      out.writeUInt32BE(ttl, at + answer.ttlOffsetAt(i));
     }
     if (staleEde > 0) {
       // The OPT record is last: lengthen its RDATA by one option, written at the end.
-      const rdlength = answer.optOffset + OPT_LENGTH - 2;
+      const rdlength = at + answer.optOffset + OPT_LENGTH - 2;
       out.writeUInt16BE(out.readUInt16BE(rdlength) + EDE_HEADER_LENGTH, rdlength);
-      out.writeUInt16BE(EDNS_OPTION_EDE, body);
-      out.writeUInt16BE(2, body + 2);
-      out.writeUInt16BE(EdeCode.STALE_ANSWER, body + 4);
+      out.writeUInt16BE(EDNS_OPTION_EDE, at + body);
+      out.writeUInt16BE(2, at + body + 2);
+      out.writeUInt16BE(EdeCode.STALE_ANSWER, at + body + 4);
     }
-    return out;
   }
 
   /** Synthetic errors, policy blocks and local records: written here per client. */

@@ -57,6 +57,30 @@ describe('ReplyWriter', () => {
     expect(writer.write(req, answer, 60, 30, answer.length + 5).readUInt16BE(2) & 0x0200).toBe(0x0200);
   });
 
+  it('writes in place the bytes write() makes, and nothing where they would not fit', () => {
+    const cases = [
+      { req: request('WwW.ExAmple.nl', TYPE.A, { id: 0x4242 }), age: 7, fixedTtl: -1 },
+      { req: request('www.example.nl', TYPE.A, { id: 7 }), age: 60, fixedTtl: 30 }, // stale: an EDE added
+      { req: request('www.example.nl', TYPE.A, { id: 9, edns: null }), age: 0, fixedTtl: -1 }, // OPT stripped
+    ];
+    for (const { req, age, fixedTtl } of cases) {
+      const answer = answerFor(req, 300, 3);
+      const expected = writer.write(req, answer, age, fixedTtl, 1232);
+      const slots = Buffer.alloc(1000, 0xee);
+      const length = writer.writeInto(req, answer, age, fixedTtl, 1232, slots, 100, 900);
+      expect(length).toBe(expected.length);
+      expect(slots.subarray(100, 100 + length)).toEqual(expected);
+      expect(slots.subarray(0, 100).every((byte) => byte === 0xee) && slots.subarray(100 + length).every((byte) => byte === 0xee)).toBe(true);
+      // Too little room, or over the client's limit (write() truncates it instead): nothing written.
+      const untouched = Buffer.alloc(1000, 0xee);
+      expect(writer.writeInto(req, answer, age, fixedTtl, 1232, untouched, 100, length - 1)).toBe(-1);
+      expect(writer.writeInto(req, answer, age, fixedTtl, length - 1, untouched, 100, 900)).toBe(-1);
+      expect(untouched.every((byte) => byte === 0xee)).toBe(true);
+    }
+    const req = request('www.example.nl', TYPE.A);
+    expect(writer.writeInto(req, Answer.synthetic(Rcode.SERVFAIL), 0, -1, 1232, Buffer.alloc(100), 0, 100)).toBe(-1);
+  });
+
   it('strips the OPT record for clients that sent none', () => {
     const plain = request('www.example.nl', TYPE.A, { edns: null });
     const answer = answerFor(plain);
