@@ -9,7 +9,8 @@
  * fetched by one worker gets on the other. Reports each process's RSS and PSS (shared pages split
  * between the processes mapping them) from /proc, the primary's shared memory (memfds) and
  * the node's total: every process's own memory plus the shared memory once, whether a
- * worker has touched its pages or not. Run `npm run build` first.
+ * worker has touched its pages or not; then the same at rest, after REST_MS without
+ * queries. Run `npm run build` first.
  * Usage: node --import tsx bench/cache/shared-rss.ts [N]
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -25,6 +26,11 @@ const count = Number(process.argv[2] ?? 1_000_000);
 if (!Number.isInteger(count) || count < 8 || count > 5_000_000) throw new Error(`N must be a whole number from 8 to 5,000,000, not ${process.argv[2]}`);
 const SOCKETS = 8;
 const AGAIN = Math.min(50_000, count);
+/**
+ * V8 keeps the heap the fill grew (garbage included) until a process has been idle a while,
+ * then its memory reducer collects and hands pages back: 60-120 s after the fill in trials.
+ */
+const REST_MS = 180_000;
 
 /** kB fields of /proc/PID/smaps_rollup (Rss, Pss, Pss_Shmem, …). */
 function rollup(pid: number): Record<string, number> {
@@ -70,6 +76,11 @@ function memfdsKb(pid: number): Record<string, number> {
   return sizes;
 }
 
+/** Every process's own memory (PSS less its shared pages), plus the shared memory once, whether touched or not. */
+function nodeTotalKb(processes: Record<string, number>[], memfds: Record<string, number>): number {
+  return processes.reduce((sum, p) => sum + p['Pss']! - (p['Pss_Shmem'] ?? 0), 0) + Object.values(memfds).reduce((sum, kb) => sum + kb, 0);
+}
+
 /** A per-process Node.js gauge of every worker, in MiB (prom-client's default metrics, labelled by process). */
 async function workerGauge(httpPort: number, name: string): Promise<number[]> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
@@ -98,10 +109,7 @@ try {
       const workers = childPids(served.child.pid!).map(rollup);
       const primary = rollup(served.child.pid!);
       const memfds = memfdsKb(served.child.pid!);
-      const processes = [primary, ...workers];
-      // Every process's own memory, plus the shared memory once, whether touched or not.
-      const nodeKb =
-        processes.reduce((sum, p) => sum + p['Pss']! - (p['Pss_Shmem'] ?? 0), 0) + Object.values(memfds).reduce((sum, kb) => sum + kb, 0);
+      const nodeKb = nodeTotalKb([primary, ...workers], memfds);
       const run = {
         cache: shared ? 'shared' : 'per worker',
         answered,
@@ -123,8 +131,18 @@ try {
         workersHeapTotalMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_total_bytes'),
         workersExternalMiB: await workerGauge(served.httpPort, 'nodejs_external_memory_bytes'),
       };
-      process.stdout.write(`${JSON.stringify(run)}\n`);
-      runs.push(run);
+      await new Promise((resolve) => setTimeout(resolve, REST_MS));
+      const rested = [served.child.pid!, ...childPids(served.child.pid!)].map(rollup);
+      const restedKb = nodeTotalKb(rested, memfdsKb(served.child.pid!));
+      const restedRun = {
+        ...run,
+        restSeconds: REST_MS / 1000,
+        atRestOwnMiB: rested.map((p) => mib(p['Pss']! - (p['Pss_Shmem'] ?? 0))),
+        nodeAtRestMiB: mib(restedKb),
+        nodeAtRestMB: Math.round((restedKb * 1024) / 1e6),
+      };
+      process.stdout.write(`${JSON.stringify(restedRun)}\n`);
+      runs.push(restedRun);
     } finally {
       await stopServed(served);
     }
