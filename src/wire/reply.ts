@@ -20,15 +20,19 @@ const POINTER_TO_QUESTION = 0xc00c;
 const BLOCK_SOA_NAMES = Buffer.from('\x09wachtpost\x07invalid\x00\x0ahostmaster\x09wachtpost\x07invalid\x00', 'latin1');
 const ANSWER_FLAGS_FROM_CLIENT = Flag.RD | Flag.CD;
 
+/** A client that sent no OPT record gets none back. */
+function stripsOpt(req: WireRequest, answer: Answer): boolean {
+  return !req.edns && answer.optOffset >= 0;
+}
+
 /** The Extended DNS Error a stale answer gains for an EDNS client: its bytes, or 0. */
 function staleEdeLength(req: WireRequest, answer: Answer, fixedTtl: number): number {
   return fixedTtl >= 0 && req.edns && answer.optOffset >= 0 ? EDE_HEADER_LENGTH : 0;
 }
 
-/** Bytes of the reply write() makes of a stored answer: without its OPT record for a client without EDNS. */
+/** Bytes of the reply write() makes of a stored answer. */
 function replyLength(req: WireRequest, answer: Answer, fixedTtl: number): number {
-  const stripOpt = !req.edns && answer.optOffset >= 0;
-  return (stripOpt ? answer.optOffset : answer.length) + staleEdeLength(req, answer, fixedTtl);
+  return (stripsOpt(req, answer) ? answer.optOffset : answer.length) + staleEdeLength(req, answer, fixedTtl);
 }
 
 /**
@@ -77,7 +81,7 @@ export class ReplyWriter {
   private fill(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, out: Buffer, at: number): void {
     const bytes = answer.bytes;
     const start = answer.start;
-    const stripOpt = !req.edns && answer.optOffset >= 0;
+    const stripOpt = stripsOpt(req, answer);
     const staleEde = staleEdeLength(req, answer, fixedTtl);
     const body = stripOpt ? answer.optOffset : answer.length;
     bytes.copy(out, at, start, start + body);
