@@ -64,7 +64,8 @@ export class Responder {
     const maxLength = channel.protocol === 'udp' ? this.writer.udpLimit(query) : TCP_MAX_MESSAGE;
     const age = query.cacheAge < 0 ? 0 : query.cacheAge;
     this.counters.byRcode[answer.rcode < 24 ? answer.rcode : 0]!++;
-    const slots = channel.inPlace;
+    // Only answers written from stored bytes go into a slot; the rest are made per client.
+    const slots = answer.kind < AnswerKind.SYNTHETIC ? channel.inPlace : undefined;
     if (slots === undefined || !this.sendInPlace(query, answer, age, maxLength, slots)) {
       const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
       channel.send(query, reply);
@@ -73,7 +74,7 @@ export class Responder {
     for (let i = 0; i < this.observers.length; i++) this.observers[i]!.answered(query, answer);
   }
 
-  /** Writes the reply straight into a send slot of the channel: false when it has none free, or the reply is not one written there. */
+  /** Writes the reply straight into a send slot of the channel: false when none is free or the reply does not fit one. */
   private sendInPlace(query: Query, answer: Answer, age: number, maxLength: number, slots: InPlaceReplies): boolean {
     const at = slots.reserve(query);
     if (at < 0) return false;
