@@ -7,6 +7,7 @@ import { bindError } from './bind-error.js';
 import { ControlPlane } from './control-plane.js';
 import { PolicySharing } from './policy-sharing.js';
 import { RadiusService } from './radius-service.js';
+import { trimHeapWhenIdle } from './heap-trim.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { WORKER_SOURCE_ENV, type WorkerMessage } from './worker-messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -85,6 +86,7 @@ export async function runPrimary(config: Config, source: LoadOptions, workerScri
     throw error;
   }
   log.info({ listen, dot, doh, http: config.http.listen, upstream: config.upstream.servers, workers, mode: config.mode }, 'wachtpost ready');
+  trimHeapWhenIdle();
 
   // Workers watch the files themselves; the primary watches too, for the API tokens and (with
   // Redis) to share an accepted policy change.

@@ -7,6 +7,7 @@ import { ResolverMetrics } from '../metrics/resolver-metrics.js';
 import type { SharedPolicy } from '../scaleout/scale-out.js';
 import { detectionFiles } from '../tagging/detection.js';
 import { WORKER_SLOT_ENV, type WorkerMessage } from './worker-messages.js';
+import { trimHeapWhenIdle } from './heap-trim.js';
 import { ReloadWatcher } from './reload-watcher.js';
 import { Resolver } from './resolver.js';
 import { workerCacheMemory } from './shared-cache.js';
@@ -34,6 +35,7 @@ export async function serveWorker(config: Config, log: Logger, source: LoadOptio
     send: (message, done) => process.send?.(message, undefined, undefined, done) ?? (done(), false),
   });
   processMetrics(metrics.registry, `worker-${process.env[WORKER_SLOT_ENV] ?? process.pid}`);
+  trimHeapWhenIdle();
   const resolver = await Resolver.start(
     config,
     log,

@@ -17,6 +17,7 @@
 #include "socket-common.h"
 #include "tcp-listen.h"
 #include "../../cache/native/shared-memory.h"
+#include "../../server/native/heap-trim.h"
 
 #ifdef __linux__
 #include <arpa/inet.h>
@@ -534,5 +535,6 @@ NAPI_MODULE_INIT() {
 #endif
   register_tcp_listen(env, exports);
   register_shared_memory(env, exports);
+  register_heap_trim(env, exports);
   return exports;
 }
