@@ -28,6 +28,14 @@ export class EvictionCounters {
   resets = 0;
 }
 
+/** Tags one process keeps for an entry, valid while the slot holds the store of that generation. */
+class LocalTags {
+  constructor(
+    readonly generation: number,
+    readonly tags: object,
+  ) {}
+}
+
 /** The entry the last find() found: a copy no store changed while it was taken, valid until the next find(). */
 export class FoundEntry {
   /** The answer, in this process's own bytes; tags null when this process has none for it yet. */
@@ -64,9 +72,13 @@ export class FoundEntry {
  * for the lock), so workers answering hits never wait for each other. A hit's move to the
  * front of the LRU list waits in this process until 64 have gathered or the next store,
  * and is made then under the lock; the order stays exact within a process, and across
- * processes lags by at most a batch. Tags are JavaScript objects, which cannot be shared: each
- * process keeps those it stored or was handed (keepTags) by slot, with the store's
- * generation number, so an entry another process stored comes back untagged once.
+ * processes lags by at most a batch. Tags are JavaScript objects, which cannot be shared.
+ * Most answers carry one of a few tag objects every process holds alike (`constantTags`, of
+ * answers of no app): the entry keeps that one's number in the memory, so every process
+ * finds it. Others (an app's answers) each process keeps for itself, by slot with the
+ * store's generation number, so such an entry another process stored comes back untagged
+ * once. A per-slot array would cost every worker 15 bytes an entry (14.5 MiB at a million),
+ * where the number costs 1 byte once.
  * lru-cache keeps a Map entry, a boxed key and two array slots per entry (about 108 bytes at
  * a million entries, measured) and could be neither bounded by bytes nor shared; see the
  * README.
@@ -84,8 +96,9 @@ export class AnswerCache {
   /** The slot find() found, and its generation, for keepTags(). */
   private foundSlot = NO_SLOT;
   private foundGeneration = 0;
-  private readonly tags: Array<object | null> = [];
-  private readonly tagGeneration: Uint32Array;
+  private readonly tagCode: Uint8Array;
+  /** Tags not among constantTags, kept by this process: by slot, with the entry's generation. */
+  private readonly localTags = new Map<number, LocalTags>();
   /** Hits not yet moved to the front of the LRU list: slot and generation (the slot may be reused meanwhile). */
   private readonly touched = new Int32Array(TOUCH_BATCH);
   private readonly touchedGeneration = new Uint32Array(TOUCH_BATCH);
@@ -117,7 +130,12 @@ export class AnswerCache {
   private readonly kind: Uint8Array;
   private readonly refreshing: Uint8Array;
 
-  constructor(private readonly memory: CacheMemory) {
+  constructor(
+    private readonly memory: CacheMemory,
+    /** Tag objects every process sharing the memory holds alike, in the same order (at most 255). */
+    private readonly constantTags: readonly object[] = [],
+  ) {
+    if (constantTags.length > 255) throw new RangeError('at most 255 constant tag objects');
     this.maxEntries = memory.layout.entries;
     this.maxPages = memory.layout.pages;
     this.header = memory.header;
@@ -125,7 +143,7 @@ export class AnswerCache {
     this.lock = new CacheLock(memory);
     this.scratch = new Int32Array(this.found.answer.bytes.buffer, this.found.answer.bytes.byteOffset, MAX_CHUNK >>> 2);
     this.segmentWords = memory.segments.map((segment) => new Int32Array(segment.buffer, segment.byteOffset, segment.length >>> 2));
-    this.tagGeneration = new Uint32Array(this.maxEntries);
+    this.tagCode = memory.tagCode;
     this.keys = memory.keys;
     this.stored = memory.stored;
     this.place = memory.place;
@@ -260,15 +278,12 @@ export class AnswerCache {
   keepTags(tags: object | null): void {
     const slot = this.foundSlot;
     if (slot === NO_SLOT) return;
-    this.keepLocal(slot, tags);
-    this.tagGeneration[slot] = this.foundGeneration;
+    this.keepLocal(slot, this.foundGeneration, tags);
   }
 
-  /** Tags by slot, the array grown densely (a sparse one would fall back to a dictionary). */
-  private keepLocal(slot: number, tags: object | null): void {
-    const list = this.tags;
-    while (list.length <= slot) list.push(null);
-    list[slot] = tags;
+  private keepLocal(slot: number, generation: number, tags: object | null): void {
+    if (tags === null) this.localTags.delete(slot);
+    else this.localTags.set(slot, new LocalTags(generation, tags));
   }
 
   /** The found answer as an Answer of its own, for holding across an await. */
@@ -312,8 +327,9 @@ export class AnswerCache {
       const generation = (this.header[Header.GENERATION]! + 1) >>> 0;
       this.header[Header.GENERATION] = generation;
       this.generation[slot] = generation;
-      this.keepLocal(slot, answer.tags);
-      this.tagGeneration[slot] = generation;
+      const code = answer.tags === null ? 0 : this.constantTags.indexOf(answer.tags) + 1;
+      this.tagCode[slot] = code;
+      this.keepLocal(slot, generation, code === 0 ? answer.tags : null);
     } finally {
       this.leave();
     }
@@ -401,7 +417,13 @@ export class AnswerCache {
     const generation = this.generation[slot]!;
     this.foundGeneration = generation;
     view.stored = generation;
-    view.tags = this.tagGeneration[slot] === generation ? (this.tags[slot] ?? null) : null;
+    const code = this.tagCode[slot]!;
+    view.tags = code !== 0 ? this.constantTags[code - 1]! : this.localTags.size === 0 ? null : this.localTagsOf(slot, generation);
+  }
+
+  private localTagsOf(slot: number, generation: number): object | null {
+    const kept = this.localTags.get(slot);
+    return kept !== undefined && kept.generation === generation ? kept.tags : null;
   }
 
   /**
@@ -492,7 +514,7 @@ export class AnswerCache {
     this.remove(slot);
     this.unlink(slot);
     this.length[slot] = 0;
-    if (slot < this.tags.length) this.tags[slot] = null;
+    this.localTags.delete(slot);
     this.older[slot] = header[Header.FREE_SLOT]!;
     header[Header.FREE_SLOT] = slot;
     header[Header.USED]!--;

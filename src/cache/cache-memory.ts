@@ -72,7 +72,7 @@ export function partLengths(layout: CacheLayout): number[] {
 
 /** What CacheMemory's constructor takes of the metadata, array by array. */
 function metaBytes({ entries, pages }: CacheLayout): number {
-  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 7 + 2 * 4 + 2) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
+  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 7 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
 }
 
 /** Hands out consecutive arrays of the metadata; widest elements first, so each is aligned. */
@@ -121,6 +121,8 @@ export class CacheMemory {
   readonly pageLive: Uint16Array;
   readonly kind: Uint8Array;
   readonly refreshing: Uint8Array;
+  /** 1 + the entry's tags' place among the tags every process holds alike; 0 for others (see AnswerCache). */
+  readonly tagCode: Uint8Array;
   readonly pageClass: Uint8Array;
   readonly evacuating: Uint8Array;
   /** Answer pages, SEGMENT_PAGES to a segment. */
@@ -166,6 +168,7 @@ export class CacheMemory {
     this.pageLive = meta.take(Uint16Array, 2, pages);
     this.kind = meta.take(Uint8Array, 1, entries);
     this.refreshing = meta.take(Uint8Array, 1, entries);
+    this.tagCode = meta.take(Uint8Array, 1, entries);
     this.pageClass = meta.take(Uint8Array, 1, pages);
     this.evacuating = meta.take(Uint8Array, 1, pages);
     this.segments = parts.slice(1).map((part) => Buffer.from(part));

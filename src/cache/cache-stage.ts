@@ -56,9 +56,11 @@ export class CacheStage extends Stage {
     private readonly upstream: UpstreamFailures | null = null,
     /** Null where answers carry no tags (detection off). */
     private readonly retag: Retag | null = null,
+    /** Tag objects every worker holds alike, which the cache keeps as a number all of them read (AnswerCache). */
+    constantTags: readonly object[] = [],
   ) {
     super();
-    this.cache = new AnswerCache(memory);
+    this.cache = new AnswerCache(memory, constantTags);
   }
 
   resolve(query: Query): Answer | Promise<Answer> {

@@ -19,6 +19,7 @@ import { Policy } from '../policy/policy.js';
 import { PolicyStage } from '../policy/policy-stage.js';
 import { loadDetection, type Detection } from '../tagging/detection.js';
 import type { DatabaseReader } from '../tagging/geo-tagger.js';
+import { CONSTANT_TAGS } from '../tagging/answer-tags.js';
 import { TagStage } from '../tagging/tag-stage.js';
 import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
@@ -95,7 +96,7 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver,
       minHits: config.cache.prefetch.min_hits,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
-  }, shared.cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null);
+  }, shared.cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null, CONSTANT_TAGS);
   const coalesce = new CoalesceStage();
   const stages: Stage[] = config.detection.enabled
     ? [access, scope, canary, policyStage, cache, coalesce, tag, upstream]

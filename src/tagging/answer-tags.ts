@@ -47,6 +47,12 @@ export const NO_TAGS = new AnswerTags(null, null, NONE, NONE, NONE, false, false
  */
 export const WATCHLIST_HOSTED = new AnswerTags(null, null, NONE, NONE, NONE, false, true);
 
+/**
+ * The tag objects every process holds alike, in one order: the cache keeps an entry tagged
+ * with one of them as its number in the memory all workers share, so none tags it again.
+ */
+export const CONSTANT_TAGS: readonly AnswerTags[] = [NO_TAGS, WATCHLIST_HOSTED];
+
 /** Tags of a query whose own name belongs to `app` (judged before anything is asked upstream). */
 export function nameTags(app: App, name: string, watchlist: ReadonlySet<string>): AnswerTags {
   return new AnswerTags(app, name, NONE, NONE, NONE, watchlist.has(app.owner_country), false);

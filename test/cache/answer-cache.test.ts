@@ -288,4 +288,44 @@ describe('AnswerCache', () => {
     cache.set(req, Answer.synthetic(2), 0, 60, 0);
     expect(holds(cache, req)).toBe(false);
   });
+
+  describe('tags, with two caches on one memory as two workers', () => {
+    const CONSTANT = { constant: true };
+    const pair = (entries = 4): [AnswerCache, AnswerCache] => {
+      const memory = localMemory(cacheLayout(entries, 1024 * 1024));
+      return [new AnswerCache(memory, [{ other: true }, CONSTANT]), new AnswerCache(memory, [{ other: true }, CONSTANT])];
+    };
+    const tagsFound = (cache: AnswerCache, req: WireRequest): object | null => (cache.find(req, 0) ? cache.found.answer.tags : null);
+
+    it('hands a constant tag set to every worker', () => {
+      const [one, two] = pair();
+      const req = request('cdn.example.nl');
+      const answer = answerFor(req);
+      answer.tags = CONSTANT;
+      one.set(req, answer, 0, 60, 0);
+      expect(tagsFound(one, req)).toBe(CONSTANT);
+      expect(tagsFound(two, req)).toBe(CONSTANT);
+    });
+
+    it('keeps other tags in the worker that stored or was handed them, for that store only', () => {
+      const [one, two] = pair(1);
+      const req = request('app.example.nl');
+      const answer = answerFor(req);
+      one.set(req, answer, 0, 60, 0);
+      expect(tagsFound(one, req)).toBe(answer.tags);
+      expect(tagsFound(two, req)).toBeNull();
+      const retagged = { retagged: true };
+      two.keepTags(retagged);
+      expect(tagsFound(two, req)).toBe(retagged);
+      // The other worker's store takes the only slot: neither worker's old tags belong to it.
+      const next = request('next.example.nl');
+      two.set(next, answerFor(next), 0, 60, 0);
+      expect(holds(one, req)).toBe(false);
+      const stranger = answerFor(next);
+      stranger.tags = null;
+      one.set(next, stranger, 0, 60, 0);
+      expect(tagsFound(one, next)).toBeNull();
+      expect(tagsFound(two, next)).toBeNull();
+    });
+  });
 });
