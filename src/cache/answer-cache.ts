@@ -397,7 +397,7 @@ export class AnswerCache {
     }
   }
 
-  /** Copies the slot's answer into `found.answer` (a word at a time: chunks are 16-byte aligned). */
+  /** Copies the slot's answer into `found.answer` (a word at a time: chunks are 8-byte aligned). */
   private copyOut(slot: number): void {
     const view = this.found.answer;
     const length = this.length[slot]!;

@@ -43,7 +43,7 @@ export const Header = {
 const HEADER_WORDS = 32;
 export const READY_MARK = 0x57504331;
 /** Room for the slab's size classes (it has fewer). */
-export const CLASS_SLOTS = 64;
+export const CLASS_SLOTS = 96;
 export const PAGE_SIZE = 65_536;
 const SEGMENT_PAGES = 16_384;
 

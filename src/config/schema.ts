@@ -201,7 +201,8 @@ export const ConfigSchema = Type.Object(
         max_bytes: Type.Integer({
           description: 'Bytes of 64 KiB slab pages holding the answers (of the shared cache, or of each worker); the least recently used go first',
           minimum: 1_048_576,
-          maximum: 68_719_476_736,
+          // A chunk's address is a 32-bit word: 2^19 pages of 64 KiB with offsets in 8-byte units.
+          maximum: 34_359_738_368,
           default: 268_435_456,
         }),
         min_ttl: Type.Integer({ description: 'Floor for cached and served TTLs, seconds', minimum: 0, maximum: 86_400, default: 0 }),

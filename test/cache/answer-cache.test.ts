@@ -268,6 +268,21 @@ describe('AnswerCache', () => {
     expect(cache.evictions.compactions).toBeGreaterThan(0);
   }, 60_000);
 
+  it('cuts pages in 8-byte steps for small answers: 744 answers of 86 bytes fill one page', () => {
+    const cache = newCache(1000);
+    const names = Array.from({ length: 744 }, (_, i) => `n${String(i).padStart(4, '0')}.abcdefghijklmnop.example.nl`);
+    for (const name of names) {
+      const req = request(name);
+      const answer = quickAnswerFor(req, 1);
+      expect(answer.storedLength).toBe(86);
+      cache.set(req, answer, 0, 60, 0);
+    }
+    // 88-byte chunks: 744 to a 64 KiB page (96-byte ones would need a second page).
+    expect(cache.size).toBe(744);
+    expect(cache.answerBytes).toBe(65_536);
+    expect(stored(cache, request(names[743]!))).not.toBeNull();
+  });
+
   it('forgets everything on clear and stays usable', () => {
     const cache = newCache(10);
     const req = request('www.example.nl');
