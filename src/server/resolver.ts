@@ -4,7 +4,6 @@ import { DeviceMap } from '../access/device-map.js';
 import { RateLimit } from '../access/rate-limit.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
-import { startNoticeServer } from '../policy/notice-server.js';
 import { Policy } from '../policy/policy.js';
 import { buildResolverChain, type FromPrimary, type ResolverChain } from './resolver-chain.js';
 import type { DatabaseReader } from '../tagging/geo-tagger.js';
@@ -16,7 +15,7 @@ import type { DiscoveryReportMessage } from '../discovery/candidate-report.js';
 import { DiscoveryObserver } from '../discovery/discovery-observer.js';
 import { RepeatFolder } from '../events/repeat-folder.js';
 import { DetectionCounts } from '../metrics/detection-counts.js';
-import { DnstapOutput } from '../dnstap/dnstap-output.js';
+import type { DnstapOutput } from '../dnstap/dnstap-output.js';
 import { VERSION } from '../config/version.js';
 import { ResolverMetrics, type ResolverReadings } from '../metrics/resolver-metrics.js';
 import { ExchangeObservers } from '../upstream/exchange-observer.js';
@@ -76,7 +75,9 @@ export class Resolver implements ResolverReadings {
     discovery: ((report: DiscoveryReportMessage) => void) | null = null,
     shared: FromPrimary = {},
   ): Promise<Resolver> {
-    const dnstap = DnstapOutput.open(config.dnstap, { identity: instanceName(config), version: `wachtpost ${VERSION}` }, log);
+    // dnstap (protobufjs) and the notice page (fastify) are loaded only where configured:
+    // each would cost every worker about 1 and 3 MiB of heap and more of code otherwise.
+    const dnstap = config.dnstap.target === '' ? null : (await import('../dnstap/dnstap-output.js')).DnstapOutput.open(config.dnstap, { identity: instanceName(config), version: `wachtpost ${VERSION}` }, log);
     const health = new UpstreamHealth(log.child({ component: 'upstream' }), upstreamHealth);
     const chain = buildResolverChain(config, new ExchangeObservers([metrics.upstream, health, ...(dnstap?.tap.wantsExchanges ? [dnstap.tap] : [])]), shared);
     health.track(chain.upstream.servers);
@@ -144,6 +145,7 @@ export class Resolver implements ResolverReadings {
       }
       await resolver.listenEncrypted(config, tcpSettings, dispatcher, log);
       if (config.policy.sinkhole.listen !== '') {
+        const { startNoticeServer } = await import('../policy/notice-server.js');
         resolver.notice = await startNoticeServer(config.policy.sinkhole.listen, chain.detection, chain.policy, log);
       }
     } catch (error) {
