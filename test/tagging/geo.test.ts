@@ -27,7 +27,30 @@ describe('MmdbWriter', () => {
     expect(reader.get('10.0.1.8')).toBeNull();
     expect(reader.get('2001:db8::ffff')).toMatchObject({ autonomous_system_number: 64501 });
     expect(reader.get('2001:db8::1:0')).toBeNull();
+    expect(reader.metadata.recordSize).toBe(24);
+  });
+
+  it('writes each map key once, pointed to from every record', () => {
+    const writer = new MmdbWriter('Test', 'keys');
+    for (let i = 0; i < 100; i++) writer.insertNetwork(`10.0.${i}.0/24`, { autonomous_system_number: 64500 + i, autonomous_system_organization: `Org ${i}` });
+    const bytes = writer.toBuffer();
+    const reader = new Reader(bytes);
+    expect(reader.get('10.0.42.1')).toEqual({ autonomous_system_number: 64542, autonomous_system_organization: 'Org 42' });
+    for (const key of ['autonomous_system_number', 'autonomous_system_organization']) {
+      // Once in the data section; the metadata holds no such key.
+      expect(bytes.indexOf(key)).toBeGreaterThan(0);
+      expect(bytes.indexOf(key, bytes.indexOf(key) + 1)).toBe(-1);
+    }
+  });
+
+  it('falls back to 32-bit records when the data reaches past 24 bits', () => {
+    const writer = new MmdbWriter('Test', 'large');
+    writer.insertNetwork('10.0.0.0/8', { note: 'x'.repeat(2 ** 24) });
+    writer.insertNetwork('192.0.2.0/24', { note: 'last' });
+    const reader = new Reader(writer.toBuffer());
     expect(reader.metadata.recordSize).toBe(32);
+    expect(reader.get('192.0.2.1')).toEqual({ note: 'last' });
+    expect((reader.get('10.1.2.3') as { note: string } | null)?.note.length).toBe(2 ** 24);
   });
 
   it('lets a longer network split a shorter one', () => {
