@@ -20,23 +20,22 @@ export type AnswerKind = (typeof AnswerKind)[keyof typeof AnswerKind];
 
 export type BlockStyle = 'nxdomain' | 'null' | 'refused' | 'sinkhole';
 
-/** Where an answer's TTL table starts, relative to its message: the next 4-byte boundary. */
-function ttlTableOffset(messageLength: number): number {
-  return (messageLength + 3) & ~3;
-}
-
-/** Bytes a message and its TTL table (u32 TTL + u16 offset per record) take together. */
+/**
+ * Bytes a message and its TTL table (a u16 offset per record; the TTLs as received are the
+ * message's own) take together: 8 bytes less per one-record answer than a table repeating
+ * the TTLs after a 4-byte boundary, which takes a small answer down one slab size class.
+ */
 export function storedLength(messageLength: number, ttlCount: number): number {
-  return ttlTableOffset(messageLength) + ttlCount * 6;
+  return messageLength + ttlCount * 2;
 }
 
 /**
  * An answer ready to be sent to any number of clients: the upstream's bytes, scanned once
  * so that serving it is a copy plus patches at known offsets.
  *
- * Its bytes sit in `bytes` from `start`: the message (OPT record last), then at
- * ttlTableOffset(length) a TTL table of `ttlCount` u32 TTLs as received followed by their
- * u16 offsets in the message (all little-endian). One block per answer means a cached
+ * Its bytes sit in `bytes` from `start`: the message (OPT record last, every TTL as
+ * received), then right after it a TTL table: the u16 offsets (little-endian) of the
+ * message's `ttlCount` TTL fields. One block per answer means a cached
  * answer can be copied into shared storage whole. An answer from the upstream never
  * changes once built, which lets coalesced waiters share it; the cache serves hits through
  * one answer per process that it copies each hit into (AnswerCache.found), valid until
@@ -91,14 +90,15 @@ export class Answer {
     return storedLength(this.length, this.ttlCount);
   }
 
-  /** The i-th TTL as received (top-bit TTLs already read as 0). */
+  /** The i-th TTL as received, a TTL with the top bit set read as 0 (RFC 2181 §8). */
   ttlAt(i: number): number {
-    return this.bytes.readUInt32LE(this.start + ttlTableOffset(this.length) + 4 * i);
+    const ttl = this.bytes.readUInt32BE(this.start + this.ttlOffsetAt(i));
+    return ttl > 0x7fffffff ? 0 : ttl;
   }
 
   /** Where in the message the i-th TTL field sits. */
   ttlOffsetAt(i: number): number {
-    return this.bytes.readUInt16LE(this.start + ttlTableOffset(this.length) + 4 * this.ttlCount + 2 * i);
+    return this.bytes.readUInt16LE(this.start + this.length + 2 * i);
   }
 }
 
@@ -149,7 +149,6 @@ export type ScanResult = (typeof ScanResult)[keyof typeof ScanResult];
 
 /** Scratch for the scan: TTL offsets found so far (grows, never shrinks). */
 let scratchOffsets = new Uint16Array(256);
-let scratchTtls = new Uint32Array(256);
 
 export interface ScanOutcome {
   result: ScanResult;
@@ -181,10 +180,7 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   const nscount = (msg[8]! << 8) | msg[9]!;
   const arcount = (msg[10]! << 8) | msg[11]!;
   const records = ancount + nscount + arcount;
-  if (records > scratchOffsets.length) {
-    scratchOffsets = new Uint16Array(records);
-    scratchTtls = new Uint32Array(records);
-  }
+  if (records > scratchOffsets.length) scratchOffsets = new Uint16Array(records);
   let count = 0;
   let minTtl = 0xffffffff;
   let soaTtl = -1;
@@ -211,7 +207,6 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
       // RFC 2181 §8: a TTL with the top bit set means zero.
       const effective = ttl > 0x7fffffff ? 0 : ttl;
       scratchOffsets[count] = pos + 4;
-      scratchTtls[count] = effective;
       count++;
       if (i < ancount + nscount && effective < minTtl) minTtl = effective;
       if (i >= ancount && i < ancount + nscount && type === RrType.SOA && rdlength >= 22) {
@@ -245,13 +240,8 @@ export function scanResponse(msg: Buffer, id: number, question: Buffer, question
   // One allocation holds the message and its TTL table: a cached answer is then one
   // block that the cache copies into its slabs.
   const wireLength = body + OPT_HEADER_LENGTH + edeOptions;
-  const table = ttlTableOffset(wireLength);
   const block = Buffer.allocUnsafe(storedLength(wireLength, count));
-  block.fill(0, wireLength, table);
-  for (let i = 0; i < count; i++) {
-    block.writeUInt32LE(scratchTtls[i]!, table + 4 * i);
-    block.writeUInt16LE(scratchOffsets[i]!, table + 4 * count + 2 * i);
-  }
+  for (let i = 0; i < count; i++) block.writeUInt16LE(scratchOffsets[i]!, wireLength + 2 * i);
   msg.copy(block, 0, 0, body);
   if (optStart < 0) block.writeUInt16BE(arcount + 1, 10);
   writeOptHeader(block, body, udpSize, extendedRcode, dnssecOk, edeOptions);
