@@ -67,7 +67,7 @@ function setUp(stagesOn: boolean, dnstap = false, sessions = false): { dispatch:
     readRequest(msg, query);
     const answer = scanResponse(response, i, query.question, query.questionLength, 1232).answer!;
     answer.tags = tagAnswer(query, answer, resolver.detection.current);
-    resolver.cache.cache.set(query, answer, Date.now(), 3600, 0);
+    resolver.cache.cache.set(query, answer, Date.now(), 3600);
     names.push(msg);
   }
   const query = new Query();

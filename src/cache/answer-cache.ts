@@ -28,6 +28,13 @@ export class EvictionCounters {
   resets = 0;
 }
 
+export interface AnswerCacheOptions {
+  /** How long past expiry entries stay usable for serve-stale (0: not at all). */
+  readonly staleSeconds?: number;
+  /** Tag objects every process sharing the memory holds alike, in the same order (at most 255). */
+  readonly constantTags?: readonly object[];
+}
+
 /** Tags one process keeps for an entry, valid while the slot holds the store of that generation. */
 class LocalTags {
   constructor(
@@ -42,6 +49,7 @@ export class FoundEntry {
   readonly answer = new Answer(Buffer.allocUnsafeSlow(MAX_CHUNK), 0, 0, 0, AnswerKind.POSITIVE, 0, -1, 0);
   storedAt = 0;
   lifetimeMs = 0;
+  /** How long past expiry an entry may be served stale: one setting for every entry. */
   staleForMs = 0;
   /** Fresh lookups so far, this one included. */
   hits = 0;
@@ -114,7 +122,6 @@ export class AnswerCache {
   private readonly stored: Float64Array;
   private readonly place: Uint32Array;
   private readonly lifetime: Uint32Array;
-  private readonly staleFor: Uint32Array;
   private readonly hitCount: Uint32Array;
   private readonly generation: Uint32Array;
   private readonly newer: Int32Array;
@@ -130,12 +137,15 @@ export class AnswerCache {
   private readonly kind: Uint8Array;
   private readonly refreshing: Uint8Array;
 
+  private readonly constantTags: readonly object[];
+
   constructor(
     private readonly memory: CacheMemory,
-    /** Tag objects every process sharing the memory holds alike, in the same order (at most 255). */
-    private readonly constantTags: readonly object[] = [],
+    { staleSeconds = 0, constantTags = [] }: AnswerCacheOptions = {},
   ) {
     if (constantTags.length > 255) throw new RangeError('at most 255 constant tag objects');
+    this.constantTags = constantTags;
+    this.found.staleForMs = staleSeconds * 1000;
     this.maxEntries = memory.layout.entries;
     this.maxPages = memory.layout.pages;
     this.header = memory.header;
@@ -148,7 +158,6 @@ export class AnswerCache {
     this.stored = memory.stored;
     this.place = memory.place;
     this.lifetime = memory.lifetime;
-    this.staleFor = memory.staleFor;
     this.hitCount = memory.hitCount;
     this.generation = memory.generation;
     this.newer = memory.newer;
@@ -229,7 +238,6 @@ export class AnswerCache {
     const found = this.found;
     found.storedAt = this.stored[slot]!;
     found.lifetimeMs = this.lifetime[slot]!;
-    found.staleForMs = this.staleFor[slot]!;
     found.hits = now < found.expiresAt ? this.hitCount[slot]! + 1 : this.hitCount[slot]!;
     found.refreshing = this.refreshing[slot] === 1;
     this.copyOut(slot);
@@ -296,7 +304,7 @@ export class AnswerCache {
     return answer;
   }
 
-  set(req: WireRequest, answer: Answer, now: number, ttlSeconds: number, staleSeconds: number): void {
+  set(req: WireRequest, answer: Answer, now: number, ttlSeconds: number): void {
     const size = answer.storedLength;
     if (this.maxEntries === 0 || answer.length === 0 || size > MAX_CHUNK) return;
     this.enter();
@@ -323,7 +331,6 @@ export class AnswerCache {
       this.hitCount[slot] = 0;
       this.stored[slot] = now;
       this.lifetime[slot] = ttlSeconds * 1000;
-      this.staleFor[slot] = staleSeconds * 1000;
       const generation = (this.header[Header.GENERATION]! + 1) >>> 0;
       this.header[Header.GENERATION] = generation;
       this.generation[slot] = generation;

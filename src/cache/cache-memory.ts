@@ -72,7 +72,7 @@ export function partLengths(layout: CacheLayout): number[] {
 
 /** What CacheMemory's constructor takes of the metadata, array by array. */
 function metaBytes({ entries, pages }: CacheLayout): number {
-  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 7 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
+  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 6 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
 }
 
 /** Hands out consecutive arrays of the metadata; widest elements first, so each is aligned. */
@@ -98,7 +98,6 @@ export class CacheMemory {
   readonly stored: Float64Array;
   readonly place: Uint32Array;
   readonly lifetime: Uint32Array;
-  readonly staleFor: Uint32Array;
   readonly hitCount: Uint32Array;
   readonly generation: Uint32Array;
   readonly newer: Int32Array;
@@ -145,7 +144,6 @@ export class CacheMemory {
     this.stored = meta.take(Float64Array, 8, entries);
     this.place = meta.take(Uint32Array, 4, entries);
     this.lifetime = meta.take(Uint32Array, 4, entries);
-    this.staleFor = meta.take(Uint32Array, 4, entries);
     this.hitCount = meta.take(Uint32Array, 4, entries);
     this.generation = meta.take(Uint32Array, 4, entries);
     this.newer = meta.take(Int32Array, 4, entries);

@@ -60,7 +60,7 @@ export class CacheStage extends Stage {
     constantTags: readonly object[] = [],
   ) {
     super();
-    this.cache = new AnswerCache(memory, constantTags);
+    this.cache = new AnswerCache(memory, { staleSeconds: settings.serveStale.enabled ? settings.serveStale.maxAgeSeconds : 0, constantTags });
   }
 
   resolve(query: Query): Answer | Promise<Answer> {
@@ -175,8 +175,7 @@ export class CacheStage extends Stage {
   private store(query: Query, answer: Answer): void {
     const ttl = this.cacheTtl(answer);
     if (ttl <= 0) return;
-    const stale = this.settings.serveStale.enabled ? this.settings.serveStale.maxAgeSeconds : 0;
-    this.cache.set(query, answer, Date.now(), ttl, stale);
+    this.cache.set(query, answer, Date.now(), ttl);
   }
 
   private cacheTtl(answer: Answer): number {

@@ -56,10 +56,10 @@ function holds(cache: AnswerCache, req: WireRequest): boolean {
 
 describe('AnswerCache', () => {
   it('serves the stored answer byte for byte, with its TTL table, tags and kind', () => {
-    const cache = newCache(10);
+    const cache = new AnswerCache(localMemory(cacheLayout(10, 64 * 1024 * 1024)), { staleSeconds: 30 });
     const req = request('www.example.nl');
     const answer = answerFor(req, 3);
-    cache.set(req, answer, 1000, 60, 30);
+    cache.set(req, answer, 1000, 60);
     expect(cache.find(request('www.example.nl'), 1000)).toBe(true);
     const view = cache.found.answer;
     expect(view.wire).toEqual(answer.wire);
@@ -77,19 +77,19 @@ describe('AnswerCache', () => {
   it('finds an entry by a differently cased question, whatever case the upstream echoed', () => {
     const cache = newCache(10);
     const req = request('Example.NL');
-    cache.set(req, answerFor(req, 1, 'eXaMpLe.nl'), 1000, 60, 0);
+    cache.set(req, answerFor(req, 1, 'eXaMpLe.nl'), 1000, 60);
     expect(holds(cache, request('example.nl'))).toBe(true);
   });
 
   it('never returns an entry whose stored question differs, even under the same hash key', () => {
     const cache = newCache(10);
     const first = request('a.example.nl');
-    cache.set(first, answerFor(first), 0, 60, 0);
+    cache.set(first, answerFor(first), 0, 60);
     const other = request('b.example.nl');
     other.key = first.key; // force a collision
     expect(holds(cache, other)).toBe(false);
     // Both live side by side under the one key.
-    cache.set(other, answerFor(other), 0, 60, 0);
+    cache.set(other, answerFor(other), 0, 60);
     expect(first.qname()).toBe('a.example.nl');
     expect(stored(cache, first)!.includes(Buffer.from('\x01a\x07example'))).toBe(true);
     expect(stored(cache, other)!.includes(Buffer.from('\x01b\x07example'))).toBe(true);
@@ -99,10 +99,10 @@ describe('AnswerCache', () => {
   it('evicts the least recently used entry at capacity', () => {
     const cache = newCache(2);
     const [one, two, three] = ['one.nl', 'two.nl', 'three.nl'].map((name) => request(name));
-    cache.set(one!, answerFor(one!), 0, 60, 0);
-    cache.set(two!, answerFor(two!), 0, 60, 0);
+    cache.set(one!, answerFor(one!), 0, 60);
+    cache.set(two!, answerFor(two!), 0, 60);
     holds(cache, one!);
-    cache.set(three!, answerFor(three!), 0, 60, 0);
+    cache.set(three!, answerFor(three!), 0, 60);
     expect(holds(cache, two!)).toBe(false);
     expect(holds(cache, one!)).toBe(true);
     expect(cache.size).toBe(2);
@@ -111,12 +111,12 @@ describe('AnswerCache', () => {
   it('replaces an entry in place and resets its hits and refresh mark', () => {
     const cache = newCache(4);
     const req = request('www.example.nl');
-    cache.set(req, answerFor(req, 1), 0, 60, 0);
+    cache.set(req, answerFor(req, 1), 0, 60);
     expect(cache.find(req, 1000)).toBe(true);
     expect(cache.found.hits).toBe(1);
     expect(cache.claimRefresh(req)).toBe(true);
     expect(cache.claimRefresh(req)).toBe(false); // someone refreshes it already
-    cache.set(req, answerFor(req, 5), 5000, 120, 0);
+    cache.set(req, answerFor(req, 5), 5000, 120);
     expect(cache.find(req, 6000)).toBe(true);
     expect(cache.found.answer.ttlCount).toBe(5);
     expect(cache.found.refreshing).toBe(false);
@@ -129,11 +129,11 @@ describe('AnswerCache', () => {
     const cache = newCache(1);
     const first = request('first.nl');
     const second = request('second.nl');
-    cache.set(first, answerFor(first), 0, 60, 0);
+    cache.set(first, answerFor(first), 0, 60);
     cache.find(first, 0);
     const copy = cache.copy();
     const expected = Buffer.from(copy.wire);
-    cache.set(second, answerFor(second, 4), 0, 60, 0); // evicts first, reuses its chunk class
+    cache.set(second, answerFor(second, 4), 0, 60); // evicts first, reuses its chunk class
     expect(holds(cache, first)).toBe(false);
     expect(copy.wire).toEqual(expected);
     expect(copy.ttlAt(0)).toBe(300);
@@ -145,19 +145,19 @@ describe('AnswerCache', () => {
     const big = request('big.example.nl');
     const answer = quickAnswerFor(big, 1200); // 1200 A records: about 22 KB with its TTL table
     expect(answer.storedLength).toBeGreaterThan(16_384);
-    cache.set(big, answer, 0, 60, 0);
+    cache.set(big, answer, 0, 60);
     expect(cache.find(big, 0)).toBe(true);
     const view = cache.found.answer;
     expect(view.wire).toEqual(answer.wire);
     expect(view.ttlAt(1199)).toBe(answer.ttlAt(1199));
     // Replaced by a small answer, it moves to a small chunk.
-    cache.set(big, answerFor(big, 1), 0, 60, 0);
+    cache.set(big, answerFor(big, 1), 0, 60);
     expect(cache.find(big, 0)).toBe(true);
     expect(cache.found.answer.ttlCount).toBe(1);
     const huge = request('huge.example.nl');
     const hugeAnswer = quickAnswerFor(huge, 3700); // about 67 KB with its TTL table
     expect(hugeAnswer.storedLength).toBeGreaterThan(65_536);
-    cache.set(huge, hugeAnswer, 0, 60, 0);
+    cache.set(huge, hugeAnswer, 0, 60);
     expect(holds(cache, huge)).toBe(false);
     expect(holds(cache, big)).toBe(true);
   });
@@ -181,7 +181,7 @@ describe('AnswerCache', () => {
       const name = req.qname();
       if (random(3) === 0) {
         const answer = answers[which]![random(2)]!;
-        cache.set(req, answer, 0, 60, 0);
+        cache.set(req, answer, 0, 60);
         reference.delete(name);
         reference.set(name, answer.wire);
         if (reference.size > capacity) reference.delete(reference.keys().next().value!);
@@ -205,7 +205,7 @@ describe('AnswerCache', () => {
     const cache = newCache(100_000, limit);
     const requests = Array.from({ length: 1000 }, (_, i) => request(`four-k-${i}.example.nl`));
     for (const req of requests) {
-      cache.set(req, quickAnswerFor(req, 200), 0, 60, 0); // 200 A records: about 4.4 kB stored
+      cache.set(req, quickAnswerFor(req, 200), 0, 60); // 200 A records: about 4.4 kB stored
       expect(cache.answerBytes).toBeLessThanOrEqual(limit);
     }
     const stored = quickAnswerFor(requests[0]!, 200).storedLength;
@@ -220,14 +220,14 @@ describe('AnswerCache', () => {
     const limit = 2 * 1024 * 1024;
     const cache = newCache(100_000, limit);
     const small = Array.from({ length: 30_000 }, (_, i) => request(`small-${i}.example.nl`));
-    for (const req of small) cache.set(req, quickAnswerFor(req, 1), 0, 60, 0);
+    for (const req of small) cache.set(req, quickAnswerFor(req, 1), 0, 60);
     expect(cache.answerBytes).toBeLessThanOrEqual(limit);
     // Every other small answer is asked for again, so the ones evicted next leave every page
     // half used; then 2 kB answers need pages of their own class.
     for (let i = 0; i < small.length; i += 2) holds(cache, small[i]!);
     const large = Array.from({ length: 600 }, (_, i) => request(`large-${i}.example.nl`));
     for (const req of large) {
-      cache.set(req, quickAnswerFor(req, 100), 0, 60, 0);
+      cache.set(req, quickAnswerFor(req, 100), 0, 60);
       expect(cache.answerBytes).toBeLessThanOrEqual(limit);
     }
     expect(cache.evictions.compactions).toBeGreaterThan(0);
@@ -256,7 +256,7 @@ describe('AnswerCache', () => {
       // Small answers first, larger ones later: the small ones' pages must be given up.
       if (random(2) === 0) {
         const answer = quickAnswerFor(req, step < 12_000 ? 1 + random(3) : 20 + random(60));
-        cache.set(req, answer, 0, 60, 0);
+        cache.set(req, answer, 0, 60);
         last.set(which, Buffer.from(answer.wire));
       } else {
         const found = stored(cache, req);
@@ -275,7 +275,7 @@ describe('AnswerCache', () => {
       const req = request(name);
       const answer = quickAnswerFor(req, 1);
       expect(answer.storedLength).toBe(86);
-      cache.set(req, answer, 0, 60, 0);
+      cache.set(req, answer, 0, 60);
     }
     // 88-byte chunks: 744 to a 64 KiB page (96-byte ones would need a second page).
     expect(cache.size).toBe(744);
@@ -286,21 +286,21 @@ describe('AnswerCache', () => {
   it('forgets everything on clear and stays usable', () => {
     const cache = newCache(10);
     const req = request('www.example.nl');
-    cache.set(req, answerFor(req), 0, 60, 0);
+    cache.set(req, answerFor(req), 0, 60);
     cache.clear();
     expect(cache.size).toBe(0);
     expect(holds(cache, req)).toBe(false);
-    cache.set(req, answerFor(req), 0, 60, 0);
+    cache.set(req, answerFor(req), 0, 60);
     expect(holds(cache, req)).toBe(true);
   });
 
   it('stores nothing with a limit of 0 entries, nor answers without a message', () => {
     const none = newCache(0);
     const req = request('www.example.nl');
-    none.set(req, answerFor(req), 0, 60, 0);
+    none.set(req, answerFor(req), 0, 60);
     expect(holds(none, req)).toBe(false);
     const cache = newCache(10);
-    cache.set(req, Answer.synthetic(2), 0, 60, 0);
+    cache.set(req, Answer.synthetic(2), 0, 60);
     expect(holds(cache, req)).toBe(false);
   });
 
@@ -308,7 +308,7 @@ describe('AnswerCache', () => {
     const CONSTANT = { constant: true };
     const pair = (entries = 4): [AnswerCache, AnswerCache] => {
       const memory = localMemory(cacheLayout(entries, 1024 * 1024));
-      return [new AnswerCache(memory, [{ other: true }, CONSTANT]), new AnswerCache(memory, [{ other: true }, CONSTANT])];
+      return [new AnswerCache(memory, { constantTags: [{ other: true }, CONSTANT] }), new AnswerCache(memory, { constantTags: [{ other: true }, CONSTANT] })];
     };
     const tagsFound = (cache: AnswerCache, req: WireRequest): object | null => (cache.find(req, 0) ? cache.found.answer.tags : null);
 
@@ -317,7 +317,7 @@ describe('AnswerCache', () => {
       const req = request('cdn.example.nl');
       const answer = answerFor(req);
       answer.tags = CONSTANT;
-      one.set(req, answer, 0, 60, 0);
+      one.set(req, answer, 0, 60);
       expect(tagsFound(one, req)).toBe(CONSTANT);
       expect(tagsFound(two, req)).toBe(CONSTANT);
     });
@@ -326,7 +326,7 @@ describe('AnswerCache', () => {
       const [one, two] = pair(1);
       const req = request('app.example.nl');
       const answer = answerFor(req);
-      one.set(req, answer, 0, 60, 0);
+      one.set(req, answer, 0, 60);
       expect(tagsFound(one, req)).toBe(answer.tags);
       expect(tagsFound(two, req)).toBeNull();
       const retagged = { retagged: true };
@@ -334,11 +334,11 @@ describe('AnswerCache', () => {
       expect(tagsFound(two, req)).toBe(retagged);
       // The other worker's store takes the only slot: neither worker's old tags belong to it.
       const next = request('next.example.nl');
-      two.set(next, answerFor(next), 0, 60, 0);
+      two.set(next, answerFor(next), 0, 60);
       expect(holds(one, req)).toBe(false);
       const stranger = answerFor(next);
       stranger.tags = null;
-      one.set(next, stranger, 0, 60, 0);
+      one.set(next, stranger, 0, 60);
       expect(tagsFound(one, next)).toBeNull();
       expect(tagsFound(two, next)).toBeNull();
     });

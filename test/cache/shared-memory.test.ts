@@ -56,7 +56,7 @@ describe('a cache in memory several processes map', () => {
     expect(cache.size).toBeGreaterThan(0);
     expect(cache.size).toBeLessThanOrEqual(64);
     const req = request('fresh.example.nl');
-    cache.set(req, answerFor(req), Date.now(), 60, 0);
+    cache.set(req, answerFor(req), Date.now(), 60);
     expect(cache.find(req, Date.now())).toBe(true);
     expect(cache.found.answer.wire.equals(answerFor(req).wire)).toBe(true);
   }, 120_000);
@@ -76,7 +76,7 @@ describe('a cache in memory several processes map', () => {
     const memory = localMemory(cacheLayout(10, 1024 * 1024));
     const cache = new AnswerCache(memory);
     const req = request('www.example.nl');
-    cache.set(req, answerFor(req), Date.now(), 60, 0);
+    cache.set(req, answerFor(req), Date.now(), 60);
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     memory.header[Header.LOCK] = Number(dead.stdout);
     // Died outside a store (in a refresh mark, say): the entries are whole and stay readable.
@@ -88,7 +88,7 @@ describe('a cache in memory several processes map', () => {
     expect(cache.evictions.resets).toBe(1);
     expect(memory.header[Header.LOCK]).toBe(0);
     expect(memory.header[Header.CHANGES]! % 2).toBe(0);
-    cache.set(req, answerFor(req), Date.now(), 60, 0);
+    cache.set(req, answerFor(req), Date.now(), 60);
     expect(cache.find(req, Date.now())).toBe(true);
   });
 
@@ -97,6 +97,6 @@ describe('a cache in memory several processes map', () => {
     const cache = new AnswerCache(memory);
     memory.header[Header.LOCK] = process.pid;
     const req = request('www.example.nl');
-    expect(() => cache.set(req, answerFor(req), Date.now(), 60, 0)).toThrow('the cache lock was taken twice by one process');
+    expect(() => cache.set(req, answerFor(req), Date.now(), 60)).toThrow('the cache lock was taken twice by one process');
   });
 });

@@ -41,7 +41,7 @@ let hits = 0;
 let wrong = 0;
 for (let op = 0; op < ops; op++) {
   const which = random(names);
-  if (storeOneIn > 0 && random(storeOneIn) === 0) cache.set(requests[which]!, answers[which]!, Date.now(), 60, 0);
+  if (storeOneIn > 0 && random(storeOneIn) === 0) cache.set(requests[which]!, answers[which]!, Date.now(), 60);
   else if (cache.find(requests[which]!, Date.now())) {
     hits++;
     if (!cache.found.answer.wire.equals(expected[which]!)) wrong++;

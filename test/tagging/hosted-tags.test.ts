@@ -16,7 +16,7 @@ function cacheWith(cache: AnswerCache, name: string, address: string): void {
   const query = makeQuery(name);
   const answer = addressAnswer(query, address);
   answer.tags = tagAnswer(query, answer, detection);
-  cache.set(query, answer, 0, 300, 0);
+  cache.set(query, answer, 0, 300);
 }
 
 function hit(cache: AnswerCache, name: string) {
