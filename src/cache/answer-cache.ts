@@ -122,7 +122,7 @@ export class AnswerCache {
   private readonly stored: Float64Array;
   private readonly place: Uint32Array;
   private readonly lifetime: Uint32Array;
-  private readonly hitCount: Uint32Array;
+  private readonly hitCount: Uint16Array;
   private readonly generation: Uint32Array;
   private readonly newer: Int32Array;
   private readonly older: Int32Array;
@@ -249,7 +249,7 @@ export class AnswerCache {
    * entry at once may lose one, which only delays a prefetch) and its move to the front.
    */
   private counted(slot: number): void {
-    this.hitCount[slot] = this.found.hits;
+    this.hitCount[slot] = this.found.hits < 0xffff ? this.found.hits : 0xffff;
     if (slot === this.header[Header.HEAD]) return;
     if (this.touches === TOUCH_BATCH) {
       this.enter();

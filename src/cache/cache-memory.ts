@@ -72,7 +72,7 @@ export function partLengths(layout: CacheLayout): number[] {
 
 /** What CacheMemory's constructor takes of the metadata, array by array. */
 function metaBytes({ entries, pages }: CacheLayout): number {
-  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 6 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
+  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 5 + 2 * 5 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
 }
 
 /** Hands out consecutive arrays of the metadata; widest elements first, so each is aligned. */
@@ -98,7 +98,8 @@ export class CacheMemory {
   readonly stored: Float64Array;
   readonly place: Uint32Array;
   readonly lifetime: Uint32Array;
-  readonly hitCount: Uint32Array;
+  /** Fresh hits, stopping at 65,535 (prefetch.min_hits is at most that). */
+  readonly hitCount: Uint16Array;
   readonly generation: Uint32Array;
   readonly newer: Int32Array;
   readonly older: Int32Array;
@@ -144,7 +145,6 @@ export class CacheMemory {
     this.stored = meta.take(Float64Array, 8, entries);
     this.place = meta.take(Uint32Array, 4, entries);
     this.lifetime = meta.take(Uint32Array, 4, entries);
-    this.hitCount = meta.take(Uint32Array, 4, entries);
     this.generation = meta.take(Uint32Array, 4, entries);
     this.newer = meta.take(Int32Array, 4, entries);
     this.older = meta.take(Int32Array, 4, entries);
@@ -159,6 +159,7 @@ export class CacheMemory {
     this.pageNext = meta.take(Int32Array, 4, pages);
     this.pagePrev = meta.take(Int32Array, 4, pages);
     this.freeNumbers = meta.take(Int32Array, 4, pages);
+    this.hitCount = meta.take(Uint16Array, 2, entries);
     this.length = meta.take(Uint16Array, 2, entries);
     this.ttlCount = meta.take(Uint16Array, 2, entries);
     this.optOffset = meta.take(Uint16Array, 2, entries);

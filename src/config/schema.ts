@@ -225,7 +225,7 @@ export const ConfigSchema = Type.Object(
         prefetch: section(
           {
             enabled: Type.Boolean({ default: true, description: 'Refresh popular entries shortly before they expire' }),
-            min_hits: Type.Integer({ description: 'Hits an entry needs to be refreshed', minimum: 1, maximum: 1_000_000, default: 3 }),
+            min_hits: Type.Integer({ description: 'Hits an entry needs to be refreshed', minimum: 1, maximum: 65_535, default: 3 }),
             remaining_ratio: Type.Number({ description: 'Refresh when less than this share of the TTL remains', minimum: 0, maximum: 1, default: 0.1 }),
           },
           'Prefetch of popular entries',

@@ -283,6 +283,14 @@ describe('AnswerCache', () => {
     expect(stored(cache, request(names[743]!))).not.toBeNull();
   });
 
+  it('counts hits up to 65,535 and stays there', () => {
+    const cache = newCache(10);
+    const req = request('popular.example.nl');
+    cache.set(req, answerFor(req), 0, 60);
+    for (let i = 0; i < 70_000; i++) cache.find(req, 0);
+    expect(cache.found.hits).toBe(65_536);
+  });
+
   it('forgets everything on clear and stays usable', () => {
     const cache = newCache(10);
     const req = request('www.example.nl');
