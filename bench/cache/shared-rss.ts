@@ -8,9 +8,9 @@
  * hands it to the other worker: the share answered from the cache is the hit rate a name
  * fetched by one worker gets on the other. Reports each process's RSS and PSS (shared pages split
  * between the processes mapping them) from /proc, the primary's shared memory (memfds) and
- * the node's total: every process's own memory plus the shared memory once, whether a
- * worker has touched its pages or not; then the same at rest, after REST_MS without
- * queries. Run `npm run build` first.
+ * the node's total (nodeTotalKb: every process's own pages, the files they map once and
+ * whole, the shared memory once, whether a worker has touched its pages or not); then the
+ * same at rest, after REST_MS without queries. Run `npm run build` first.
  * Usage: node --import tsx bench/cache/shared-rss.ts [N]
  */
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -76,9 +76,51 @@ function memfdsKb(pid: number): Record<string, number> {
   return sizes;
 }
 
-/** Every process's own memory (PSS less its shared pages), plus the shared memory once, whether touched or not. */
-function nodeTotalKb(processes: Record<string, number>[], memfds: Record<string, number>): number {
-  return processes.reduce((sum, p) => sum + p['Pss']! - (p['Pss_Shmem'] ?? 0), 0) + Object.values(memfds).reduce((sum, kb) => sum + kb, 0);
+/**
+ * kB of a process's pages from /proc/PID/smaps: its own (private, or anonymous), and the
+ * shared pages of each file it maps (the node binary, libraries), by path; memfds apart.
+ */
+function pagesOf(pid: number): { own: number; files: Map<string, number> } {
+  let own = 0;
+  let path = '';
+  const files = new Map<string, number>();
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      path = head[1]!;
+      continue;
+    }
+    const field = /^(Private|Shared)_(?:Clean|Dirty):\s+(\d+) kB$/.exec(line);
+    if (field === null || path.startsWith('/memfd:')) continue;
+    if (field[1] === 'Shared' && path.startsWith('/')) files.set(path, (files.get(path) ?? 0) + Number(field[2]));
+    else own += Number(field[2]);
+  }
+  return { own, files };
+}
+
+const total = (values: Iterable<number>): number => [...values].reduce((sum, kb) => sum + kb, 0);
+
+/**
+ * The node's memory: every process's own pages; the pages of each file they share (the
+ * node binary above all) once and whole, the most any of them holds, as if nothing else on
+ * the machine mapped that file; and the shared memory once, whether touched or not. PSS
+ * would split a file's pages with every process mapping it, this benchmark's own Node.js
+ * included, and so count the node short by about a quarter of the binary.
+ */
+function nodeTotalKb(pids: number[], memfds: Record<string, number>): number {
+  const files = new Map<string, number>();
+  let own = 0;
+  for (const pid of pids) {
+    const pages = pagesOf(pid);
+    own += pages.own;
+    for (const [path, kb] of pages.files) files.set(path, Math.max(files.get(path) ?? 0, kb));
+  }
+  return own + total(files.values()) + total(Object.values(memfds));
+}
+
+/** The same by PSS (each process's share of what it maps, less the shared memory), as earlier runs counted. */
+function nodePssKb(processes: Record<string, number>[], memfds: Record<string, number>): number {
+  return total(processes.map((p) => p['Pss']! - (p['Pss_Shmem'] ?? 0))) + total(Object.values(memfds));
 }
 
 /** A per-process Node.js gauge of every worker, in MiB (prom-client's default metrics, labelled by process). */
@@ -109,7 +151,8 @@ try {
       const workers = childPids(served.child.pid!).map(rollup);
       const primary = rollup(served.child.pid!);
       const memfds = memfdsKb(served.child.pid!);
-      const nodeKb = nodeTotalKb([primary, ...workers], memfds);
+      const pids = [served.child.pid!, ...childPids(served.child.pid!)];
+      const nodeKb = nodeTotalKb(pids, memfds);
       const run = {
         cache: shared ? 'shared' : 'per worker',
         answered,
@@ -127,19 +170,22 @@ try {
         sharedMemfdsMiB: Object.fromEntries(Object.entries(memfds).map(([name, kb]) => [name, mib(kb)])),
         nodeTotalMiB: mib(nodeKb),
         nodeTotalMB: Math.round((nodeKb * 1024) / 1e6),
+        nodeTotalPssMiB: mib(nodePssKb([primary, ...workers], memfds)),
         workersHeapUsedMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_used_bytes'),
         workersHeapTotalMiB: await workerGauge(served.httpPort, 'nodejs_heap_size_total_bytes'),
         workersExternalMiB: await workerGauge(served.httpPort, 'nodejs_external_memory_bytes'),
       };
       await new Promise((resolve) => setTimeout(resolve, REST_MS));
-      const rested = [served.child.pid!, ...childPids(served.child.pid!)].map(rollup);
-      const restedKb = nodeTotalKb(rested, memfdsKb(served.child.pid!));
+      const restedPids = [served.child.pid!, ...childPids(served.child.pid!)];
+      const restedMemfds = memfdsKb(served.child.pid!);
+      const restedKb = nodeTotalKb(restedPids, restedMemfds);
       const restedRun = {
         ...run,
         restSeconds: REST_MS / 1000,
-        atRestOwnMiB: rested.map((p) => mib(p['Pss']! - (p['Pss_Shmem'] ?? 0))),
+        atRestOwnMiB: restedPids.map((pid) => mib(pagesOf(pid).own)),
         nodeAtRestMiB: mib(restedKb),
         nodeAtRestMB: Math.round((restedKb * 1024) / 1e6),
+        nodeAtRestPssMiB: mib(nodePssKb(restedPids.map(rollup), restedMemfds)),
       };
       process.stdout.write(`${JSON.stringify(restedRun)}\n`);
       runs.push(restedRun);
