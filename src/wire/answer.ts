@@ -92,7 +92,12 @@ export class Answer {
 
   /** The i-th TTL as received, a TTL with the top bit set read as 0 (RFC 2181 §8). */
   ttlAt(i: number): number {
-    const ttl = this.bytes.readUInt32BE(this.start + this.ttlOffsetAt(i));
+    return this.ttlIn(this.ttlOffsetAt(i));
+  }
+
+  /** The TTL as received in the field at `offset` of the message (see ttlOffsetAt), top-bit TTLs as 0. */
+  ttlIn(offset: number): number {
+    const ttl = this.bytes.readUInt32BE(this.start + offset);
     return ttl > 0x7fffffff ? 0 : ttl;
   }
 

@@ -101,16 +101,17 @@ export class ReplyWriter {
     const { minTtl, maxTtl } = this.settings;
     const count = answer.ttlCount;
     for (let i = 0; i < count; i++) {
+      const field = answer.ttlOffsetAt(i);
       let ttl: number;
       if (fixedTtl >= 0) ttl = fixedTtl;
       else {
-        ttl = answer.ttlAt(i);
+        ttl = answer.ttlIn(field);
         if (ttl < minTtl) ttl = minTtl;
         else if (ttl > maxTtl) ttl = maxTtl;
         ttl -= ageSeconds;
         if (ttl < 0) ttl = 0;
       }
-      out.writeUInt32BE(ttl, at + answer.ttlOffsetAt(i));
+      out.writeUInt32BE(ttl, at + field);
     }
     if (staleEde > 0) {
       // The OPT record is last: lengthen its RDATA by one option, written at the end.
