@@ -1,4 +1,5 @@
 import { Answer, AnswerKind, storedLength } from '../wire/answer.js';
+import { Flag, RrType } from '../wire/constants.js';
 import { equalsIgnoreCase } from '../wire/names.js';
 import type { WireRequest } from '../wire/request.js';
 import { CacheLock } from './cache-lock.js';
@@ -7,7 +8,24 @@ import { MAX_CHUNK, SlabStore } from './slab-store.js';
 
 const NO_SLOT = -1;
 const HEADER_LENGTH = 12;
+/**
+ * optOffset for an answer without an OPT record, and for one whose OPT record is plain (no
+ * options, extended rcode and version 0, the UDP size of the cache's settings), without and
+ * with the DO bit: such a record, 11 bytes, is not stored but written back on each lookup.
+ */
 const NO_OPT = 0xffff;
+const PLAIN_OPT = 0xfffe;
+const PLAIN_OPT_DO = 0xfffd;
+const OPT_LENGTH = 11;
+const EDNS_DO_HIGH_BYTE = 0x80;
+/** flags: the refreshing mark; above it the question's DO and CD bits (see questionFlags). */
+const REFRESHING = 1;
+const QUESTION_FLAGS = 6;
+/** Store times count in sixteenths of a second (8.5 years in 32 bits), rounded down: a TTL is served at most that much early. */
+const TICK_MS = 62.5;
+const MAX_TICKS = 0xffffffff;
+/** The epoch lies this far before the first store, for stores that read the clock a little earlier. */
+const EPOCH_SLACK_MS = 60_000;
 /**
  * Chunks are moved together (a pass over every entry) once at least this share of the
  * pages could be handed back that way; below it, the least recently used entry goes.
@@ -15,8 +33,6 @@ const NO_OPT = 0xffff;
 const COMPACT_SHARE = 1 / 16;
 /** Lock-free tries of a lookup before it waits for the lock (a store kept changing the cache under it). */
 const READ_TRIES = 3;
-/** Hits whose move to the front of the LRU list waits, to be made together under one lock. */
-const TOUCH_BATCH = 64;
 
 /** What this process's stores evicted to keep within the limits; read by the metrics layer. */
 export class EvictionCounters {
@@ -33,6 +49,13 @@ export interface AnswerCacheOptions {
   readonly staleSeconds?: number;
   /** Tag objects every process sharing the memory holds alike, in the same order (at most 255). */
   readonly constantTags?: readonly object[];
+  /** The UDP size upstream answers' OPT records advertise (dns.udp_size); 0: every OPT record is stored. */
+  readonly udpSize?: number;
+}
+
+/** The DO and CD bits of a question, in flags' place: part of its key, which the cache keeps only 32 bits of. */
+function questionFlags(req: WireRequest): number {
+  return (req.dnssecOk ? 4 : 0) | ((req.flags & Flag.CD) !== 0 ? 2 : 0);
 }
 
 /** Tags one process keeps for an entry, valid while the slot holds the store of that generation. */
@@ -66,21 +89,25 @@ export class FoundEntry {
 }
 
 /**
- * Answers keyed by the request's 53-bit question hash (name, type, class, DO and CD bits),
- * least recently used evicted first, within a number of entries and a number of bytes of
- * slab pages. Expiry is judged by the caller, so expired entries stay available for
- * serve-stale until evicted.
+ * Answers keyed by the request's question hash (name, type, class, DO and CD bits), within a
+ * number of entries and a number of bytes of slab pages, evicted by CLOCK: a hit marks its
+ * entry, and the eviction hand, going round the slots, takes the first entry without a mark
+ * and clears the marks it passes. That keeps what is asked for again as LRU would, with no
+ * list to keep in order: a hit is one plain store, without the lock, in any worker. Expiry
+ * is judged by the caller, so expired entries stay available for serve-stale until evicted.
  *
  * Everything lives in a CacheMemory: every entry is a slot number into parallel typed arrays
- * (metadata, LRU links, an open-addressing hash table) and its answer's bytes sit in a slab
- * chunk, so the garbage collector sees a handful of objects whatever the entry count, and
- * workers that map one memory share one cache. A store holds the memory's lock and marks
- * the change in a sequence word; a lookup takes no lock: it reads, copies the answer out and
- * keeps the copy only if no store ran meanwhile (else it tries again, and in the end waits
- * for the lock), so workers answering hits never wait for each other. A hit's move to the
- * front of the LRU list waits in this process until 64 have gathered or the next store,
- * and is made then under the lock; the order stays exact within a process, and across
- * processes lags by at most a batch. Tags are JavaScript objects, which cannot be shared.
+ * (metadata, an open-addressing hash table) and its answer's bytes sit in a slab chunk, so
+ * the garbage collector sees a handful of objects whatever the entry count, and workers that
+ * map one memory share one cache. A store holds the memory's lock and marks the change in a
+ * sequence word; a lookup takes no lock: it reads, copies the answer out and keeps the copy
+ * only if no store ran meanwhile (else it tries again, and in the end waits for the lock),
+ * so workers answering hits never wait for each other. An entry keeps 31 bytes besides its
+ * chunk: the key's low 32 bits (the question bytes and the DO and CD bits decide, compared
+ * in full), the store time in sixteenths of a second, and the rcode and kind are read from
+ * the message; nearly every upstream answer's OPT record is the same 11 bytes but for the
+ * DO bit, so it is written back on each lookup rather than stored. Tags are JavaScript
+ * objects, which cannot be shared.
  * Most answers carry one of a few tag objects every process holds alike (`constantTags`, of
  * answers of no app): the entry keeps that one's number in the memory, so every process
  * finds it. Others (an app's answers) each process keeps for itself, by slot with the
@@ -107,10 +134,6 @@ export class AnswerCache {
   private readonly tagCode: Uint8Array;
   /** Tags not among constantTags, kept by this process: by slot, with the entry's generation. */
   private readonly localTags = new Map<number, LocalTags>();
-  /** Hits not yet moved to the front of the LRU list: slot and generation (the slot may be reused meanwhile). */
-  private readonly touched = new Int32Array(TOUCH_BATCH);
-  private readonly touchedGeneration = new Uint32Array(TOUCH_BATCH);
-  private touches = 0;
   /**
    * A word of this process's own, added to between a lookup's reads and its check of the
    * sequence word: a read-modify-write orders the reads before the check on every CPU, where
@@ -118,14 +141,13 @@ export class AnswerCache {
    */
   private readonly fence = new Int32Array(1);
 
-  private readonly keys: Float64Array;
-  private readonly stored: Float64Array;
+  private readonly keys: Uint32Array;
+  private readonly stored: Uint32Array;
+  private readonly epoch: Float64Array;
   private readonly place: Uint32Array;
   private readonly lifetime: Uint32Array;
   private readonly hitCount: Uint16Array;
   private readonly generation: Uint32Array;
-  private readonly newer: Int32Array;
-  private readonly older: Int32Array;
   private readonly table: Int32Array;
   private readonly mask: number;
   private readonly shift: number;
@@ -133,18 +155,19 @@ export class AnswerCache {
   private readonly length: Uint16Array;
   private readonly ttlCount: Uint16Array;
   private readonly optOffset: Uint16Array;
-  private readonly rcode: Uint16Array;
-  private readonly kind: Uint8Array;
-  private readonly refreshing: Uint8Array;
+  private readonly flags: Uint8Array;
+  private readonly referenced: Uint8Array;
 
   private readonly constantTags: readonly object[];
+  private readonly udpSize: number;
 
   constructor(
     private readonly memory: CacheMemory,
-    { staleSeconds = 0, constantTags = [] }: AnswerCacheOptions = {},
+    { staleSeconds = 0, constantTags = [], udpSize = 0 }: AnswerCacheOptions = {},
   ) {
     if (constantTags.length > 255) throw new RangeError('at most 255 constant tag objects');
     this.constantTags = constantTags;
+    this.udpSize = udpSize;
     this.found.staleForMs = staleSeconds * 1000;
     this.maxEntries = memory.layout.entries;
     this.maxPages = memory.layout.pages;
@@ -156,21 +179,19 @@ export class AnswerCache {
     this.tagCode = memory.tagCode;
     this.keys = memory.keys;
     this.stored = memory.stored;
+    this.epoch = memory.epoch;
     this.place = memory.place;
     this.lifetime = memory.lifetime;
     this.hitCount = memory.hitCount;
     this.generation = memory.generation;
-    this.newer = memory.newer;
-    this.older = memory.older;
     this.table = memory.table;
     this.mask = memory.table.length - 1;
     this.shift = memory.tableShift;
     this.length = memory.length;
     this.ttlCount = memory.ttlCount;
     this.optOffset = memory.optOffset;
-    this.rcode = memory.rcode;
-    this.kind = memory.kind;
-    this.refreshing = memory.refreshing;
+    this.flags = memory.flags;
+    this.referenced = memory.referenced;
     this.enter();
     try {
       // The first process to map the memory sets the empty cache up; the others find it so.
@@ -197,7 +218,7 @@ export class AnswerCache {
   }
 
   /**
-   * Looks `req`'s question up; when found, the entry becomes the most recently used, a fresh
+   * Looks `req`'s question up; when found, the entry is marked as asked for, a fresh
    * one (stored more recently than its lifetime before `now`) counts a hit, and `found`
    * describes it until the next call.
    */
@@ -220,8 +241,6 @@ export class AnswerCache {
     }
     this.enter();
     try {
-      // Emptying the batch here also keeps counted() below from taking the lock a second time.
-      this.applyTouches();
       const slot = this.read(req, now);
       if (slot !== NO_SLOT) this.counted(slot);
       return slot !== NO_SLOT;
@@ -236,40 +255,23 @@ export class AnswerCache {
     this.foundSlot = slot;
     if (slot === NO_SLOT) return NO_SLOT;
     const found = this.found;
-    found.storedAt = this.stored[slot]!;
+    found.storedAt = this.epoch[0]! + this.stored[slot]! * TICK_MS;
     found.lifetimeMs = this.lifetime[slot]!;
     found.hits = now < found.expiresAt ? this.hitCount[slot]! + 1 : this.hitCount[slot]!;
-    found.refreshing = this.refreshing[slot] === 1;
+    found.refreshing = (this.flags[slot]! & REFRESHING) !== 0;
     this.copyOut(slot);
     return slot;
   }
 
   /**
-   * Records a hit read() found: its count (a plain store; two workers counting the same
-   * entry at once may lose one, which only delays a prefetch) and its move to the front.
+   * Records a hit read() found: its count and its CLOCK mark, plain stores without the lock
+   * (two workers counting the same entry at once may lose one, which only delays a
+   * prefetch; a mark landing on a slot reused meanwhile spares that entry one turn).
    */
   private counted(slot: number): void {
     this.hitCount[slot] = this.found.hits < 0xffff ? this.found.hits : 0xffff;
-    if (slot === this.header[Header.HEAD]) return;
-    if (this.touches === TOUCH_BATCH) {
-      this.enter();
-      try {
-        this.applyTouches();
-      } finally {
-        this.leave();
-      }
-    }
-    this.touched[this.touches] = slot;
-    this.touchedGeneration[this.touches++] = this.foundGeneration;
-  }
-
-  /** Moves the hits gathered so far to the front, in order; under the lock. Entries gone since are skipped. */
-  private applyTouches(): void {
-    for (let i = 0; i < this.touches; i++) {
-      const slot = this.touched[i]!;
-      if (this.length[slot] !== 0 && this.generation[slot] === this.touchedGeneration[i]) this.touch(slot);
-    }
-    this.touches = 0;
+    // Read first: a popular entry's mark is nearly always set, and a write would take the line from other workers.
+    if (this.referenced[slot] === 0) this.referenced[slot] = 1;
   }
 
   /** Marks `req`'s entry as being refreshed; false when it is gone or already marked (someone else refreshes it). */
@@ -304,32 +306,40 @@ export class AnswerCache {
     return answer;
   }
 
+  /**
+   * Stores a scanned upstream answer (POSITIVE or NEGATIVE; others are not kept) for `req`'s
+   * question, replacing any entry it had.
+   */
   set(req: WireRequest, answer: Answer, now: number, ttlSeconds: number): void {
-    const size = answer.storedLength;
-    if (this.maxEntries === 0 || answer.length === 0 || size > MAX_CHUNK) return;
+    if (this.maxEntries === 0 || answer.length === 0 || answer.storedLength > MAX_CHUNK) return;
+    if (answer.kind !== AnswerKind.POSITIVE && answer.kind !== AnswerKind.NEGATIVE) return;
+    const opt = this.optMark(answer);
+    const length = opt === PLAIN_OPT || opt === PLAIN_OPT_DO ? answer.length - OPT_LENGTH : answer.length;
+    const tableBytes = answer.ttlCount * 2;
+    const size = length + tableBytes;
     this.enter();
     try {
-      // Hits first, so the entry evicted below is the least recently used one this process saw.
-      this.applyTouches();
       this.beginChange();
+      const ticks = this.ticksAt(now);
       const existing = this.lookup(req);
       if (existing !== NO_SLOT) this.drop(existing);
       if (!this.makeRoom(size)) return;
       const slot = this.header[Header.USED]! < this.maxEntries ? this.claim() : this.evict();
       this.keys[slot] = req.key;
       this.insert(slot);
-      this.link(slot);
       const address = this.slab.alloc(size);
       this.place[slot] = address;
-      answer.bytes.copy(this.slab.segment(address), this.slab.offset(address), answer.start, answer.start + size);
-      this.length[slot] = answer.length;
+      const segment = this.slab.segment(address);
+      const at = this.slab.offset(address);
+      answer.bytes.copy(segment, at, answer.start, answer.start + length);
+      answer.bytes.copy(segment, at + length, answer.start + answer.length, answer.start + answer.length + tableBytes);
+      this.length[slot] = length;
       this.ttlCount[slot] = answer.ttlCount;
-      this.optOffset[slot] = answer.optOffset < 0 ? NO_OPT : answer.optOffset;
-      this.rcode[slot] = answer.rcode;
-      this.kind[slot] = answer.kind;
-      this.refreshing[slot] = 0;
+      this.optOffset[slot] = opt;
+      this.flags[slot] = questionFlags(req);
+      this.referenced[slot] = 0;
       this.hitCount[slot] = 0;
-      this.stored[slot] = now;
+      this.stored[slot] = ticks;
       this.lifetime[slot] = ttlSeconds * 1000;
       const generation = (this.header[Header.GENERATION]! + 1) >>> 0;
       this.header[Header.GENERATION] = generation;
@@ -345,7 +355,6 @@ export class AnswerCache {
   clear(): void {
     this.enter();
     try {
-      this.touches = 0;
       this.beginChange();
       this.reset(true);
     } finally {
@@ -358,7 +367,6 @@ export class AnswerCache {
     if (!this.lock.take()) return;
     this.evictions.resets++;
     this.header[Header.RESETS]!++;
-    this.touches = 0;
     this.beginChange();
     this.reset(true);
   }
@@ -385,8 +393,7 @@ export class AnswerCache {
     header[Header.USED] = 0;
     header[Header.CLAIMED] = 0;
     header[Header.FREE_SLOT] = NO_SLOT;
-    header[Header.HEAD] = NO_SLOT;
-    header[Header.TAIL] = NO_SLOT;
+    header[Header.HAND] = 0;
     header[Header.ENTRIES] = this.maxEntries;
     header[Header.PAGES] = this.maxPages;
     header[Header.READY] = READY_MARK;
@@ -396,15 +403,18 @@ export class AnswerCache {
     this.enter();
     try {
       const slot = this.lookup(req);
-      if (slot === NO_SLOT || this.refreshing[slot] === refreshing) return false;
-      this.refreshing[slot] = refreshing;
+      if (slot === NO_SLOT || (this.flags[slot]! & REFRESHING) === refreshing) return false;
+      this.flags[slot] = (this.flags[slot]! & ~REFRESHING) | refreshing;
       return true;
     } finally {
       this.leave();
     }
   }
 
-  /** Copies the slot's answer into `found.answer` (a word at a time: chunks are 8-byte aligned). */
+  /**
+   * Copies the slot's answer into `found.answer` (a word at a time: chunks are 8-byte
+   * aligned), with its OPT record written back when it was not stored.
+   */
   private copyOut(slot: number): void {
     const view = this.found.answer;
     const length = this.length[slot]!;
@@ -415,12 +425,34 @@ export class AnswerCache {
     const from = this.slab.offset(address) >>> 2;
     const scratch = this.scratch;
     for (let i = 0; i < words; i++) scratch[i] = source[from + i]!;
-    view.length = length;
-    view.ttlCount = ttlCount;
-    view.kind = this.kind[slot]! as AnswerKind;
-    view.rcode = this.rcode[slot]!;
+    const bytes = view.bytes;
     const opt = this.optOffset[slot]!;
-    view.optOffset = opt === NO_OPT ? -1 : opt;
+    if (opt === PLAIN_OPT || opt === PLAIN_OPT_DO) {
+      // The TTL table moves up to make room (from its end: the two places overlap).
+      for (let i = length + ttlCount * 2 - 1; i >= length; i--) bytes[i + OPT_LENGTH] = bytes[i]!;
+      const udpSize = this.udpSize;
+      bytes[length] = 0;
+      bytes[length + 1] = 0;
+      bytes[length + 2] = RrType.OPT;
+      bytes[length + 3] = udpSize >>> 8;
+      bytes[length + 4] = udpSize & 0xff;
+      bytes[length + 5] = 0;
+      bytes[length + 6] = 0;
+      bytes[length + 7] = opt === PLAIN_OPT_DO ? EDNS_DO_HIGH_BYTE : 0;
+      bytes[length + 8] = 0;
+      bytes[length + 9] = 0;
+      bytes[length + 10] = 0;
+      view.length = length + OPT_LENGTH;
+      view.optOffset = length;
+    } else {
+      view.length = length;
+      view.optOffset = opt === NO_OPT ? -1 : opt;
+    }
+    view.ttlCount = ttlCount;
+    // As scanResponse() judged them: the rcode's low bits are the header's, the rest the OPT record's.
+    const rcode = bytes[3]! & 0x0f;
+    view.rcode = view.optOffset < 0 ? rcode : rcode | (bytes[view.optOffset + 5]! << 4);
+    view.kind = rcode === 0 && (bytes[6]! | bytes[7]!) !== 0 ? AnswerKind.POSITIVE : AnswerKind.NEGATIVE;
     const generation = this.generation[slot]!;
     this.foundGeneration = generation;
     view.stored = generation;
@@ -435,8 +467,8 @@ export class AnswerCache {
 
   /**
    * Frees pages until a block of `size` fits within the page limit: by moving chunks
-   * together when enough pages can be handed back that way, else by evicting the least
-   * recently used entry. False when even an empty cache could not hold it.
+   * together when enough pages can be handed back that way, else by evicting an entry.
+   * False when even an empty cache could not hold it.
    */
   private makeRoom(size: number): boolean {
     if (this.maxPages === 0) return false;
@@ -449,7 +481,7 @@ export class AnswerCache {
     const pages = this.slab.reservedBytes / PAGE_SIZE;
     if (this.slab.reclaimablePages >= Math.max(1, Math.floor(pages * COMPACT_SHARE)) && this.compact()) return;
     this.evictions.forBytes++;
-    this.drop(this.header[Header.TAIL]!);
+    this.drop(this.victim());
   }
 
   /** Moves the chunks of the pages the slab marks into other pages, which hands those pages back; true when it did. */
@@ -475,14 +507,15 @@ export class AnswerCache {
   /** Bounded by the table's length: read without the lock, a run may be changing under it. */
   private lookup(req: WireRequest): number {
     if (this.header[Header.USED] === 0) return NO_SLOT;
-    const key = req.key;
+    const key = req.key >>> 0;
+    const flags = questionFlags(req);
     const questionLength = req.questionLength;
     const slab = this.slab;
     const mask = this.mask;
     for (let i = this.home(key), probes = 0; probes <= mask; i = (i + 1) & mask, probes++) {
       const slot = this.table[i]! - 1;
       if (slot === NO_SLOT) return NO_SLOT;
-      if (this.keys[slot] !== key) continue;
+      if (this.keys[slot] !== key || (this.flags[slot]! & QUESTION_FLAGS) !== flags) continue;
       // Hash keys can collide, question bytes cannot (the stored message keeps the upstream's
       // spelling of the name, so the comparison ignores case).
       if (this.length[slot]! < HEADER_LENGTH + questionLength) continue;
@@ -498,33 +531,90 @@ export class AnswerCache {
     header[Header.USED]!++;
     const free = header[Header.FREE_SLOT]!;
     if (free !== NO_SLOT) {
-      header[Header.FREE_SLOT] = this.older[free]!;
+      header[Header.FREE_SLOT] = this.place[free]! - 1;
       return free;
     }
     return header[Header.CLAIMED]!++;
   }
 
-  /** Frees the least recently used entry and returns its slot for reuse. */
+  /** Frees the entry the CLOCK hand picks and returns its slot for reuse. */
   private evict(): number {
     this.evictions.forEntries++;
-    const slot = this.header[Header.TAIL]!;
+    const slot = this.victim();
     this.slab.release(this.place[slot]!);
     this.remove(slot);
-    this.unlink(slot);
     return slot;
   }
 
-  /** Removes an entry and puts its slot on the free list. */
+  /**
+   * The entry to evict: from the hand on, the first live one no hit marked since the hand
+   * last passed it, clearing the marks of those passed. Only called while the cache holds
+   * something; two turns clear every mark, and the bound keeps hits marking entries behind
+   * the hand from making it go round for ever.
+   */
+  private victim(): number {
+    const header = this.header;
+    const claimed = header[Header.CLAIMED]!;
+    let slot = header[Header.HAND]!;
+    for (let steps = 2 * claimed; ; steps--) {
+      if (steps < -claimed) throw new Error('the cache has no entry to evict');
+      if (slot >= claimed) slot = 0;
+      if (this.length[slot] !== 0) {
+        if (this.referenced[slot] === 0 || steps <= 0) break;
+        this.referenced[slot] = 0;
+      }
+      slot++;
+    }
+    header[Header.HAND] = slot + 1;
+    return slot;
+  }
+
+  /** Removes an entry and puts its slot on the free list (linked through `place`). */
   private drop(slot: number): void {
     const header = this.header;
     this.slab.release(this.place[slot]!);
     this.remove(slot);
-    this.unlink(slot);
     this.length[slot] = 0;
     this.localTags.delete(slot);
-    this.older[slot] = header[Header.FREE_SLOT]!;
+    this.place[slot] = header[Header.FREE_SLOT]! + 1;
     header[Header.FREE_SLOT] = slot;
     header[Header.USED]!--;
+  }
+
+  /** The optOffset to keep for `answer`: its OPT record's offset, or a mark for none or a plain one (not stored). */
+  private optMark(answer: Answer): number {
+    const at = answer.optOffset;
+    if (at < 0) return NO_OPT;
+    const bytes = answer.bytes;
+    const opt = answer.start + at;
+    const udpSize = this.udpSize;
+    const plain =
+      at + OPT_LENGTH === answer.length &&
+      bytes[opt] === 0 &&
+      bytes[opt + 1] === 0 &&
+      bytes[opt + 2] === RrType.OPT &&
+      bytes[opt + 3] === udpSize >>> 8 &&
+      bytes[opt + 4] === (udpSize & 0xff) &&
+      bytes[opt + 5] === 0 &&
+      bytes[opt + 6] === 0 &&
+      (bytes[opt + 7]! & ~EDNS_DO_HIGH_BYTE) === 0 &&
+      bytes[opt + 8] === 0 &&
+      bytes[opt + 9] === 0 &&
+      bytes[opt + 10] === 0;
+    if (!plain || udpSize === 0) return at;
+    return bytes[opt + 7] === 0 ? PLAIN_OPT : PLAIN_OPT_DO;
+  }
+
+  /**
+   * A store time at `now` in ticks since the epoch, under the lock. The first store into an
+   * empty cache sets the epoch; 8.5 years on, the ticks would overflow, and the cache is
+   * emptied to start a new one.
+   */
+  private ticksAt(now: number): number {
+    if (this.header[Header.CLAIMED] !== 0 && now - this.epoch[0]! >= MAX_TICKS * TICK_MS) this.reset(true);
+    if (this.header[Header.CLAIMED] === 0) this.epoch[0] = now - EPOCH_SLACK_MS;
+    const ticks = Math.floor((now - this.epoch[0]!) / TICK_MS);
+    return ticks < 0 ? 0 : ticks;
   }
 
   /** A key's first bucket: its low 32 bits spread by Fibonacci hashing, top bits taken. */
@@ -553,30 +643,5 @@ export class AnswerCache {
       }
     }
     table[hole] = 0;
-  }
-
-  private link(slot: number): void {
-    const header = this.header;
-    const head = header[Header.HEAD]!;
-    this.older[slot] = head;
-    this.newer[slot] = NO_SLOT;
-    if (head !== NO_SLOT) this.newer[head] = slot;
-    header[Header.HEAD] = slot;
-    if (header[Header.TAIL] === NO_SLOT) header[Header.TAIL] = slot;
-  }
-
-  private unlink(slot: number): void {
-    const newer = this.newer[slot]!;
-    const older = this.older[slot]!;
-    if (newer === NO_SLOT) this.header[Header.HEAD] = older;
-    else this.older[newer] = older;
-    if (older === NO_SLOT) this.header[Header.TAIL] = newer;
-    else this.newer[older] = newer;
-  }
-
-  private touch(slot: number): void {
-    if (slot === this.header[Header.HEAD]) return;
-    this.unlink(slot);
-    this.link(slot);
   }
 }

@@ -21,8 +21,9 @@ export const Header = {
   /** Slots ever handed out; those freed since wait on a list. */
   CLAIMED: 18,
   FREE_SLOT: 19,
-  HEAD: 20,
-  TAIL: 21,
+  /** The slot the eviction hand (CLOCK) looks at next. */
+  HAND: 20,
+
   /** Counts stores, so each store has a number of its own (see AnswerCache's tags). */
   GENERATION: 22,
   PAGES_IN_USE: 23,
@@ -39,6 +40,11 @@ export const Header = {
    * number throughout (a sequence lock).
    */
   CHANGES: 29,
+  /**
+   * Words 30 and 31, a float64: the time (ms) from which entries' store times count, in
+   * ticks of 1/16 s; set by the first store after the cache was emptied.
+   */
+  EPOCH: 30,
 } as const;
 const HEADER_WORDS = 32;
 export const READY_MARK = 0x57504331;
@@ -72,7 +78,7 @@ export function partLengths(layout: CacheLayout): number[] {
 
 /** What CacheMemory's constructor takes of the metadata, array by array. */
 function metaBytes({ entries, pages }: CacheLayout): number {
-  return HEADER_WORDS * 4 + entries * (8 * 2 + 4 * 5 + 2 * 5 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
+  return HEADER_WORDS * 4 + entries * (4 * 5 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
 }
 
 /** Hands out consecutive arrays of the metadata; widest elements first, so each is aligned. */
@@ -94,15 +100,17 @@ class MetaCursor {
 /** Typed views of one cache's memory. */
 export class CacheMemory {
   readonly header: Int32Array;
-  readonly keys: Float64Array;
-  readonly stored: Float64Array;
+  readonly epoch: Float64Array;
+  /** The low 32 bits of each entry's question key: the question bytes and the flags decide. */
+  readonly keys: Uint32Array;
+  /** When the entry was stored: ticks of 1/16 s since the header's EPOCH, rounded down. */
+  readonly stored: Uint32Array;
+  /** Where the answer's chunk is; for a free slot, the next free slot + 1 (0: none). */
   readonly place: Uint32Array;
   readonly lifetime: Uint32Array;
   /** Fresh hits, stopping at 65,535 (prefetch.min_hits is at most that). */
   readonly hitCount: Uint16Array;
   readonly generation: Uint32Array;
-  readonly newer: Int32Array;
-  readonly older: Int32Array;
   /** Hash table of slot + 1 (0 = empty), linear probing; at most half full. */
   readonly table: Int32Array;
   readonly tableShift: number;
@@ -116,11 +124,13 @@ export class CacheMemory {
   readonly freeNumbers: Int32Array;
   readonly length: Uint16Array;
   readonly ttlCount: Uint16Array;
+  /** Offset of the OPT record, or one of the marks for an OPT record not stored (see AnswerCache). */
   readonly optOffset: Uint16Array;
-  readonly rcode: Uint16Array;
   readonly pageLive: Uint16Array;
-  readonly kind: Uint8Array;
-  readonly refreshing: Uint8Array;
+  /** The question's DO and CD bits (which its key holds too) and the refreshing mark; see AnswerCache. */
+  readonly flags: Uint8Array;
+  /** 1 once a hit found the entry after the eviction hand last passed it (CLOCK). */
+  readonly referenced: Uint8Array;
   /** 1 + the entry's tags' place among the tags every process holds alike; 0 for others (see AnswerCache). */
   readonly tagCode: Uint8Array;
   readonly pageClass: Uint8Array;
@@ -141,13 +151,12 @@ export class CacheMemory {
     const { entries, pages } = layout;
     const meta = new MetaCursor(parts[0]!);
     this.header = new Int32Array(parts[0]!, 0, HEADER_WORDS);
-    this.keys = meta.take(Float64Array, 8, entries);
-    this.stored = meta.take(Float64Array, 8, entries);
+    this.epoch = new Float64Array(parts[0]!, Header.EPOCH * 4, 1);
+    this.keys = meta.take(Uint32Array, 4, entries);
+    this.stored = meta.take(Uint32Array, 4, entries);
     this.place = meta.take(Uint32Array, 4, entries);
     this.lifetime = meta.take(Uint32Array, 4, entries);
     this.generation = meta.take(Uint32Array, 4, entries);
-    this.newer = meta.take(Int32Array, 4, entries);
-    this.older = meta.take(Int32Array, 4, entries);
     const bits = tableBits(entries);
     this.table = meta.take(Int32Array, 4, 2 ** bits);
     this.tableShift = 32 - bits;
@@ -163,10 +172,9 @@ export class CacheMemory {
     this.length = meta.take(Uint16Array, 2, entries);
     this.ttlCount = meta.take(Uint16Array, 2, entries);
     this.optOffset = meta.take(Uint16Array, 2, entries);
-    this.rcode = meta.take(Uint16Array, 2, entries);
     this.pageLive = meta.take(Uint16Array, 2, pages);
-    this.kind = meta.take(Uint8Array, 1, entries);
-    this.refreshing = meta.take(Uint8Array, 1, entries);
+    this.flags = meta.take(Uint8Array, 1, entries);
+    this.referenced = meta.take(Uint8Array, 1, entries);
     this.tagCode = meta.take(Uint8Array, 1, entries);
     this.pageClass = meta.take(Uint8Array, 1, pages);
     this.evacuating = meta.take(Uint8Array, 1, pages);

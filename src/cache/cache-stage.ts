@@ -21,6 +21,8 @@ export interface CacheSettings {
     clientTimeoutMs: number;
   };
   prefetch: { enabled: boolean; minHits: number; remainingRatio: number };
+  /** The UDP size upstream answers' OPT records advertise (dns.udp_size), which the cache need not store. */
+  udpSize: number;
 }
 
 /** Counters the metrics layer reads; plain numbers so the hot path only increments. */
@@ -60,7 +62,11 @@ export class CacheStage extends Stage {
     constantTags: readonly object[] = [],
   ) {
     super();
-    this.cache = new AnswerCache(memory, { staleSeconds: settings.serveStale.enabled ? settings.serveStale.maxAgeSeconds : 0, constantTags });
+    this.cache = new AnswerCache(memory, {
+      staleSeconds: settings.serveStale.enabled ? settings.serveStale.maxAgeSeconds : 0,
+      constantTags,
+      udpSize: settings.udpSize,
+    });
   }
 
   resolve(query: Query): Answer | Promise<Answer> {

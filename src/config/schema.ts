@@ -199,7 +199,7 @@ export const ConfigSchema = Type.Object(
         }),
         max_entries: Type.Integer({ description: 'Answers kept (by the shared cache, or by each worker)', minimum: 0, maximum: 10_000_000, default: 100_000 }),
         max_bytes: Type.Integer({
-          description: 'Bytes of 64 KiB slab pages holding the answers (of the shared cache, or of each worker); the least recently used go first',
+          description: 'Bytes of 64 KiB slab pages holding the answers (of the shared cache, or of each worker); evicted by CLOCK (an approximation of least recently used)',
           minimum: 1_048_576,
           // A chunk's address is a 32-bit word: 2^19 pages of 64 KiB with offsets in 8-byte units.
           maximum: 34_359_738_368,

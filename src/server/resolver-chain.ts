@@ -96,6 +96,7 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver,
       minHits: config.cache.prefetch.min_hits,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
+    udpSize: config.dns.udp_size,
   }, shared.cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null, CONSTANT_TAGS);
   const coalesce = new CoalesceStage();
   const stages: Stage[] = config.detection.enabled

@@ -41,8 +41,11 @@ function quickAnswerFor(req: WireRequest, count: number): Answer {
   return scanResponse(msg, 7, req.question, req.questionLength, 1232).answer!;
 }
 
+/** The UDP size the answers here advertise, as dns.udp_size does for the server's. */
+const UDP_SIZE = 1232;
+
 function newCache(entries: number, bytes = 64 * 1024 * 1024): AnswerCache {
-  return new AnswerCache(localMemory(cacheLayout(entries, bytes)));
+  return new AnswerCache(localMemory(cacheLayout(entries, bytes)), { udpSize: UDP_SIZE });
 }
 
 function stored(cache: AnswerCache, req: WireRequest): Buffer | null {
@@ -56,7 +59,7 @@ function holds(cache: AnswerCache, req: WireRequest): boolean {
 
 describe('AnswerCache', () => {
   it('serves the stored answer byte for byte, with its TTL table, tags and kind', () => {
-    const cache = new AnswerCache(localMemory(cacheLayout(10, 64 * 1024 * 1024)), { staleSeconds: 30 });
+    const cache = new AnswerCache(localMemory(cacheLayout(10, 64 * 1024 * 1024)), { staleSeconds: 30, udpSize: UDP_SIZE });
     const req = request('www.example.nl');
     const answer = answerFor(req, 3);
     cache.set(req, answer, 1000, 60);
@@ -96,7 +99,7 @@ describe('AnswerCache', () => {
     expect(cache.size).toBe(2);
   });
 
-  it('evicts the least recently used entry at capacity', () => {
+  it('evicts an entry no hit found since the hand last passed, before one a hit found', () => {
     const cache = newCache(2);
     const [one, two, three] = ['one.nl', 'two.nl', 'three.nl'].map((name) => request(name));
     cache.set(one!, answerFor(one!), 0, 60);
@@ -162,45 +165,74 @@ describe('AnswerCache', () => {
     expect(holds(cache, big)).toBe(true);
   });
 
-  it('agrees with a reference LRU over 20,000 random operations, and its storage stops growing', () => {
+  it('agrees with a reference CLOCK over 20,000 random operations, and its storage stops growing', () => {
     const capacity = 300;
     const cache = newCache(capacity);
-    const reference = new Map<string, Buffer>();
     const requests = Array.from({ length: 1000 }, (_, i) => request(`host-${i}.example.nl`));
     // Two answers of different sizes (so of different chunk classes) per name, encoded once.
     const answers = requests.map((req, i) => [answerFor(req, 1 + (i % 6)), answerFor(req, 7 + (i % 6))] as const);
+    // The model: slots handed out in order, freed ones reused last-freed first; the hand
+    // takes the first held slot without a hit since it last passed, clearing the others.
+    const slots: (number | null)[] = [];
+    const marked: boolean[] = [];
+    const free: number[] = [];
+    const slotOf = new Map<number, number>();
+    const wire = new Map<number, Buffer>();
+    let hand = 0;
+    const victim = (): number => {
+      for (;;) {
+        if (hand >= slots.length) hand = 0;
+        const slot = hand++;
+        if (slots[slot] === null) continue;
+        if (!marked[slot]) return slot;
+        marked[slot] = false;
+      }
+    };
     let seed = 12345;
     const random = (n: number): number => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
       return seed % n;
     };
     let reserved = 0;
+    let evictions = 0;
     for (let step = 0; step < 20_000; step++) {
       const which = random(requests.length);
       const req = requests[which]!;
-      const name = req.qname();
       if (random(3) === 0) {
         const answer = answers[which]![random(2)]!;
         cache.set(req, answer, 0, 60);
-        reference.delete(name);
-        reference.set(name, answer.wire);
-        if (reference.size > capacity) reference.delete(reference.keys().next().value!);
-      } else {
-        const expected = reference.get(name) ?? null;
-        if (expected !== null) {
-          reference.delete(name);
-          reference.set(name, expected);
+        const held = slotOf.get(which);
+        if (held !== undefined) {
+          slots[held] = null;
+          free.push(held);
+          slotOf.delete(which);
         }
-        expect(stored(cache, req)).toEqual(expected);
+        let slot: number;
+        if (slotOf.size < capacity) slot = free.pop() ?? slots.length;
+        else {
+          slot = victim();
+          slotOf.delete(slots[slot]!);
+          evictions++;
+        }
+        slots[slot] = which;
+        marked[slot] = false;
+        slotOf.set(which, slot);
+        wire.set(which, answer.wire);
+      } else {
+        const slot = slotOf.get(which);
+        if (slot !== undefined) marked[slot] = true;
+        expect(stored(cache, req)).toEqual(slot === undefined ? null : wire.get(which));
       }
       if (step === 10_000) reserved = cache.answerBytes;
     }
-    expect(cache.size).toBe(reference.size);
+    expect(cache.size).toBe(slotOf.size);
+    expect(cache.evictions.forEntries).toBe(evictions);
+    expect(evictions).toBeGreaterThan(1000);
     // Freed chunks are reused: the second half of the churn reserved no new page.
     expect(cache.answerBytes).toBe(reserved);
   }, 30_000);
 
-  it('keeps its answers within maxBytes, the least recently used going first', () => {
+  it('keeps its answers within maxBytes, the first stored going first when none was asked for again', () => {
     const limit = 1024 * 1024;
     const cache = newCache(100_000, limit);
     const requests = Array.from({ length: 1000 }, (_, i) => request(`four-k-${i}.example.nl`));
@@ -231,7 +263,10 @@ describe('AnswerCache', () => {
       expect(cache.answerBytes).toBeLessThanOrEqual(limit);
     }
     expect(cache.evictions.compactions).toBeGreaterThan(0);
-    expect(large.every((req) => holds(cache, req))).toBe(true);
+    // Each stored answer gets a turn of the hand; here it went round more than once, past
+    // some of the first 2 kB answers, as it did past every small one not asked for again.
+    expect(large.filter((req) => holds(cache, req)).length).toBeGreaterThan(500);
+    expect(large.slice(-100).every((req) => holds(cache, req))).toBe(true);
     // Moving the survivors together kept half of the small answers that still fit (about
     // 8,000 of 80 bytes in the pages the 2 kB ones left); eviction alone would have emptied
     // pages only by evicting nearly all of them.
@@ -269,7 +304,8 @@ describe('AnswerCache', () => {
   }, 60_000);
 
   it('cuts pages in 8-byte steps for small answers: 744 answers of 86 bytes fill one page', () => {
-    const cache = newCache(1000);
+    // udpSize 0: every OPT record is stored, so an answer takes all of its 86 bytes.
+    const cache = new AnswerCache(localMemory(cacheLayout(1000, 64 * 1024 * 1024)));
     const names = Array.from({ length: 744 }, (_, i) => `n${String(i).padStart(4, '0')}.abcdefghijklmnopqrstuv.example.nl`);
     for (const name of names) {
       const req = request(name);
@@ -281,6 +317,92 @@ describe('AnswerCache', () => {
     expect(cache.size).toBe(744);
     expect(cache.answerBytes).toBe(65_536);
     expect(stored(cache, request(names[743]!))).not.toBeNull();
+  });
+
+  it('keeps a plain OPT record out of the chunk and writes it back byte for byte, DO bit included', () => {
+    const cache = newCache(1000);
+    const names = Array.from({ length: 820 }, (_, i) => `n${String(i).padStart(4, '0')}.abcdefghijklmnopqrstuv.example.nl`);
+    const answers = names.map((name) => quickAnswerFor(request(name), 1));
+    // The same answers with the DO bit in their OPT record, for questions with DO.
+    const withDo = names.map((name) => {
+      const req = new WireRequest();
+      readRequest(encodeQuery(name, TYPE.A, { edns: { udp: 1232, do: true } }), req);
+      const answer = quickAnswerFor(req, 1);
+      answer.bytes[answer.optOffset + 7] = 0x80;
+      return [req, answer] as const;
+    });
+    for (let i = 0; i < 819; i++) cache.set(request(names[i]!), answers[i]!, 0, 60);
+    // 86 bytes less the 11 of the OPT record: 80-byte chunks, 819 to a 64 KiB page.
+    expect(cache.answerBytes).toBe(65_536);
+    cache.set(request(names[819]!), answers[819]!, 0, 60);
+    expect(cache.answerBytes).toBe(2 * 65_536);
+    for (const [i, answer] of answers.entries()) {
+      expect(cache.find(request(names[i]!), 0)).toBe(true);
+      const view = cache.found.answer;
+      expect([view.wire, view.optOffset, view.ttlAt(0), view.ttlOffsetAt(0), view.rcode, view.kind]).toEqual([answer.wire, answer.optOffset, 300, answer.ttlOffsetAt(0), 0, AnswerKind.POSITIVE]);
+    }
+    for (const [req, answer] of withDo.slice(0, 10)) {
+      cache.set(req, answer, 0, 60);
+      expect(cache.find(req, 0)).toBe(true);
+      expect(cache.found.answer.wire).toEqual(answer.wire);
+      // Without DO the question is another entry, still the one without the bit.
+      expect(stored(cache, request(req.qname()))!.readUInt16BE(answer.optOffset + 7)).toBe(0);
+    }
+  });
+
+  it('stores an OPT record that is not plain as it came: another UDP size, an Extended DNS Error, an extended rcode', () => {
+    const cache = newCache(10);
+    const req = request('odd.example.nl');
+    const records = [{ name: 'odd.example.nl', type: TYPE.A, ttl: 300, address: '192.0.2.1' }];
+    const msg = encodeResponse(7, 'odd.example.nl', TYPE.A, records, { edns: true });
+    const odd = [
+      scanResponse(msg, 7, req.question, req.questionLength, 4096).answer!,
+      // Extended DNS Error 17 (Filtered) in the OPT record, which is last: its RDATA length, then the option.
+      scanResponse(Buffer.concat([msg.subarray(0, msg.length - 2), Buffer.from([0, 6, 0, 15, 0, 2, 0, 17])]), 7, req.question, req.questionLength, 1232).answer!,
+    ];
+    const badvers = Buffer.from(msg);
+    badvers[badvers.length - 6] = 1; // extended rcode 1: BADVERS with the header's NOERROR
+    odd.push(scanResponse(badvers, 7, req.question, req.questionLength, 1232).answer!);
+    for (const answer of odd) {
+      cache.set(req, answer, 0, 60);
+      expect(cache.find(req, 0)).toBe(true);
+      expect([cache.found.answer.wire, cache.found.answer.rcode, cache.found.answer.kind]).toEqual([answer.wire, answer.rcode, answer.kind]);
+    }
+    expect(odd.map((answer) => answer.rcode)).toEqual([0, 0, 16]);
+  });
+
+  it('keeps questions with and without DO or CD apart even where their keys share the 32 bits kept', () => {
+    const cache = newCache(10);
+    const plain = request('www.example.nl');
+    const flagged = [{ do: true, cd: 0 }, { do: false, cd: 1 }].map((flags) => {
+      const req = new WireRequest();
+      readRequest(encodeQuery('www.example.nl', TYPE.A, { edns: { udp: 1232, do: flags.do }, flags: { rd: 1, cd: flags.cd } }), req);
+      req.key = plain.key + 2 ** 40; // other key bits differ only above the 32 kept
+      return req;
+    });
+    cache.set(plain, answerFor(plain, 1), 0, 60);
+    for (const req of flagged) expect(holds(cache, req)).toBe(false);
+    for (const [i, req] of flagged.entries()) cache.set(req, answerFor(req, 2 + i), 0, 60);
+    expect([plain, ...flagged].map((req) => (cache.find(req, 0) ? cache.found.answer.ttlCount : 0))).toEqual([1, 2, 3]);
+  });
+
+  it('keeps store times in sixteenths of a second, rounded down, and starts afresh when they would overflow', () => {
+    const cache = newCache(10);
+    const req = request('www.example.nl');
+    const start = Date.parse('2030-01-01T00:00:00Z');
+    const first = request('first.example.nl');
+    cache.set(first, answerFor(first), start, 60); // the first store sets where the ticks count from
+    cache.set(req, answerFor(req), start + 1010, 60);
+    cache.find(req, start + 2000);
+    expect(cache.found.storedAt).toBe(start + 1000);
+    expect(cache.found.expiresAt).toBe(start + 61_000);
+    // 8.5 years on the ticks run out: the cache is emptied and counts from the new store.
+    const later = start + 2 ** 32 * 62.5;
+    const other = request('other.example.nl');
+    cache.set(other, answerFor(other), later, 60);
+    expect(holds(cache, req)).toBe(false);
+    cache.find(other, later);
+    expect(cache.found.storedAt).toBe(later);
   });
 
   it('counts hits up to 65,535 and stays there', () => {

@@ -24,6 +24,8 @@ const SETTINGS: CacheSettings = {
   negativeMaxTtl: 3600,
   serveStale: { enabled: true, maxAgeSeconds: 3600, answerTtl: 30, clientTimeoutMs: 60_000 },
   prefetch: { enabled: false, minHits: 2, remainingRatio: 0.1 },
+  // As the stub upstream's answers advertise, so their OPT records are written back, not stored.
+  udpSize: 1232,
 };
 
 /** The stage reads the clock through Date.now() only: faking Date alone leaves Promises and sockets alone. */
