@@ -1,5 +1,7 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+
+const require = createRequire(import.meta.url);
 
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
@@ -39,6 +41,8 @@ export function createLogger(level: string, format: LogFormat = 'auto', destinat
   const options = { level, base: { pid: process.pid }, redact: { paths: REDACT, censor: '[redacted]' } };
   const terminal = destination === process.stdout && process.stdout.isTTY === true;
   if (format === 'json' || (format === 'auto' && !terminal)) return pino({ ...options, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  // Loaded here only: a process logging JSON never holds pino-pretty (about 1.3 MiB of heap).
+  const pretty = require('pino-pretty') as typeof import('pino-pretty');
   // Synchronous, in this process: a line logged just before exit is not lost, and no worker thread is started.
   return pino(options, pretty({ destination, sync: true, colorize: terminal, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'hostname' }));
 }

@@ -7,7 +7,7 @@ import type { IdStore } from '../events/id-store.js';
 import { Pseudonymiser } from '../events/pseudonymiser.js';
 import { FeedCounters } from '../feed/feed-counters.js';
 import { History } from '../history/history.js';
-import { ScaleOut, type SharedPolicy, type SharedSession } from '../scaleout/scale-out.js';
+import type { ScaleOut, SharedPolicy, SharedSession } from '../scaleout/scale-out.js';
 import type { SessionSync } from '../scaleout/session-sync.js';
 import { SiemExport } from '../siem/siem-export.js';
 import { instanceName } from './instance.js';
@@ -59,7 +59,7 @@ export class EventPath {
       let hub: EventHub | null = null;
       // Read afresh at each reconnect: a Redis that restarted empty must count on from here.
       const highestKnown = (): number => Math.max(highestUsed(), (hub?.ring.nextId ?? 1) - 1);
-      scaleOut = config.redis.url === '' ? null : await ScaleOut.connect(config, instanceName(config), log, highestKnown);
+      scaleOut = config.redis.url === '' ? null : await (await import('../scaleout/scale-out.js')).ScaleOut.connect(config, instanceName(config), log, highestKnown);
       const ids = scaleOut === null ? idStore : null;
       const pseudonymiser = pseudonymiserFor(config, history);
       hub = new EventHub({
