@@ -442,6 +442,16 @@ describe('AnswerCache', () => {
     };
     const tagsFound = (cache: AnswerCache, req: WireRequest): object | null => (cache.find(req, 0) ? cache.found.answer.tags : null);
 
+    it("spares an entry another worker's hit found when evicting", () => {
+      const [one, two] = pair(2);
+      const [first, second, third] = ['first.nl', 'second.nl', 'third.nl'].map((name) => request(name));
+      one.set(first!, answerFor(first!), 0, 60);
+      one.set(second!, answerFor(second!), 0, 60);
+      expect(holds(two, first!)).toBe(true);
+      one.set(third!, answerFor(third!), 0, 60);
+      expect([first, second, third].map((req) => holds(one, req!))).toEqual([true, false, true]);
+    });
+
     it('hands a constant tag set to every worker', () => {
       const [one, two] = pair();
       const req = request('cdn.example.nl');
