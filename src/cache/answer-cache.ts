@@ -1,5 +1,5 @@
 import { Answer, AnswerKind, storedLength } from '../wire/answer.js';
-import { Flag, RrType } from '../wire/constants.js';
+import { EDNS_DO, Flag, RrType } from '../wire/constants.js';
 import { equalsIgnoreCase } from '../wire/names.js';
 import type { WireRequest } from '../wire/request.js';
 import { CacheLock } from './cache-lock.js';
@@ -17,7 +17,8 @@ const NO_OPT = 0xffff;
 const PLAIN_OPT = 0xfffe;
 const PLAIN_OPT_DO = 0xfffd;
 const OPT_LENGTH = 11;
-const EDNS_DO_HIGH_BYTE = 0x80;
+/** The OPT record's flags byte that holds the DO bit. */
+const EDNS_DO_HIGH_BYTE = EDNS_DO >>> 8;
 /** flags: the refreshing mark; above it the question's DO and CD bits (see questionFlags). */
 const REFRESHING = 1;
 const QUESTION_FLAGS = 6;
@@ -28,7 +29,7 @@ const MAX_TICKS = 0xffffffff;
 const EPOCH_SLACK_MS = 60_000;
 /**
  * Chunks are moved together (a pass over every entry) once at least this share of the
- * pages could be handed back that way; below it, the least recently used entry goes.
+ * pages could be handed back that way; below it, the entry the CLOCK hand picks goes.
  */
 const COMPACT_SHARE = 1 / 16;
 /** Lock-free tries of a lookup before it waits for the lock (a store kept changing the cache under it). */
