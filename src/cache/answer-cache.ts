@@ -1,5 +1,5 @@
-import { Answer, AnswerKind, storedLength } from '../wire/answer.js';
-import { EDNS_DO, Flag, RrType } from '../wire/constants.js';
+import { Answer, AnswerKind, storedLength, writeOptHeader } from '../wire/answer.js';
+import { Flag } from '../wire/constants.js';
 import { equalsIgnoreCase } from '../wire/names.js';
 import type { WireRequest } from '../wire/request.js';
 import { CacheLock } from './cache-lock.js';
@@ -17,8 +17,6 @@ const NO_OPT = 0xffff;
 const PLAIN_OPT = 0xfffe;
 const PLAIN_OPT_DO = 0xfffd;
 const OPT_LENGTH = 11;
-/** The OPT record's flags byte that holds the DO bit. */
-const EDNS_DO_HIGH_BYTE = EDNS_DO >>> 8;
 /** flags: the refreshing mark; above it the question's DO and CD bits (see questionFlags). */
 const REFRESHING = 1;
 const QUESTION_FLAGS = 6;
@@ -161,6 +159,9 @@ export class AnswerCache {
 
   private readonly constantTags: readonly object[];
   private readonly udpSize: number;
+  /** The plain OPT records, without and with DO, as scanResponse() writes them (see optMark). */
+  private readonly plainOpt = Buffer.alloc(OPT_LENGTH);
+  private readonly plainOptDo = Buffer.alloc(OPT_LENGTH);
 
   constructor(
     private readonly memory: CacheMemory,
@@ -169,6 +170,8 @@ export class AnswerCache {
     if (constantTags.length > 255) throw new RangeError('at most 255 constant tag objects');
     this.constantTags = constantTags;
     this.udpSize = udpSize;
+    writeOptHeader(this.plainOpt, 0, udpSize, 0, false, 0);
+    writeOptHeader(this.plainOptDo, 0, udpSize, 0, true, 0);
     this.found.staleForMs = staleSeconds * 1000;
     this.maxEntries = memory.layout.entries;
     this.maxPages = memory.layout.pages;
@@ -431,18 +434,7 @@ export class AnswerCache {
     if (opt === PLAIN_OPT || opt === PLAIN_OPT_DO) {
       // The TTL table moves up to make room (from its end: the two places overlap).
       for (let i = length + ttlCount * 2 - 1; i >= length; i--) bytes[i + OPT_LENGTH] = bytes[i]!;
-      const udpSize = this.udpSize;
-      bytes[length] = 0;
-      bytes[length + 1] = 0;
-      bytes[length + 2] = RrType.OPT;
-      bytes[length + 3] = udpSize >>> 8;
-      bytes[length + 4] = udpSize & 0xff;
-      bytes[length + 5] = 0;
-      bytes[length + 6] = 0;
-      bytes[length + 7] = opt === PLAIN_OPT_DO ? EDNS_DO_HIGH_BYTE : 0;
-      bytes[length + 8] = 0;
-      bytes[length + 9] = 0;
-      bytes[length + 10] = 0;
+      writeOptHeader(bytes, length, this.udpSize, 0, opt === PLAIN_OPT_DO, 0);
       view.length = length + OPT_LENGTH;
       view.optOffset = length;
     } else {
@@ -586,24 +578,11 @@ export class AnswerCache {
   private optMark(answer: Answer): number {
     const at = answer.optOffset;
     if (at < 0) return NO_OPT;
-    const bytes = answer.bytes;
-    const opt = answer.start + at;
-    const udpSize = this.udpSize;
-    const plain =
-      at + OPT_LENGTH === answer.length &&
-      bytes[opt] === 0 &&
-      bytes[opt + 1] === 0 &&
-      bytes[opt + 2] === RrType.OPT &&
-      bytes[opt + 3] === udpSize >>> 8 &&
-      bytes[opt + 4] === (udpSize & 0xff) &&
-      bytes[opt + 5] === 0 &&
-      bytes[opt + 6] === 0 &&
-      (bytes[opt + 7]! & ~EDNS_DO_HIGH_BYTE) === 0 &&
-      bytes[opt + 8] === 0 &&
-      bytes[opt + 9] === 0 &&
-      bytes[opt + 10] === 0;
-    if (!plain || udpSize === 0) return at;
-    return bytes[opt + 7] === 0 ? PLAIN_OPT : PLAIN_OPT_DO;
+    if (this.udpSize === 0 || at + OPT_LENGTH !== answer.length) return at;
+    const start = answer.start + at;
+    if (answer.bytes.compare(this.plainOpt, 0, OPT_LENGTH, start, start + OPT_LENGTH) === 0) return PLAIN_OPT;
+    if (answer.bytes.compare(this.plainOptDo, 0, OPT_LENGTH, start, start + OPT_LENGTH) === 0) return PLAIN_OPT_DO;
+    return at;
   }
 
   /**

@@ -23,7 +23,6 @@ export const Header = {
   FREE_SLOT: 19,
   /** The slot the eviction hand (CLOCK) looks at next. */
   HAND: 20,
-
   /** Counts stores, so each store has a number of its own (see AnswerCache's tags). */
   GENERATION: 22,
   PAGES_IN_USE: 23,
