@@ -107,15 +107,12 @@ const total = (values: Iterable<number>): number => [...values].reduce((sum, kb)
  * would split a file's pages with every process mapping it, this benchmark's own Node.js
  * included, and so count the node short by about a quarter of the binary.
  */
-function nodeTotalKb(pids: number[], memfds: Record<string, number>): number {
+function nodeTotalKb(processes: ReturnType<typeof pagesOf>[], memfds: Record<string, number>): number {
   const files = new Map<string, number>();
-  let own = 0;
-  for (const pid of pids) {
-    const pages = pagesOf(pid);
-    own += pages.own;
-    for (const [path, kb] of pages.files) files.set(path, Math.max(files.get(path) ?? 0, kb));
+  for (const { files: mapped } of processes) {
+    for (const [path, kb] of mapped) files.set(path, Math.max(files.get(path) ?? 0, kb));
   }
-  return own + total(files.values()) + total(Object.values(memfds));
+  return total(processes.map((pages) => pages.own)) + total(files.values()) + total(Object.values(memfds));
 }
 
 /** The same by PSS (each process's share of what it maps, less the shared memory), as earlier runs counted. */
@@ -151,8 +148,7 @@ try {
       const workers = childPids(served.child.pid!).map(rollup);
       const primary = rollup(served.child.pid!);
       const memfds = memfdsKb(served.child.pid!);
-      const pids = [served.child.pid!, ...childPids(served.child.pid!)];
-      const nodeKb = nodeTotalKb(pids, memfds);
+      const nodeKb = nodeTotalKb([served.child.pid!, ...childPids(served.child.pid!)].map(pagesOf), memfds);
       const run = {
         cache: shared ? 'shared' : 'per worker',
         answered,
@@ -177,12 +173,13 @@ try {
       };
       await new Promise((resolve) => setTimeout(resolve, REST_MS));
       const restedPids = [served.child.pid!, ...childPids(served.child.pid!)];
+      const restedPages = restedPids.map(pagesOf);
       const restedMemfds = memfdsKb(served.child.pid!);
-      const restedKb = nodeTotalKb(restedPids, restedMemfds);
+      const restedKb = nodeTotalKb(restedPages, restedMemfds);
       const restedRun = {
         ...run,
         restSeconds: REST_MS / 1000,
-        atRestOwnMiB: restedPids.map((pid) => mib(pagesOf(pid).own)),
+        atRestOwnMiB: restedPages.map((pages) => mib(pages.own)),
         nodeAtRestMiB: mib(restedKb),
         nodeAtRestMB: Math.round((restedKb * 1024) / 1e6),
         nodeAtRestPssMiB: mib(nodePssKb(restedPids.map(rollup), restedMemfds)),
