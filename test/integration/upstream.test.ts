@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { dig } from '../support/dig.js';
+import { dig, rawQuery } from '../support/dig.js';
+import { encodeQuery, parsePacket, TYPE } from '../support/packets.js';
 import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { freePort } from '../support/ports.js';
 import { sleep, startWachtpost, type RunningWachtpost } from './harness.js';
@@ -87,8 +88,11 @@ describe('forwarding', () => {
     const up = await upstream();
     up.setBehaviour({ delayMs: 300 });
     const wp = await wachtpost([up]);
-    const results = await Promise.all(Array.from({ length: 8 }, () => dig(wp.server, 'www.test.wachtpost', 'A')));
-    for (const result of results) expect(result.answer[0]!.data).toBe('192.0.2.80');
+    // Sent from sockets of this process, not dig: see rawQuery.
+    const replies = await Promise.all(Array.from({ length: 8 }, (_, id) => rawQuery(wp.server, encodeQuery('www.test.wachtpost', TYPE.A, { id }))));
+    const answers = replies.map((reply) => (reply === null ? 'timeout' : parsePacket(reply)));
+    const seen = answers.map((packet) => (packet === 'timeout' ? packet : [packet.header.id, (packet.answers[0] as { address?: string } | undefined)?.address]));
+    expect(seen).toEqual(replies.map((_, id) => [id, '192.0.2.80']));
     expect(up.queries.length).toBe(1);
     expect(wp.resolver.chain.coalesce.coalesced).toBe(7);
   });

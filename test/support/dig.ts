@@ -100,7 +100,10 @@ export function parseDig(raw: string, exitCode: number): DigResult {
 
 /**
  * Sends raw bytes from a fresh socket (UDP, or TCP with RFC 7766 framing) and resolves with
- * the first reply, or null when none arrives in time: for byte-exact and malformed-input tests.
+ * the first reply, or null when none arrives in time: for byte-exact and malformed-input tests,
+ * and for many queries at once. Dig processes started together pick their own source ports
+ * and now and then two share one; the kernel then hands both replies to the later socket and
+ * the other dig times out. The kernel gives each socket here a port of its own.
  */
 export function rawQuery(server: Server, message: Buffer, options: { tcp?: boolean; timeoutMs?: number } = {}): Promise<Buffer | null> {
   const timeoutMs = options.timeoutMs ?? 2000;
