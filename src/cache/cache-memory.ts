@@ -23,6 +23,8 @@ export const Header = {
   FREE_SLOT: 19,
   /** The slot the eviction hand (CLOCK) looks at next. */
   HAND: 20,
+  /** Fetch boards handed out, so each has an id of its own (see FetchBoard). */
+  FETCHERS: 21,
   /** Counts stores, so each store has a number of its own (see AnswerCache's tags). */
   GENERATION: 22,
   PAGES_IN_USE: 23,
@@ -50,6 +52,10 @@ export const READY_MARK = 0x57504331;
 /** Room for the slab's size classes (it has fewer). */
 export const CLASS_SLOTS = 96;
 export const PAGE_SIZE = 65_536;
+/** Slots of the fetch board (see FetchBoard): far more than the questions a node fetches at once. */
+const BOARD_SLOTS = 4096;
+/** A slot: the question's key (low 32 bits), its fetcher's id (0: free), when the claim lapses (s since 1970). */
+export const BOARD_WORDS = 3;
 const SEGMENT_PAGES = 16_384;
 
 /** What fixes the layout: both must agree in every process mapping one cache. */
@@ -77,7 +83,7 @@ export function partLengths(layout: CacheLayout): number[] {
 
 /** What CacheMemory's constructor takes of the metadata, array by array. */
 function metaBytes({ entries, pages }: CacheLayout): number {
-  return HEADER_WORDS * 4 + entries * (4 * 5 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
+  return HEADER_WORDS * 4 + BOARD_SLOTS * BOARD_WORDS * 4 + entries * (4 * 5 + 2 * 4 + 3) + 4 * 2 ** tableBits(entries) + CLASS_SLOTS * 4 * 3 + pages * (4 * 5 + 2 + 2);
 }
 
 /** Hands out consecutive arrays of the metadata; widest elements first, so each is aligned. */
@@ -100,6 +106,8 @@ class MetaCursor {
 export class CacheMemory {
   readonly header: Int32Array;
   readonly epoch: Float64Array;
+  /** The questions being fetched: BOARD_SLOTS slots of BOARD_WORDS words (see FetchBoard). */
+  readonly board: Int32Array;
   /** The low 32 bits of each entry's question key: the question bytes and the flags decide. */
   readonly keys: Uint32Array;
   /** When the entry was stored: ticks of 1/16 s since the header's EPOCH, rounded down. */
@@ -151,6 +159,7 @@ export class CacheMemory {
     const meta = new MetaCursor(parts[0]!);
     this.header = new Int32Array(parts[0]!, 0, HEADER_WORDS);
     this.epoch = new Float64Array(parts[0]!, Header.EPOCH * 4, 1);
+    this.board = meta.take(Int32Array, 4, BOARD_SLOTS * BOARD_WORDS);
     this.keys = meta.take(Uint32Array, 4, entries);
     this.stored = meta.take(Uint32Array, 4, entries);
     this.place = meta.take(Uint32Array, 4, entries);

@@ -5,6 +5,7 @@ import type { UpstreamFailures } from '../pipeline/upstream-failures.js';
 import { Answer, AnswerKind } from '../wire/answer.js';
 import { AnswerCache } from './answer-cache.js';
 import type { CacheMemory } from './cache-memory.js';
+import { Claim, FetchBoard } from './fetch-board.js';
 
 /** Tags an answer the cache holds but this process has no tags for (another worker stored it). */
 export type Retag = (query: Query, answer: Answer) => void;
@@ -23,6 +24,8 @@ export interface CacheSettings {
   prefetch: { enabled: boolean; minHits: number; remainingRatio: number };
   /** The UDP size upstream answers' OPT records advertise (dns.udp_size), which the cache need not store. */
   udpSize: number;
+  /** The longest a fetch takes (upstream.timeout_ms): a claim on the fetch board lapses after it. */
+  fetchTimeoutMs: number;
 }
 
 /** Counters the metrics layer reads; plain numbers so the hot path only increments. */
@@ -34,6 +37,8 @@ export class CacheCounters {
   staleAtOnce = 0;
   staleAfterClientTimeout = 0;
   prefetches = 0;
+  /** Misses answered from the cache after another worker's fetch of the question, not fetched again. */
+  awaited = 0;
 }
 
 /**
@@ -49,6 +54,8 @@ export class CacheStage extends Stage {
   readonly name = 'cache';
   readonly cache: AnswerCache;
   readonly counters = new CacheCounters();
+  /** Shared by the workers of a shared cache; a lone process coalesces in the stage below. */
+  private readonly board: FetchBoard | null;
 
   constructor(
     private readonly settings: CacheSettings,
@@ -67,6 +74,7 @@ export class CacheStage extends Stage {
       constantTags,
       udpSize: settings.udpSize,
     });
+    this.board = memory.shared ? new FetchBoard(memory, settings.fetchTimeoutMs) : null;
   }
 
   resolve(query: Query): Answer | Promise<Answer> {
@@ -114,10 +122,42 @@ export class CacheStage extends Stage {
     return answer;
   }
 
+  /**
+   * The answer from below, stored. When another worker is fetching the same question, its
+   * fetch is waited for and its answer read from the cache; only if that brings nothing
+   * (an uncacheable answer, a failure) is the question fetched here too.
+   */
   private async fetch(query: Query): Promise<Answer> {
-    const answer = await this.next.resolve(query);
-    this.store(query, answer);
-    return answer;
+    const board = this.board;
+    let claim: Claim = Claim.UNAVAILABLE;
+    if (board !== null) {
+      claim = board.claim(query.key, Date.now());
+      if (claim === Claim.HELD_ELSEWHERE) {
+        await board.settled(query.key);
+        const awaited = this.fetchedElsewhere(query);
+        if (awaited !== null) return awaited;
+        // Waited once: from here on the question is fetched, claimed or not.
+        claim = board.claim(query.key, Date.now());
+      }
+    }
+    try {
+      const answer = await this.next.resolve(query);
+      this.store(query, answer);
+      return answer;
+    } finally {
+      if (claim === Claim.TAKEN) board!.release(query.key);
+    }
+  }
+
+  /** The fresh answer another worker's fetch left in the cache, as an answer of its own (held past this turn), or null. */
+  private fetchedElsewhere(query: Query): Answer | null {
+    const now = Date.now();
+    const cache = this.cache;
+    if (!cache.find(query, now) || now >= cache.found.expiresAt) return null;
+    this.counters.awaited++;
+    query.cacheAge = Math.floor((now - cache.found.storedAt) / 1000);
+    this.tagged(query, cache.found.answer);
+    return cache.copy();
   }
 
   /** The upstream's answer, or `stale` if it fails, answers SERVFAIL/REFUSED, or takes longer than the client timeout. */
@@ -129,25 +169,23 @@ export class CacheStage extends Stage {
         this.counters.staleAfterClientTimeout++;
         resolve(this.serveStale(query, stale));
       }, this.settings.serveStale.clientTimeoutMs);
+      // fetch() stores the answer, also when the client has had the stale one meanwhile.
       const settle = (answer: Answer | null): void => {
         const usable = answer !== null && answer.kind !== AnswerKind.UNCACHEABLE;
-        if (usable) this.store(query, answer);
         if (answered) return;
         answered = true;
         clearTimeout(timer);
         resolve(usable ? answer : this.serveStale(query, stale));
       };
-      Promise.resolve()
-        .then(() => this.next.resolve(query))
-        .then(settle, (error: unknown) => {
-          // Only a DNS error (no upstream answered) stands for a failing upstream; anything
-          // else is a bug below, which must reach the responder's log, not hide behind stale data.
-          if (error instanceof DnsError) return settle(null);
-          if (answered) return;
-          answered = true;
-          clearTimeout(timer);
-          reject(error);
-        });
+      this.fetch(query).then(settle, (error: unknown) => {
+        // Only a DNS error (no upstream answered) stands for a failing upstream; anything
+        // else is a bug below, which must reach the responder's log, not hide behind stale data.
+        if (error instanceof DnsError) return settle(null);
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        reject(error);
+      });
     });
   }
 

@@ -20,6 +20,8 @@ export interface ResolverReadings {
     readonly stale: number;
     readonly staleAtOnce: number;
     readonly staleAfterClientTimeout: number;
+    /** Misses answered from the cache once another worker's fetch of the same question ended. */
+    readonly awaited: number;
     readonly entries: number;
     readonly answerBytes: number;
     /** Whether every worker reads one shared cache (so entries and bytes are the node's, not the worker's). */
@@ -174,6 +176,9 @@ export class ResolverMetrics {
     });
     counter('wachtpost_cache_resets_total', 'Times the cache was emptied because a worker died while changing it', [], (metric) => metric.inc(readings.cache.resets));
     counter('wachtpost_cache_misses_total', 'Questions the cache could not answer', [], (metric) => metric.inc(readings.cache.misses));
+    counter('wachtpost_cache_awaited_total', "Misses answered from another worker's fetch of the same question instead of a fetch of their own", [], (metric) =>
+      metric.inc(readings.cache.awaited),
+    );
     counter('wachtpost_cache_stale_total', 'Stale answers served (RFC 8767), by what the client waited for', ['wait'], (metric) => {
       const { stale, staleAtOnce, staleAfterClientTimeout } = readings.cache;
       metric.inc({ wait: 'upstream_failure' }, stale - staleAtOnce - staleAfterClientTimeout);

@@ -97,6 +97,7 @@ export function buildResolverChain(config: Config, exchanges?: ExchangeObserver,
       remainingRatio: config.cache.prefetch.remaining_ratio,
     },
     udpSize: config.dns.udp_size,
+    fetchTimeoutMs: config.upstream.timeout_ms,
   }, shared.cacheMemory ?? localMemory(cacheLayoutOf(config)), upstream, config.detection.enabled ? (query, answer) => tag.tag(query, answer) : null, CONSTANT_TAGS);
   const coalesce = new CoalesceStage();
   const stages: Stage[] = config.detection.enabled

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CacheStage, type CacheSettings } from '../../src/cache/cache-stage.js';
-import { cacheLayout, localMemory } from '../../src/cache/cache-memory.js';
+import { cacheLayout, CacheMemory, localMemory, partLengths } from '../../src/cache/cache-memory.js';
 import type { Query } from '../../src/pipeline/query.js';
+import type { Answer } from '../../src/wire/answer.js';
 import { UpstreamFailure } from '../../src/upstream/errors.js';
 import { TYPE, type ResponseRecord } from '../support/packets.js';
 import {
@@ -14,6 +15,7 @@ import {
   StubStage,
   upstreamAnswer,
   withNext,
+  type Deferred,
   type QuerySpec,
   type UpstreamReply,
 } from '../support/stages.js';
@@ -26,6 +28,7 @@ const SETTINGS: CacheSettings = {
   prefetch: { enabled: false, minHits: 2, remainingRatio: 0.1 },
   // As the stub upstream's answers advertise, so their OPT records are written back, not stored.
   udpSize: 1232,
+  fetchTimeoutMs: 2000,
 };
 
 /** The stage reads the clock through Date.now() only: faking Date alone leaves Promises and sockets alone. */
@@ -310,5 +313,91 @@ describe('CacheStage prefetch', () => {
     await flush();
     expect(next.calls).toBe(3);
     expect(stage.counters.prefetches).toBe(2);
+  });
+});
+
+describe('CacheStage with a cache shared by two workers', () => {
+  /** Two stages on one memory marked shared, as two workers' caches are, each with a stub upstream that answers when told. */
+  function twoWorkers(settings: Partial<CacheSettings> = {}): Array<{ stage: CacheStage; next: StubStage; answer: Deferred<Answer> }> {
+    const layout = cacheLayout(100, 64 * 1024 * 1024);
+    const memory = new CacheMemory(layout, partLengths(layout).map((length) => new ArrayBuffer(length)), true, () => {});
+    return [0, 1].map(() => {
+      const answer = deferred<Answer>();
+      const next = new StubStage(answer.promise);
+      return { stage: withNext(new CacheStage({ ...SETTINGS, ...settings }, memory), next), next, answer };
+    });
+  }
+
+  it("waits for the other worker's fetch of the same question and answers from the cache, without asking its own upstream", async () => {
+    const [a, b] = twoWorkers();
+    const first = ask(a!.stage, 'www.example.nl');
+    const second = ask(b!.stage, 'www.example.nl');
+    // Another question is not held up by the first.
+    b!.next.reply = (query) => addressAnswer(query, '192.0.2.9', 300);
+    expect((await ask(b!.stage, 'other.example.nl')).reply.data).toEqual(['192.0.2.9']);
+    await flush();
+    expect(a!.next.calls).toBe(1);
+    expect(b!.next.received.map((query) => query.qname())).toEqual(['other.example.nl']);
+    a!.answer.resolve(addressAnswer(makeQuery('www.example.nl'), '192.0.2.1', 300));
+    expect((await first).reply.data).toEqual(['192.0.2.1']);
+    expect((await second).reply).toMatchObject({ rcode: 0, data: ['192.0.2.1'], ttls: [300] });
+    expect(b!.next.calls).toBe(1);
+    expect(b!.stage.counters.awaited).toBe(1);
+  });
+
+  it('fetches the question itself when the other fetch leaves nothing in the cache (a SERVFAIL)', async () => {
+    const [a, b] = twoWorkers();
+    const first = ask(a!.stage, 'www.example.nl');
+    const second = ask(b!.stage, 'www.example.nl');
+    b!.answer.resolve(addressAnswer(makeQuery('www.example.nl'), '192.0.2.2', 300));
+    await flush();
+    expect(b!.next.calls).toBe(0);
+    a!.answer.resolve(upstreamAnswer(makeQuery('www.example.nl'), [], { rcode: 2 }));
+    expect((await first).reply.rcode).toBe(2);
+    expect((await second).reply.data).toEqual(['192.0.2.2']);
+    expect(b!.next.calls).toBe(1);
+    expect(b!.stage.counters.awaited).toBe(0);
+  });
+
+  it('stops waiting once the claim of a worker that never answers lapses', async () => {
+    const [a, b] = twoWorkers({ fetchTimeoutMs: 1000 });
+    void ask(a!.stage, 'www.example.nl');
+    const second = ask(b!.stage, 'www.example.nl');
+    b!.answer.resolve(addressAnswer(makeQuery('www.example.nl'), '192.0.2.2', 300));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(b!.next.calls).toBe(0);
+    // The claim holds for the fetch timeout, rounded up to the second.
+    at(2.5);
+    expect((await second).reply.data).toEqual(['192.0.2.2']);
+    expect(b!.next.calls).toBe(1);
+  });
+
+  it("waits for the other worker's fetch of an expired entry too, with the stale answer at hand", async () => {
+    const [a, b] = twoWorkers();
+    a!.next.reply = (query) => addressAnswer(query, '192.0.2.1', 60);
+    await ask(a!.stage, 'www.example.nl');
+    at(61);
+    const refetch = deferred<Answer>();
+    a!.next.reply = refetch.promise;
+    const first = ask(a!.stage, 'www.example.nl');
+    const second = ask(b!.stage, 'www.example.nl');
+    b!.answer.resolve(addressAnswer(makeQuery('www.example.nl'), '192.0.2.4', 60));
+    await flush();
+    refetch.resolve(addressAnswer(makeQuery('www.example.nl'), '192.0.2.3', 60));
+    expect((await first).reply.data).toEqual(['192.0.2.3']);
+    expect((await second).reply).toMatchObject({ data: ['192.0.2.3'], ttls: [60] });
+    expect(a!.next.calls).toBe(2);
+    expect(b!.next.calls).toBe(0);
+  });
+
+  it('leaves a cache of one process to the coalesce stage below: no board, no waiting', async () => {
+    const { stage, next } = cacheStage();
+    const answer = deferred<Answer>();
+    next.reply = answer.promise;
+    const asked = [ask(stage, 'www.example.nl'), ask(stage, 'www.example.nl')];
+    await flush();
+    expect(next.calls).toBe(2);
+    answer.resolve(addressAnswer(makeQuery('www.example.nl'), '192.0.2.1', 300));
+    expect((await Promise.all(asked)).map((result) => result.reply.data)).toEqual([['192.0.2.1'], ['192.0.2.1']]);
   });
 });

@@ -15,7 +15,7 @@ const samples = async (registry: Registry): Promise<Map<string, number>> => samp
 
 const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings => ({
   replies: { byRcode: new Float64Array(24), dropped: 0 },
-  cache: { hits: 0, misses: 0, stale: 0, staleAtOnce: 0, staleAfterClientTimeout: 0, entries: 0, answerBytes: 0, shared: false, evictedForEntries: 0, evictedForBytes: 0, resets: 0 },
+  cache: { hits: 0, misses: 0, stale: 0, staleAtOnce: 0, staleAfterClientTimeout: 0, awaited: 0, entries: 0, answerBytes: 0, shared: false, evictedForEntries: 0, evictedForBytes: 0, resets: 0 },
   udpLosses: { oversized: 0, replies: 0 },
   tcp: { open: 0, refusedNotAdmitted: 0, refusedPerClient: 0, refusedFull: 0, closedIdle: 0, closedForRoom: 0, closedSlowMessage: 0, readsPausedUnsent: 0 },
   rateLimited: { queries: 0, errorReplies: 0 },
@@ -31,7 +31,7 @@ const readings = (overrides: Partial<ResolverReadings> = {}): ResolverReadings =
 describe('resolver metrics', () => {
   it('read the resolver anew at every scrape, through the readings interface only', async () => {
     const byRcode = new Float64Array(24);
-    const cache = { hits: 3, misses: 1, stale: 5, staleAtOnce: 3, staleAfterClientTimeout: 1, entries: 4, answerBytes: 4096, evictedForEntries: 0, evictedForBytes: 6 };
+    const cache = { hits: 3, misses: 1, stale: 5, staleAtOnce: 3, staleAfterClientTimeout: 1, awaited: 2, entries: 4, answerBytes: 4096, evictedForEntries: 0, evictedForBytes: 6 };
     const tcp = { open: 2, refusedNotAdmitted: 4, refusedPerClient: 1, refusedFull: 1, closedIdle: 2, closedForRoom: 0, closedSlowMessage: 1, readsPausedUnsent: 5 };
     const metrics = new ResolverMetrics();
     const read = readings({ replies: { byRcode, dropped: 2 }, udpLosses: { oversized: 1, replies: 0 }, tcp, upstream: { lateAnswers: 2, failing: 1 }, rateLimited: { queries: 7, errorReplies: 8 } });
@@ -64,6 +64,7 @@ describe('resolver metrics', () => {
     expect(found.get('wachtpost_events_folded_total')).toBe(1);
     expect(found.get('wachtpost_cache_evictions_total{limit="bytes"}')).toBe(6);
     expect(found.get('wachtpost_cache_stale_total{wait="none"}')).toBe(3);
+    expect(found.get('wachtpost_cache_awaited_total')).toBe(2);
     expect(found.get('wachtpost_cache_stale_total{wait="upstream_failure"}')).toBe(1);
     expect(found.get('wachtpost_upstream_failing')).toBe(1);
     expect(found.get('wachtpost_upstream_late_answers_total')).toBe(2);

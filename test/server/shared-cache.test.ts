@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { spawnWithConfig, stopServed, withKnot, type ServedProcess } from '../integration/harness.js';
 import { rawQuery } from '../support/dig.js';
-import { encodeQuery, TYPE } from '../support/packets.js';
+import { encodeQuery, parsePacket, TYPE } from '../support/packets.js';
+import { startScriptedUpstream } from '../support/scripted-upstream.js';
 import { askFromFreshPorts as askAll, childPids, eventually, scrape } from '../support/served.js';
 
 const upstream = withKnot();
@@ -69,6 +70,28 @@ describe('one cache for all workers', () => {
       expect(await scrape(served.httpPort, 'wachtpost_upstream_answers_total')).toBe(2);
       expect(await scrape(served.httpPort, 'wachtpost_cache_misses_total')).toBe(1);
     });
+  }, 60_000);
+
+  it.each([
+    { cache: 'shared', yaml: '', fetches: 1 },
+    { cache: 'one per worker', yaml: 'cache: { shared: false }', fetches: 2 },
+  ])('fetches a question both workers miss at once $fetches time(s) with the cache $cache', async ({ yaml, fetches }) => {
+    const slow = await startScriptedUpstream({ records: { 'slow.test.wachtpost': [{ type: 'A', ttl: 300, data: '192.0.2.80' }] }, behaviour: { delayMs: 300 } });
+    const served = await spawnWithConfig(yaml, ['--upstream', `127.0.0.1:${slow.port}`, '--workers', '2']);
+    try {
+      // All at once, with IDs counting up so both workers get some; each from a socket of its own (see rawQuery).
+      const replies = await Promise.all(
+        Array.from({ length: ASKS }, (_, id) => rawQuery({ host: '127.0.0.1', port: served.port }, encodeQuery('slow.test.wachtpost', TYPE.A, { id }), { timeoutMs: 5000 })),
+      );
+      const addresses = replies.map((reply) => (reply === null ? 'timeout' : (parsePacket(reply).answers[0] as { address?: string } | undefined)?.address));
+      expect(addresses).toEqual(replies.map(() => '192.0.2.80'));
+      expect(slow.queries.map((query) => query.name.toLowerCase())).toEqual(Array.from({ length: fetches }, () => 'slow.test.wachtpost'));
+      // The other worker's queries waited for the first worker's fetch and were answered from the cache.
+      expect((await scrape(served.httpPort, 'wachtpost_cache_awaited_total')) > 0).toBe(fetches === 1);
+    } finally {
+      await stopServed(served);
+      await slow.stop();
+    }
   }, 60_000);
 
   it('caches per worker with cache.shared off: each worker misses once', async () => {
