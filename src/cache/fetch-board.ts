@@ -86,6 +86,8 @@ export class FetchBoard {
   settled(key: number): Promise<void> {
     const at = this.slot(key);
     const owner = this.board[at + 1]!;
+    // Released since claim() found it held (another process runs meanwhile): nothing to wait for.
+    if (owner === 0) return Promise.resolve();
     const waiting = this.waiters.get(at);
     if (waiting !== undefined && waiting.key === (key | 0) && waiting.owner === owner) return waiting.done;
     const waiter = new Waiter(key | 0, owner);

@@ -69,4 +69,17 @@ describe('FetchBoard', () => {
     await Promise.all([first, second]);
     expect(woken).toEqual(['first', 'second']);
   });
+
+  it('does not wait for a claim released between claim() and settled()', async () => {
+    const [a, b] = twoBoards();
+    const now = Date.now();
+    a.claim(KEY, now);
+    expect(b.claim(KEY, now)).toBe(Claim.HELD_ELSEWHERE);
+    a.release(KEY);
+    // The slot still names the question and its lapse time; only the fetcher is gone.
+    let woken = false;
+    void b.settled(KEY).then(() => (woken = true));
+    await Promise.resolve();
+    expect(woken).toBe(true);
+  });
 });
