@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchUdpListener } from '../../src/transport/batch-udp-listener.js';
@@ -132,6 +133,27 @@ describe('batched UDP (recvmmsg/sendmmsg)', () => {
     expect(listener.stats!.truncated).toBe(truncated + 1);
     expect(wp.resolver.udpLosses.oversized).toBe(truncated + 1); // what /metrics reports
     expect((await dig(wp.server, 'b1.test.wachtpost', 'A')).answer[0]!.data).toBe('192.0.2.1');
+  });
+
+  it('sends replies without DF, ignoring path MTU information, so a forged ICMP cannot make them fragment', async () => {
+    // tcpdump -v prints each IPv4 header's flags: [DF] under the kernel's default (path MTU
+    // discovery wanted), [none] with IP_PMTUDISC_OMIT.
+    const capture = spawn('tcpdump', ['-i', 'lo', '-n', '-v', '-l', '-c', '1', `udp and src host 127.0.0.1 and src port ${wp.server.port}`]);
+    let printed = '';
+    capture.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    const exited = new Promise<void>((resolve) => capture.on('exit', () => resolve()));
+    try {
+      // tcpdump says "listening on lo" on stderr once it captures.
+      await new Promise<void>((resolve, reject) => {
+        capture.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('listening on') && resolve());
+        capture.on('error', reject);
+      });
+      expect(await rawQuery(wp.server, encodeQuery('b4.test.wachtpost', TYPE.A))).not.toBeNull();
+      await Promise.race([exited, sleep(5000)]);
+    } finally {
+      capture.kill();
+    }
+    expect(printed).toMatch(/flags \[none\], proto UDP/);
   });
 
   it('serves IPv6 clients, their address read back right (the ACL admits ::1 only by it)', async () => {

@@ -454,6 +454,13 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
   }
+  /* Replies ignore path MTU information: sent without DF and fragmented only beyond the
+   * interface's MTU, so a forged ICMP "fragmentation needed" cannot make them fragment,
+   * which fragment-based poisoning of the client's stub relies on (Unbound, Knot and BIND
+   * do the same). */
+  int omit = family == AF_INET6 ? IPV6_PMTUDISC_OMIT : IP_PMTUDISC_OMIT;
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &omit, sizeof omit);
+  else setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &omit, sizeof omit);
   int bound_port = bind_socket(env, fd, family, &bind_address);
   if (bound_port < 0) return NULL;
   if (reuse_port && spread > 1) spread_by_query_id(fd, spread);
