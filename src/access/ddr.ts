@@ -2,12 +2,12 @@ import ipaddr from 'ipaddr.js';
 import { parseHostPort } from '../config/address.js';
 import type { Config } from '../config/schema.js';
 import { RrClass } from '../wire/constants.js';
+import { recordAtQuestion } from '../wire/question-records.js';
 
 /** SVCB (RFC 9460) type and the SvcParamKeys DDR uses; dohpath is RFC 9461's. */
 const TYPE_SVCB = 64;
 const KEY = { alpn: 1, port: 3, ipv4hint: 4, ipv6hint: 6, dohpath: 7 } as const;
 const TTL = 300;
-const POINTER_TO_QUESTION = 0xc00c;
 
 function wireName(name: string): Buffer {
   return Buffer.concat([...name.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label, 'ascii')])), Buffer.from([0])]);
@@ -41,15 +41,7 @@ function svcb(priority: number, target: Buffer, alpn: string, port: number, host
     ...(v6.length > 0 ? [param(KEY.ipv6hint, Buffer.concat(v6))] : []),
     ...(dohpath === null ? [] : [param(KEY.dohpath, Buffer.from(dohpath, 'utf8'))]),
   ];
-  const rdata = Buffer.concat([u16(priority), target, ...params]);
-  const record = Buffer.alloc(12 + rdata.length);
-  record.writeUInt16BE(POINTER_TO_QUESTION, 0);
-  record.writeUInt16BE(TYPE_SVCB, 2);
-  record.writeUInt16BE(RrClass.IN, 4);
-  record.writeUInt32BE(TTL, 6);
-  record.writeUInt16BE(rdata.length, 10);
-  rdata.copy(record, 12);
-  return record;
+  return recordAtQuestion(TYPE_SVCB, RrClass.IN, TTL, Buffer.concat([u16(priority), target, ...params]));
 }
 
 /**

@@ -2,13 +2,13 @@ import { Stage } from '../pipeline/stage.js';
 import type { Query } from '../pipeline/query.js';
 import { Answer, LocalAnswer } from '../wire/answer.js';
 import { EdeCode, Flag, Rcode, RrClass, RrType } from '../wire/constants.js';
+import { recordAtQuestion } from '../wire/question-records.js';
 
 const TYPE_ANY = 255;
 /** The CHAOS names that ask a server who and what it is (RFC 4892 and BIND's). */
 const IDENTITY_NAMES = ['version.bind', 'version.server', 'hostname.bind', 'id.server'].map(wireName);
 const OTHER_CLASS = Answer.synthetic(Rcode.REFUSED, EdeCode.NOT_SUPPORTED, 'only class IN is served');
 const NO_RECURSION = Answer.synthetic(Rcode.REFUSED, EdeCode.NOT_AUTHORITATIVE, 'recursion desired (RD) not set');
-const POINTER_TO_QUESTION = 0xc00c;
 /** RFC 9462's special-use zone and the name DDR asks: answered here, never forwarded. */
 const RESOLVER_ARPA = wireName('resolver.arpa');
 const DDR_NAME = wireName('_dns.resolver.arpa');
@@ -22,15 +22,7 @@ function wireName(name: string): Buffer {
 /** The TXT record (class CH, TTL 0) carrying `identity`, its owner the question's name. */
 function identityRecord(identity: string): Buffer {
   const text = Buffer.from(identity, 'utf8');
-  const record = Buffer.alloc(12 + 1 + text.length);
-  record.writeUInt16BE(POINTER_TO_QUESTION, 0);
-  record.writeUInt16BE(RrType.TXT, 2);
-  record.writeUInt16BE(RrClass.CH, 4);
-  record.writeUInt32BE(0, 6);
-  record.writeUInt16BE(1 + text.length, 10);
-  record[12] = text.length;
-  text.copy(record, 13);
-  return record;
+  return recordAtQuestion(RrType.TXT, RrClass.CH, 0, Buffer.concat([Buffer.from([text.length]), text]));
 }
 
 /**

@@ -64,8 +64,7 @@ export class Responder {
     const maxLength = channel.protocol === 'udp' ? this.writer.udpLimit(query) : TCP_MAX_MESSAGE;
     const age = query.cacheAge < 0 ? 0 : query.cacheAge;
     this.counters.byRcode[answer.rcode < 24 ? answer.rcode : 0]!++;
-    // Only answers written from stored bytes go into a slot; the rest are made per client.
-    const slots = answer.kind < AnswerKind.SYNTHETIC ? channel.inPlace : undefined;
+    const slots = channel.inPlace;
     if (slots === undefined || !this.sendInPlace(query, answer, age, maxLength, slots)) {
       const reply = this.writer.write(query, answer, age, query.fixedTtl, maxLength);
       channel.send(query, reply);

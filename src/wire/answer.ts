@@ -1,4 +1,5 @@
 import { EDNS_DO, EDNS_OPTION_EDE, Flag, HEADER_LENGTH, RCODE_MASK, Rcode, RrType } from './constants.js';
+import { blockAddressRecord, blockSoaRecord } from './question-records.js';
 import { equalsIgnoreCase, skipName } from './names.js';
 
 /** How an answer may be cached (RFC 2308 for the negative kinds). */
@@ -107,17 +108,30 @@ export class Answer {
   }
 }
 
-/** What a blocked query gets, with an Extended DNS Error (Blocked) naming the rule. */
+/**
+ * What a blocked query gets, with an Extended DNS Error (Blocked) naming the rule; built
+ * once per rule, its records too, so a reply only puts them behind the client's question.
+ */
 export class BlockedAnswer extends Answer {
+  /** The SOA of NXDOMAIN and NODATA blocks. */
+  readonly soaRecord: Buffer;
+  /** The records A and AAAA queries get for the null or sinkhole address, or null for NODATA. */
+  readonly ipv4Record: Buffer | null;
+  readonly ipv6Record: Buffer | null;
+
   constructor(
     readonly style: BlockStyle,
     readonly blockTtl: number,
     ruleText: string,
     /** The addresses A and AAAA queries get (4 and 16 bytes), or null for NODATA. */
-    readonly ipv4: Buffer | null = null,
-    readonly ipv6: Buffer | null = null,
+    ipv4: Buffer | null = null,
+    ipv6: Buffer | null = null,
   ) {
     super(NO_BYTES, 0, 0, 0, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
+    this.soaRecord = blockSoaRecord(blockTtl);
+    const addresses = style !== 'nxdomain' && style !== 'refused';
+    this.ipv4Record = addresses && ipv4 !== null ? blockAddressRecord(RrType.A, ipv4, blockTtl) : null;
+    this.ipv6Record = addresses && ipv6 !== null ? blockAddressRecord(RrType.AAAA, ipv6, blockTtl) : null;
   }
 }
 

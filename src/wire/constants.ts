@@ -33,9 +33,11 @@ export const Rcode = {
 export type Rcode = (typeof Rcode)[keyof typeof Rcode];
 
 export const RrType = {
+  A: 1,
   SOA: 6,
   TXT: 16,
   CNAME: 5,
+  AAAA: 28,
   OPT: 41,
   IXFR: 251,
   AXFR: 252,

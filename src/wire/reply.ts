@@ -1,5 +1,5 @@
 import { Answer, AnswerKind, BlockedAnswer, LocalAnswer, writeOptHeader } from './answer.js';
-import { EDNS_OPTION_EDE, EdeCode, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode } from './constants.js';
+import { EDNS_OPTION_EDE, EdeCode, Flag, HEADER_LENGTH, OPCODE_MASK, Rcode, RrType } from './constants.js';
 import type { WireRequest } from './request.js';
 
 export interface ReplySettings {
@@ -12,12 +12,8 @@ export interface ReplySettings {
 
 const OPT_LENGTH = 11;
 const EDE_HEADER_LENGTH = 6;
-const TYPE_A = 1;
-const TYPE_AAAA = 28;
-/** Owner name of every record in a block answer: a pointer to the question's name. */
-const POINTER_TO_QUESTION = 0xc00c;
-/** SOA of block answers: a name under .invalid (RFC 6761) so it can never collide with a real zone. */
-const BLOCK_SOA_NAMES = Buffer.from('\x09wachtpost\x07invalid\x00\x0ahostmaster\x09wachtpost\x07invalid\x00', 'latin1');
+/** Room for any reply made here: header, question, the records of a local or block answer, OPT and EDE. */
+const MADE_HERE_ROOM = 65_535;
 const ANSWER_FLAGS_FROM_CLIENT = Flag.RD | Flag.CD;
 
 /** A client that sent no OPT record gets none back. */
@@ -41,6 +37,9 @@ function replyLength(req: WireRequest, answer: Answer, fixedTtl: number): number
  * Nothing is decoded or re-encoded.
  */
 export class ReplyWriter {
+  /** Where write() and synthetic() make a reply before copying it into a Buffer of its length. */
+  private readonly scratch = Buffer.allocUnsafe(MADE_HERE_ROOM);
+
   constructor(private readonly settings: ReplySettings) {}
 
   /** The most a UDP reply to `req` may hold: the client's EDNS size, capped by ours. */
@@ -56,7 +55,7 @@ export class ReplyWriter {
    * @param maxLength over this the reply is truncated (TC=1), for UDP
    */
   write(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number): Buffer {
-    if (answer.kind >= AnswerKind.SYNTHETIC) return this.madeHere(req, answer);
+    if (answer.kind >= AnswerKind.SYNTHETIC) return this.fromScratch(this.madeHere(req, answer, this.scratch, 0, MADE_HERE_ROOM));
     const length = replyLength(req, answer, fixedTtl);
     if (length > maxLength) return this.synthetic(req, answer.rcode, Flag.TC, -1, null);
     const out = Buffer.allocUnsafe(length);
@@ -66,11 +65,10 @@ export class ReplyWriter {
 
   /**
    * write() into `out` at `at`, where `room` bytes are free: the reply's length, or -1 with
-   * nothing written for what write() makes otherwise (answers made here, truncated replies)
-   * or what does not fit.
+   * nothing written for what write() makes otherwise (truncated replies) or what does not fit.
    */
   writeInto(req: WireRequest, answer: Answer, ageSeconds: number, fixedTtl: number, maxLength: number, out: Buffer, at: number, room: number): number {
-    if (answer.kind >= AnswerKind.SYNTHETIC) return -1;
+    if (answer.kind >= AnswerKind.SYNTHETIC) return this.madeHere(req, answer, out, at, room);
     const length = replyLength(req, answer, fixedTtl);
     if (length > maxLength || length > room) return -1;
     this.fill(req, answer, ageSeconds, fixedTtl, out, at);
@@ -123,11 +121,11 @@ export class ReplyWriter {
     }
   }
 
-  /** Synthetic errors, policy blocks and local records: written here per client. */
-  private madeHere(req: WireRequest, answer: Answer): Buffer {
-    if (answer instanceof BlockedAnswer) return this.blocked(req, answer);
-    if (answer instanceof LocalAnswer) return this.compose(req, answer.rcode, 0, -1, null, answer.records, answer.answerCount, 0);
-    return this.synthetic(req, answer.rcode, 0, answer.edeCode, answer.edeText);
+  /** Synthetic errors, policy blocks and local records, written here per client into `out` at `at`: the length, or -1 beyond `room`. */
+  private madeHere(req: WireRequest, answer: Answer, out: Buffer, at: number, room: number): number {
+    if (answer instanceof BlockedAnswer) return this.blocked(req, answer, out, at, room);
+    if (answer instanceof LocalAnswer) return this.compose(req, answer.rcode, 0, -1, null, answer.records, answer.answerCount, 0, out, at, room);
+    return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, null, 0, 0, out, at, room);
   }
 
   /**
@@ -135,7 +133,14 @@ export class ReplyWriter {
    * OPT record (with an Extended DNS Error when given). Also used for truncated replies.
    */
   synthetic(req: WireRequest, rcode: number, extraFlags: number, edeCode: number, edeText: Buffer | null): Buffer {
-    return this.compose(req, rcode, extraFlags, edeCode, edeText, null, 0, 0);
+    return this.fromScratch(this.compose(req, rcode, extraFlags, edeCode, edeText, null, 0, 0, this.scratch, 0, MADE_HERE_ROOM));
+  }
+
+  /** The reply made in the scratch buffer, as a Buffer of its own. */
+  private fromScratch(length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    this.scratch.copy(out, 0, 0, length);
+    return out;
   }
 
   /**
@@ -143,36 +148,14 @@ export class ReplyWriter {
    * clients cache the refusal, RFC 2308), a null or sinkhole address for A/AAAA (NODATA +
    * SOA for other types), or REFUSED; always with an Extended DNS Error 15 naming the rule.
    */
-  private blocked(req: WireRequest, answer: BlockedAnswer): Buffer {
-    if (answer.style === 'refused') return this.synthetic(req, Rcode.REFUSED, 0, answer.edeCode, answer.edeText);
-    const ttl = answer.blockTtl;
-    const address = answer.style === 'nxdomain' ? null : req.qtype === TYPE_A ? answer.ipv4 : req.qtype === TYPE_AAAA ? answer.ipv6 : null;
-    if (address !== null) {
-      const record = Buffer.alloc(12 + address.length);
-      record.writeUInt16BE(POINTER_TO_QUESTION, 0);
-      record.writeUInt16BE(req.qtype, 2);
-      record.writeUInt16BE(1, 4);
-      record.writeUInt32BE(ttl, 6);
-      record.writeUInt16BE(address.length, 10);
-      address.copy(record, 12);
-      return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, record, 1, 0);
-    }
-    const soa = Buffer.alloc(12 + BLOCK_SOA_NAMES.length + 20);
-    soa.writeUInt16BE(POINTER_TO_QUESTION, 0);
-    soa.writeUInt16BE(6, 2);
-    soa.writeUInt16BE(1, 4);
-    soa.writeUInt32BE(ttl, 6);
-    soa.writeUInt16BE(BLOCK_SOA_NAMES.length + 20, 10);
-    BLOCK_SOA_NAMES.copy(soa, 12);
-    const numbers = 12 + BLOCK_SOA_NAMES.length;
-    soa.writeUInt32BE(1, numbers); // serial
-    soa.writeUInt32BE(3600, numbers + 4); // refresh
-    soa.writeUInt32BE(600, numbers + 8); // retry
-    soa.writeUInt32BE(86_400, numbers + 12); // expire
-    soa.writeUInt32BE(ttl, numbers + 16); // minimum: the negative-caching TTL
-    return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, soa, 0, 1);
+  private blocked(req: WireRequest, answer: BlockedAnswer, out: Buffer, at: number, room: number): number {
+    if (answer.style === 'refused') return this.compose(req, Rcode.REFUSED, 0, answer.edeCode, answer.edeText, null, 0, 0, out, at, room);
+    const address = req.qtype === RrType.A ? answer.ipv4Record : req.qtype === RrType.AAAA ? answer.ipv6Record : null;
+    if (address !== null) return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, address, 1, 0, out, at, room);
+    return this.compose(req, answer.rcode, 0, answer.edeCode, answer.edeText, answer.soaRecord, 0, 1, out, at, room);
   }
 
+  /** Writes a reply made here at `at` of `out`: its length, or -1 with nothing written when longer than `room`. */
   private compose(
     req: WireRequest,
     rcode: number,
@@ -182,32 +165,36 @@ export class ReplyWriter {
     records: Buffer | null,
     answerCount: number,
     authorityCount: number,
-  ): Buffer {
+    out: Buffer,
+    at: number,
+    room: number,
+  ): number {
     const questionLength = req.questionEnd > 0 ? req.questionEnd - HEADER_LENGTH : 0;
     const recordsLength = records === null ? 0 : records.length;
     const ede = req.edns && edeCode >= 0 ? EDE_HEADER_LENGTH + (edeText === null ? 0 : edeText.length) : 0;
     const optLength = req.edns ? OPT_LENGTH + ede : 0;
-    const out = Buffer.alloc(HEADER_LENGTH + questionLength + recordsLength + optLength);
-    out[0] = req.id >>> 8;
-    out[1] = req.id & 0xff;
+    const length = HEADER_LENGTH + questionLength + recordsLength + optLength;
+    if (length > room) return -1;
+    out[at] = req.id >>> 8;
+    out[at + 1] = req.id & 0xff;
     const flags = Flag.QR | Flag.RA | (req.flags & (OPCODE_MASK | ANSWER_FLAGS_FROM_CLIENT)) | extraFlags | (rcode & 0xf);
-    out.writeUInt16BE(flags, 2);
-    out[5] = questionLength > 0 ? 1 : 0;
-    out[7] = answerCount;
-    out[9] = authorityCount;
-    out[11] = optLength > 0 ? 1 : 0;
-    if (questionLength > 0) req.msg.copy(out, HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
-    if (records !== null) records.copy(out, HEADER_LENGTH + questionLength);
+    out.writeUInt16BE(flags, at + 2);
+    out.writeUInt16BE(questionLength > 0 ? 1 : 0, at + 4);
+    out.writeUInt16BE(answerCount, at + 6);
+    out.writeUInt16BE(authorityCount, at + 8);
+    out.writeUInt16BE(optLength > 0 ? 1 : 0, at + 10);
+    if (questionLength > 0) req.msg.copy(out, at + HEADER_LENGTH, HEADER_LENGTH, req.questionEnd);
+    if (records !== null) records.copy(out, at + HEADER_LENGTH + questionLength);
     if (optLength > 0) {
-      const at = HEADER_LENGTH + questionLength + recordsLength;
-      writeOptHeader(out, at, this.settings.udpSize, rcode >>> 4, req.dnssecOk, ede);
+      const opt = at + HEADER_LENGTH + questionLength + recordsLength;
+      writeOptHeader(out, opt, this.settings.udpSize, rcode >>> 4, req.dnssecOk, ede);
       if (ede > 0) {
-        out.writeUInt16BE(EDNS_OPTION_EDE, at + OPT_LENGTH);
-        out.writeUInt16BE(ede - 4, at + OPT_LENGTH + 2);
-        out.writeUInt16BE(edeCode, at + OPT_LENGTH + 4);
-        if (edeText !== null) edeText.copy(out, at + OPT_LENGTH + EDE_HEADER_LENGTH);
+        out.writeUInt16BE(EDNS_OPTION_EDE, opt + OPT_LENGTH);
+        out.writeUInt16BE(ede - 4, opt + OPT_LENGTH + 2);
+        out.writeUInt16BE(edeCode, opt + OPT_LENGTH + 4);
+        if (edeText !== null) edeText.copy(out, opt + OPT_LENGTH + EDE_HEADER_LENGTH);
       }
     }
-    return out;
+    return length;
   }
 }

@@ -103,7 +103,7 @@ describe('Responder.answer into send slots', () => {
     expect(responder.counters.byRcode[Rcode.NOERROR]).toBe(1);
   });
 
-  it('sends through send() what the slot cannot hold, when no slot is free, and answers made here', () => {
+  it('sends through send() what the slot cannot hold, and when no slot is free', () => {
     expect(large.length).toBeGreaterThan(64);
     const big = slotChannel(false);
     expect(answered(big.channel, large).observed).toHaveLength(1);
@@ -111,8 +111,14 @@ describe('Responder.answer into send slots', () => {
     const full = slotChannel(true);
     const { expected } = answered(full.channel, small);
     expect(full.sent).toEqual([{ how: 'send', reply: expected }]);
+  });
+
+  it('writes answers made here (errors, blocks) into the slot too', () => {
     const made = slotChannel(false);
-    answered(made.channel, Answer.synthetic(Rcode.SERVFAIL));
-    expect(made.sent.map((entry) => entry.how)).toEqual(['send']);
+    const { observed } = answered(made.channel, Answer.synthetic(Rcode.SERVFAIL));
+    expect(made.sent.map((entry) => entry.how)).toEqual(['slot']);
+    expect(made.sent[0]!.reply.readUInt16BE(0)).toBe(0x2222);
+    expect(made.sent[0]!.reply[3]! & 0x0f).toBe(Rcode.SERVFAIL);
+    expect(observed).toEqual([made.sent[0]!.reply]);
   });
 });

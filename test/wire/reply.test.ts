@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Answer, scanResponse } from '../../src/wire/answer.js';
+import { Answer, BlockedAnswer, LocalAnswer, scanResponse } from '../../src/wire/answer.js';
 import { EdeCode, Rcode } from '../../src/wire/constants.js';
 import { ReplyWriter } from '../../src/wire/reply.js';
 import { WireRequest, readRequest } from '../../src/wire/request.js';
@@ -77,8 +77,31 @@ describe('ReplyWriter', () => {
       expect(writer.writeInto(req, answer, age, fixedTtl, length - 1, untouched, 100, 900)).toBe(-1);
       expect(untouched.every((byte) => byte === 0xee)).toBe(true);
     }
-    const req = request('www.example.nl', TYPE.A);
-    expect(writer.writeInto(req, Answer.synthetic(Rcode.SERVFAIL), 0, -1, 1232, Buffer.alloc(100), 0, 100)).toBe(-1);
+  });
+
+  it('writes answers made here in place too, byte for byte what write() makes, into slots that held other bytes', () => {
+    const nxdomain = new BlockedAnswer('nxdomain', 60, 'blocked by wachtpost: app:tiktok');
+    const sinkhole = new BlockedAnswer('sinkhole', 60, 'blocked by wachtpost: app:tiktok', Buffer.from([192, 0, 2, 1]), null);
+    const cases = [
+      { req: request('www.example.nl', TYPE.A, { id: 1 }), answer: Answer.synthetic(Rcode.SERVFAIL, EdeCode.OTHER, 'internal error') },
+      { req: request('www.example.nl', TYPE.A, { id: 2, edns: null }), answer: Answer.synthetic(Rcode.REFUSED) },
+      { req: request('Api.TikTokV.com', TYPE.A, { id: 3 }), answer: nxdomain },
+      { req: request('api.tiktokv.com', TYPE.A, { id: 4, edns: null }), answer: nxdomain },
+      { req: request('api.tiktokv.com', TYPE.A, { id: 5 }), answer: sinkhole },
+      { req: request('api.tiktokv.com', TYPE.AAAA, { id: 6 }), answer: sinkhole }, // no IPv6 sinkhole: NODATA + SOA
+      { req: request('api.tiktokv.com', TYPE.A, { id: 7 }), answer: new BlockedAnswer('refused', 60, 'blocked by wachtpost: app:tiktok') },
+      { req: request('id.server', TYPE.TXT, { id: 8 }), answer: new LocalAnswer(Rcode.NOERROR, Buffer.from([0xc0, 0x0c, 0, 16, 0, 3, 0, 0, 0, 0, 0, 3, 2, 0x68, 0x69]), 1) },
+    ];
+    for (const { req, answer } of cases) {
+      const expected = writer.write(req, answer, 0, -1, 1232);
+      const slots = Buffer.alloc(1000, 0xee);
+      const length = writer.writeInto(req, answer, 0, -1, 1232, slots, 100, 900);
+      expect(slots.subarray(100, 100 + length)).toEqual(expected);
+      expect(slots.subarray(0, 100).every((byte) => byte === 0xee) && slots.subarray(100 + length).every((byte) => byte === 0xee)).toBe(true);
+      const untouched = Buffer.alloc(1000, 0xee);
+      expect(writer.writeInto(req, answer, 0, -1, 1232, untouched, 100, length - 1)).toBe(-1);
+      expect(untouched.every((byte) => byte === 0xee)).toBe(true);
+    }
   });
 
   it('strips the OPT record for clients that sent none', () => {
