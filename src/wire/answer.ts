@@ -121,7 +121,7 @@ export class BlockedAnswer extends Answer {
 
   constructor(
     readonly style: BlockStyle,
-    readonly blockTtl: number,
+    blockTtl: number,
     ruleText: string,
     /** The addresses A and AAAA queries get (4 and 16 bytes), or null for NODATA. */
     ipv4: Buffer | null = null,
