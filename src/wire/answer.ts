@@ -1,5 +1,5 @@
-import { EDNS_DO, EDNS_OPTION_EDE, Flag, HEADER_LENGTH, RCODE_MASK, Rcode, RrType } from './constants.js';
-import { blockAddressRecord, blockSoaRecord } from './question-records.js';
+import { EDNS_DO, EDNS_OPTION_EDE, Flag, HEADER_LENGTH, RCODE_MASK, Rcode, RrClass, RrType } from './constants.js';
+import { blockSoaRecord, recordAtQuestion } from './question-records.js';
 import { equalsIgnoreCase, skipName } from './names.js';
 
 /** How an answer may be cached (RFC 2308 for the negative kinds). */
@@ -130,8 +130,8 @@ export class BlockedAnswer extends Answer {
     super(NO_BYTES, 0, 0, 0, AnswerKind.BLOCKED, style === 'refused' ? 5 : style === 'nxdomain' ? 3 : 0, -1, 0, 15, Buffer.from(ruleText, 'utf8'));
     this.soaRecord = blockSoaRecord(blockTtl);
     const addresses = style !== 'nxdomain' && style !== 'refused';
-    this.ipv4Record = addresses && ipv4 !== null ? blockAddressRecord(RrType.A, ipv4, blockTtl) : null;
-    this.ipv6Record = addresses && ipv6 !== null ? blockAddressRecord(RrType.AAAA, ipv6, blockTtl) : null;
+    this.ipv4Record = addresses && ipv4 !== null ? recordAtQuestion(RrType.A, RrClass.IN, blockTtl, ipv4) : null;
+    this.ipv6Record = addresses && ipv6 !== null ? recordAtQuestion(RrType.AAAA, RrClass.IN, blockTtl, ipv6) : null;
   }
 }
 

@@ -17,11 +17,6 @@ export function recordAtQuestion(type: number, rrClass: number, ttl: number, rda
   return record;
 }
 
-/** The A or AAAA record an address block answers with (the null or sinkhole address). */
-export function blockAddressRecord(type: number, address: Buffer, ttl: number): Buffer {
-  return recordAtQuestion(type, RrClass.IN, ttl, address);
-}
-
 /** The SOA of an NXDOMAIN or NODATA block: its MINIMUM is the block TTL, so clients cache the refusal (RFC 2308). */
 export function blockSoaRecord(ttl: number): Buffer {
   const rdata = Buffer.alloc(BLOCK_SOA_NAMES.length + 20);
