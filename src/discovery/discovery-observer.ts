@@ -111,7 +111,7 @@ export class DiscoveryObserver {
     if (entry === null) return;
     entry.queries++;
     entry.last_seen = at;
-    if (entry.clients.length < MAX_CLIENTS && !entry.clients.includes(query.client)) entry.clients.push(query.client);
+    if (entry.clients.length < MAX_CLIENTS) addClient(entry.clients, query.client);
     if (followed !== null) follow(entry.follows, followed);
     const owner = tags.networkOwner;
     if (owner !== null && tags.ownerWatchlisted) entry.network = { owner: owner.name, country: owner.country, asn: ownerAsn(tags, owner.asns) };
@@ -144,10 +144,20 @@ export class DiscoveryObserver {
   }
 }
 
+/** Loops rather than includes() and find(): the call and the closure cost more than the few comparisons, on every counted query. */
+function addClient(clients: string[], client: string): void {
+  for (let i = 0; i < clients.length; i++) if (clients[i] === client) return;
+  clients.push(client);
+}
+
 function follow(follows: { app: string; count: number }[], app: string): void {
-  const known = follows.find((entry) => entry.app === app);
-  if (known !== undefined) known.count++;
-  else if (follows.length < MAX_FOLLOWS) follows.push({ app, count: 1 });
+  for (let i = 0; i < follows.length; i++) {
+    if (follows[i]!.app === app) {
+      follows[i]!.count++;
+      return;
+    }
+  }
+  if (follows.length < MAX_FOLLOWS) follows.push({ app, count: 1 });
 }
 
 /** The AS of the first answer address inside the owner's networks. */

@@ -18,6 +18,9 @@ interface LastApp {
  */
 export class RecentApps {
   private readonly byClient = new Map<string, LastApp>();
+  /** The device looked up last and its entry: a device's queries come in bursts. */
+  private lastClient = '';
+  private lastEntry: LastApp | undefined = undefined;
 
   constructor(
     private readonly windowMs: number,
@@ -29,24 +32,37 @@ export class RecentApps {
   }
 
   note(client: string, app: string, at: number): void {
-    const last = this.byClient.get(client);
+    const last = this.entryOf(client);
     if (last !== undefined) {
       last.app = app;
       last.at = at;
       return;
     }
     if (this.byClient.size >= this.maxDevices) this.forget(at - this.windowMs);
-    this.byClient.set(client, { app, at });
+    const entry = { app, at };
+    this.byClient.set(client, entry);
+    this.lastClient = client;
+    this.lastEntry = entry;
   }
 
   /** The app `client` asked for last, if within the window before `now`; else null. */
   appWithin(client: string, now: number): string | null {
-    const last = this.byClient.get(client);
+    const last = this.entryOf(client);
     return last !== undefined && last.at >= now - this.windowMs ? last.app : null;
+  }
+
+  private entryOf(client: string): LastApp | undefined {
+    if (client === this.lastClient) return this.lastEntry;
+    const entry = this.byClient.get(client);
+    this.lastClient = client;
+    this.lastEntry = entry;
+    return entry;
   }
 
   private forget(before: number): void {
     for (const [client, last] of this.byClient) if (last.at < before) this.byClient.delete(client);
     if (this.byClient.size >= this.maxDevices) this.byClient.delete(this.byClient.keys().next().value!);
+    this.lastClient = '';
+    this.lastEntry = undefined;
   }
 }
