@@ -1,4 +1,4 @@
-import { ACTION_INDEX, ACTIONS } from '../pipeline/action.js';
+import { ACTIONS } from '../pipeline/action.js';
 import type { Query } from '../pipeline/query.js';
 import type { Answer } from '../wire/answer.js';
 
@@ -13,6 +13,6 @@ export class QueryCounters {
   answered(query: Query, _answer: Answer): void {
     this.byType[query.qtype]!++;
     const verdict = query.verdict;
-    this.byAction[verdict === null ? 0 : ACTION_INDEX[verdict.action]]!++;
+    this.byAction[verdict === null ? 0 : verdict.actionIndex]!++;
   }
 }

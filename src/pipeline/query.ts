@@ -36,6 +36,8 @@ export interface GroupRef {
 /** What the pipeline needs to know of a policy verdict. */
 export interface VerdictRef {
   readonly action: Action;
+  /** The action's place in ACTIONS. */
+  readonly actionIndex: number;
   readonly rule: string | null;
   readonly exemption: string | null;
   readonly bypassSignal: boolean;
