@@ -47,12 +47,15 @@ interface Asked {
   rcode?: number;
   records?: ResponseRecord[];
   verdict?: Verdict;
+  /** The question's hash, when a test needs two names to share part of it. */
+  key?: number;
 }
 
 /** Hands `observer` an answered query as the responder would: tagged by the real tagger, with a verdict. */
-function ask(observer: DiscoveryObserver, name: string, { client = '10.64.0.7', at, type = TYPE.A, rcode = 0, records, verdict = ALLOW }: Asked): void {
+function ask(observer: DiscoveryObserver, name: string, { client = '10.64.0.7', at, type = TYPE.A, rcode = 0, records, verdict = ALLOW, key }: Asked): void {
   const query = new Query();
   readRequest(encodeQuery(name, type, { id: 9 }), query);
+  if (key !== undefined) query.key = key;
   query.client = client;
   query.receivedAt = at;
   const response = encodeResponse(9, name, type, records ?? (rcode === 0 ? [{ name, type: TYPE.A, ttl: 60, address: '192.0.2.1' }] : []), { rcode });
@@ -147,6 +150,25 @@ describe('DiscoveryObserver: bounds', () => {
     // Each report starts afresh.
     ask(observer, 'n5000.example', { at: 1003 });
     expect(reports()).toEqual([{ type: 'discovery', reports: [expect.objectContaining({ name: 'n5000.example' })], overflow: 0 }]);
+  });
+
+  it('keeps names apart whose hashes share their low bits (one table slot), and reports no hash', () => {
+    const { observer, reports } = observe();
+    ask(observer, TIKTOK, { at: 1000 });
+    const key = 0x1234_5678_9abc;
+    for (let i = 0; i < 3; i++) {
+      ask(observer, 'first.example', { at: 1001, key });
+      ask(observer, 'second.example', { at: 1002, key: key + 2 ** 30 });
+    }
+    ask(observer, 'third.example', { at: 1003, key: key + 2 ** 31 });
+    const [message] = reports();
+    expect(message!.reports).toEqual([
+      expect.objectContaining({ name: 'first.example', queries: 3 }),
+      expect.objectContaining({ name: 'second.example', queries: 3 }),
+      expect.objectContaining({ name: 'third.example', queries: 1 }),
+    ]);
+    expect(message!.reports[0]).not.toHaveProperty('key');
+    expect(message!.overflow).toBe(0);
   });
 
   it('keeps a few clients per name, each once', () => {
