@@ -4,10 +4,18 @@ import { answerHosting } from '../tagging/tagger.js';
 import type { Swappable } from '../pipeline/swappable.js';
 import type { Detection } from '../tagging/detection.js';
 import type { Answer } from '../wire/answer.js';
+import { ACTION_INDEX } from '../pipeline/action.js';
 import type { DetectionEvent, EventApp, EventKind, EventOwner } from './detection-event.js';
 import { rcodeName, typeName } from './dns-names.js';
 import type { EventSink } from './event-sink.js';
+import { RepeatFolder } from './repeat-folder.js';
 
+/** Counts every recorded query of a catalogued app by action, repeats included (metrics/' DetectionCounts). */
+export interface DetectionCounter {
+  count(app: { readonly id: string; readonly owner_country: string }, actionIndex: number): void;
+}
+
+const ALLOW_INDEX = ACTION_INDEX.allow;
 const EVENT_APPS = new WeakMap<object, EventApp>();
 /** Keyed by the catalogue's app (name attribution) or the owners file's entry (network attribution). */
 const EVENT_OWNERS = new WeakMap<object, EventOwner>();
@@ -20,13 +28,18 @@ const EVENT_OWNERS = new WeakMap<object, EventOwner>();
  */
 export class EventRecorder {
   recorded = 0;
+  /** The sink when it folds repeats: a repeat of one of its folds is counted there, with no event made. */
+  private readonly folder: RepeatFolder | null;
 
   constructor(
     private readonly detection: Swappable<Detection>,
     private readonly sink: EventSink,
     private readonly instance: string,
     private readonly allQueries: boolean,
-  ) {}
+    private readonly counts: DetectionCounter | null = null,
+  ) {
+    this.folder = sink instanceof RepeatFolder ? sink : null;
+  }
 
   answered(query: Query, answer: Answer): void {
     const kind = eventKind(query, this.detection.current, this.allQueries);
@@ -35,7 +48,19 @@ export class EventRecorder {
     const tags = tagsOf(query);
     const app = tags.app;
     this.recorded++;
-    this.sink.publish({
+    if (app !== null && this.counts !== null) this.counts.count(app, verdict === null ? ALLOW_INDEX : verdict.actionIndex);
+    const rcode = rcodeName(answer.rcode);
+    const folder = this.folder;
+    if (folder !== null) {
+      const held = folder.repeatOf(query, kind, rcode);
+      if (held !== null) {
+        held.ts = Date.now();
+        held.latency_ms = latencyMs(query);
+        held.cached = query.cacheAge >= 0;
+        return;
+      }
+    }
+    const event: DetectionEvent = {
       id: 0,
       ts: Date.now(),
       kind,
@@ -45,7 +70,7 @@ export class EventRecorder {
       group: query.group?.name ?? null,
       qname: query.qname(),
       qtype: typeName(query.qtype),
-      rcode: rcodeName(answer.rcode),
+      rcode,
       app: app === null ? null : eventApp(app),
       matched_name: tags.matchedName,
       attribution: tags.attribution,
@@ -57,11 +82,18 @@ export class EventRecorder {
       action: verdict?.action ?? 'allow',
       rule: verdict?.rule ?? null,
       exemption: verdict?.exemption ?? null,
-      latency_ms: Math.round((performance.now() - query.receivedAt) * 1000) / 1000,
+      latency_ms: latencyMs(query),
       cached: query.cacheAge >= 0,
       count: 1,
-    });
+    };
+    if (folder !== null) folder.publish(event, query);
+    else this.sink.publish(event);
   }
+}
+
+/** Milliseconds since the query arrived, to the microsecond. */
+function latencyMs(query: Query): number {
+  return Math.round((performance.now() - query.receivedAt) * 1000) / 1000;
 }
 
 /**

@@ -1,7 +1,6 @@
 import type { Registry } from 'prom-client';
-import type { DetectionEvent } from '../events/detection-event.js';
-import type { EventSink } from '../events/event-sink.js';
-import { ACTION_INDEX, ACTIONS } from '../pipeline/action.js';
+import type { DetectionCounter } from '../events/event-recorder.js';
+import { ACTIONS } from '../pipeline/action.js';
 import { collectedCounter } from './collected-counter.js';
 
 /** Distinct app ids counted under their own label; any further ones count as app "other". */
@@ -14,37 +13,27 @@ class AppCounts {
 }
 
 /**
- * Detections of catalogued apps by app, owner country and action, counted as the worker
- * records them (before repeats are folded, so every query counts). A sink in front of the
- * next one on the event path; it passes every event on. Labels are bounded: app ids come
- * from the catalogue, and past MAX_APP_SERIES distinct ids the rest share app="other".
+ * Detections of catalogued apps by app, owner country and action, counted as the worker's
+ * event recorder records them (before repeats are folded, so every query counts). Labels
+ * are bounded: app ids come from the catalogue, and past MAX_APP_SERIES distinct ids the
+ * rest share app="other".
  */
-export class DetectionCounts implements EventSink {
+export class DetectionCounts implements DetectionCounter {
   private readonly apps = new Map<string, AppCounts>();
 
-  constructor(private readonly next: EventSink) {}
-
-  get dropped(): number {
-    return this.next.dropped;
-  }
-
-  publish(event: DetectionEvent): void {
-    const app = event.app;
-    if (app !== null) {
-      let counts = this.apps.get(app.id);
+  count(app: { readonly id: string; readonly owner_country: string }, actionIndex: number): void {
+    let counts = this.apps.get(app.id);
+    if (counts === undefined) {
+      const full = this.apps.size >= MAX_APP_SERIES;
+      counts = full ? this.apps.get(OTHER) : undefined;
       if (counts === undefined) {
-        const full = this.apps.size >= MAX_APP_SERIES;
-        counts = full ? this.apps.get(OTHER) : undefined;
-        if (counts === undefined) {
-          counts = new AppCounts(full ? OTHER : app.owner_country);
-          this.apps.set(full ? OTHER : app.id, counts);
-        }
-      } else if (counts.ownerCountry !== app.owner_country && counts.ownerCountry !== OTHER) {
-        counts.ownerCountry = app.owner_country; // the catalogue moved the owner
+        counts = new AppCounts(full ? OTHER : app.owner_country);
+        this.apps.set(full ? OTHER : app.id, counts);
       }
-      counts.byAction[ACTION_INDEX[event.action]]!++;
+    } else if (counts.ownerCountry !== app.owner_country && counts.ownerCountry !== OTHER) {
+      counts.ownerCountry = app.owner_country; // the catalogue moved the owner
     }
-    this.next.publish(event);
+    counts.byAction[actionIndex]!++;
   }
 
   register(registry: Registry): void {

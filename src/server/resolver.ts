@@ -86,8 +86,8 @@ export class Resolver implements ResolverReadings {
     const writer = new ReplyWriter({ minTtl: config.cache.min_ttl, maxTtl: config.cache.max_ttl, udpSize: config.dns.udp_size });
     const recording = events !== null && config.detection.enabled;
     const folder = recording && config.events.fold_window_ms > 0 ? new RepeatFolder(events, config.events.fold_window_ms) : null;
-    const detections = recording ? new DetectionCounts(folder ?? events) : null;
-    const recorder = detections === null ? null : new EventRecorder(chain.detection, detections, instanceName(config), config.events.all_queries);
+    const detections = recording ? new DetectionCounts() : null;
+    const recorder = recording ? new EventRecorder(chain.detection, folder ?? events, instanceName(config), config.events.all_queries, detections) : null;
     const observer =
       discovery !== null && config.detection.enabled && config.discovery.enabled ? new DiscoveryObserver(chain.detection, config.discovery.window_ms, discovery) : null;
     const limits = config.rate_limit;
