@@ -149,6 +149,9 @@ export class RepeatFolder implements EventSink {
   private remove(key: string, fold: Fold): void {
     this.folds.delete(key);
     fold.open = false;
+    // Not kept alive by its slot (with its last event) until another question takes it.
+    const slot = fold.question & (BY_QUESTION - 1);
+    if (this.byQuestion[slot] === fold) this.byQuestion[slot] = undefined;
   }
 
   private remember(fold: Fold, query: Query): void {
