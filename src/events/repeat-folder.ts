@@ -12,6 +12,10 @@ const MAX_FOLDS = 20_000;
 /** Folds remembered by question for repeatOf(): a power of two, indexed by the question hash's low bits. */
 const BY_QUESTION = 4096;
 
+function questionSlot(key: number): number {
+  return key & (BY_QUESTION - 1);
+}
+
 interface Fold {
   /** The newest event of the fold: published already when `repeats` is 0, else held back. */
   last: DetectionEvent;
@@ -103,7 +107,7 @@ export class RepeatFolder implements EventSink {
    * Queries whose tags are NO_TAGS never take this way: their hosting is looked up per answer.
    */
   repeatOf(query: Query, kind: EventKind, rcode: string): DetectionEvent | null {
-    const fold = this.byQuestion[query.key & (BY_QUESTION - 1)];
+    const fold = this.byQuestion[questionSlot(query.key)];
     if (fold === undefined || !fold.open || fold.question !== query.key || fold.client !== query.client || fold.device !== query.device) return null;
     const last = fold.last;
     const tags = tagsOf(query);
@@ -150,7 +154,7 @@ export class RepeatFolder implements EventSink {
     this.folds.delete(key);
     fold.open = false;
     // Not kept alive by its slot (with its last event) until another question takes it.
-    const slot = fold.question & (BY_QUESTION - 1);
+    const slot = questionSlot(fold.question);
     if (this.byQuestion[slot] === fold) this.byQuestion[slot] = undefined;
   }
 
@@ -161,7 +165,7 @@ export class RepeatFolder implements EventSink {
     fold.group = query.group;
     fold.verdict = query.verdict;
     fold.tags = tagsOf(query);
-    this.byQuestion[query.key & (BY_QUESTION - 1)] = fold;
+    this.byQuestion[questionSlot(query.key)] = fold;
   }
 
   private release(fold: Fold): void {
