@@ -3,6 +3,8 @@ import type { ExchangeCounters } from './exchange-counters.js';
 
 /** Sockets one worker keeps open towards one server: enough that their receive buffers together hold thousands of answers in flight. */
 export const POOL_SIZE = 32;
+/** DNS message IDs are 16 bits. */
+const ID_SPACE = 1 << 16;
 /** Queries one socket sends before a fresh socket, on a new random port, takes its place. */
 export const SOCKET_USES = 1000;
 /** …or this long after it opened, whichever comes first. */
@@ -53,8 +55,12 @@ function sendPosted(): void {
 export class PooledSocket {
   private readonly socket: dgram.Socket;
   private readonly waiting = new Map<number, PooledAttempt>();
-  /** IDs of attempts that ended here: an answer to one arriving late is not a forgery. */
-  private readonly ended = new Set<number>();
+  /**
+   * IDs of attempts that ended here, one bit each: an answer to one arriving late is not a
+   * forgery. A Set of up to SOCKET_USES numbers grew (rehashing as it went) on every answer,
+   * 1.4 % of a worker's CPU under the miss workload; 8 KiB a socket covers every ID.
+   */
+  private readonly ended = new Uint8Array(ID_SPACE >> 3);
   /** Queries sent before the socket finished connecting (dgram refuses them until then). */
   private queued: Buffer[] | null = [];
   private uses = 0;
@@ -110,7 +116,7 @@ export class PooledSocket {
     const id = attempt.expected.id;
     if (this.waiting.get(id) !== attempt) return;
     this.waiting.delete(id);
-    this.ended.add(id);
+    this.ended[id >> 3]! |= 1 << (id & 7);
     if (this.retired && this.waiting.size === 0) this.shut();
   }
 
@@ -139,7 +145,7 @@ export class PooledSocket {
     const id = message.readUInt16BE(0);
     const attempt = this.waiting.get(id);
     if (attempt !== undefined) attempt.receive(message, source);
-    else if (!this.ended.has(id)) this.counters.rejectedId++;
+    else if ((this.ended[id >> 3]! & (1 << (id & 7))) === 0) this.counters.rejectedId++;
   }
 
   private failAll(error: Error): void {
