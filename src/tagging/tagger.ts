@@ -93,10 +93,10 @@ function readAnswer(msg: Buffer, addresses: string[], target: ((name: string) =>
         if (target !== null) onTarget(readName(msg, record.rdata));
         break;
       case TYPE_A:
-        if (record.rdlength === 4) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 4)]).toString());
+        if (record.rdlength === 4) addresses.push(addressText(msg, record.rdata, 4));
         break;
       case TYPE_AAAA:
-        if (record.rdlength === 16) addresses.push(ipaddr.fromByteArray([...msg.subarray(record.rdata, record.rdata + 16)]).toString());
+        if (record.rdlength === 16) addresses.push(addressText(msg, record.rdata, 16));
         break;
       case TYPE_SVCB:
       case TYPE_HTTPS:
@@ -141,12 +141,24 @@ function readServiceBinding(msg: Buffer, record: RecordView, target: (name: stri
     const length = msg.readUInt16BE(pos + 2);
     const value = pos + 4;
     if (value + length > end) return;
-    const size = key === SVC_PARAM_IPV4HINT ? 4 : key === SVC_PARAM_IPV6HINT ? 16 : 0;
-    if (size > 0) {
+    const size = key === SVC_PARAM_IPV4HINT ? 4 : key === SVC_PARAM_IPV6HINT ? 16 : null;
+    if (size !== null) {
       for (let at = value; at + size <= value + length; at += size) {
-        addresses.push(ipaddr.fromByteArray([...msg.subarray(at, at + size)]).toString());
+        addresses.push(addressText(msg, at, size));
       }
     }
     pos = value + length;
   }
+}
+
+/**
+ * The text of the 4- or 16-byte address at `at`, as ipaddr.js writes it (RFC 5952 for IPv6).
+ * Once for every address of every upstream answer: IPv4 is written straight from the bytes,
+ * with no view, array or address object on the way.
+ */
+function addressText(msg: Buffer, at: number, size: 4 | 16): string {
+  if (size === 4) return `${msg[at]!}.${msg[at + 1]!}.${msg[at + 2]!}.${msg[at + 3]!}`;
+  const parts = new Array<number>(8);
+  for (let i = 0; i < 8; i++) parts[i] = msg.readUInt16BE(at + 2 * i);
+  return new ipaddr.IPv6(parts).toString();
 }
