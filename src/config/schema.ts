@@ -38,7 +38,7 @@ export const ConfigSchema = Type.Object(
         }),
         udp_batching: Type.Boolean({
           description:
-            'Receive and send UDP in batches (recvmmsg/sendmmsg, Linux, the addon npm ci builds), each worker on a socket of its own; off, or where the addon is missing: Node dgram, one socket shared by the workers',
+            'Receive and send UDP in batches (recvmmsg/sendmmsg, Linux, the addon npm ci builds), each worker on a socket of its own, and the upstream sockets too; off, or where the addon is missing: Node dgram, one socket shared by the workers',
           default: true,
         }),
         identity: Type.String({

@@ -25,6 +25,7 @@ import { CoalesceStage } from '../upstream/coalesce-stage.js';
 import { UpstreamServer } from '../upstream/upstream-server.js';
 import type { ExchangeObserver } from '../upstream/exchange-observer.js';
 import { UpstreamStage } from '../upstream/upstream-stage.js';
+import { batchedUpstreamSockets } from './upstream-sockets.js';
 import { chain, type Stage } from '../pipeline/stage.js';
 import { Swappable } from '../pipeline/swappable.js';
 
@@ -150,7 +151,11 @@ const ENCRYPTED_UPSTREAM = { maxOutstanding: 200, idleTimeoutMs: 30_000 } as con
 /** A configured upstream: plain, or DoT / DoH with its own persistent connection. */
 function upstreamServer(text: string, config: Config): UpstreamServer {
   const target = parseUpstreamTarget(text, DNS_PORT);
-  if (target.kind === 'plain') return new UpstreamServer(target.host, target.port, target.family);
+  if (target.kind === 'plain') {
+    const server = new UpstreamServer(target.host, target.port, target.family);
+    server.openSocket = batchedUpstreamSockets(config.dns.udp_batching) ?? server.openSocket;
+    return server;
+  }
   const ca = config.upstream.ca_file === '' ? null : readFileSync(config.upstream.ca_file);
   const settings = { host: target.host, port: target.port, name: target.name, ca, ...ENCRYPTED_UPSTREAM };
   const fragment = target.name === target.host ? '' : `#${target.name}`;

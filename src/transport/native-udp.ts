@@ -8,6 +8,8 @@ export interface NativeUdpSocket {
   flush(count: number): void;
   /** One reply outside a batch. */
   sendTo(reply: Buffer, port: number, address: string): void;
+  /** One datagram to the peer of a socket opened with one: 0, or the errno that refused it. */
+  send(datagram: Buffer): number;
   /** Stops reading; replies still go out. */
   pause(): void;
   close(): void;
@@ -19,7 +21,17 @@ export interface NativeUdp {
   readonly constants: { slots: number; slotBytes: number; meta: number };
   open(
     /** spread: with reusePort, the sockets the port's group will hold, queries handed out by ID modulo it (0 or 1: the kernel's hash of the peer). */
-    options: { address: string; port: number; family: 4 | 6; bufferBytes: number; reusePort: 0 | 1; spread: number },
+    options: {
+      address: string;
+      port: number;
+      family: 4 | 6;
+      bufferBytes: number;
+      reusePort: 0 | 1;
+      spread: number;
+      /** Connects the socket to this server: onBatch's count < 0 is then -errno (the server refused a query). */
+      peer?: string;
+      peerPort?: number;
+    },
     input: Uint8Array,
     inputMeta: Int32Array,
     output: Uint8Array,

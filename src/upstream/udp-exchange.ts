@@ -1,4 +1,3 @@
-import type dgram from 'node:dgram';
 import { ScanResult, scanResponse } from '../wire/answer.js';
 import { AttemptBase, type AttemptArgs } from './exchange.js';
 import type { PooledAttempt, PooledSocket } from './udp-socket-pool.js';
@@ -35,13 +34,9 @@ export class UdpAttempt extends AttemptBase implements PooledAttempt {
     if (this.settle()) this.handler.failed(this, error);
   }
 
-  receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    const { server, expected, counters, handler } = this;
+  receive(msg: Buffer): void {
+    const { expected, counters, handler } = this;
     if (this.closed) return;
-    if (rinfo.port !== server.port || rinfo.address !== server.host) {
-      counters.rejectedSource++;
-      return;
-    }
     const outcome = scanResponse(msg, expected.id, expected.question, expected.questionLength, expected.udpSize, expected.exactCase);
     switch (outcome.result) {
       case ScanResult.OK:

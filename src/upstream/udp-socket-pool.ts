@@ -1,4 +1,4 @@
-import dgram from 'node:dgram';
+import type { ConnectedSocket, DatagramReceiver, OpenConnectedSocket } from './connected-socket.js';
 import type { ExchangeCounters } from './exchange-counters.js';
 
 /** Sockets one worker keeps open towards one server: enough that their receive buffers together hold thousands of answers in flight. */
@@ -14,8 +14,8 @@ export const SOCKET_AGE_MS = 30_000;
 export interface PooledAttempt {
   readonly query: Buffer;
   readonly expected: { readonly id: number };
-  /** A datagram from the server carrying this attempt's ID: the attempt checks the rest. */
-  receive(message: Buffer, source: dgram.RemoteInfo): void;
+  /** A datagram from the server carrying this attempt's ID, valid during the call: the attempt checks the rest. */
+  receive(message: Buffer): void;
   /** The socket failed (an ICMP port unreachable shows up as ECONNREFUSED). */
   fail(error: Error): void;
 }
@@ -52,8 +52,8 @@ function sendPosted(): void {
  * One connected socket of a pool: the kernel picked its source port at random and drops
  * datagrams from any other address or port. Waiting attempts are found by query ID.
  */
-export class PooledSocket {
-  private readonly socket: dgram.Socket;
+export class PooledSocket implements DatagramReceiver {
+  private readonly socket: ConnectedSocket;
   private readonly waiting = new Map<number, PooledAttempt>();
   /**
    * IDs of attempts that ended here, one bit each: an answer to one arriving late is not a
@@ -61,8 +61,6 @@ export class PooledSocket {
    * 1.4 % of a worker's CPU under the miss workload; 8 KiB a socket covers every ID.
    */
   private readonly ended = new Uint8Array(ID_SPACE >> 3);
-  /** Queries sent before the socket finished connecting (dgram refuses them until then). */
-  private queued: Buffer[] | null = [];
   private uses = 0;
   private readonly openedAt = Date.now();
   private retired = false;
@@ -73,14 +71,9 @@ export class PooledSocket {
     port: number,
     family: 4 | 6,
     private readonly counters: ExchangeCounters,
+    open: OpenConnectedSocket,
   ) {
-    this.socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-    // One closure per socket, not per query.
-    this.socket.on('message', (message, source) => this.received(message, source));
-    this.socket.on('error', (error) => this.failAll(error));
-    this.socket.connect(port, host, () => this.connected());
-    // An idle pool must not keep a stopping worker alive.
-    this.socket.unref();
+    this.socket = open(host, port, family, this);
   }
 
   /** Whether it has carried its share of queries or lived its time. */
@@ -95,20 +88,12 @@ export class PooledSocket {
   send(attempt: PooledAttempt): void {
     this.waiting.set(attempt.expected.id, attempt);
     this.uses++;
-    if (this.queued === null) post(this, attempt.query);
-    else this.queued.push(attempt.query);
+    post(this, attempt.query);
   }
 
   /** Sends a query posted earlier in this turn, unless the socket closed meanwhile. */
   transmit(query: Buffer): void {
     if (!this.closed) this.socket.send(query);
-  }
-
-  private connected(): void {
-    const queued = this.queued!;
-    this.queued = null;
-    if (this.retired && this.waiting.size === 0) return;
-    for (const query of queued) this.socket.send(query);
   }
 
   /** The attempt is over: forget it, and close a retired socket once nothing waits on it. */
@@ -137,18 +122,26 @@ export class PooledSocket {
     this.shut();
   }
 
-  private received(message: Buffer, source: dgram.RemoteInfo): void {
+  received(message: Buffer): void {
     if (message.length < 2) {
       this.counters.rejectedMalformed++;
       return;
     }
     const id = message.readUInt16BE(0);
     const attempt = this.waiting.get(id);
-    if (attempt !== undefined) attempt.receive(message, source);
+    if (attempt !== undefined) attempt.receive(message);
     else if ((this.ended[id >> 3]! & (1 << (id & 7))) === 0) this.counters.rejectedId++;
   }
 
-  private failAll(error: Error): void {
+  foreign(): void {
+    this.counters.rejectedSource++;
+  }
+
+  unreadable(): void {
+    this.counters.rejectedMalformed++;
+  }
+
+  failed(error: Error): void {
     for (const attempt of [...this.waiting.values()]) attempt.fail(error);
   }
 }
@@ -169,6 +162,7 @@ export class UdpSocketPool {
     private readonly port: number,
     private readonly family: 4 | 6,
     private readonly counters: ExchangeCounters,
+    private readonly open: OpenConnectedSocket,
   ) {}
 
   /** Sends the attempt from a random socket where its ID is free; null when none is (it then needs a new ID). */
@@ -180,7 +174,7 @@ export class UdpSocketPool {
       let socket = this.sockets[index]!;
       if (socket === null || socket.worn(now)) {
         socket?.retire();
-        socket = this.sockets[index] = new PooledSocket(this.host, this.port, this.family, this.counters);
+        socket = this.sockets[index] = new PooledSocket(this.host, this.port, this.family, this.counters, this.open);
       }
       if (socket.has(attempt.expected.id)) continue;
       socket.send(attempt);

@@ -1,3 +1,5 @@
+import type { OpenConnectedSocket } from './connected-socket.js';
+import { openDgramSocket } from './dgram-socket.js';
 import type { ExchangeCounters } from './exchange-counters.js';
 import { UdpSocketPool } from './udp-socket-pool.js';
 
@@ -42,6 +44,8 @@ export class UpstreamServer {
 
   /** Set for DoT and DoH servers: every attempt goes through it instead of a UDP socket. */
   channel: EncryptedChannel | null = null;
+  /** What the UDP pool's sockets are opened with: Node's dgram unless the process offers the batching addon's. */
+  openSocket: OpenConnectedSocket = openDgramSocket;
   readonly label: string;
   private pool: UdpSocketPool | null = null;
 
@@ -58,7 +62,7 @@ export class UpstreamServer {
 
   /** The UDP sockets this worker asks this server over, opened on first use. */
   udpPool(counters: ExchangeCounters): UdpSocketPool {
-    return (this.pool ??= new UdpSocketPool(this.host, this.port, this.family, counters));
+    return (this.pool ??= new UdpSocketPool(this.host, this.port, this.family, counters, this.openSocket));
   }
 
   /** Closes its UDP sockets and its encrypted connection. */

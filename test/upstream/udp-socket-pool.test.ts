@@ -1,20 +1,23 @@
 import dgram from 'node:dgram';
 import { readdirSync, readlinkSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { batchedUpstreamSockets } from '../../src/server/upstream-sockets.js';
+import type { OpenConnectedSocket } from '../../src/upstream/connected-socket.js';
+import { openDgramSocket } from '../../src/upstream/dgram-socket.js';
 import { ExchangeCounters } from '../../src/upstream/exchange-counters.js';
 import { POOL_SIZE, SOCKET_USES, UdpSocketPool, type PooledAttempt, type PooledSocket } from '../../src/upstream/udp-socket-pool.js';
 import { freePort } from '../support/ports.js';
 
 /** A UDP server on loopback that records each query's source port and answers with `reply(query)`, if any. */
-async function server(reply: (query: Buffer) => Buffer[] = (query) => [query]): Promise<{ port: number; ports: number[]; socket: dgram.Socket }> {
-  const socket = dgram.createSocket('udp4');
+async function server(reply: (query: Buffer) => Buffer[] = (query) => [query], host = '127.0.0.1'): Promise<{ port: number; ports: number[]; socket: dgram.Socket }> {
+  const socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
   const ports: number[] = [];
   socket.on('message', (query, rinfo) => {
     ports.push(rinfo.port);
     for (const message of reply(query)) socket.send(message, rinfo.port, rinfo.address);
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
   return { port: (socket.address() as AddressInfo).port, ports, socket };
 }
 
@@ -33,7 +36,8 @@ class Recorder implements PooledAttempt {
   }
 
   receive(message: Buffer): void {
-    this.received.push(message);
+    // Valid only during the call: the addon's socket reads the next batch into the same bytes.
+    this.received.push(Buffer.from(message));
   }
 
   fail(error: Error): void {
@@ -46,8 +50,15 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-function pool(port: number, counters = new ExchangeCounters()): UdpSocketPool {
-  const made = new UdpSocketPool('127.0.0.1', port, 4, counters);
+/** The pool's sockets on Node's dgram and on the batching addon (Linux, built by npm ci). */
+const OPENERS: [string, OpenConnectedSocket][] = [
+  ['dgram', openDgramSocket],
+  ['the batching addon', batchedUpstreamSockets(true)!],
+];
+let open: OpenConnectedSocket = openDgramSocket;
+
+function pool(port: number, counters = new ExchangeCounters(), host = '127.0.0.1'): UdpSocketPool {
+  const made = new UdpSocketPool(host, port, host.includes(':') ? 6 : 4, counters, open);
   cleanups.push(() => made.close());
   return made;
 }
@@ -69,7 +80,11 @@ async function until(done: () => boolean, timeoutMs = 5000): Promise<void> {
   }
 }
 
-describe('UdpSocketPool', () => {
+describe.each(OPENERS)('UdpSocketPool on %s', (_, opener) => {
+  beforeEach(() => {
+    open = opener;
+  });
+
   it(`sends from at most ${POOL_SIZE} source ports and hands every answer to the attempt with its ID`, async () => {
     const upstream = await server();
     cleanups.push(() => upstream.socket.close());
@@ -80,6 +95,16 @@ describe('UdpSocketPool', () => {
     expect(new Set(upstream.ports).size).toBeLessThanOrEqual(POOL_SIZE);
     expect(new Set(upstream.ports).size).toBeGreaterThan(1);
     for (const attempt of attempts) expect(attempt.received[0]!.readUInt16BE(0)).toBe(attempt.expected.id);
+  });
+
+  it('asks a server over IPv6', async () => {
+    const upstream = await server(undefined, '::1');
+    cleanups.push(() => upstream.socket.close());
+    const attempts = [new Recorder(1), new Recorder(2)];
+    const sockets = pool(upstream.port, new ExchangeCounters(), '::1');
+    for (const attempt of attempts) sockets.send(attempt);
+    await until(() => attempts.every((attempt) => attempt.received.length === 1));
+    expect(attempts.map((attempt) => attempt.received[0]!.readUInt16BE(0))).toEqual([1, 2]);
   });
 
   it('sends the same ID from different sockets while both are in flight, and refuses it when every socket has it', async () => {

@@ -9,6 +9,10 @@
  * (length, port, the address as four big-endian words). A reply the socket cannot take now
  * is copied into a bounded queue and sent when the socket is writable again.
  *
+ * The same socket serves the upstream side connected to one server (open() with `peer`):
+ * answers then come in batches with no Buffer, address object or 64 KiB receive buffer per
+ * datagram (Node's dgram allocates all three), and a query goes out with send(2).
+ *
  * Linux only; elsewhere the module loads but offers nothing and the dgram listener is used.
  */
 #define _GNU_SOURCE 1
@@ -54,6 +58,9 @@ typedef struct {
   int handle_closed;
   int free_on_close;
   int events;
+  /* Connected to `peer` (the upstream side): sends need no address, errors are reported. */
+  int connected;
+  struct sockaddr_storage peer;
   uv_poll_t poll;
   napi_env env;
   napi_ref on_batch;
@@ -143,29 +150,39 @@ static void enqueue(Socket *s, const unsigned char *data, size_t length, const s
   update_poll(s);
 }
 
-/* One datagram now, or queued behind those already waiting (order is kept). */
-static void send_one(Socket *s, const unsigned char *data, size_t length, const struct sockaddr_storage *address) {
+/* A connected socket sends to its peer with no address given, so the kernel keeps using the route it cached at connect(). */
+static ssize_t send_to(Socket *s, const unsigned char *data, size_t length, const struct sockaddr_storage *address, socklen_t address_length) {
+  if (s->connected) return send(s->fd, data, length, MSG_DONTWAIT);
+  return sendto(s->fd, data, length, MSG_DONTWAIT, (const struct sockaddr *)address, address_length);
+}
+
+/*
+ * One datagram now, or queued behind those already waiting (order is kept). Returns 0, or
+ * the error that refused the datagram (then lost, as UDP allows: for a listener an
+ * unreachable client, for a connected socket a refusing server, which the caller is told).
+ */
+static int send_one(Socket *s, const unsigned char *data, size_t length, const struct sockaddr_storage *address) {
   if (s->queued == 0) {
     for (;;) {
-      ssize_t sent = sendto(s->fd, data, length, MSG_DONTWAIT, (const struct sockaddr *)address, address_length(s->family));
+      ssize_t sent = send_to(s, data, length, address, address_length(s->family));
       if (sent >= 0) {
         s->sent++;
-        return;
+        return 0;
       }
       if (errno == EINTR) continue;
       if (would_block(errno)) break;
-      /* Unreachable or refused peers concern one client: the reply is lost, as UDP allows. */
       s->dropped++;
-      return;
+      return errno;
     }
   }
   enqueue(s, data, length, address);
+  return 0;
 }
 
 static void drain_queue(Socket *s) {
   while (s->head != NULL) {
     Pending *pending = s->head;
-    ssize_t sent = sendto(s->fd, pending->data, pending->length, MSG_DONTWAIT, (const struct sockaddr *)&pending->address, pending->address_length);
+    ssize_t sent = send_to(s, pending->data, pending->length, &pending->address, pending->address_length);
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && would_block(errno)) break;
     if (sent < 0) s->dropped++;
@@ -178,6 +195,41 @@ static void drain_queue(Socket *s) {
   update_poll(s);
 }
 
+/* Calls onBatch(value); false when it threw (then reported as an uncaught exception). */
+static int call_back(Socket *s, int value) {
+  napi_env env = s->env;
+  napi_value callback, receiver, argument, result;
+  napi_get_reference_value(env, s->on_batch, &callback);
+  napi_get_global(env, &receiver);
+  napi_create_int32(env, value, &argument);
+  /* make_callback runs the nextTick queue and microtasks afterwards, as for any I/O callback. */
+  if (napi_make_callback(env, s->context, receiver, callback, 1, &argument, &result) == napi_pending_exception) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_fatal_exception(env, error);
+    return 0;
+  }
+  return 1;
+}
+
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return 0;
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+  }
+  const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+  return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+/* A connected socket's pending error (an ICMP port unreachable: the server refuses), handed to onBatch as -errno. */
+static void report_error(Socket *s, int error) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
+  call_back(s, -error);
+  napi_close_handle_scope(s->env, scope);
+}
+
 static void receive_batches(Socket *s) {
   napi_env env = s->env;
   napi_handle_scope scope;
@@ -185,29 +237,26 @@ static void receive_batches(Socket *s) {
   for (int batch = 0; batch < BATCHES_PER_WAKEUP && s->reading && !s->closing; batch++) {
     for (int i = 0; i < SLOTS; i++) s->receive[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
     int count = recvmmsg(s->fd, s->receive, SLOTS, MSG_DONTWAIT, NULL);
+    if (count < 0 && s->connected && errno != EINTR && !would_block(errno)) {
+      call_back(s, -errno);
+      break;
+    }
     if (count <= 0) break; /* EAGAIN: wait for the next wake-up; other errors concern one datagram */
     for (int i = 0; i < count; i++) {
       int length = (int)s->receive[i].msg_len;
       if (s->receive[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        /* Longer than any DNS query over UDP needs to be: reported as length -1. */
+        /* Longer than any DNS message over UDP may be here: reported as length -1. */
         s->truncated++;
         length = -1;
+      } else if (s->connected && !same_address(&s->receive_address[i], &s->peer)) {
+        /* The kernel delivers a connected socket only its peer's datagrams; checked anyway, as -2. */
+        length = -2;
       }
       write_meta(s->in_meta + META * i, &s->receive_address[i], length);
     }
     s->received += count;
     s->batches++;
-    napi_value callback, receiver, argument, result;
-    napi_get_reference_value(env, s->on_batch, &callback);
-    napi_get_global(env, &receiver);
-    napi_create_int32(env, count, &argument);
-    /* make_callback runs the nextTick queue and microtasks afterwards, as for any I/O callback. */
-    if (napi_make_callback(env, s->context, receiver, callback, 1, &argument, &result) == napi_pending_exception) {
-      napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_fatal_exception(env, error);
-      break;
-    }
+    if (!call_back(s, count)) break;
     if (count < SLOTS) break;
   }
   napi_close_handle_scope(env, scope);
@@ -215,7 +264,19 @@ static void receive_batches(Socket *s) {
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
   Socket *s = handle->data;
-  if (status < 0 || s->closing) return;
+  if (s->closing) return;
+  if (status < 0) {
+    /* libuv stops polling on POLLERR, which a connected socket sees once its server refused
+     * a query: take the error (clearing it), tell JS and poll on. */
+    if (!s->connected) return;
+    int error = 0;
+    socklen_t length = sizeof error;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &error, &length);
+    s->events = 0;
+    update_poll(s);
+    report_error(s, error != 0 ? error : ECONNREFUSED);
+    return;
+  }
   if (events & UV_WRITABLE) drain_queue(s);
   if (events & UV_READABLE) receive_batches(s);
 }
@@ -332,6 +393,23 @@ static napi_value SendTo(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* send(bytes) -> 0, or the errno that refused it: one datagram to a connected socket's peer. */
+static napi_value Send(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  Socket *s = socket_of(env, info, &argc, argv);
+  void *data;
+  size_t length;
+  if (argc < 1 || !s->connected || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "send(buffer) on a socket opened with a peer");
+    return NULL;
+  }
+  int error = s->closing ? 0 : send_one(s, data, length, &s->peer);
+  napi_value result;
+  napi_create_int32(env, error, &result);
+  return result;
+}
+
 /* pause(): stops reading (a drain); replies still go out. */
 static napi_value Pause(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -391,6 +469,27 @@ static void *bytes_of(napi_env env, napi_value value, size_t needed) {
   return element != 0 && length * element >= needed ? data : NULL;
 }
 
+/* options.peer and options.peerPort, when peer is given; false (with an exception pending) when they are not an address and port. */
+static int read_peer(napi_env env, napi_value options, int family, struct sockaddr_storage *peer, int *connected) {
+  memset(peer, 0, sizeof *peer);
+  *connected = 0;
+  bool has = false;
+  napi_has_named_property(env, options, "peer", &has);
+  if (!has) return 1;
+  char text[64];
+  size_t text_length = 0;
+  napi_value value;
+  int32_t port = int_property(env, options, "peerPort");
+  if (napi_get_named_property(env, options, "peer", &value) != napi_ok ||
+      napi_get_value_string_utf8(env, value, text, sizeof text, &text_length) != napi_ok || port <= 0 || port > 65535 ||
+      !parse_address(family, text, port, peer)) {
+    napi_throw_type_error(env, NULL, "open: options.peer must be an address of options.family and options.peerPort a port");
+    return 0;
+  }
+  *connected = 1;
+  return 1;
+}
+
 /*
  * Hands each query to socket (ID mod `sockets`) of the port's SO_REUSEPORT group, so the
  * workers share the load query by query. The kernel's default spreads by a hash of the
@@ -411,8 +510,12 @@ static void spread_by_query_id(int fd, int sockets) {
 }
 
 /*
- * open({ address, port, family, bufferBytes, reusePort, spread }, in, inMeta, out, outMeta, onBatch)
- *   -> { port, flush, sendTo, pause, close, stats }
+ * open({ address, port, family, bufferBytes, reusePort, spread, peer?, peerPort? }, in, inMeta, out, outMeta, onBatch)
+ *   -> { port, flush, sendTo, send, pause, close, stats }
+ * peer (an address of the family) and peerPort: connect(2) the socket to that server; its
+ * datagrams then come to onBatch (count < 0 is -errno: the server refused a query) and
+ * send() sends to it. Sockets may share the buffers: each batch is handed over before the
+ * next receive call.
  * reusePort (SO_REUSEPORT, reusePort: 1) lets every worker process bind a socket of its own;
  * the caller makes sure beforehand that no other process holds the port. spread (> 1, with
  * reusePort): the number of sockets the group will hold, spread over by query ID.
@@ -464,6 +567,18 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   int bound_port = bind_socket(env, fd, family, &bind_address);
   if (bound_port < 0) return NULL;
   if (reuse_port && spread > 1) spread_by_query_id(fd, spread);
+  struct sockaddr_storage peer;
+  int connected = 0;
+  if (!read_peer(env, argv[0], family, &peer, &connected)) {
+    close(fd);
+    return NULL;
+  }
+  if (connected && connect(fd, (const struct sockaddr *)&peer, address_length(family)) < 0) {
+    int error = errno;
+    close(fd);
+    throw_errno(env, "connect", error);
+    return NULL;
+  }
 
   Socket *s = calloc(1, sizeof(Socket));
   if (s == NULL) {
@@ -473,6 +588,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   }
   s->fd = fd;
   s->family = family;
+  s->connected = connected;
+  s->peer = peer;
   s->env = env;
   s->in = in;
   s->in_meta = in_meta;
@@ -506,6 +623,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   s->poll.data = s;
   s->reading = 1;
   update_poll(s);
+  /* Upstream sockets wait on answers only while queries are out: alone they keep no process alive. */
+  if (connected) uv_unref((uv_handle_t *)&s->poll);
 
   napi_value result, function;
   napi_create_object(env, &result);
@@ -514,6 +633,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "flush", function);
   napi_create_function(env, "sendTo", NAPI_AUTO_LENGTH, SendTo, s, &function);
   napi_set_named_property(env, result, "sendTo", function);
+  napi_create_function(env, "send", NAPI_AUTO_LENGTH, Send, s, &function);
+  napi_set_named_property(env, result, "send", function);
   napi_create_function(env, "pause", NAPI_AUTO_LENGTH, Pause, s, &function);
   napi_set_named_property(env, result, "pause", function);
   napi_create_function(env, "close", NAPI_AUTO_LENGTH, Close, s, &function);
