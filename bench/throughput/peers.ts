@@ -1,6 +1,6 @@
 /**
  * The servers of a run: Knot as the upstream, and the measured targets (Wachtpost, Unbound,
- * dnsmasq, a Node echo), each a child process on a free loopback port with its
+ * dnsmasq, dnsdist, the echoes), each a child process on a free loopback port with its
  * configuration in its own directory under the run's temporary directory.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -18,6 +18,8 @@ import { BLOCKED_DOMAINS, benchName } from './zones.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WACHTPOST_CLI = join(ROOT, 'dist/cli/main.js');
 const ECHO_SERVER = fileURLToPath(new URL('./echo-server.ts', import.meta.url));
+const BATCHED_ECHO = fileURLToPath(new URL('./echo-batched.ts', import.meta.url));
+const C_ECHO_SOURCE = fileURLToPath(new URL('./echo.c', import.meta.url));
 /** Wachtpost loads its GeoIP data and catalogue per worker, which takes many seconds on a busy 2-core machine. */
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 3000;
@@ -341,9 +343,26 @@ export async function startWachtpostWithDnstap(name: string, dir: string, upstre
   }
 }
 
+/** Ready when it answers at all: an echo does no DNS. */
+const echoReady = (port: number) => async (): Promise<boolean> => (await ask(port, benchName(0), 'A', 500)) !== null;
+
 /** The Node UDP echo reference (echo-server.ts), run through tsx like the harness itself (so from the repository root). */
 export async function startEcho(): Promise<Server> {
   const port = await freePort();
-  const ready = async (): Promise<boolean> => (await ask(port, benchName(0), 'A', 500)) !== null;
-  return launch({ name: 'echo', command: process.execPath, args: ['--import', 'tsx', ECHO_SERVER, String(port)], cwd: ROOT, port, ready });
+  return launch({ name: 'echo', command: process.execPath, args: ['--import', 'tsx', ECHO_SERVER, String(port)], cwd: ROOT, port, ready: echoReady(port) });
+}
+
+/** The batched echo reference (echo-batched.ts): `processes` processes on the addon, as Wachtpost's workers. */
+export async function startBatchedEcho(processes: number): Promise<Server> {
+  const port = await freePort();
+  return launch({ name: 'echo-batched', command: process.execPath, args: ['--import', 'tsx', BATCHED_ECHO, String(port), String(processes)], cwd: ROOT, port, ready: echoReady(port) });
+}
+
+/** The C echo reference (echo.c), compiled with `cc` into `dir` first. */
+export async function startCEcho(cc: string, dir: string, processes: number): Promise<Server> {
+  await mkdir(dir, { recursive: true });
+  const binary = join(dir, 'echo');
+  execFileSync(cc, ['-O2', '-o', binary, C_ECHO_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const port = await freePort();
+  return launch({ name: 'echo-c', command: binary, args: [String(port), String(processes)], cwd: dir, port, ready: echoReady(port) });
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:throughput`: Wachtpost against Unbound and dnsmasq (and a Node UDP echo),
+ * `npm run bench:throughput`: Wachtpost against Unbound, dnsmasq and dnsdist (and echoes without DNS work),
  * all forwarding to one Knot upstream on loopback, loaded by dnsperf. For each workload a
  * warm-up round per target, then rounds alternating between targets (A B C A B C …) so that
  * drift on a shared machine hits every target alike. Progress on stderr, a Markdown report

@@ -1,7 +1,7 @@
 /** What can be measured: each target, how it starts, which workloads suit it, and what it must answer. */
 import os from 'node:os';
 import { join } from 'node:path';
-import { startDnsdist, startDnsmasq, startEcho, startUnbound, startWachtpost, startWachtpostWithDnstap, type Certificate, type Server } from './peers.js';
+import { startBatchedEcho, startCEcho, startDnsdist, startDnsmasq, startEcho, startUnbound, startWachtpost, startWachtpostWithDnstap, type Certificate, type Server } from './peers.js';
 import { ask, type ProbeReply } from './probe.js';
 import type { TargetInfo } from './report.js';
 import { SAMPLE, WORKLOADS, type Workload } from './workloads.js';
@@ -122,8 +122,30 @@ export const TARGETS: readonly TargetSpec[] = [
     needs: 'dnsmasq',
     start: (context) => startDnsmasq(context.binaries.dnsmasq!, join(context.dir, 'dnsmasq'), context.upstreamPort),
   },
-  // Answers without DNS work, so only the hot workload means anything for it.
+  // Answers without DNS work, so only the hot workload means anything for them: what the
+  // UDP path costs through Node's dgram, through the addon as Wachtpost's workers use it,
+  // and at the least (batched system calls from C).
   { id: 'echo', label: 'Node UDP echo (no DNS work)', wachtpost: false, workloads: ['hot'], resolver: false, blocks: false, start: () => startEcho() },
+  {
+    id: 'echo-batched',
+    label: `Batched echo, ${CORES} processes (no DNS work)`,
+    wachtpost: false,
+    workloads: ['hot'],
+    resolver: false,
+    blocks: false,
+    start: () => startBatchedEcho(CORES),
+  },
+  {
+    id: 'echo-c',
+    label: `C echo, ${CORES} processes (no DNS work)`,
+    wachtpost: false,
+    workloads: ['hot'],
+    resolver: false,
+    blocks: false,
+    needs: 'cc',
+    needsPackage: 'gcc',
+    start: (context) => startCEcho(context.binaries.cc!, join(context.dir, 'echo-c'), CORES),
+  },
 ];
 
 const answered = (reply: ProbeReply): boolean => reply.rcode === 'NOERROR' && reply.answers > 0;

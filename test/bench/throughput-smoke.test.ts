@@ -16,8 +16,9 @@ const HARNESS = join(ROOT, 'bench/throughput/run.ts');
 const KILL_AFTER_MS = 180_000;
 
 const missing = ['dnsperf', 'knotd'].filter((binary) => findBinary(binary) === null);
-// The echo and the untagged variant add start-up time without exercising anything new.
-const targets = ['wachtpost-1', 'wachtpost-all', ...['unbound', 'dnsmasq', 'dnsdist'].filter((peer) => findBinary(peer) !== null)];
+// The Node echo and the untagged variant add start-up time without exercising anything new.
+const echoes = ['echo-batched', ...(findBinary('cc') === null ? [] : ['echo-c'])];
+const targets = ['wachtpost-1', 'wachtpost-all', ...echoes, ...['unbound', 'dnsmasq', 'dnsdist'].filter((peer) => findBinary(peer) !== null)];
 const skipReason = missing.length > 0 ? ` (skipped: ${missing.join(' and ')} not installed; apt-get install -y dnsperf knot)` : '';
 if (skipReason) console.warn(`throughput smoke test${skipReason}`);
 
@@ -64,6 +65,11 @@ describe.skipIf(missing.length > 0)(`bench:throughput --smoke${skipReason}`, () 
           const doh = cell('doh', target)!.rounds[0]!;
           expect([doh.lost, doh.completed > 0, doh.latency!.p99Ms > 0]).toEqual([0, true, true]);
         }
+      }
+      // The echoes answer every hot query (with the query itself, QR set).
+      for (const echo of echoes) {
+        const hot = cell('hot', echo)!.rounds[0]!;
+        expect([hot.lost, (hot.rcodes.NOERROR ?? 0) > hot.sent / 2], echo).toEqual([0, true]);
       }
       // Every hot target measured again at one fixed rate, answering.
       expect(report.fixedRate?.cells.map((c) => c.target).sort()).toEqual(report.cells.filter((c) => c.workload === 'hot').map((c) => c.target).sort());
