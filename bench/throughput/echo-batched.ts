@@ -42,7 +42,14 @@ function echo(): void {
 if (process.argv[4] === 'child') echo();
 else {
   const children: ChildProcess[] = [];
-  for (let i = 0; i < processes; i++) children.push(fork(fileURLToPath(import.meta.url), [String(port), String(processes), 'child'], { execArgv: ['--import', 'tsx'] }));
+  for (let i = 0; i < processes; i++) {
+    const child = fork(fileURLToPath(import.meta.url), [String(port), String(processes), 'child'], { execArgv: ['--import', 'tsx'] });
+    // A process that could not bind takes the echo down, so the harness reports the start-up failure at once.
+    child.once('exit', (code) => {
+      if (code !== 0) process.exit(1);
+    });
+    children.push(child);
+  }
   process.on('SIGTERM', () => {
     for (const child of children) child.kill('SIGTERM');
     process.exit(0);

@@ -124,7 +124,7 @@ export const TARGETS: readonly TargetSpec[] = [
   },
   // Answers without DNS work, so only the hot workload means anything for them: what the
   // UDP path costs through Node's dgram, through the addon as Wachtpost's workers use it,
-  // and at the least (batched system calls from C).
+  // and with the same batched system calls from C, without Node.
   { id: 'echo', label: 'Node UDP echo (no DNS work)', wachtpost: false, workloads: ['hot'], resolver: false, blocks: false, start: () => startEcho() },
   {
     id: 'echo-batched',
