@@ -7,7 +7,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { nativeUdp, type NativeUdpSocket } from '../../src/transport/native-udp.js';
+import { batchBuffers, nativeUdp, type NativeUdpSocket } from '../../src/transport/native-udp.js';
 import { SOCKET_BUFFER_BYTES } from '../../src/transport/udp-listener.js';
 
 const port = Number(process.argv[2]);
@@ -16,11 +16,7 @@ const processes = Number(process.argv[3]);
 function echo(): void {
   const native = nativeUdp();
   if (native === null) throw new Error('the batching addon is not built (npm ci builds it)');
-  const { slots, slotBytes, meta } = native.constants;
-  const input = Buffer.alloc(slots * slotBytes);
-  const inputMeta = new Int32Array(slots * meta);
-  const output = Buffer.alloc(slots * slotBytes);
-  const outputMeta = new Int32Array(slots * meta);
+  const { slotBytes, meta, input, inputMeta, output, outputMeta } = batchBuffers(native);
   let socket: NativeUdpSocket | null = null;
   const onBatch = (count: number): void => {
     let replies = 0;

@@ -1,35 +1,10 @@
 import { getSystemErrorName } from 'node:util';
-import { nativeUdp, type NativeUdp, type NativeUdpSocket } from '../transport/native-udp.js';
+import { batchBuffers, nativeUdp, type BatchBuffers, type NativeUdp, type NativeUdpSocket } from '../transport/native-udp.js';
 import type { ConnectedSocket, DatagramReceiver, OpenConnectedSocket } from '../upstream/connected-socket.js';
 
 /** What the addon's socket reports in a slot's length (src/transport/native/udp-batch.c). */
 const LONGER_THAN_A_SLOT = -1;
 const FROM_ANOTHER_SOURCE = -2;
-
-/**
- * The buffers every upstream socket of the process reads into. One set serves them all: a
- * batch is handed to JavaScript, which copies what it keeps (scanResponse), before any
- * socket reads again.
- */
-class SharedBatch {
-  readonly input: Buffer;
-  readonly inputMeta: Int32Array;
-  /** Unused by connected sockets, which send one query at a time, but open() wants them. */
-  readonly output: Buffer;
-  readonly outputMeta: Int32Array;
-  readonly slotBytes: number;
-  readonly meta: number;
-
-  constructor(readonly native: NativeUdp) {
-    const { slots, slotBytes, meta } = native.constants;
-    this.slotBytes = slotBytes;
-    this.meta = meta;
-    this.input = Buffer.alloc(slots * slotBytes);
-    this.inputMeta = new Int32Array(slots * meta);
-    this.output = Buffer.alloc(slots * slotBytes);
-    this.outputMeta = new Int32Array(slots * meta);
-  }
-}
 
 /** Node's error shape for an errno the addon reports, so failures read as dgram's did ("ECONNREFUSED"). */
 function socketError(errno: number, syscall: string): NodeJS.ErrnoException {
@@ -47,14 +22,15 @@ class BatchedSocket implements ConnectedSocket {
   private closed = false;
 
   constructor(
-    private readonly batch: SharedBatch,
+    native: NativeUdp,
+    private readonly batch: BatchBuffers,
     host: string,
     port: number,
     family: 4 | 6,
     private readonly receiver: DatagramReceiver,
   ) {
     const options = { address: family === 6 ? '::' : '0.0.0.0', port: 0, family, bufferBytes: 0, reusePort: 0, spread: 0, peer: host, peerPort: port } as const;
-    this.socket = batch.native.open(options, batch.input, batch.inputMeta, batch.output, batch.outputMeta, this.onBatch);
+    this.socket = native.open(options, batch.input, batch.inputMeta, batch.output, batch.outputMeta, this.onBatch);
   }
 
   send(query: Buffer): void {
@@ -84,11 +60,16 @@ class BatchedSocket implements ConnectedSocket {
   };
 }
 
-/** The process's one set of buffers, made when its first upstream socket opens. */
-let shared: SharedBatch | null = null;
+/**
+ * The buffers every upstream socket of the process reads into, made when the first opens.
+ * One set serves them all: a batch is handed to JavaScript, which copies what it keeps
+ * (scanResponse), before any socket reads again. The output half goes unused: connected
+ * sockets send one query at a time.
+ */
+let shared: BatchBuffers | null = null;
 
 function openBatchedSocket(native: NativeUdp, host: string, port: number, family: 4 | 6, receiver: DatagramReceiver): ConnectedSocket {
-  return new BatchedSocket((shared ??= new SharedBatch(native)), host, port, family, receiver);
+  return new BatchedSocket(native, (shared ??= batchBuffers(native)), host, port, family, receiver);
 }
 
 /**

@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import type { InPlaceReplies, Query, ReplyChannel } from '../pipeline/query.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { NativeUdp, NativeUdpSocket } from './native-udp.js';
+import { batchBuffers, type NativeUdp, type NativeUdpSocket } from './native-udp.js';
 import { DatagramIntake, SOCKET_BUFFER_BYTES, waitForSendQueue, type UdpEndpoint, type UdpLosses } from './udp-listener.js';
 
 /**
@@ -49,11 +49,8 @@ export class BatchUdpListener implements ReplyChannel, InPlaceReplies, UdpEndpoi
     log: Logger,
   ) {
     this.intake = new DatagramIntake(this, dispatcher, log);
-    ({ slots: this.slots, slotBytes: this.slotBytes, meta: this.meta } = native.constants);
-    this.input = Buffer.alloc(this.slots * this.slotBytes);
-    this.inputMeta = new Int32Array(this.slots * this.meta);
-    this.output = Buffer.alloc(this.slots * this.slotBytes);
-    this.outputMeta = new Int32Array(this.slots * this.meta);
+    ({ slots: this.slots, slotBytes: this.slotBytes, meta: this.meta, input: this.input, inputMeta: this.inputMeta, output: this.output, outputMeta: this.outputMeta } =
+      batchBuffers(native));
   }
 
   listen(): Promise<void> {

@@ -45,3 +45,27 @@ export function nativeUdp(): NativeUdp | null {
   const addon = nativeAddon();
   return addon !== null && typeof addon.open === 'function' ? (addon as unknown as NativeUdp) : null;
 }
+
+/** The buffers open() reads batches into and sends them from, sized by the addon's constants. */
+export interface BatchBuffers {
+  readonly slots: number;
+  readonly slotBytes: number;
+  readonly meta: number;
+  readonly input: Buffer;
+  readonly inputMeta: Int32Array;
+  readonly output: Buffer;
+  readonly outputMeta: Int32Array;
+}
+
+export function batchBuffers(native: NativeUdp): BatchBuffers {
+  const { slots, slotBytes, meta } = native.constants;
+  return {
+    slots,
+    slotBytes,
+    meta,
+    input: Buffer.alloc(slots * slotBytes),
+    inputMeta: new Int32Array(slots * meta),
+    output: Buffer.alloc(slots * slotBytes),
+    outputMeta: new Int32Array(slots * meta),
+  };
+}
